@@ -1,0 +1,9 @@
+.PHONY: dev test
+
+# The local stack: emulators, every function on one port, demo data.
+dev:
+	scripts/dev.sh
+
+# Every check and test, as CI runs them.
+test:
+	scripts/test.sh

@@ -1,0 +1,90 @@
+package runway
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/config"
+	"github.com/runwaydata/runway/shared/logging"
+	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/store"
+)
+
+// Env holds what the functions of one process share, built once per
+// instance: the clients and the services on top of them.
+type Env struct {
+	Config     config.Config
+	Logger     *slog.Logger
+	Firestore  *firestore.Client
+	PubSub     *pubsub.Client
+	Store      *store.Store
+	Bus        *bus.Bus
+	Verifier   *auth.Verifier
+	Authorizer *auth.Authorizer
+	Runs       *runs.Service
+}
+
+// NewEnv builds the clients and services cfg describes. It fails rather
+// than return an Env with a missing piece.
+func NewEnv(ctx context.Context, cfg config.Config) (_ *Env, err error) {
+	env := &Env{Config: cfg, Logger: logging.New(os.Stdout, cfg.LogLevel)}
+	defer func() {
+		if err != nil {
+			env.Close()
+		}
+	}()
+	if env.Firestore, err = firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.FirestoreDatabase); err != nil {
+		return nil, fmt.Errorf("runway: firestore client: %w", err)
+	}
+	if env.PubSub, err = pubsub.NewClient(ctx, cfg.Project); err != nil {
+		return nil, fmt.Errorf("runway: pubsub client: %w", err)
+	}
+	if env.Store, err = store.New(env.Firestore); err != nil {
+		return nil, err
+	}
+	if env.Bus, err = bus.New(env.PubSub, cfg.LaunchTopic, cfg.PublishTimeout); err != nil {
+		return nil, err
+	}
+	verifierCfg := auth.VerifierConfig{Audiences: cfg.Audiences}
+	if cfg.AuthMode == config.AuthDev {
+		key, err := auth.LoadOrCreateDevKey(cfg.DevKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		verifierCfg.DevKey = key.Public().(ed25519.PublicKey)
+	}
+	if env.Verifier, err = auth.NewVerifier(ctx, verifierCfg); err != nil {
+		return nil, err
+	}
+	if env.Authorizer, err = auth.NewAuthorizer(env.Store, cfg.Admins); err != nil {
+		return nil, err
+	}
+	if env.Runs, err = runs.NewService(env.Store, env.Bus, env.Authorizer, nil); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// Close flushes the publishers and closes the clients.
+func (e *Env) Close() error {
+	var errs []error
+	if e.Bus != nil {
+		e.Bus.Close()
+	}
+	if e.PubSub != nil {
+		errs = append(errs, e.PubSub.Close())
+	}
+	if e.Firestore != nil {
+		errs = append(errs, e.Firestore.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,85 @@
+// Package dagstatus is the DagStatus function, POST /v1/dag/status: it
+// reads runs (check_run_status, get_last_status, get_by_status) and sets
+// their status (set_run_status).
+package dagstatus
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// Deps are the DagStatus function's dependencies.
+type Deps struct {
+	Runs  *runs.Service
+	Authn api.Authenticator
+	Authz api.Authorizer
+	// Now is the clock durations of running runs are measured with; nil
+	// means time.Now.
+	Now func() time.Time
+}
+
+// Handler serves DagStatus.
+type Handler struct {
+	*api.Endpoint
+	runs *runs.Service
+	now  func() time.Time
+}
+
+// New returns the DagStatus handler.
+func New(deps Deps) (*Handler, error) {
+	if deps.Runs == nil {
+		return nil, errors.New("dagstatus: missing runs service")
+	}
+	h := &Handler{runs: deps.Runs, now: deps.Now}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	endpoint, err := api.NewEndpoint("dagstatus", deps.Authn, deps.Authz,
+		api.NewAction("check_run_status", auth.RoleViewer, h.checkRunStatus),
+		api.NewAction("get_last_status", auth.RoleViewer, h.getLastStatus),
+		api.NewAction("get_by_status", auth.RoleViewer, h.getByStatus),
+		api.NewAction("set_run_status", auth.RoleExecuter, h.setRunStatus),
+	)
+	if err != nil {
+		return nil, err
+	}
+	h.Endpoint = endpoint
+	return h, nil
+}
+
+func (h *Handler) checkRunStatus(ctx context.Context, _ auth.Caller, req api.CheckRunStatusRequest) (api.Results, error) {
+	run, err := h.runs.Get(ctx, req.RunRef())
+	if err != nil {
+		return api.Results{}, err
+	}
+	return api.NewResults(h.now(), run), nil
+}
+
+func (h *Handler) getLastStatus(ctx context.Context, _ auth.Caller, req api.GetLastStatusRequest) (api.Results, error) {
+	found, err := h.runs.Find(ctx, req.Account, req.Query())
+	if err != nil {
+		return api.Results{}, err
+	}
+	return api.NewResults(h.now(), found...), nil
+}
+
+func (h *Handler) getByStatus(ctx context.Context, _ auth.Caller, req api.GetByStatusRequest) (api.Results, error) {
+	found, err := h.runs.Find(ctx, req.Account, req.Query())
+	if err != nil {
+		return api.Results{}, err
+	}
+	return api.NewResults(h.now(), found...), nil
+}
+
+func (h *Handler) setRunStatus(ctx context.Context, who auth.Caller, req api.SetRunStatusRequest) (api.Results, error) {
+	run, err := h.runs.SetStatus(ctx, who, req.RunRef(), runs.Status(req.Status))
+	if err != nil {
+		return api.Results{}, err
+	}
+	return api.NewResults(h.now(), run), nil
+}

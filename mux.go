@@ -1,0 +1,27 @@
+package runway
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/logging"
+)
+
+// NewMux serves every HTTP function of the route table on one host at its
+// path, as the load balancer does in a deployment. The local dev server and
+// the in-process test stack use it.
+func NewMux(env *Env) (http.Handler, error) {
+	mux := http.NewServeMux()
+	for _, route := range Routes {
+		handler, err := route.New(env)
+		if err != nil {
+			return nil, fmt.Errorf("runway: %s: %w", route.Function, err)
+		}
+		mux.Handle(route.Path, handler)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteError(r.Context(), w, api.Errorf(http.StatusNotFound, "no endpoint at %s", r.URL.Path))
+	})
+	return logging.Middleware(env.Logger, env.Config.Project, mux), nil
+}

@@ -1,0 +1,125 @@
+// Command devserver is the local stack: every Runway function on one port
+// at the reference's paths, against the Firestore and Pub/Sub emulators,
+// with the demo data loaded and dev-mode tokens. scripts/dev.sh runs it
+// under scripts/emulators.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/runwaydata/runway"
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/config"
+	"github.com/runwaydata/runway/shared/demo"
+	"github.com/runwaydata/runway/shared/emulators"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to serve on")
+	admin := flag.String("admin", "dev@runway.local", "the dev user: admin of the demo accounts, and the printed token's email")
+	flag.Parse()
+	if err := run(*addr, *admin); err != nil {
+		log.Fatalf("devserver: %v", err)
+	}
+}
+
+func run(addr, admin string) error {
+	// The dev server trusts dev tokens: never let it near real Firestore
+	// and Pub/Sub.
+	for _, env := range []string{emulators.FirestoreHostEnv, emulators.PubSubHostEnv} {
+		if os.Getenv(env) == "" {
+			return fmt.Errorf("%s is not set; start the stack with scripts/dev.sh, which runs the emulators", env)
+		}
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	if cfg.AuthMode != config.AuthDev {
+		return errors.New("RUNWAY_AUTH_MODE must be dev for the local stack")
+	}
+	listener, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (is the port taken? set RUNWAY_PORT to another one): %w", addr, err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env, err := runway.NewEnv(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	if err := bus.EnsureTopics(ctx, env.PubSub, cfg.LaunchTopic); err != nil {
+		return err
+	}
+	data, err := demo.Load(ctx, env.Store, admin)
+	if err != nil {
+		return err
+	}
+	mux, err := runway.NewMux(env)
+	if err != nil {
+		return err
+	}
+	key, err := auth.LoadDevKey(cfg.DevKeyFile)
+	if err != nil {
+		return err
+	}
+	token, err := auth.SignDevToken(key, admin, time.Now(), 12*time.Hour)
+	if err != nil {
+		return err
+	}
+
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(listener) }()
+	printBanner("http://"+listener.Addr().String(), token, admin, data)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return server.Shutdown(shutdown)
+}
+
+func printBanner(base, token, admin string, data demo.Data) {
+	fmt.Printf(`
+Runway is up at %[1]s (every function on one port, at the reference's paths)
+Demo accounts %[4]v: %[5]d configurations, %[6]d runs. %[3]s is their admin.
+
+Paste this to set a dev token (valid 12 hours; make others with: go run ./scripts/token --dev EMAIL):
+
+export TAILER_API_JWT=%[2]s
+
+then any curl of the reference, with its host replaced by %[1]s, for example:
+
+curl --request POST \
+--http2 \
+--header "content-type:application/json" \
+--header "Authorization: Bearer ${TAILER_API_JWT}" \
+--data '{"action": "check_run_status",
+         "account": "000099",
+         "environment": "DEV",
+         "configuration_type": "table-to-table",
+         "configuration_id": "000099_iowa_liquor_prepare_pda_DEV",
+         "job_id": "gbq-to-gbq|000099_iowa_liquor_prepare_pda_DEV",
+         "run_id": "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179"}' \
+"%[1]s/v1/dag/status"
+
+Ctrl-C stops the server and the emulators.
+`, base, token, admin, data.Accounts(), len(data.Configurations), len(data.Runs))
+}

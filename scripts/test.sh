@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every check Runway has: formatting, go vet, staticcheck (when
+# installed), and the whole Go test suite (unit, emulator integration, seed
+# golden tests) with -race, against the Firestore and Pub/Sub emulators
+# started once for the whole run. .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/preflight.sh
+source scripts/lib/preflight.sh
+require_go
+require_emulators
+
+echo "== gofmt"
+unformatted=$(gofmt -l .)
+[ -z "$unformatted" ] || die "these files need gofmt -w: $unformatted"
+
+echo "== go vet"
+go vet ./...
+
+staticcheck=$(command -v staticcheck || true)
+[ -n "$staticcheck" ] || [ ! -x "$(go env GOPATH)/bin/staticcheck" ] || staticcheck="$(go env GOPATH)/bin/staticcheck"
+if [ -n "$staticcheck" ]; then
+  echo "== staticcheck"
+  "$staticcheck" ./...
+else
+  echo "== staticcheck: not installed, skipped (go install honnef.co/go/tools/cmd/staticcheck@latest)"
+fi
+
+echo "== go test (with the emulators)"
+mkdir -p .runway
+go build -o .runway/bin/emulators ./scripts/emulators
+.runway/bin/emulators -logs .runway/logs -- go test -race -count=1 "$@" ./...

@@ -1,0 +1,132 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// Error is the body of every failed request:
+//
+//	{"code":400,"message":"what is wrong, for a person","errors":[{"field":"limit","problem":"must be at most 1000"}]}
+//
+// Message is always safe to show to the caller; internal details are logged,
+// never returned.
+type Error struct {
+	Code    int          `json:"code"`
+	Message string       `json:"message"`
+	Errors  []FieldError `json:"errors,omitempty"`
+
+	// Header holds response headers that belong to the error, such as
+	// WWW-Authenticate on a 401 or Allow on a 405.
+	Header http.Header `json:"-"`
+	// cause is the underlying error, logged but never sent.
+	cause error
+}
+
+// FieldError names one problem with one field of the request.
+type FieldError struct {
+	Field   string `json:"field"`
+	Problem string `json:"problem"`
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return fmt.Sprintf("%d %s: %v", e.Code, e.Message, e.cause)
+	}
+	return fmt.Sprintf("%d %s", e.Code, e.Message)
+}
+
+// Unwrap returns the underlying cause, if any.
+func (e *Error) Unwrap() error { return e.cause }
+
+// Errorf returns an Error with the given HTTP status and message.
+func Errorf(code int, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns a 400 listing every field problem. The message names the
+// fields so that a person reading only the message knows what to fix.
+func Invalid(problems []FieldError) *Error {
+	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Field < problems[j].Field })
+	parts := make([]string, len(problems))
+	for i, p := range problems {
+		parts[i] = p.Field + ": " + p.Problem
+	}
+	return &Error{
+		Code:    http.StatusBadRequest,
+		Message: "invalid request: " + strings.Join(parts, "; "),
+		Errors:  problems,
+	}
+}
+
+// FromError maps any error returned by a handler to the Error sent to the
+// caller. It is the one place where domain and auth errors become HTTP
+// statuses; anything it does not recognise is a 500 whose details are only
+// logged.
+func FromError(err error) *Error {
+	var apiErr *Error
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	var authErr *auth.Error
+	if errors.As(err, &authErr) {
+		return fromAuthError(authErr)
+	}
+	var domainErr *runs.Error
+	if errors.As(err, &domainErr) {
+		e := &Error{Code: domainStatus(domainErr.Kind), Message: domainErr.Message, cause: err}
+		if domainErr.Field != "" {
+			e.Errors = []FieldError{{Field: domainErr.Field, Problem: domainErr.Message}}
+		}
+		return e
+	}
+	return &Error{
+		Code:    http.StatusInternalServerError,
+		Message: "internal error; it has been logged, retry later or contact the Runway operators",
+		cause:   err,
+	}
+}
+
+func domainStatus(kind error) int {
+	switch {
+	case errors.Is(kind, runs.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(kind, runs.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(kind, runs.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(kind, runs.ErrUnavailable):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+func fromAuthError(err *auth.Error) *Error {
+	switch {
+	case errors.Is(err.Kind, auth.ErrUnauthenticated):
+		e := &Error{Code: http.StatusUnauthorized, Message: err.Message, cause: err}
+		e.Header = http.Header{}
+		if err.Missing {
+			// RFC 6750 §3.1: no error code when the request had no credentials.
+			e.Header.Set("WWW-Authenticate", `Bearer realm="runway"`)
+		} else {
+			e.Header.Set("WWW-Authenticate",
+				fmt.Sprintf(`Bearer realm="runway", error="invalid_token", error_description=%q`, err.Message))
+		}
+		return e
+	case errors.Is(err.Kind, auth.ErrForbidden):
+		return &Error{Code: http.StatusForbidden, Message: err.Message, cause: err}
+	case errors.Is(err.Kind, auth.ErrUnavailable):
+		return &Error{Code: http.StatusServiceUnavailable, Message: err.Message, cause: err}
+	default:
+		return &Error{Code: http.StatusInternalServerError, Message: "internal error", cause: err}
+	}
+}

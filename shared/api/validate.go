@@ -1,0 +1,119 @@
+package api
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// Limits of get_last_status and get_by_status.
+const (
+	DefaultLimit = 10
+	MaxLimit     = 1000
+)
+
+var (
+	accountPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	environmentPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
+	configIDPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$`)
+)
+
+// problems collects field problems while a request is validated.
+type problems []FieldError
+
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
+}
+
+// match checks a required identifier against its pattern.
+func (p *problems) match(field, value string, pattern *regexp.Regexp, shape string) {
+	switch {
+	case value == "":
+		p.add(field, "is required")
+	case !pattern.MatchString(value):
+		p.add(field, "must be %s", shape)
+	}
+}
+
+func (p *problems) account(value string) {
+	p.match("account", value, accountPattern, "1 to 64 letters, digits, '_' or '-', such as 000099")
+}
+
+func (p *problems) environment(value string, required bool) {
+	if value != "" || required {
+		p.match("environment", value, environmentPattern, "1 to 32 letters, digits, '_' or '-', such as DEV or PROD")
+	}
+}
+
+func (p *problems) configurationType(value string) {
+	switch {
+	case value == "":
+		p.add("configuration_type", "is required")
+	default:
+		if _, ok := runs.KindOf(value); !ok {
+			p.add("configuration_type", "must be one of %s", strings.Join(runs.ConfigurationTypes(), ", "))
+		}
+	}
+}
+
+func (p *problems) configurationID(value string) {
+	p.match("configuration_id", value, configIDPattern, "1 to 256 letters, digits, '_', '.' or '-'")
+}
+
+func (p *problems) jobID(value string) {
+	if value == "" {
+		return
+	}
+	if len(value) > 512 || strings.ContainsFunc(value, unicode.IsControl) {
+		p.add("job_id", "must be at most 512 printable characters")
+	}
+}
+
+func (p *problems) runID(value string) {
+	if value == "" {
+		p.add("run_id", "is required")
+	} else if err := runs.ValidateRunID(value); err != nil {
+		p.add("run_id", "%v", err)
+	}
+}
+
+func (p *problems) status(value string, required bool) {
+	switch {
+	case value == "" && required:
+		p.add("status", "is required")
+	case value != "" && !runs.Status(value).Valid():
+		p.add("status", "must be one of SUCCESS, FAILED, RUNNING, NO_MATCH, CHECKED")
+	}
+}
+
+func (p *problems) executionDate(value string) {
+	if value != "" && !validDate(value) {
+		p.add("execution_date", "must be a date written YYYY-MM-DD, such as 2020-12-09")
+	}
+}
+
+func (p *problems) limit(value *int) {
+	if value != nil && (*value < 1 || *value > MaxLimit) {
+		p.add("limit", "must be between 1 and %d", MaxLimit)
+	}
+}
+
+func (p *problems) idempotencyKey(value string) {
+	if value == "" {
+		return
+	}
+	if len(value) > 255 || strings.ContainsFunc(value, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		p.add("idempotency_key", "must be 1 to 255 printable ASCII characters without spaces")
+	}
+}
+
+// limitOr returns the requested limit or the default.
+func limitOr(value *int) int {
+	if value == nil {
+		return DefaultLimit
+	}
+	return *value
+}

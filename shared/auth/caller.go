@@ -1,0 +1,15 @@
+// Package auth verifies who is calling (bearer tokens) and what they may do
+// (roles per account).
+//
+// Accepted tokens are Google-signed ID tokens and, in dev mode only, tokens
+// signed by the local dev key that scripts/token makes. Roles are stored per
+// account and checked by Authorizer.
+package auth
+
+// Caller is an authenticated caller.
+type Caller struct {
+	// Email identifies the caller in access rules, logs and run events.
+	Email string
+	// Via says which kind of token proved it: "google", "dev".
+	Via string
+}

@@ -1,0 +1,221 @@
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"google.golang.org/api/idtoken"
+	"google.golang.org/api/option"
+)
+
+// ClockSkew is how far the issuer's clock may be ahead of ours when we
+// check iat and nbf, and behind ours when we check exp.
+const ClockSkew = 30 * time.Second
+
+// googleIssuers are the issuers of Google-signed ID tokens. idtoken does not
+// check the issuer, so Verify does.
+var googleIssuers = map[string]bool{
+	"accounts.google.com":         true,
+	"https://accounts.google.com": true,
+}
+
+// VerifierConfig configures a Verifier.
+type VerifierConfig struct {
+	// Audiences are the API's URLs: a Google ID token must be issued for
+	// one of them.
+	Audiences []string
+	// DevKey, when set, makes tokens signed by the dev key acceptable. It
+	// is set only in dev mode.
+	DevKey ed25519.PublicKey
+	// HTTPClient fetches Google's public keys. Tests point it at a local
+	// server; nil means the default client.
+	HTTPClient *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Verifier checks bearer tokens. One Verifier per process: it caches
+// Google's public keys for as long as Google's Cache-Control allows.
+type Verifier struct {
+	audiences map[string]bool
+	google    *idtoken.Validator
+	dev       ed25519.PublicKey
+	now       func() time.Time
+}
+
+// NewVerifier returns a Verifier for cfg.
+func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
+	v := &Verifier{audiences: map[string]bool{}, dev: cfg.DevKey, now: cfg.Now}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	for _, aud := range cfg.Audiences {
+		v.audiences[aud] = true
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	// Wrap the transport so that a failed key fetch is told apart from a
+	// bad token: the first is a 503, the second a 401.
+	client = &http.Client{Transport: fetchProbe{next: client.Transport}, Timeout: client.Timeout}
+	validator, err := idtoken.NewValidator(ctx, option.WithHTTPClient(client))
+	if err != nil {
+		return nil, fmt.Errorf("auth: new ID token validator: %w", err)
+	}
+	v.google = validator
+	return v, nil
+}
+
+// Authenticate verifies the request's bearer token.
+func (v *Verifier) Authenticate(r *http.Request) (Caller, error) {
+	header := r.Header.Get("Authorization")
+	if header == "" {
+		return Caller{}, &Error{Kind: ErrUnauthenticated, Missing: true,
+			Message: "missing Authorization header; send Authorization: Bearer <token>"}
+	}
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return Caller{}, unauthenticated("the Authorization header must be of the form: Bearer <token>", nil)
+	}
+	return v.Verify(r.Context(), strings.TrimSpace(token))
+}
+
+// Verify checks token and returns the caller it proves.
+func (v *Verifier) Verify(ctx context.Context, token string) (Caller, error) {
+	claims := jwt.MapClaims{}
+	parsed, _, err := jwt.NewParser().ParseUnverified(token, claims)
+	if err != nil {
+		return Caller{}, unauthenticated("the bearer token is not a well-formed JWT", err)
+	}
+	iss, _ := claims["iss"].(string)
+	switch {
+	case googleIssuers[iss]:
+		return v.verifyGoogle(ctx, token, parsed.Header, claims)
+	case iss == DevIssuer:
+		return v.verifyDev(token)
+	default:
+		return Caller{}, unauthenticated(fmt.Sprintf("tokens issued by %q are not accepted", truncate(iss, 80)), nil)
+	}
+}
+
+func (v *Verifier) verifyGoogle(ctx context.Context, token string, header map[string]any, claims jwt.MapClaims) (Caller, error) {
+	// Google ID tokens are RS256. idtoken would also accept ES256 (IAP
+	// tokens, another issuer), so refuse anything else before it looks.
+	if alg, _ := header["alg"].(string); alg != "RS256" {
+		return Caller{}, unauthenticated(fmt.Sprintf("Google ID tokens must be signed with RS256, not %q", truncate(alg, 20)), nil)
+	}
+	aud, _ := claims["aud"].(string)
+	if !v.audiences[aud] {
+		return Caller{}, unauthenticated(fmt.Sprintf("the token's audience %q is not this API's", truncate(aud, 200)), nil)
+	}
+	if exp, err := claims.GetExpirationTime(); err != nil || exp == nil {
+		return Caller{}, unauthenticated("the token has no valid exp claim", err)
+	} else if v.now().After(exp.Add(ClockSkew)) {
+		return Caller{}, unauthenticated("the token expired at "+exp.UTC().Format(time.RFC3339), nil)
+	}
+	probe := &probeResult{}
+	if _, err := v.google.Validate(withProbe(ctx, probe), token, aud); err != nil {
+		if probe.err != nil {
+			return Caller{}, &Error{Kind: ErrUnavailable, Message: "Google's public keys could not be fetched; retry later", Err: probe.err}
+		}
+		return Caller{}, unauthenticated("the token's signature is not valid", err)
+	}
+	email, _ := claims["email"].(string)
+	if email == "" {
+		return Caller{}, unauthenticated("the token has no email claim; request an ID token that includes the email", nil)
+	}
+	if !isTrue(claims["email_verified"]) {
+		return Caller{}, unauthenticated("the token's email is not verified", nil)
+	}
+	return Caller{Email: email, Via: "google"}, nil
+}
+
+func (v *Verifier) verifyDev(token string) (Caller, error) {
+	if v.dev == nil {
+		return Caller{}, unauthenticated("dev tokens are accepted only when the API runs in dev mode", nil)
+	}
+	claims := jwt.MapClaims{}
+	_, err := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithIssuer(DevIssuer),
+		jwt.WithAudience(DevIssuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(ClockSkew),
+		jwt.WithTimeFunc(v.now),
+	).ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return v.dev, nil })
+	if err != nil {
+		return Caller{}, unauthenticated("the dev token is not valid: "+devProblem(err), err)
+	}
+	email, _ := claims["email"].(string)
+	if email == "" {
+		return Caller{}, unauthenticated("the dev token has no email claim", nil)
+	}
+	return Caller{Email: email, Via: "dev"}, nil
+}
+
+// devProblem names the failed check without echoing any part of the token.
+func devProblem(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "expired; make a new one with scripts/token --dev EMAIL"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "bad signature (was it made with this machine's dev key?)"
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "unsupported signing method"
+	default:
+		return "claims check failed"
+	}
+}
+
+func isTrue(v any) bool {
+	switch v := v.(type) {
+	case bool:
+		return v
+	case string:
+		return v == "true"
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// fetchProbe records transport failures and non-200 answers in the probe
+// carried by the request's context.
+type fetchProbe struct{ next http.RoundTripper }
+
+type probeResult struct{ err error }
+
+type probeKey struct{}
+
+func withProbe(ctx context.Context, p *probeResult) context.Context {
+	return context.WithValue(ctx, probeKey{}, p)
+}
+
+func (f fetchProbe) RoundTrip(req *http.Request) (*http.Response, error) {
+	next := f.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	resp, err := next.RoundTrip(req)
+	if p, ok := req.Context().Value(probeKey{}).(*probeResult); ok {
+		switch {
+		case err != nil:
+			p.err = err
+		case resp.StatusCode != http.StatusOK:
+			p.err = fmt.Errorf("GET %s: status %d", req.URL.Redacted(), resp.StatusCode)
+		}
+	}
+	return resp, err
+}

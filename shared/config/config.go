@@ -1,0 +1,149 @@
+// Package config reads Runway's configuration from RUNWAY_* environment
+// variables, once, at start-up, and reports every problem at the same time.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/runwaydata/runway/shared/logging"
+)
+
+// Auth modes.
+const (
+	AuthGoogle = "google" // Google-signed tokens only: every deployment
+	AuthDev    = "dev"    // also tokens signed by the local dev key: the local stack only
+)
+
+// Config is the configuration shared by every function.
+type Config struct {
+	// Project is the Google Cloud project holding Firestore and Pub/Sub.
+	Project string
+	// FirestoreDatabase lets several Runway installations share a project.
+	FirestoreDatabase string
+	// LaunchTopic is where launch messages go for executors.
+	LaunchTopic string
+	// PublishTimeout bounds a launch's publish; past it the run is left for
+	// the Reaper and the caller still gets its run id.
+	PublishTimeout time.Duration
+	// AuthMode is AuthGoogle or AuthDev.
+	AuthMode string
+	// Audiences are the API's URLs, which Google ID tokens must be issued for.
+	Audiences []string
+	// DevKeyFile is the dev signing key made by scripts/token (dev mode only).
+	DevKeyFile string
+	// Admins are platform admins: admins of every account.
+	Admins []string
+	// LogLevel is the least severe level logged.
+	LogLevel slog.Level
+}
+
+// Variable describes one environment variable Config reads.
+type Variable struct {
+	Name    string
+	Default string
+	Doc     string
+}
+
+// Variables lists every variable Load reads. The README's table and the
+// Terraform cross-check are built from it.
+var Variables = []Variable{
+	{"RUNWAY_PROJECT", "$GOOGLE_CLOUD_PROJECT", "Google Cloud project of Firestore and Pub/Sub"},
+	{"RUNWAY_FIRESTORE_DATABASE", "(default)", "Firestore database id"},
+	{"RUNWAY_LAUNCH_TOPIC", "runway-launch", "Pub/Sub topic launch messages are published to"},
+	{"RUNWAY_PUBLISH_TIMEOUT", "10s", "how long a launch waits for its publish before leaving it to the Reaper"},
+	{"RUNWAY_AUTH_MODE", AuthGoogle, "google, or dev for the local stack (refused on Cloud Functions)"},
+	{"RUNWAY_AUDIENCES", "", "comma-separated API URLs accepted as Google ID token audiences (required in google mode)"},
+	{"RUNWAY_DEV_KEY_FILE", ".runway/dev-key.pem", "dev signing key (dev mode only)"},
+	{"RUNWAY_ADMINS", "", "comma-separated emails of platform admins"},
+	{"RUNWAY_LOG_LEVEL", "info", "debug, info, warning or error"},
+}
+
+// FromEnv reads the configuration from the process environment.
+func FromEnv() (Config, error) { return Load(os.LookupEnv) }
+
+// Load reads the configuration through lookup (os.LookupEnv, or a map in
+// tests) and returns every problem found, joined.
+func Load(lookup func(string) (string, bool)) (Config, error) {
+	get := func(name string) string {
+		if v, ok := lookup(name); ok {
+			return strings.TrimSpace(v)
+		}
+		for _, v := range Variables {
+			if v.Name == name && !strings.HasPrefix(v.Default, "$") {
+				return v.Default
+			}
+		}
+		return ""
+	}
+	var problems []error
+	c := Config{
+		Project:           get("RUNWAY_PROJECT"),
+		FirestoreDatabase: get("RUNWAY_FIRESTORE_DATABASE"),
+		LaunchTopic:       get("RUNWAY_LAUNCH_TOPIC"),
+		AuthMode:          get("RUNWAY_AUTH_MODE"),
+		Audiences:         list(get("RUNWAY_AUDIENCES")),
+		DevKeyFile:        get("RUNWAY_DEV_KEY_FILE"),
+		Admins:            list(get("RUNWAY_ADMINS")),
+	}
+	if c.Project == "" {
+		c.Project, _ = lookup("GOOGLE_CLOUD_PROJECT")
+	}
+	if c.Project == "" {
+		problems = append(problems, errors.New("RUNWAY_PROJECT (or GOOGLE_CLOUD_PROJECT) is required"))
+	}
+	if c.LaunchTopic == "" {
+		problems = append(problems, errors.New("RUNWAY_LAUNCH_TOPIC must not be empty"))
+	}
+	timeout, err := time.ParseDuration(get("RUNWAY_PUBLISH_TIMEOUT"))
+	if err != nil || timeout <= 0 {
+		problems = append(problems, fmt.Errorf("RUNWAY_PUBLISH_TIMEOUT must be a positive duration such as 10s, not %q", get("RUNWAY_PUBLISH_TIMEOUT")))
+	}
+	c.PublishTimeout = timeout
+	switch c.AuthMode {
+	case AuthGoogle:
+		if len(c.Audiences) == 0 {
+			problems = append(problems, errors.New("RUNWAY_AUDIENCES is required in google auth mode: the API's URL(s), e.g. https://runway.example.com"))
+		}
+	case AuthDev:
+		// Dev tokens are signed by a key on a developer's disk: never
+		// accept them where the functions really run.
+		if k, ok := lookup("K_SERVICE"); ok && k != "" {
+			problems = append(problems, errors.New("RUNWAY_AUTH_MODE=dev is refused on Cloud Run/Functions (K_SERVICE is set)"))
+		}
+		if c.DevKeyFile == "" {
+			problems = append(problems, errors.New("RUNWAY_DEV_KEY_FILE is required in dev auth mode"))
+		}
+	default:
+		problems = append(problems, fmt.Errorf("RUNWAY_AUTH_MODE must be %q or %q, not %q", AuthGoogle, AuthDev, c.AuthMode))
+	}
+	for _, email := range c.Admins {
+		if _, err := mail.ParseAddress(email); err != nil {
+			problems = append(problems, fmt.Errorf("RUNWAY_ADMINS: %q is not an email address", email))
+		}
+	}
+	level, ok := logging.ParseLevel(get("RUNWAY_LOG_LEVEL"))
+	if !ok {
+		problems = append(problems, fmt.Errorf("RUNWAY_LOG_LEVEL must be debug, info, warning or error, not %q", get("RUNWAY_LOG_LEVEL")))
+	}
+	c.LogLevel = level
+	if len(problems) > 0 {
+		return Config{}, fmt.Errorf("config: %w", errors.Join(problems...))
+	}
+	return c, nil
+}
+
+func list(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}

@@ -1,0 +1,307 @@
+package runs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/logging"
+)
+
+// ErrAlreadyExists is returned by Store.CreateRun when a run with the same
+// key exists. It never reaches a caller: Launch turns it into a replay or a
+// conflict.
+var ErrAlreadyExists = errors.New("already exists")
+
+// Store is the storage the domain needs. shared/store implements it on
+// Firestore.
+type Store interface {
+	// LoadLaunch reads, in one round trip, the caller's role on the account
+	// and the configuration to launch (nil if it does not exist).
+	LoadLaunch(ctx context.Context, account, email string, ref ConfigRef) (auth.Role, *Configuration, error)
+	// CreateRun creates the run, or returns ErrAlreadyExists and writes
+	// nothing. The new run document is itself the record of the launch.
+	CreateRun(ctx context.Context, run Run) error
+	// GetRun returns the run with the given key, or an error wrapping
+	// ErrNotFound.
+	GetRun(ctx context.Context, account, key string) (Run, error)
+	// QueryRuns returns the runs q selects, newest first.
+	QueryRuns(ctx context.Context, account string, q Query) ([]Run, error)
+	// UpdateRun applies change to the run in a transaction. If change
+	// returns an event, the run is saved and the event appended; if it
+	// returns nil, nothing is written.
+	UpdateRun(ctx context.Context, account, key string, change func(*Run) (*Event, error)) (Run, error)
+	// MarkPublished records that the run's launch message was published.
+	MarkPublished(ctx context.Context, account, key, messageID string, at time.Time) error
+}
+
+// Publisher publishes launch messages. shared/bus implements it on Pub/Sub.
+type Publisher interface {
+	PublishLaunch(ctx context.Context, msg LaunchMessage) (messageID string, err error)
+}
+
+// Service carries out launches, status reads and status changes.
+type Service struct {
+	store Store
+	bus   Publisher
+	authz *auth.Authorizer
+	now   func() time.Time
+	// publishTimeout bounds the publish that follows a launch, so that a
+	// Pub/Sub outage delays the answer by at most this much.
+	publishTimeout time.Duration
+}
+
+// NewService returns a Service. now may be nil for time.Now.
+func NewService(store Store, bus Publisher, authz *auth.Authorizer, now func() time.Time) (*Service, error) {
+	switch {
+	case store == nil:
+		return nil, errors.New("runs: missing store")
+	case bus == nil:
+		return nil, errors.New("runs: missing publisher")
+	case authz == nil:
+		return nil, errors.New("runs: missing authorizer")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, bus: bus, authz: authz, now: now, publishTimeout: 10 * time.Second}, nil
+}
+
+// Launch is a request to start a run of a configuration.
+type Launch struct {
+	Account         string
+	Environment     string
+	ConfigType      string // as the caller named it
+	ConfigurationID string
+	JobID           string // optional: must be the configuration's job id
+	ExecutionDate   string // optional YYYY-MM-DD; defaults to the launch day (UTC)
+	IdempotencyKey  string // optional: replays return the first launch's run
+}
+
+// Launch authorizes who (role need) and starts a run. It returns the run
+// and whether it was an idempotent replay of an earlier launch.
+//
+// The member and the configuration are read in one round trip, which is why
+// Launch authorizes itself rather than leaving it to the API layer.
+func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (Run, bool, error) {
+	kind, ok := KindOf(l.ConfigType)
+	if !ok {
+		return Run{}, false, InvalidField("configuration_type", "unknown configuration type %q", l.ConfigType)
+	}
+	ref := ConfigRef{Environment: l.Environment, Kind: kind, ConfigurationID: l.ConfigurationID}
+	role, cfg, err := s.store.LoadLaunch(ctx, l.Account, who.Email, ref)
+	if err != nil {
+		return Run{}, false, fmt.Errorf("store.LoadLaunch: %w", err)
+	}
+	if err := s.authz.Check(who, l.Account, role, need); err != nil {
+		return Run{}, false, err
+	}
+	if err := launchable(cfg, l); err != nil {
+		return Run{}, false, err
+	}
+
+	now := s.now().UTC()
+	run := Run{
+		Key:                RandomKey(),
+		Account:            l.Account,
+		Environment:        l.Environment,
+		ConfigurationType:  l.ConfigType,
+		Kind:               kind,
+		ConfigurationID:    l.ConfigurationID,
+		JobID:              cfg.JobID,
+		Status:             StatusRunning,
+		ExecutionDate:      l.ExecutionDate,
+		StartExecutionDate: now,
+		LastUpdateDate:     now,
+		TriggerType:        TriggerAPI,
+		StartedBy:          who.Email,
+		Attempt:            1,
+		IdempotencyKey:     l.IdempotencyKey,
+		RequestHash:        requestHash(kind, l),
+	}
+	if run.ExecutionDate == "" {
+		run.ExecutionDate = now.Format(time.DateOnly)
+	}
+	if l.IdempotencyKey != "" {
+		run.Key = IdempotentKey(l.Account, l.IdempotencyKey)
+	}
+	run.RunID = NewRunID(now, run.Key)
+
+	err = s.store.CreateRun(ctx, run)
+	if errors.Is(err, ErrAlreadyExists) {
+		return s.replay(ctx, run)
+	}
+	if err != nil {
+		return Run{}, false, fmt.Errorf("store.CreateRun: %w", err)
+	}
+	logging.Annotate(ctx, slog.String("run_id", run.RunID))
+	s.publish(ctx, run, cfg)
+	return run, false, nil
+}
+
+// launchable explains why cfg cannot be launched as l asks, or returns nil.
+func launchable(cfg *Configuration, l Launch) error {
+	switch {
+	case cfg == nil:
+		return NotFound("configuration %s (%s) not found in environment %s of account %s",
+			l.ConfigurationID, l.ConfigType, l.Environment, l.Account)
+	case cfg.Archived:
+		return Conflict("configuration %s is archived and cannot be launched; unarchive it with set_configuration_status first", l.ConfigurationID)
+	case !cfg.Activated:
+		return Conflict("configuration %s is deactivated and cannot be launched; activate it with set_configuration_status first", l.ConfigurationID)
+	case l.JobID != "" && l.JobID != cfg.JobID:
+		return InvalidField("job_id", "job_id %q is not the job id of configuration %s (%s)", l.JobID, l.ConfigurationID, cfg.JobID)
+	}
+	return nil
+}
+
+// replay answers a launch whose idempotency key was used before: with the
+// first launch's run if the requests are the same, with a conflict if not.
+func (s *Service) replay(ctx context.Context, attempt Run) (Run, bool, error) {
+	existing, err := s.store.GetRun(ctx, attempt.Account, attempt.Key)
+	if err != nil {
+		return Run{}, false, fmt.Errorf("store.GetRun: %w", err)
+	}
+	if existing.IdempotencyKey != attempt.IdempotencyKey || existing.RequestHash != attempt.RequestHash {
+		return Run{}, false, &Error{Kind: ErrConflict, Field: "idempotency_key", Message: fmt.Sprintf(
+			"idempotency_key %q was already used by run %s for a different launch request; use a new key",
+			attempt.IdempotencyKey, existing.RunID)}
+	}
+	logging.Annotate(ctx, slog.String("run_id", existing.RunID), slog.Bool("replay", true))
+	return existing, true, nil
+}
+
+// requestHash identifies a launch request, so that a replay with the same
+// idempotency key can be told apart from a different request reusing it.
+func requestHash(kind Kind, l Launch) string {
+	b, _ := json.Marshal([]string{l.Account, l.Environment, string(kind), l.ConfigurationID, l.JobID, l.ExecutionDate})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// publish sends the launch message and records it on the run. A failure is
+// logged and leaves the run unpublished: the run exists, and the Reaper
+// publishes unpublished runs, so the launch is not lost.
+func (s *Service) publish(ctx context.Context, run Run, cfg *Configuration) {
+	// The request may be canceled once the run exists; the publish must
+	// still go through, within its own deadline.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.publishTimeout)
+	defer cancel()
+	log := logging.FromContext(ctx).With(slog.String("run_id", run.RunID))
+	id, err := s.bus.PublishLaunch(ctx, LaunchMessage{
+		RunID:             run.RunID,
+		Account:           run.Account,
+		Environment:       run.Environment,
+		ConfigurationType: string(run.Kind),
+		ConfigurationID:   run.ConfigurationID,
+		JobID:             run.JobID,
+		ExecutionDate:     run.ExecutionDate,
+		Attempt:           run.Attempt,
+		Definition:        cfg.Definition,
+	})
+	if err != nil {
+		log.ErrorContext(ctx, "launch message not published; the run stays unpublished until the Reaper publishes it", slog.Any("error", err))
+		return
+	}
+	if err := s.store.MarkPublished(ctx, run.Account, run.Key, id, s.now().UTC()); err != nil {
+		log.ErrorContext(ctx, "launch message published but not recorded on the run", slog.String("message_id", id), slog.Any("error", err))
+	}
+}
+
+// RunRef identifies a run together with the configuration it belongs to.
+type RunRef struct {
+	Account         string
+	Environment     string // optional
+	Kind            Kind
+	ConfigurationID string
+	JobID           string // optional
+	RunID           string
+}
+
+// matches reports whether run is the run ref names. A run of another
+// configuration is reported as not found, not as a mismatch, so that a
+// caller cannot probe run ids across configurations.
+func (ref RunRef) matches(run Run) bool {
+	return run.RunID == ref.RunID &&
+		run.Kind == ref.Kind &&
+		run.ConfigurationID == ref.ConfigurationID &&
+		(ref.Environment == "" || run.Environment == ref.Environment) &&
+		(ref.JobID == "" || run.JobID == ref.JobID)
+}
+
+func (ref RunRef) notFound() error {
+	return NotFound("run %s of configuration %s not found in account %s", ref.RunID, ref.ConfigurationID, ref.Account)
+}
+
+// Get returns the run ref names.
+func (s *Service) Get(ctx context.Context, ref RunRef) (Run, error) {
+	key, ok := RunKey(ref.RunID)
+	if !ok {
+		return Run{}, InvalidField("run_id", "run_id %s", ValidateRunID(ref.RunID))
+	}
+	run, err := s.store.GetRun(ctx, ref.Account, key)
+	if errors.Is(err, ErrNotFound) {
+		return Run{}, ref.notFound()
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("store.GetRun: %w", err)
+	}
+	if !ref.matches(run) {
+		return Run{}, ref.notFound()
+	}
+	return run, nil
+}
+
+// Find returns the runs of account that q selects, newest first.
+func (s *Service) Find(ctx context.Context, account string, q Query) ([]Run, error) {
+	found, err := s.store.QueryRuns(ctx, account, q)
+	if err != nil {
+		return nil, fmt.Errorf("store.QueryRuns: %w", err)
+	}
+	return found, nil
+}
+
+// SetStatus sets the status of the run ref names, on behalf of who, and
+// records the change in the run's events. Setting the status a run already
+// has changes nothing, so a redelivered report is harmless.
+func (s *Service) SetStatus(ctx context.Context, who auth.Caller, ref RunRef, status Status) (Run, error) {
+	key, ok := RunKey(ref.RunID)
+	if !ok {
+		return Run{}, InvalidField("run_id", "run_id %s", ValidateRunID(ref.RunID))
+	}
+	run, err := s.store.UpdateRun(ctx, ref.Account, key, func(r *Run) (*Event, error) {
+		if !ref.matches(*r) {
+			return nil, ref.notFound()
+		}
+		if r.Status == status {
+			return nil, nil
+		}
+		now := s.now().UTC()
+		event := &Event{At: now, By: who.Email, Type: EventStatus, From: r.Status, To: status}
+		switch {
+		case status == StatusRunning:
+			r.EndDate = time.Time{} // running again: the duration runs on
+		case r.EndDate.IsZero():
+			r.EndDate = now
+		}
+		// A change between final statuses (FAILED → CHECKED) keeps the end
+		// date: acknowledging a failure does not make the run longer.
+		r.Status = status
+		r.LastUpdateDate = now
+		return event, nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Run{}, ref.notFound()
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("store.UpdateRun: %w", err)
+	}
+	logging.Annotate(ctx, slog.String("run_id", run.RunID), slog.String("to_status", string(status)))
+	return run, nil
+}

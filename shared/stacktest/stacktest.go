@@ -1,0 +1,168 @@
+// Package stacktest runs the whole Runway stack in-process for tests: every
+// HTTP function on one httptest server, on a project of its own on the
+// Firestore and Pub/Sub emulators, with dev-mode tokens.
+//
+// The package's TestMain must be testenv.Main, which provides the emulators.
+package stacktest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/runwaydata/runway"
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/config"
+	"github.com/runwaydata/runway/shared/demo"
+	"github.com/runwaydata/runway/shared/logging"
+	"github.com/runwaydata/runway/shared/testenv"
+)
+
+// Admin is the email of the dev user that Seed makes admin of the demo
+// accounts.
+const Admin = "dev@runway.local"
+
+// Stack is a running in-process Runway.
+type Stack struct {
+	Project string
+	Env     *runway.Env
+	Server  *httptest.Server
+	devKey  ed25519.PrivateKey
+}
+
+// New starts a stack on a new project. It is stopped when the test ends.
+func New(t testing.TB) *Stack {
+	t.Helper()
+	ctx := context.Background()
+	project := testenv.Project(t)
+	// Creating the clients checks the emulators are reachable.
+	testenv.Firestore(t, project)
+	ps := testenv.PubSub(t, project)
+	cfg, err := config.Load(mapLookup(map[string]string{
+		"RUNWAY_PROJECT":         project,
+		"RUNWAY_AUTH_MODE":       config.AuthDev,
+		"RUNWAY_DEV_KEY_FILE":    filepath.Join(t.TempDir(), "dev-key.pem"),
+		"RUNWAY_PUBLISH_TIMEOUT": "5s",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.EnsureTopics(ctx, ps, cfg.LaunchTopic); err != nil {
+		t.Fatal(err)
+	}
+	env, err := runway.NewEnv(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	env.Logger = logging.New(t.Output(), cfg.LogLevel)
+	mux, err := runway.NewMux(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := httptest.NewServer(mux)
+	t.Cleanup(server.Close)
+	key, err := auth.LoadDevKey(cfg.DevKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Stack{Project: project, Env: env, Server: server, devKey: key}
+}
+
+func mapLookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// Seed loads the demo data and makes Admin an admin of its accounts.
+func (s *Stack) Seed(t testing.TB) demo.Data {
+	t.Helper()
+	d, err := demo.Load(context.Background(), s.Env.Store, Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// Token returns a dev token for email.
+func (s *Stack) Token(t testing.TB, email string) string {
+	t.Helper()
+	token, err := auth.SignDevToken(s.devKey, email, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// Response is an HTTP response with its body read.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r Response) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body) }
+
+// Do sends a request to the stack. token may be empty for none; a
+// content-type of application/json is set when body is not empty.
+func (s *Stack) Do(t testing.TB, method, path, token, body string) Response {
+	t.Helper()
+	req, err := http.NewRequest(method, s.Server.URL+path, bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return s.Send(t, req)
+}
+
+// Send sends req and reads the response.
+func (s *Stack) Send(t testing.TB, req *http.Request) Response {
+	t.Helper()
+	resp, err := s.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// Post sends a JSON body to path as the admin.
+func (s *Stack) Post(t testing.TB, path, body string) Response {
+	t.Helper()
+	return s.Do(t, http.MethodPost, path, s.Token(t, Admin), body)
+}
+
+// Subscribe creates a subscription to topic and returns it; messages
+// published after it exists are kept for it.
+func (s *Stack) Subscribe(t testing.TB, topic string) *pubsub.Subscriber {
+	t.Helper()
+	ps := s.Env.PubSub
+	name := fmt.Sprintf("projects/%s/subscriptions/%s-%d", s.Project, topic, time.Now().UnixNano())
+	_, err := ps.SubscriptionAdminClient.CreateSubscription(context.Background(), &pubsubpb.Subscription{
+		Name:  name,
+		Topic: fmt.Sprintf("projects/%s/topics/%s", s.Project, topic),
+	})
+	if err != nil {
+		t.Fatalf("create subscription: %v", err)
+	}
+	return ps.Subscriber(name)
+}

@@ -1,0 +1,191 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// runDoc is a run as stored. Optional times are pointers so that an unset
+// time is an absent field, not the zero time.
+type runDoc struct {
+	RunID              string     `firestore:"run_id"`
+	Account            string     `firestore:"account"`
+	Environment        string     `firestore:"environment"`
+	ConfigurationType  string     `firestore:"configuration_type"`
+	Kind               string     `firestore:"kind"`
+	ConfigurationID    string     `firestore:"configuration_id"`
+	ConfigKey          string     `firestore:"config_key"` // see ConfigKey: the field get_last_status filters on
+	JobID              string     `firestore:"job_id"`
+	Status             string     `firestore:"status"`
+	ExecutionDate      string     `firestore:"execution_date"`
+	StartExecutionDate time.Time  `firestore:"start_execution_date"`
+	LastUpdateDate     *time.Time `firestore:"last_update_date,omitempty"`
+	EndDate            *time.Time `firestore:"end_date,omitempty"`
+	TriggerType        string     `firestore:"trigger_type"`
+	StartedBy          string     `firestore:"started_by"`
+	Attempt            int        `firestore:"attempt"`
+	IdempotencyKey     string     `firestore:"idempotency_key,omitempty"`
+	RequestHash        string     `firestore:"request_hash,omitempty"`
+	// Published is false until the launch message is out; it is a field of
+	// its own because Firestore cannot query for an absent published_at.
+	Published       bool       `firestore:"published"`
+	PublishedAt     *time.Time `firestore:"published_at,omitempty"`
+	PubSubMessageID string     `firestore:"pubsub_message_id,omitempty"`
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func valueOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func encodeRun(r runs.Run) runDoc {
+	return runDoc{
+		RunID:              r.RunID,
+		Account:            r.Account,
+		Environment:        r.Environment,
+		ConfigurationType:  r.ConfigurationType,
+		Kind:               string(r.Kind),
+		ConfigurationID:    r.ConfigurationID,
+		ConfigKey:          ConfigKey(runs.ConfigRef{Environment: r.Environment, Kind: r.Kind, ConfigurationID: r.ConfigurationID}),
+		JobID:              r.JobID,
+		Status:             string(r.Status),
+		ExecutionDate:      r.ExecutionDate,
+		StartExecutionDate: r.StartExecutionDate,
+		LastUpdateDate:     optionalTime(r.LastUpdateDate),
+		EndDate:            optionalTime(r.EndDate),
+		TriggerType:        r.TriggerType,
+		StartedBy:          r.StartedBy,
+		Attempt:            r.Attempt,
+		IdempotencyKey:     r.IdempotencyKey,
+		RequestHash:        r.RequestHash,
+		Published:          !r.PublishedAt.IsZero(),
+		PublishedAt:        optionalTime(r.PublishedAt),
+		PubSubMessageID:    r.MessageID,
+	}
+}
+
+func decodeRun(snap *firestore.DocumentSnapshot) (runs.Run, error) {
+	var d runDoc
+	if err := snap.DataTo(&d); err != nil {
+		return runs.Run{}, fmt.Errorf("store: decode run %s: %w", snap.Ref.Path, err)
+	}
+	return runs.Run{
+		Key:                snap.Ref.ID,
+		RunID:              d.RunID,
+		Account:            d.Account,
+		Environment:        d.Environment,
+		ConfigurationType:  d.ConfigurationType,
+		Kind:               runs.Kind(d.Kind),
+		ConfigurationID:    d.ConfigurationID,
+		JobID:              d.JobID,
+		Status:             runs.Status(d.Status),
+		ExecutionDate:      d.ExecutionDate,
+		StartExecutionDate: d.StartExecutionDate.UTC(),
+		LastUpdateDate:     valueOf(d.LastUpdateDate),
+		EndDate:            valueOf(d.EndDate),
+		TriggerType:        d.TriggerType,
+		StartedBy:          d.StartedBy,
+		Attempt:            d.Attempt,
+		IdempotencyKey:     d.IdempotencyKey,
+		RequestHash:        d.RequestHash,
+		PublishedAt:        valueOf(d.PublishedAt),
+		MessageID:          d.PubSubMessageID,
+	}, nil
+}
+
+type configDoc struct {
+	Account           string         `firestore:"account"`
+	Environment       string         `firestore:"environment"`
+	ConfigurationType string         `firestore:"configuration_type"`
+	Kind              string         `firestore:"kind"`
+	ConfigurationID   string         `firestore:"configuration_id"`
+	JobID             string         `firestore:"job_id"`
+	Activated         bool           `firestore:"activated"`
+	Archived          bool           `firestore:"archived"`
+	Definition        map[string]any `firestore:"definition"`
+	Version           int            `firestore:"version"`
+	UpdatedBy         string         `firestore:"updated_by"`
+	UpdatedAt         time.Time      `firestore:"updated_at"`
+}
+
+func encodeConfig(c runs.Configuration) configDoc {
+	return configDoc{
+		Account:           c.Account,
+		Environment:       c.Environment,
+		ConfigurationType: c.ConfigurationType,
+		Kind:              string(c.Kind),
+		ConfigurationID:   c.ConfigurationID,
+		JobID:             c.JobID,
+		Activated:         c.Activated,
+		Archived:          c.Archived,
+		Definition:        c.Definition,
+		Version:           c.Version,
+		UpdatedBy:         c.UpdatedBy,
+		UpdatedAt:         c.UpdatedAt,
+	}
+}
+
+func decodeConfig(snap *firestore.DocumentSnapshot) (runs.Configuration, error) {
+	var d configDoc
+	if err := snap.DataTo(&d); err != nil {
+		return runs.Configuration{}, fmt.Errorf("store: decode configuration %s: %w", snap.Ref.Path, err)
+	}
+	return runs.Configuration{
+		Account:           d.Account,
+		Environment:       d.Environment,
+		ConfigurationType: d.ConfigurationType,
+		Kind:              runs.Kind(d.Kind),
+		ConfigurationID:   d.ConfigurationID,
+		JobID:             d.JobID,
+		Activated:         d.Activated,
+		Archived:          d.Archived,
+		Definition:        d.Definition,
+		Version:           d.Version,
+		UpdatedBy:         d.UpdatedBy,
+		UpdatedAt:         d.UpdatedAt.UTC(),
+	}, nil
+}
+
+type memberDoc struct {
+	Email     string    `firestore:"email"`
+	Role      string    `firestore:"role"`
+	UpdatedBy string    `firestore:"updated_by"`
+	UpdatedAt time.Time `firestore:"updated_at"`
+}
+
+// roleOf reads a member document's role. An unknown role grants nothing.
+func roleOf(snap *firestore.DocumentSnapshot) auth.Role {
+	name, _ := snap.Data()["role"].(string)
+	role, _ := auth.ParseRole(name)
+	return role
+}
+
+type eventDoc struct {
+	At   time.Time `firestore:"at"`
+	By   string    `firestore:"by"`
+	Type string    `firestore:"type"`
+	From string    `firestore:"from,omitempty"`
+	To   string    `firestore:"to,omitempty"`
+}
+
+func encodeEvent(e runs.Event) eventDoc {
+	return eventDoc{At: e.At, By: e.By, Type: e.Type, From: string(e.From), To: string(e.To)}
+}
+
+func (d eventDoc) event() runs.Event {
+	return runs.Event{At: d.At.UTC(), By: d.By, Type: d.Type, From: runs.Status(d.From), To: runs.Status(d.To)}
+}

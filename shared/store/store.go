@@ -1,0 +1,273 @@
+// Package store is Runway's Firestore adapter. Every document path and
+// every query lives here.
+//
+// Everything of an account lives under accounts/{account}, so no query can
+// cross accounts by mistake:
+//
+//	accounts/{account}/members/{email}                          role
+//	accounts/{account}/configurations/{env}~{kind}~{config id}   a deployed configuration
+//	accounts/{account}/runs/{run key}                           a run (key: the UUID part of its run id)
+//	accounts/{account}/runs/{run key}/events/{auto id}          the run's changes after its launch
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// DefaultTimeout bounds each store operation, so that a Firestore outage
+// answers a caller with a 503 instead of holding the request open.
+const DefaultTimeout = 10 * time.Second
+
+// Store reads and writes Runway's documents in Firestore.
+type Store struct {
+	client  *firestore.Client
+	timeout time.Duration
+}
+
+// New returns a Store on client.
+func New(client *firestore.Client) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("store: missing Firestore client")
+	}
+	return &Store{client: client, timeout: DefaultTimeout}, nil
+}
+
+func (s *Store) account(account string) *firestore.DocumentRef {
+	return s.client.Collection("accounts").Doc(account)
+}
+
+func (s *Store) memberRef(account, email string) *firestore.DocumentRef {
+	return s.account(account).Collection("members").Doc(strings.ToLower(email))
+}
+
+func (s *Store) configRef(account string, ref runs.ConfigRef) *firestore.DocumentRef {
+	return s.account(account).Collection("configurations").Doc(ConfigKey(ref))
+}
+
+func (s *Store) runs(account string) *firestore.CollectionRef {
+	return s.account(account).Collection("runs")
+}
+
+// ConfigKey is the document id of a configuration, and the value of the
+// config_key field of its runs: "{environment}~{kind}~{configuration_id}".
+// The kind is part of it because Tailer configuration ids are unique per
+// type only.
+func ConfigKey(ref runs.ConfigRef) string {
+	return ref.Environment + "~" + string(ref.Kind) + "~" + ref.ConfigurationID
+}
+
+// classify wraps a Firestore error for the domain: missing documents become
+// runs.ErrNotFound, existing ones runs.ErrAlreadyExists, and an unreachable
+// Firestore runs.ErrUnavailable (503).
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch status.Code(err) {
+	case codes.NotFound:
+		return fmt.Errorf("%s: %w", op, runs.ErrNotFound)
+	case codes.AlreadyExists:
+		return fmt.Errorf("%s: %w", op, runs.ErrAlreadyExists)
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.ResourceExhausted:
+		return runs.Unavailable("the run store", fmt.Errorf("%s: %w", op, err))
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return runs.Unavailable("the run store", fmt.Errorf("%s: %w", op, err))
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// MemberRole implements auth.Members.
+func (s *Store) MemberRole(ctx context.Context, account, email string) (auth.Role, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snap, err := s.memberRef(account, email).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return auth.RoleNone, auth.ErrNotMember
+	}
+	if err != nil {
+		return auth.RoleNone, classify("store.MemberRole", err)
+	}
+	return roleOf(snap), nil
+}
+
+// SetMember gives email a role on account.
+func (s *Store) SetMember(ctx context.Context, account, email string, role auth.Role, by string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err := s.memberRef(account, email).Set(ctx, memberDoc{
+		Email: strings.ToLower(email), Role: role.String(), UpdatedBy: by, UpdatedAt: time.Now().UTC(),
+	})
+	return classify("store.SetMember", err)
+}
+
+// LoadLaunch implements runs.Store: one BatchGetDocuments for the member and
+// the configuration.
+func (s *Store) LoadLaunch(ctx context.Context, account, email string, ref runs.ConfigRef) (auth.Role, *runs.Configuration, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snaps, err := s.client.GetAll(ctx, []*firestore.DocumentRef{s.memberRef(account, email), s.configRef(account, ref)})
+	if err != nil {
+		return auth.RoleNone, nil, classify("store.LoadLaunch", err)
+	}
+	role := auth.RoleNone
+	if snaps[0].Exists() {
+		role = roleOf(snaps[0])
+	}
+	if !snaps[1].Exists() {
+		return role, nil, nil
+	}
+	cfg, err := decodeConfig(snaps[1])
+	if err != nil {
+		return role, nil, err
+	}
+	return role, &cfg, nil
+}
+
+// PutConfiguration creates or replaces a configuration.
+func (s *Store) PutConfiguration(ctx context.Context, cfg runs.Configuration) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	ref := runs.ConfigRef{Environment: cfg.Environment, Kind: cfg.Kind, ConfigurationID: cfg.ConfigurationID}
+	_, err := s.configRef(cfg.Account, ref).Set(ctx, encodeConfig(cfg))
+	return classify("store.PutConfiguration", err)
+}
+
+// CreateRun implements runs.Store. The run document is its own launch
+// record (started_by, start_execution_date), so creating it is a single
+// write: the events subcollection holds what happens after.
+func (s *Store) CreateRun(ctx context.Context, run runs.Run) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err := s.runs(run.Account).Doc(run.Key).Create(ctx, encodeRun(run))
+	return classify("store.CreateRun", err)
+}
+
+// GetRun implements runs.Store.
+func (s *Store) GetRun(ctx context.Context, account, key string) (runs.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snap, err := s.runs(account).Doc(key).Get(ctx)
+	if err != nil {
+		return runs.Run{}, classify("store.GetRun", err)
+	}
+	return decodeRun(snap)
+}
+
+// QueryRuns implements runs.Store. Each combination of filters it can
+// build has a composite index in terraform/firestore.tf.
+func (s *Store) QueryRuns(ctx context.Context, account string, q runs.Query) ([]runs.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	query := s.runs(account).Query
+	switch {
+	case q.ConfigurationID != "":
+		query = query.Where("config_key", "==", ConfigKey(runs.ConfigRef{Environment: q.Environment, Kind: q.Kind, ConfigurationID: q.ConfigurationID}))
+	case q.Environment != "":
+		query = query.Where("kind", "==", string(q.Kind)).Where("environment", "==", q.Environment)
+	default:
+		query = query.Where("kind", "==", string(q.Kind))
+	}
+	if q.Status != "" {
+		query = query.Where("status", "==", string(q.Status))
+	}
+	if q.ExecutionDate != "" {
+		query = query.Where("execution_date", "==", q.ExecutionDate)
+	}
+	query = query.OrderBy("start_execution_date", firestore.Desc).Limit(q.Limit)
+	snaps, err := query.Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("store.QueryRuns", err)
+	}
+	found := make([]runs.Run, 0, len(snaps))
+	for _, snap := range snaps {
+		run, err := decodeRun(snap)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, run)
+	}
+	return found, nil
+}
+
+// UpdateRun implements runs.Store with a transaction: the run is read,
+// changed, written back and the event appended, or nothing is written.
+func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(*runs.Run) (*runs.Event, error)) (runs.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	doc := s.runs(account).Doc(key)
+	var result runs.Run
+	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(doc)
+		if err != nil {
+			return err
+		}
+		run, err := decodeRun(snap)
+		if err != nil {
+			return err
+		}
+		event, err := change(&run)
+		if err != nil || event == nil {
+			result = run
+			return err
+		}
+		if err := tx.Set(doc, encodeRun(run)); err != nil {
+			return err
+		}
+		if err := tx.Create(doc.Collection("events").NewDoc(), encodeEvent(*event)); err != nil {
+			return err
+		}
+		result = run
+		return nil
+	})
+	var domainErr *runs.Error
+	if errors.As(err, &domainErr) {
+		return runs.Run{}, err // the change refused: pass its reason through
+	}
+	if err != nil {
+		return runs.Run{}, classify("store.UpdateRun", err)
+	}
+	return result, nil
+}
+
+// MarkPublished implements runs.Store.
+func (s *Store) MarkPublished(ctx context.Context, account, key, messageID string, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err := s.runs(account).Doc(key).Update(ctx, []firestore.Update{
+		{Path: "published", Value: true},
+		{Path: "published_at", Value: at},
+		{Path: "pubsub_message_id", Value: messageID},
+	})
+	return classify("store.MarkPublished", err)
+}
+
+// Events returns the run's recorded changes, oldest first.
+func (s *Store) Events(ctx context.Context, account, key string) ([]runs.Event, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snaps, err := s.runs(account).Doc(key).Collection("events").OrderBy("at", firestore.Asc).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("store.Events", err)
+	}
+	events := make([]runs.Event, 0, len(snaps))
+	for _, snap := range snaps {
+		var d eventDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, fmt.Errorf("store.Events: decode %s: %w", snap.Ref.Path, err)
+		}
+		events = append(events, d.event())
+	}
+	return events, nil
+}
