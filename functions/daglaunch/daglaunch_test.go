@@ -1,19 +1,301 @@
 package daglaunch_test
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func TestSmoke(t *testing.T) {
+const (
+	launchPath = "/v1/dag/launch"
+	configID   = "000099_iowa_liquor_prepare_pda_DEV"
+)
+
+var runIDPattern = regexp.MustCompile(`^\d{8}-\d{6}-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// launchBody is the reference's launch_job example, with extra fields.
+func launchBody(extra string) string {
+	return `{"action": "launch_job", "account": "000099", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "` + configID + `"` + extra + `}`
+}
+
+func launch(t *testing.T, s *stacktest.Stack, token, body string) string {
+	t.Helper()
+	var got api.LaunchResponse
+	s.Do(t, http.MethodPost, launchPath, token, body).Decode(t, &got)
+	if !runIDPattern.MatchString(got.RunID) {
+		t.Fatalf("run_id %q is not YYYYMMDD-HHMMSS-<uuid4>", got.RunID)
+	}
+	return got.RunID
+}
+
+func getRun(t *testing.T, s *stacktest.Stack, runID string) runs.Run {
+	t.Helper()
+	key, _ := runs.RunKey(runID)
+	run, err := s.Env.Store.GetRun(context.Background(), "000099", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+func TestLaunchCreatesARunAndPublishesIt(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	data := s.Seed(t)
+	sub := s.Subscribe(t, "runway-launch")
+	before := time.Now().UTC()
+
+	runID := launch(t, s, s.Token(t, stacktest.Admin), launchBody(""))
+
+	run := getRun(t, s, runID)
+	if run.Status != runs.StatusRunning || run.JobID != "gbq-to-gbq|"+configID || run.StartedBy != stacktest.Admin ||
+		run.TriggerType != runs.TriggerAPI || run.Attempt != 1 || run.ConfigurationType != "table-to-table" {
+		t.Errorf("run = %+v", run)
+	}
+	if run.ExecutionDate != before.Format(time.DateOnly) && run.ExecutionDate != time.Now().UTC().Format(time.DateOnly) {
+		t.Errorf("execution_date = %s, want the launch day", run.ExecutionDate)
+	}
+	if run.PublishedAt.IsZero() || run.MessageID == "" {
+		t.Errorf("the run is not marked published: %+v", run)
+	}
+
+	msgs := stacktest.Messages(t, sub, 2*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d launch messages, want 1", len(msgs))
+	}
+	var msg runs.LaunchMessage
+	if err := json.Unmarshal(msgs[0].Data, &msg); err != nil {
+		t.Fatal(err)
+	}
+	var definition map[string]any
+	for _, c := range data.Configurations {
+		if c.ConfigurationID == configID {
+			definition = c.Definition
+		}
+	}
+	want := runs.LaunchMessage{RunID: runID, Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table",
+		ConfigurationID: configID, JobID: "gbq-to-gbq|" + configID, ExecutionDate: run.ExecutionDate, Attempt: 1, Definition: definition}
+	if diff := cmp.Diff(want, msg); diff != "" {
+		t.Errorf("launch message (-want +got):\n%s", diff)
+	}
+	wantAttrs := map[string]string{"account": "000099", "environment": "DEV", "configuration_type": "table-to-table", "run_id": runID, "attempt": "1"}
+	if diff := cmp.Diff(wantAttrs, msgs[0].Attributes); diff != "" {
+		t.Errorf("attributes (-want +got):\n%s", diff)
+	}
+	if msgs[0].ID != run.MessageID {
+		t.Errorf("run records message %s, published %s", run.MessageID, msgs[0].ID)
+	}
+}
+
+func TestLaunchV1Form(t *testing.T) {
+	t.Parallel()
 	s := stacktest.New(t)
 	s.Seed(t)
-	resp := s.Post(t, "/v1/dag/launch", `{"action":"launch_job","account":"000099","environment":"DEV","configuration_type":"table-to-table","configuration_id":"000099_iowa_liquor_prepare_pda_DEV"}`)
-	t.Log(resp)
-	resp = s.Post(t, "/v1/dag/status", `{"action":"get_last_status","account":"000099","environment":"DEV","configuration_type":"table-to-table","configuration_id":"000099_iowa_liquor_prepare_pda_DEV"}`)
-	t.Log(resp)
+	token := s.Token(t, stacktest.Admin)
+	runID := launch(t, s, token, launchBody(`, "job_id": "gbq-to-gbq|`+configID+`", "execution_date": "2020-11-09"`))
+	if run := getRun(t, s, runID); run.ExecutionDate != "2020-11-09" {
+		t.Errorf("execution_date = %s, want 2020-11-09", run.ExecutionDate)
+	}
+	// gbq-to-gbq is the v1 name of table-to-table, and is kept on the run.
+	runID = launch(t, s, token, strings.Replace(launchBody(""), `"table-to-table"`, `"gbq-to-gbq"`, 1))
+	if run := getRun(t, s, runID); run.ConfigurationType != "gbq-to-gbq" || run.Kind != runs.KindTableToTable {
+		t.Errorf("v1 launch stored as %q/%q", run.ConfigurationType, run.Kind)
+	}
+}
+
+func TestRefusedLaunchesWriteAndPublishNothing(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	ctx := context.Background()
+	st := s.Env.Store
+	for email, role := range map[string]auth.Role{"viewer@example.com": auth.RoleViewer, "executer@example.com": auth.RoleExecuter} {
+		if err := st.SetMember(ctx, "000099", email, role, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, state := range map[string][2]bool{"inactive_DEV": {false, false}, "archived_DEV": {true, true}} {
+		if err := st.PutConfiguration(ctx, runs.Configuration{Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table",
+			Kind: runs.KindTableToTable, ConfigurationID: id, JobID: "gbq-to-gbq|" + id, Activated: state[0], Archived: state[1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub := s.Subscribe(t, "runway-launch")
+	admin := s.Token(t, stacktest.Admin)
+	for _, account := range []string{"000099", "000110"} {
+		if err := st.SetMember(ctx, account, "mallory@example.com", auth.RoleNone, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := s.RunCount(t, "000099")
+
+	withID := func(id string) string { return strings.Replace(launchBody(""), configID, id, 1) }
+	tests := []struct {
+		name        string
+		method      string
+		token       string
+		contentType string
+		body        string
+		status      int
+		fields      []string
+	}{
+		{name: "unknown configuration", body: withID("missing_DEV"), status: 404},
+		{name: "other environment", body: strings.Replace(launchBody(""), `"DEV"`, `"PROD"`, 1), status: 404},
+		{name: "other type", body: strings.Replace(launchBody(""), `"table-to-table"`, `"table-to-storage"`, 1), status: 404},
+		{name: "deactivated", body: withID("inactive_DEV"), status: 409},
+		{name: "archived", body: withID("archived_DEV"), status: 409},
+		{name: "job_id of another job", body: launchBody(`, "job_id": "gbq-to-gbq|other_DEV"`), status: 400, fields: []string{"job_id"}},
+		{name: "viewer", token: s.Token(t, "viewer@example.com"), body: launchBody(""), status: 403},
+		{name: "not a member", token: s.Token(t, "stranger@example.com"), body: launchBody(""), status: 403},
+		{name: "member without a role", token: s.Token(t, "mallory@example.com"), body: launchBody(""), status: 403},
+		{name: "no token", token: "-", body: launchBody(""), status: 401},
+		{name: "invalid token", token: "not-a-jwt", body: launchBody(""), status: 401},
+		{name: "wrong method", method: http.MethodGet, status: 405},
+		{name: "wrong content type", contentType: "text/plain", body: launchBody(""), status: 415},
+		{name: "body too large", body: launchBody(`, "job_id": "` + strings.Repeat("x", api.MaxBodyBytes) + `"`), status: 413},
+		{name: "malformed JSON", body: `{"action": "launch_job", "account": "000099",}`, status: 400},
+		{name: "not an object", body: `[` + launchBody("") + `]`, status: 400},
+		{name: "unknown action", body: strings.Replace(launchBody(""), "launch_job", "launch_jobs", 1), status: 400, fields: []string{"action"}},
+		{name: "status action on the launch path", body: strings.Replace(launchBody(""), "launch_job", "check_run_status", 1), status: 400, fields: []string{"action"}},
+		{name: "unknown field", body: launchBody(`, "priority": 1`), status: 400, fields: []string{"priority"}},
+		{name: "wrong type", body: launchBody(`, "execution_date": 20201109`), status: 400, fields: []string{"execution_date"}},
+		{name: "missing fields", body: `{"action": "launch_job", "account": "000099"}`, status: 400, fields: []string{"configuration_id", "configuration_type", "environment"}},
+		{name: "bad date", body: launchBody(`, "execution_date": "2020-11-31"`), status: 400, fields: []string{"execution_date"}},
+		{name: "unknown type", body: strings.Replace(launchBody(""), `"table-to-table"`, `"tables"`, 1), status: 400, fields: []string{"configuration_type"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method := tt.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			req, _ := http.NewRequest(method, s.Server.URL+launchPath, strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/json")
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			switch tt.token {
+			case "":
+				req.Header.Set("Authorization", "Bearer "+admin)
+			case "-":
+			default:
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			s.Send(t, req).WantError(t, tt.status, tt.fields...)
+		})
+	}
+	if after := s.RunCount(t, "000099"); after != before {
+		t.Errorf("refused launches created %d runs", after-before)
+	}
+	if msgs := stacktest.Messages(t, sub, time.Second); len(msgs) != 0 {
+		t.Errorf("refused launches published %d messages", len(msgs))
+	}
+}
+
+func TestIdempotentLaunch(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	sub := s.Subscribe(t, "runway-launch")
+	token := s.Token(t, stacktest.Admin)
+	before := s.RunCount(t, "000099")
+
+	first := launch(t, s, token, launchBody(`, "idempotency_key": "nightly-2020-12-30"`))
+	replay := launch(t, s, token, launchBody(`, "idempotency_key": "nightly-2020-12-30"`))
+	if replay != first {
+		t.Errorf("replay returned %s, first launch %s", replay, first)
+	}
+	other := launch(t, s, token, launchBody(`, "idempotency_key": "nightly-2020-12-31"`))
+	if other == first {
+		t.Error("another key returned the same run")
+	}
+	resp := s.Do(t, http.MethodPost, launchPath, token, launchBody(`, "idempotency_key": "nightly-2020-12-30", "execution_date": "2020-12-29"`))
+	e := resp.WantError(t, http.StatusConflict, "idempotency_key")
+	if !strings.Contains(e.Message, first) {
+		t.Errorf("conflict message %q does not name the first run", e.Message)
+	}
+	if n := s.RunCount(t, "000099") - before; n != 2 {
+		t.Errorf("%d runs created, want 2", n)
+	}
+	if msgs := stacktest.Messages(t, sub, 2*time.Second); len(msgs) != 2 {
+		t.Errorf("%d launch messages, want 2", len(msgs))
+	}
+}
+
+// TestConcurrentIdempotentLaunchesCreateOneRun is acceptance check 3 of
+// the walking-skeleton issue.
+func TestConcurrentIdempotentLaunchesCreateOneRun(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	sub := s.Subscribe(t, "runway-launch")
+	token := s.Token(t, stacktest.Admin)
+	before := s.RunCount(t, "000099")
+
+	const callers = 20
+	ids := make([]string, callers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resp := s.Do(t, http.MethodPost, launchPath, token, launchBody(`, "idempotency_key": "concurrent-1"`))
+			var got api.LaunchResponse
+			if err := json.Unmarshal(resp.Body, &got); err != nil || resp.Status != http.StatusOK {
+				t.Errorf("caller %d: %s", i, resp)
+			}
+			ids[i] = got.RunID
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	for i, id := range ids {
+		if id != ids[0] {
+			t.Errorf("caller %d got run %s, caller 0 got %s", i, id, ids[0])
+		}
+	}
+	if n := s.RunCount(t, "000099") - before; n != 1 {
+		t.Errorf("%d runs created by %d concurrent launches with one key, want 1", n, callers)
+	}
+	msgs := stacktest.Messages(t, sub, 2*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d launch messages, want 1", len(msgs))
+	}
+	if got := msgs[0].Attributes["run_id"]; got != ids[0] {
+		t.Errorf("message for run %s, want %s", got, ids[0])
+	}
+}
+
+func TestLaunchesWithoutKeysAreDistinct(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	token := s.Token(t, stacktest.Admin)
+	seen := map[string]bool{}
+	for i := range 5 {
+		id := launch(t, s, token, launchBody(""))
+		if seen[id] {
+			t.Fatalf("launch %d reused run %s", i, id)
+		}
+		seen[id] = true
+	}
 }

@@ -63,9 +63,10 @@ func syntaxError(body []byte, err error) *Error {
 	if !errors.As(err, &se) {
 		return Errorf(http.StatusBadRequest, "malformed JSON: %v", err)
 	}
-	offset := min(int(se.Offset), len(body))
-	line := 1 + bytes.Count(body[:offset], []byte("\n"))
-	column := offset - bytes.LastIndexByte(body[:offset], '\n')
+	// Offset counts the bytes read up to and including the offending one.
+	at := min(max(int(se.Offset)-1, 0), len(body))
+	line := 1 + bytes.Count(body[:at], []byte("\n"))
+	column := at - bytes.LastIndexByte(body[:at], '\n')
 	msg := fmt.Sprintf("malformed JSON at line %d, column %d: %s", line, column, se.Error())
 	if strings.Contains(se.Error(), "after object key:value pair") {
 		msg += " (is a comma missing between two fields?)"

@@ -9,11 +9,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
+	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +25,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/runwaydata/runway"
+	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/config"
@@ -165,4 +170,79 @@ func (s *Stack) Subscribe(t testing.TB, topic string) *pubsub.Subscriber {
 		t.Fatalf("create subscription: %v", err)
 	}
 	return ps.Subscriber(name)
+}
+
+// WantError checks that r is a JSON error with the given status, a message,
+// and problems with exactly the given fields (in any order).
+func (r Response) WantError(t testing.TB, status int, fields ...string) api.Error {
+	t.Helper()
+	var e api.Error
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		t.Fatalf("response %s is not a JSON error: %v", r, err)
+	}
+	if r.Status != status || e.Code != status || e.Message == "" {
+		t.Fatalf("response %s, want a %d error with a message", r, status)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	var got []string
+	for _, fe := range e.Errors {
+		got = append(got, fe.Field)
+	}
+	sort.Strings(got)
+	sort.Strings(fields)
+	if len(fields) == 0 {
+		fields = nil
+	}
+	if !reflect.DeepEqual(got, fields) {
+		t.Fatalf("fields at fault = %v, want %v (%s)", got, fields, r.Body)
+	}
+	return e
+}
+
+// Decode decodes a 200 response's body into v.
+func (r Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if r.Status != http.StatusOK {
+		t.Fatalf("response %s, want 200", r)
+	}
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("response %s: %v", r, err)
+	}
+}
+
+// RunCount returns how many run documents account has.
+func (s *Stack) RunCount(t testing.TB, account string) int {
+	t.Helper()
+	snaps, err := s.Env.Firestore.Collection("accounts/" + account + "/runs").Documents(context.Background()).GetAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(snaps)
+}
+
+// Messages receives what arrives on sub for the given time.
+func Messages(t testing.TB, sub *pubsub.Subscriber, wait time.Duration) []*pubsub.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	var (
+		mu  sync.Mutex
+		got []*pubsub.Message
+	)
+	err := sub.Receive(ctx, func(_ context.Context, m *pubsub.Message) {
+		m.Ack()
+		mu.Lock()
+		got = append(got, m)
+		mu.Unlock()
+	})
+	if err != nil && ctx.Err() == nil {
+		t.Fatalf("receive: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return got
 }

@@ -1,0 +1,323 @@
+package dagstatus_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/stacktest"
+	"github.com/runwaydata/runway/shared/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const (
+	statusPath = "/v1/dag/status"
+	ttt        = "000099_iowa_liquor_prepare_pda_DEV"
+	tttRun     = "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179"
+	s2s        = "000099-jarvis-demo-iowa-liquor-storage-to-storage"
+	s2sRun     = "20201209-cf026ae9-c79c-4cf9-8ffb-0bb63ad39469"
+	traffic    = "000099_Load_PDA_f_traffic_ma_DEV" // 40 days of history and a RUNNING run
+)
+
+func results(t *testing.T, s *stacktest.Stack, body string) []api.RunResult {
+	t.Helper()
+	var got api.Results
+	s.Post(t, statusPath, body).Decode(t, &got)
+	return got.Results
+}
+
+func runIDs(rs []api.RunResult) []string {
+	var ids []string
+	for _, r := range rs {
+		ids = append(ids, r.RunID)
+	}
+	return ids
+}
+
+func checkBody(configType, configID, runID, extra string) string {
+	return `{"action": "check_run_status", "account": "000099", "environment": "DEV", "configuration_type": "` + configType +
+		`", "configuration_id": "` + configID + `", "run_id": "` + runID + `"` + extra + `}`
+}
+
+func TestCheckRunStatus(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	want := []api.RunResult{{
+		Account: "000099", ConfigurationID: ttt, ConfigurationType: "table-to-table", Duration: "0:01:24.002519",
+		Environment: "DEV", JobID: "gbq-to-gbq|" + ttt, LastUpdateDate: "2020-12-30T11:30:07.960767+00:00",
+		RunID: tttRun, StartExecutionDate: "2020-12-30T11:28:43.861340+00:00", Status: "SUCCESS",
+	}}
+	for _, body := range []string{
+		checkBody("table-to-table", ttt, tttRun, ""),
+		checkBody("gbq-to-gbq", ttt, tttRun, `, "job_id": "gbq-to-gbq|`+ttt+`"`),
+	} {
+		if diff := cmp.Diff(want, results(t, s, body)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", body, diff)
+		}
+	}
+	// A legacy run id, of a run that never had a last_update_date.
+	got := results(t, s, checkBody("storage-to-storage", s2s, s2sRun, ""))
+	if len(got) != 1 || got[0].LastUpdateDate != "" || got[0].Duration != "0:00:03.885654" || got[0].StartExecutionDate != "2020-12-09T17:17:23.000000+00:00" {
+		t.Errorf("legacy run = %+v", got)
+	}
+
+	// Any mismatch between the run and the identity asked for is a 404,
+	// so that run ids cannot be probed across configurations.
+	for name, body := range map[string]string{
+		"unknown run":         checkBody("table-to-table", ttt, "20201230-112837-0a795c70-2557-4a60-ba16-000000000000", ""),
+		"other configuration": checkBody("table-to-table", traffic, tttRun, ""),
+		"other type":          checkBody("storage-to-storage", ttt, tttRun, ""),
+		"other environment":   strings.Replace(checkBody("table-to-table", ttt, tttRun, ""), `"DEV"`, `"PROD"`, 1),
+		"other job":           checkBody("table-to-table", ttt, tttRun, `, "job_id": "gbq-to-gbq|other"`),
+		"other account":       strings.Replace(checkBody("table-to-table", ttt, tttRun, ""), `"000099"`, `"000110"`, 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s.Post(t, statusPath, body).WantError(t, http.StatusNotFound)
+		})
+	}
+}
+
+func TestGetLastStatus(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	last := func(configType, configID, extra string) string {
+		return `{"action": "get_last_status", "account": "000099", "environment": "DEV", "configuration_type": "` + configType +
+			`", "configuration_id": "` + configID + `"` + extra + `}`
+	}
+	tests := []struct {
+		name string
+		body string
+		want []string
+	}{
+		{"newest first", last("table-to-table", ttt, ""), []string{tttRun, "20201230-110907-47b31b2d-a54a-4a95-a3a6-b4fbc2168333", "20201210-140612-19e547a1-de6a-47f0-b563-b8a3d5754118"}},
+		{"v1 type name", last("gbq-to-gbq", ttt, `, "limit": 1`), []string{tttRun}},
+		{"date, status and limit", last("storage-to-storage", s2s, `, "execution_date": "2020-12-09", "status": "SUCCESS", "limit": 2`),
+			[]string{s2sRun, "20201209-7b7b7a66-1cc0-4f09-a893-ce4a35adf09b"}},
+		{"no run that day", last("storage-to-storage", s2s, `, "execution_date": "2020-12-10"`), nil},
+		{"no run in that status", last("table-to-table", ttt, `, "status": "FAILED"`), nil},
+		{"unknown configuration", last("table-to-table", "missing_DEV", ""), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, runIDs(results(t, s, tt.body))); diff != "" {
+				t.Errorf("runs (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("default and maximum limit", func(t *testing.T) {
+		got := results(t, s, last("table-to-table", traffic, ""))
+		if len(got) != api.DefaultLimit {
+			t.Errorf("%d runs without a limit, want %d", len(got), api.DefaultLimit)
+		}
+		if got[0].Status != "RUNNING" {
+			t.Errorf("newest run is %s, want the RUNNING one", got[0].Status)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i-1].StartExecutionDate < got[i].StartExecutionDate {
+				t.Fatalf("runs not newest first: %s before %s", got[i-1].StartExecutionDate, got[i].StartExecutionDate)
+			}
+		}
+		if all := results(t, s, last("table-to-table", traffic, `, "limit": 1000`)); len(all) != 41 {
+			t.Errorf("%d runs with limit 1000, want all 41", len(all))
+		}
+		s.Post(t, statusPath, last("table-to-table", traffic, `, "limit": 1001`)).WantError(t, http.StatusBadRequest, "limit")
+		s.Post(t, statusPath, last("table-to-table", traffic, `, "limit": 0`)).WantError(t, http.StatusBadRequest, "limit")
+	})
+}
+
+func TestGetByStatus(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	data := s.Seed(t)
+	seeded := 0
+	for _, r := range data.Runs {
+		if r.Account == "000099" && r.Kind == runs.KindTableToTable {
+			seeded++
+		}
+	}
+	by := func(extra string) []api.RunResult {
+		return results(t, s, `{"action": "get_by_status", "account": "000099", "configuration_type": "table-to-table"`+extra+`}`)
+	}
+	running := by(`, "status": "RUNNING", "limit": 15`)
+	if len(running) != 2 {
+		t.Fatalf("%d RUNNING table-to-table runs, want the 2 seeded", len(running))
+	}
+	for _, r := range running {
+		if r.Status != "RUNNING" || r.ConfigurationType != "table-to-table" {
+			t.Errorf("run %+v", r)
+		}
+	}
+	if got := by(`, "status": "RUNNING", "execution_date": "2024-09-18", "limit": 15`); len(got) != 2 {
+		t.Errorf("%d RUNNING runs on 2024-09-18, want 2", len(got))
+	}
+	if got := by(`, "status": "RUNNING", "execution_date": "2024-09-19"`); len(got) != 0 {
+		t.Errorf("%d RUNNING runs on 2024-09-19, want none", len(got))
+	}
+	if got := by(`, "limit": 10`); len(got) != 10 {
+		t.Errorf("%d runs with limit 10, want 10", len(got))
+	}
+	all := by(`, "limit": 1000`)
+	if len(all) != seeded {
+		t.Fatalf("%d runs with limit 1000, want all %d table-to-table runs", len(all), seeded)
+	}
+	configs := map[string]bool{}
+	for _, r := range all {
+		configs[r.ConfigurationID] = true
+		if r.ConfigurationType != "table-to-table" && r.ConfigurationType != "gbq-to-gbq" {
+			t.Errorf("get_by_status table-to-table returned a %s run", r.ConfigurationType)
+		}
+	}
+	if len(configs) < 3 {
+		t.Errorf("runs of %d configurations, want every table-to-table configuration", len(configs))
+	}
+	if prod := by(`, "environment": "PROD", "limit": 100`); len(prod) != 30 {
+		t.Errorf("%d PROD runs, want 30", len(prod))
+	}
+}
+
+func setBody(runID, status, extra string) string {
+	return `{"action": "set_run_status", "account": "000099", "configuration_type": "table-to-table",
+		"configuration_id": "` + ttt + `", "run_id": "` + runID + `", "status": "` + status + `"` + extra + `}`
+}
+
+func TestSetRunStatus(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	ctx := context.Background()
+	launched := launchRun(t, s)
+	key, _ := runs.RunKey(launched)
+
+	// RUNNING → FAILED ends the run; FAILED → CHECKED keeps its end.
+	failed := results(t, s, setBody(launched, "FAILED", ""))[0]
+	stored, _ := s.Env.Store.GetRun(ctx, "000099", key)
+	if failed.Status != "FAILED" || stored.EndDate.IsZero() || failed.LastUpdateDate != api.FormatTime(stored.LastUpdateDate) {
+		t.Fatalf("after FAILED: result %+v, stored %+v", failed, stored)
+	}
+	time.Sleep(20 * time.Millisecond)
+	checked := results(t, s, setBody(launched, "CHECKED", `, "environment": "DEV"`))[0]
+	if checked.Duration != failed.Duration || checked.LastUpdateDate <= failed.LastUpdateDate {
+		t.Errorf("CHECKED changed the duration (%s → %s) or not the last update (%s → %s)",
+			failed.Duration, checked.Duration, failed.LastUpdateDate, checked.LastUpdateDate)
+	}
+	// The same status again changes nothing.
+	again := results(t, s, setBody(launched, "CHECKED", ""))[0]
+	if again.LastUpdateDate != checked.LastUpdateDate {
+		t.Errorf("a repeated status changed last_update_date")
+	}
+	// Back to RUNNING: the duration runs on.
+	running := results(t, s, setBody(launched, "RUNNING", ""))[0]
+	if stored, _ := s.Env.Store.GetRun(ctx, "000099", key); !stored.EndDate.IsZero() || running.Status != "RUNNING" {
+		t.Errorf("RUNNING again kept the end date: %+v", stored)
+	}
+
+	events, err := s.Env.Store.Events(ctx, "000099", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail []string
+	for _, e := range events {
+		if e.By != stacktest.Admin || e.Type != runs.EventStatus || e.At.IsZero() {
+			t.Errorf("event %+v", e)
+		}
+		trail = append(trail, string(e.From)+"→"+string(e.To))
+	}
+	if diff := cmp.Diff([]string{"RUNNING→FAILED", "FAILED→CHECKED", "CHECKED→RUNNING"}, trail); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+func TestRefusedStatusChangesWriteNothing(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	ctx := context.Background()
+	if err := s.Env.Store.SetMember(ctx, "000099", "viewer@example.com", auth.RoleViewer, "test"); err != nil {
+		t.Fatal(err)
+	}
+	viewer := s.Token(t, "viewer@example.com")
+	key, _ := runs.RunKey(tttRun)
+	before, _ := s.Env.Store.GetRun(ctx, "000099", key)
+
+	tests := []struct {
+		name   string
+		token  string
+		body   string
+		status int
+		fields []string
+	}{
+		{"viewer", viewer, setBody(tttRun, "CHECKED", ""), 403, nil},
+		{"status outside the set", "", setBody(tttRun, "CANCELED", ""), 400, []string{"status"}},
+		{"lower-case status", "", setBody(tttRun, "checked", ""), 400, []string{"status"}},
+		{"bad run id", "", setBody("20201230-0a795c70", "CHECKED", ""), 400, []string{"run_id"}},
+		{"unknown run", "", setBody("20201230-112837-0a795c70-2557-4a60-ba16-000000000000", "CHECKED", ""), 404, nil},
+		{"wrong environment", "", setBody(tttRun, "CHECKED", `, "environment": "PROD"`), 404, nil},
+		{"unknown field", "", setBody(tttRun, "CHECKED", `, "reason": "fixed"`), 400, []string{"reason"}},
+		{"the reference example, with its missing comma", "", `{"action": "set_run_status",
+         "account": "000099",
+         "configuration_type": "table-to-table",
+         "configuration_id": "` + ttt + `",
+         "run_id": "` + tttRun + `"
+         "status": "CHECKED"}`, 400, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			token := tt.token
+			if token == "" {
+				token = s.Token(t, stacktest.Admin)
+			}
+			s.Do(t, http.MethodPost, statusPath, token, tt.body).WantError(t, tt.status, tt.fields...)
+		})
+	}
+	after, _ := s.Env.Store.GetRun(ctx, "000099", key)
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("refused changes changed the run (-before +after):\n%s", diff)
+	}
+	if events, _ := s.Env.Store.Events(ctx, "000099", key); len(events) != 0 {
+		t.Errorf("refused changes recorded %d events", len(events))
+	}
+}
+
+func TestBadReadRequests(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	tests := []struct {
+		name   string
+		body   string
+		fields []string
+	}{
+		{"bad date", `{"action": "get_by_status", "account": "000099", "configuration_type": "table-to-table", "execution_date": "18/09/2024"}`, []string{"execution_date"}},
+		{"bad status", `{"action": "get_by_status", "account": "000099", "configuration_type": "table-to-table", "status": "DONE"}`, []string{"status"}},
+		{"limit as a string", `{"action": "get_by_status", "account": "000099", "configuration_type": "table-to-table", "limit": "15"}`, []string{"limit"}},
+		{"negative limit", `{"action": "get_by_status", "account": "000099", "configuration_type": "table-to-table", "limit": -1}`, []string{"limit"}},
+		{"missing type", `{"action": "get_by_status", "account": "000099"}`, []string{"configuration_type"}},
+		{"missing run id", `{"action": "check_run_status", "account": "000099", "environment": "DEV", "configuration_type": "table-to-table", "configuration_id": "c"}`, []string{"run_id"}},
+		{"launch action on the status path", `{"action": "launch_job", "account": "000099"}`, []string{"action"}},
+		{"field of another action", `{"action": "get_last_status", "account": "000099", "environment": "DEV", "configuration_type": "table-to-table", "configuration_id": "c", "run_id": "` + tttRun + `"}`, []string{"run_id"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s.Post(t, statusPath, tt.body).WantError(t, http.StatusBadRequest, tt.fields...)
+		})
+	}
+}
+
+func launchRun(t *testing.T, s *stacktest.Stack) string {
+	t.Helper()
+	var got api.LaunchResponse
+	s.Post(t, "/v1/dag/launch", `{"action": "launch_job", "account": "000099", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "`+ttt+`"}`).Decode(t, &got)
+	return got.RunID
+}

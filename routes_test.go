@@ -1,0 +1,47 @@
+package runway_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/runwaydata/runway"
+	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/stacktest"
+)
+
+func TestRouteTable(t *testing.T) {
+	s := stacktest.New(t)
+	functions, paths := map[string]bool{}, map[string]bool{}
+	for _, r := range runway.Routes {
+		if functions[r.Function] || paths[r.Path] {
+			t.Errorf("%s %s appears twice in the route table", r.Function, r.Path)
+		}
+		functions[r.Function], paths[r.Path] = true, true
+		if got, ok := runway.RouteFor(r.Function); !ok || got.Path != r.Path {
+			t.Errorf("RouteFor(%s) = %v, %v", r.Function, got.Path, ok)
+		}
+		h, err := r.New(s.Env)
+		if err != nil {
+			t.Fatalf("%s: %v", r.Function, err)
+		}
+		endpoint, ok := h.(interface{ Actions() []api.Action })
+		if r.Method == http.MethodPost && !ok {
+			t.Errorf("%s serves POST but is not an action endpoint", r.Function)
+			continue
+		}
+		for _, a := range endpoint.Actions() {
+			if a.Role == auth.RoleNone {
+				t.Errorf("%s: action %s needs no role", r.Function, a.Name)
+			}
+		}
+	}
+	if _, ok := runway.RouteFor("Nope"); ok {
+		t.Error("RouteFor found a function that does not exist")
+	}
+}
+
+func TestUnknownPathsAreJSON404s(t *testing.T) {
+	s := stacktest.New(t)
+	s.Post(t, "/v1/dag/lunch", `{}`).WantError(t, http.StatusNotFound)
+}

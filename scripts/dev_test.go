@@ -1,0 +1,138 @@
+package scripts_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDevScript runs the README's first command as a newcomer would:
+// scripts/dev.sh must come up, print a curl that works when pasted, refuse
+// a port that is taken, and stop everything on Ctrl-C.
+func TestDevScript(t *testing.T) {
+	for _, tool := range []string{"bash", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("this test pastes the printed curl into bash: %s is required", tool)
+		}
+	}
+	port := freePort(t)
+	start := time.Now()
+	cmd := exec.Command("./dev.sh")
+	cmd.Env = append(os.Environ(), "RUNWAY_PORT="+strconv.Itoa(port))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				t.Error("dev.sh did not stop within 20s of Ctrl-C")
+			}
+		}
+	}
+	defer stop()
+
+	banner := readBanner(t, out, 3*time.Minute)
+	t.Logf("scripts/dev.sh was ready %.1fs after it started (build included)", time.Since(start).Seconds())
+
+	token := regexp.MustCompile(`(?m)^export TAILER_API_JWT=(\S+)$`).FindStringSubmatch(banner)
+	curl := regexp.MustCompile(`(?s)\ncurl --request POST.*?/v1/dag/status"\n`).FindString(banner)
+	if token == nil || curl == "" {
+		t.Fatalf("the banner has no token or no curl:\n%s", banner)
+	}
+	pasted := exec.Command("bash", "-c", "export TAILER_API_JWT="+token[1]+"\n"+curl)
+	answer, err := pasted.Output()
+	if err != nil {
+		t.Fatalf("the printed curl failed: %v\n%s", err, answer)
+	}
+	var got struct {
+		Results []map[string]string `json:"results"`
+	}
+	if err := json.Unmarshal(answer, &got); err != nil || len(got.Results) != 1 ||
+		got.Results[0]["run_id"] != "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179" || got.Results[0]["status"] != "SUCCESS" {
+		t.Fatalf("the printed curl answered %s", answer)
+	}
+
+	// A second stack on the same port is refused with a clear message.
+	second := exec.Command("./dev.sh")
+	second.Env = append(os.Environ(), "RUNWAY_PORT="+strconv.Itoa(port))
+	msg, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), "already in use") {
+		t.Errorf("dev.sh on a taken port: %v\n%s", err, msg)
+	}
+
+	stop()
+	if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+		conn.Close()
+		t.Error("the dev server still answers after Ctrl-C")
+	}
+	for _, host := range regexp.MustCompile(`Firestore on (\S+), Pub/Sub on (\S+) `).FindStringSubmatch(banner)[1:] {
+		if conn, err := net.DialTimeout("tcp", host, time.Second); err == nil {
+			conn.Close()
+			t.Errorf("an emulator still answers on %s after Ctrl-C", host)
+		}
+	}
+}
+
+// readBanner reads dev.sh's output until the banner's last line.
+func readBanner(t *testing.T, out interface{ Read([]byte) (int, error) }, timeout time.Duration) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	lines := make(chan string)
+	go func() {
+		scanner := bufio.NewScanner(out)
+		for scanner.Scan() {
+			lines <- scanner.Text()
+		}
+		close(lines)
+	}()
+	var b strings.Builder
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("dev.sh exited before it was ready:\n%s", b.String())
+			}
+			b.WriteString(line + "\n")
+			if strings.HasPrefix(line, "Ctrl-C stops") {
+				return b.String()
+			}
+		case <-ctx.Done():
+			t.Fatalf("dev.sh was not ready after %v:\n%s", timeout, b.String())
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,91 @@
+package config
+
+import (
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func lookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	got, err := Load(lookup(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "RUNWAY_AUDIENCES": "https://a.example, https://b.example"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Project: "p", FirestoreDatabase: "(default)", LaunchTopic: "runway-launch", PublishTimeout: 10 * time.Second,
+		AuthMode: AuthGoogle, Audiences: []string{"https://a.example", "https://b.example"},
+		DevKeyFile: ".runway/dev-key.pem", LogLevel: slog.LevelInfo,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
+	t.Parallel()
+	_, err := Load(lookup(map[string]string{
+		"RUNWAY_AUTH_MODE":       "google",
+		"RUNWAY_PUBLISH_TIMEOUT": "soon",
+		"RUNWAY_ADMINS":          "root",
+		"RUNWAY_LOG_LEVEL":       "loud",
+	}))
+	if err == nil {
+		t.Fatal("accepted a broken configuration")
+	}
+	for _, want := range []string{"RUNWAY_PROJECT", "RUNWAY_PUBLISH_TIMEOUT", "RUNWAY_AUDIENCES", "RUNWAY_ADMINS", "RUNWAY_LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s: %v", want, err)
+		}
+	}
+}
+
+func TestDevModeIsRefusedOnCloudFunctions(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"RUNWAY_PROJECT": "p", "RUNWAY_AUTH_MODE": "dev"}
+	if _, err := Load(lookup(env)); err != nil {
+		t.Fatalf("dev mode refused locally: %v", err)
+	}
+	env["K_SERVICE"] = "dagstatus"
+	if _, err := Load(lookup(env)); err == nil || !strings.Contains(err.Error(), "K_SERVICE") {
+		t.Fatalf("dev mode accepted on Cloud Functions: %v", err)
+	}
+}
+
+func TestVariablesListsWhatLoadReads(t *testing.T) {
+	t.Parallel()
+	read := map[string]bool{}
+	_, _ = Load(func(k string) (string, bool) { read[k] = true; return "", false })
+	for _, v := range Variables {
+		if !read[v.Name] {
+			t.Errorf("Variables lists %s, which Load does not read", v.Name)
+		}
+		delete(read, v.Name)
+	}
+	delete(read, "GOOGLE_CLOUD_PROJECT") // set by the platform, not by us
+	delete(read, "K_SERVICE")
+	for name := range read {
+		t.Errorf("Load reads %s, which Variables does not list", name)
+	}
+}
+
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Variables {
+		if !strings.Contains(string(readme), "| `"+v.Name+"` |") {
+			t.Errorf("README's configuration table does not list %s", v.Name)
+		}
+	}
+}

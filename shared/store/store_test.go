@@ -1,0 +1,267 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/store"
+	"github.com/runwaydata/runway/shared/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func newStore(t *testing.T) *store.Store {
+	t.Helper()
+	s, err := store.New(testenv.Firestore(t, testenv.Project(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var t0 = time.Date(2020, 12, 30, 11, 28, 43, 861340000, time.UTC)
+
+// newRun returns a finished table-to-table run started at start.
+func newRun(config, env string, status runs.Status, start time.Time) runs.Run {
+	key := runs.RandomKey()
+	return runs.Run{
+		Key: key, RunID: runs.NewRunID(start, key), Account: "000099", Environment: env,
+		ConfigurationType: "table-to-table", Kind: runs.KindTableToTable, ConfigurationID: config,
+		JobID: runs.DefaultJobID(runs.KindTableToTable, config), Status: status,
+		ExecutionDate: start.Format(time.DateOnly), StartExecutionDate: start, LastUpdateDate: start.Add(time.Minute),
+		EndDate: start.Add(time.Minute), TriggerType: runs.TriggerAPI, StartedBy: "alice@example.com", Attempt: 1,
+	}
+}
+
+func TestRunRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	run := newRun("c_DEV", "DEV", runs.StatusSuccess, t0)
+	run.IdempotencyKey, run.RequestHash = "k", "h"
+	run.PublishedAt, run.MessageID = t0.Add(time.Second), "m-1"
+	if err := s.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetRun(ctx, "000099", run.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(run, got); diff != "" {
+		t.Errorf("run read back (-created +read):\n%s", diff)
+	}
+
+	// Absent optional times stay absent.
+	running := newRun("c_DEV", "DEV", runs.StatusRunning, t0)
+	running.EndDate, running.LastUpdateDate = time.Time{}, time.Time{}
+	if err := s.CreateRun(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetRun(ctx, "000099", running.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.EndDate.IsZero() || !got.LastUpdateDate.IsZero() || !got.PublishedAt.IsZero() {
+		t.Errorf("absent times read back as %v, %v, %v", got.EndDate, got.LastUpdateDate, got.PublishedAt)
+	}
+}
+
+func TestCreateRunRefusesAnExistingKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	first := newRun("c_DEV", "DEV", runs.StatusRunning, t0)
+	if err := s.CreateRun(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	second := newRun("other_DEV", "DEV", runs.StatusSuccess, t0)
+	second.Key = first.Key
+	if err := s.CreateRun(ctx, second); !errors.Is(err, runs.ErrAlreadyExists) {
+		t.Fatalf("second create = %v, want ErrAlreadyExists", err)
+	}
+	got, _ := s.GetRun(ctx, "000099", first.Key)
+	if got.ConfigurationID != "c_DEV" {
+		t.Errorf("the refused create overwrote the run: %+v", got)
+	}
+}
+
+func TestGetRunOfAnotherAccountIsNotFound(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	run := newRun("c_DEV", "DEV", runs.StatusSuccess, t0)
+	if err := s.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetRun(ctx, "000110", run.Key); !errors.Is(err, runs.ErrNotFound) {
+		t.Errorf("GetRun in another account = %v, want ErrNotFound", err)
+	}
+}
+
+func TestQueryRuns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	day := 24 * time.Hour
+	all := []runs.Run{
+		newRun("a_DEV", "DEV", runs.StatusSuccess, t0),
+		newRun("a_DEV", "DEV", runs.StatusFailed, t0.Add(time.Hour)),
+		newRun("a_DEV", "DEV", runs.StatusSuccess, t0.Add(day)),
+		newRun("a_DEV", "DEV", runs.StatusRunning, t0.Add(2*day)),
+		newRun("b_DEV", "DEV", runs.StatusRunning, t0.Add(3*day)),
+		newRun("a_PROD", "PROD", runs.StatusRunning, t0.Add(4*day)),
+	}
+	storage := newRun("s", "DEV", runs.StatusRunning, t0.Add(5*day))
+	storage.ConfigurationType, storage.Kind = "storage-to-storage", runs.KindStorageToStorage
+	v1 := newRun("a_DEV", "DEV", runs.StatusSuccess, t0.Add(-day))
+	v1.ConfigurationType = "gbq-to-gbq" // the v1 name of table-to-table
+	for _, r := range append(all, storage, v1) {
+		if err := s.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(rs ...runs.Run) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.RunID)
+		}
+		return out
+	}
+	tt := runs.KindTableToTable
+	tests := []struct {
+		name  string
+		query runs.Query
+		want  []string
+	}{
+		{"one configuration, newest first, both type names", runs.Query{Kind: tt, Environment: "DEV", ConfigurationID: "a_DEV", Limit: 10}, ids(all[3], all[2], all[1], all[0], v1)},
+		{"limit", runs.Query{Kind: tt, Environment: "DEV", ConfigurationID: "a_DEV", Limit: 2}, ids(all[3], all[2])},
+		{"status", runs.Query{Kind: tt, Environment: "DEV", ConfigurationID: "a_DEV", Status: runs.StatusSuccess, Limit: 10}, ids(all[2], all[0], v1)},
+		{"execution date", runs.Query{Kind: tt, Environment: "DEV", ConfigurationID: "a_DEV", ExecutionDate: t0.Format(time.DateOnly), Limit: 10}, ids(all[1], all[0])},
+		{"status and date", runs.Query{Kind: tt, Environment: "DEV", ConfigurationID: "a_DEV", Status: runs.StatusFailed, ExecutionDate: t0.Format(time.DateOnly), Limit: 10}, ids(all[1])},
+		{"every configuration of a type", runs.Query{Kind: tt, Limit: 100}, ids(all[5], all[4], all[3], all[2], all[1], all[0], v1)},
+		{"type and status", runs.Query{Kind: tt, Status: runs.StatusRunning, Limit: 100}, ids(all[5], all[4], all[3])},
+		{"type and environment", runs.Query{Kind: tt, Environment: "DEV", Status: runs.StatusRunning, Limit: 100}, ids(all[4], all[3])},
+		{"another type", runs.Query{Kind: runs.KindStorageToStorage, Limit: 100}, ids(storage)},
+		{"nothing", runs.Query{Kind: tt, Environment: "DEV", ConfigurationID: "missing", Limit: 10}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.QueryRuns(ctx, "000099", tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, ids(got...)); diff != "" {
+				t.Errorf("runs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestUpdateRun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	run := newRun("c_DEV", "DEV", runs.StatusFailed, t0)
+	if err := s.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(time.Hour)
+
+	// A change with an event is saved, and its event appended.
+	got, err := s.UpdateRun(ctx, "000099", run.Key, func(r *runs.Run) (*runs.Event, error) {
+		r.Status, r.LastUpdateDate = runs.StatusChecked, at
+		return &runs.Event{At: at, By: "bob@example.com", Type: runs.EventStatus, From: runs.StatusFailed, To: runs.StatusChecked}, nil
+	})
+	if err != nil || got.Status != runs.StatusChecked {
+		t.Fatalf("UpdateRun = %+v, %v", got, err)
+	}
+	stored, _ := s.GetRun(ctx, "000099", run.Key)
+	if stored.Status != runs.StatusChecked || !stored.LastUpdateDate.Equal(at) {
+		t.Errorf("stored run = %+v", stored)
+	}
+
+	// A change that returns no event or an error writes nothing.
+	refused := errors.New("refused")
+	for _, change := range []func(*runs.Run) (*runs.Event, error){
+		func(r *runs.Run) (*runs.Event, error) { r.Status = runs.StatusRunning; return nil, nil },
+		func(r *runs.Run) (*runs.Event, error) { r.Status = runs.StatusRunning; return &runs.Event{}, refused },
+	} {
+		if _, err := s.UpdateRun(ctx, "000099", run.Key, change); err != nil && !errors.Is(err, refused) {
+			t.Fatal(err)
+		}
+	}
+	stored, _ = s.GetRun(ctx, "000099", run.Key)
+	if stored.Status != runs.StatusChecked {
+		t.Errorf("a change without an event was written: %s", stored.Status)
+	}
+	events, err := s.Events(ctx, "000099", run.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []runs.Event{{At: at, By: "bob@example.com", Type: runs.EventStatus, From: runs.StatusFailed, To: runs.StatusChecked}}
+	if diff := cmp.Diff(want, events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+
+	if _, err := s.UpdateRun(ctx, "000099", runs.RandomKey(), func(*runs.Run) (*runs.Event, error) { return nil, nil }); !errors.Is(err, runs.ErrNotFound) {
+		t.Errorf("UpdateRun of a missing run = %v, want ErrNotFound", err)
+	}
+}
+
+func TestMarkPublished(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	run := newRun("c_DEV", "DEV", runs.StatusRunning, t0)
+	if err := s.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(time.Second)
+	if err := s.MarkPublished(ctx, "000099", run.Key, "msg-7", at); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.GetRun(ctx, "000099", run.Key)
+	if !got.PublishedAt.Equal(at) || got.MessageID != "msg-7" {
+		t.Errorf("published run = %+v", got)
+	}
+}
+
+func TestMembersAndLoadLaunch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	cfg := runs.Configuration{Account: "000099", Environment: "DEV", ConfigurationType: "gbq-to-gbq", Kind: runs.KindTableToTable,
+		ConfigurationID: "c_DEV", JobID: "gbq-to-gbq|c_DEV", Activated: true, Definition: map[string]any{"sleep_ms": int64(5), "nested": map[string]any{"a": "b"}},
+		Version: 3, UpdatedBy: "carol@example.com", UpdatedAt: t0}
+	if err := s.PutConfiguration(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetMember(ctx, "000099", "Alice@Example.com", auth.RoleExecuter, "carol@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	ref := runs.ConfigRef{Environment: "DEV", Kind: runs.KindTableToTable, ConfigurationID: "c_DEV"}
+
+	role, got, err := s.LoadLaunch(ctx, "000099", "alice@example.com", ref)
+	if err != nil || role != auth.RoleExecuter || got == nil {
+		t.Fatalf("LoadLaunch = %v, %+v, %v", role, got, err)
+	}
+	if diff := cmp.Diff(cfg, *got); diff != "" {
+		t.Errorf("configuration (-put +loaded):\n%s", diff)
+	}
+	if role, err := s.MemberRole(ctx, "000099", "ALICE@example.com"); role != auth.RoleExecuter || err != nil {
+		t.Errorf("MemberRole is case sensitive: %v, %v", role, err)
+	}
+	if _, err := s.MemberRole(ctx, "000110", "alice@example.com"); !errors.Is(err, auth.ErrNotMember) {
+		t.Errorf("MemberRole in another account = %v, want ErrNotMember", err)
+	}
+	role, got, err = s.LoadLaunch(ctx, "000099", "mallory@example.com", runs.ConfigRef{Environment: "PROD", Kind: runs.KindTableToTable, ConfigurationID: "c_DEV"})
+	if err != nil || role != auth.RoleNone || got != nil {
+		t.Errorf("LoadLaunch of a stranger and a missing configuration = %v, %+v, %v", role, got, err)
+	}
+}
