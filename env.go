@@ -54,7 +54,7 @@ func NewEnv(ctx context.Context, cfg config.Config) (_ *Env, err error) {
 	if env.Bus, err = bus.New(env.PubSub, cfg.LaunchTopic, cfg.PublishTimeout); err != nil {
 		return nil, err
 	}
-	verifierCfg := auth.VerifierConfig{Audiences: cfg.Audiences}
+	verifierCfg := auth.VerifierConfig{Audiences: cfg.Audiences, ServiceAccountKeysURL: cfg.ServiceAccountKeysURL}
 	if cfg.AuthMode == config.AuthDev {
 		key, err := auth.LoadOrCreateDevKey(cfg.DevKeyFile)
 		if err != nil {

@@ -3,6 +3,7 @@ package runway
 import (
 	"net/http"
 
+	"github.com/runwaydata/runway/functions/access"
 	"github.com/runwaydata/runway/functions/daglaunch"
 	"github.com/runwaydata/runway/functions/dagstatus"
 )
@@ -37,6 +38,14 @@ var Routes = []Route{
 		Path:     "/v1/dag/status",
 		New: func(env *Env) (http.Handler, error) {
 			return dagstatus.New(dagstatus.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer})
+		},
+	},
+	{
+		Function: "Access",
+		Method:   http.MethodPost,
+		Path:     "/v1/access",
+		New: func(env *Env) (http.Handler, error) {
+			return access.New(access.Deps{Members: env.Store, Authn: env.Verifier, Authz: env.Authorizer})
 		},
 	},
 }

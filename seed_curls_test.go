@@ -1,6 +1,7 @@
 package runway_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway"
+	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -137,6 +139,25 @@ func TestEveryReferenceCurlIsFound(t *testing.T) {
 // serves against the in-process stack, with only host and token changed,
 // and checks the response against the documented one.
 func TestReferenceCurls(t *testing.T) {
+	replayReferenceCurls(t, func(t *testing.T, s *stacktest.Stack) string { return s.Token(t, stacktest.Admin) })
+}
+
+// TestReferenceCurlsWithServiceAccountToken replays them with a token made
+// by `scripts/token --credentials`, the way the reference's
+// google-jwt-generator.py users work.
+func TestReferenceCurlsWithServiceAccountToken(t *testing.T) {
+	const sa = "pipelines@data-platform.iam.gserviceaccount.com"
+	replayReferenceCurls(t, func(t *testing.T, s *stacktest.Stack) string {
+		for _, account := range []string{"000099", "000110"} {
+			if _, err := s.Env.Store.PutMember(context.Background(), account, sa, auth.RoleExecuter, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return serviceAccountToken(t, s.ServiceAccountKeyFile(t, sa))
+	})
+}
+
+func replayReferenceCurls(t *testing.T, token func(*testing.T, *stacktest.Stack) string) {
 	for _, file := range referenceFiles {
 		for _, ex := range examples(t, file) {
 			if !served(ex.path) {
@@ -146,9 +167,10 @@ func TestReferenceCurls(t *testing.T) {
 				t.Parallel()
 				s := stacktest.New(t)
 				s.Seed(t)
-				resp := s.Post(t, ex.path, ex.body)
+				tok := token(t, s)
+				resp := s.Do(t, http.MethodPost, ex.path, tok, ex.body)
 				if strings.Contains(ex.body, `"set_run_status"`) {
-					checkMalformedSetRunStatus(t, s, ex, resp)
+					checkMalformedSetRunStatus(t, s, ex, tok, resp)
 					return
 				}
 				if resp.Status != http.StatusOK {
@@ -164,7 +186,7 @@ func TestReferenceCurls(t *testing.T) {
 // the comma after run_id. Runway answers it with a 400 that points at the
 // spot, and answers the same request with the comma like the other status
 // actions.
-func checkMalformedSetRunStatus(t *testing.T, s *stacktest.Stack, ex example, resp stacktest.Response) {
+func checkMalformedSetRunStatus(t *testing.T, s *stacktest.Stack, ex example, token string, resp stacktest.Response) {
 	t.Helper()
 	e := resp.WantError(t, http.StatusBadRequest)
 	if !strings.Contains(e.Message, "line 6, column 10") || !strings.Contains(e.Message, "comma missing") {
@@ -174,7 +196,7 @@ func checkMalformedSetRunStatus(t *testing.T, s *stacktest.Stack, ex example, re
          "status"`, `",
          "status"`, 1)
 	var got struct{ Results []map[string]any }
-	s.Post(t, ex.path, fixed).Decode(t, &got)
+	s.Do(t, http.MethodPost, ex.path, token, fixed).Decode(t, &got)
 	if len(got.Results) != 1 || got.Results[0]["status"] != "CHECKED" {
 		t.Errorf("set_run_status with the comma = %+v", got)
 	}

@@ -23,5 +23,8 @@ go build -o .runway/bin/ ./scripts/emulators ./scripts/devserver ./scripts/token
 export RUNWAY_PROJECT=${RUNWAY_PROJECT:-runway-dev}
 export RUNWAY_AUTH_MODE=dev
 export RUNWAY_DEV_KEY_FILE=${RUNWAY_DEV_KEY_FILE:-.runway/dev-key.pem}
+# Service account tokens made with scripts/token --credentials --audience
+# http://127.0.0.1:$port are accepted too (their keys are fetched from Google).
+export RUNWAY_AUDIENCES=${RUNWAY_AUDIENCES:-http://127.0.0.1:$port}
 echo "starting the emulators ..." >&2
 exec .runway/bin/emulators -logs .runway/logs -- .runway/bin/devserver -addr "127.0.0.1:$port"

@@ -11,9 +11,6 @@ import (
 	"github.com/runwaydata/runway/shared/runs"
 )
 
-// launchRole is the role launch_job needs on the account.
-const launchRole = auth.RoleExecuter
-
 // Deps are the DagLaunch function's dependencies.
 type Deps struct {
 	Runs  *runs.Service
@@ -35,8 +32,8 @@ func New(deps Deps) (*Handler, error) {
 	h := &Handler{runs: deps.Runs}
 	endpoint, err := api.NewEndpoint("daglaunch", deps.Authn, deps.Authz,
 		// Launch reads the caller's role with the configuration, in one
-		// round trip, and checks launchRole itself.
-		api.NewAction("launch_job", launchRole, h.launch).AuthorizedByAct(),
+		// round trip, and checks the policy's role itself.
+		api.NewAction("launch_job", h.launch).AuthorizedByAct(),
 	)
 	if err != nil {
 		return nil, err
@@ -46,7 +43,7 @@ func New(deps Deps) (*Handler, error) {
 }
 
 func (h *Handler) launch(ctx context.Context, who auth.Caller, req api.LaunchRequest) (api.LaunchResponse, error) {
-	run, _, err := h.runs.Launch(ctx, who, launchRole, runs.Launch{
+	run, _, err := h.runs.Launch(ctx, who, auth.Required("launch_job"), runs.Launch{
 		Account:         req.Account,
 		Environment:     req.Environment,
 		ConfigType:      req.ConfigurationType,

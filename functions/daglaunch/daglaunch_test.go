@@ -126,7 +126,7 @@ func TestRefusedLaunchesWriteAndPublishNothing(t *testing.T) {
 	ctx := context.Background()
 	st := s.Env.Store
 	for email, role := range map[string]auth.Role{"viewer@example.com": auth.RoleViewer, "executer@example.com": auth.RoleExecuter} {
-		if err := st.SetMember(ctx, "000099", email, role, "test"); err != nil {
+		if _, err := st.PutMember(ctx, "000099", email, role, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -139,7 +139,7 @@ func TestRefusedLaunchesWriteAndPublishNothing(t *testing.T) {
 	sub := s.Subscribe(t, "runway-launch")
 	admin := s.Token(t, stacktest.Admin)
 	for _, account := range []string{"000099", "000110"} {
-		if err := st.SetMember(ctx, account, "mallory@example.com", auth.RoleNone, "test"); err != nil {
+		if _, err := st.PutMember(ctx, account, "mallory@example.com", auth.RoleNone, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -243,7 +243,7 @@ func TestRefusedStatusChangesWriteNothing(t *testing.T) {
 	s := stacktest.New(t)
 	s.Seed(t)
 	ctx := context.Background()
-	if err := s.Env.Store.SetMember(ctx, "000099", "viewer@example.com", auth.RoleViewer, "test"); err != nil {
+	if _, err := s.Env.Store.PutMember(ctx, "000099", "viewer@example.com", auth.RoleViewer, "test"); err != nil {
 		t.Fatal(err)
 	}
 	viewer := s.Token(t, "viewer@example.com")

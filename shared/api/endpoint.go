@@ -40,7 +40,8 @@ type Request interface {
 // its body is decoded and acted upon.
 type Action struct {
 	Name string
-	// Role is the least role on the request's account that the action needs.
+	// Role is the least role on the request's account that the action
+	// needs, from auth.Policy.
 	Role auth.Role
 	// SelfAuthorized marks an action whose act checks Role itself, because
 	// it reads the caller's role in the same round trip as other documents.
@@ -53,15 +54,15 @@ type Action struct {
 	act         func(ctx context.Context, who auth.Caller, req Request) (any, error)
 }
 
-// NewAction returns the action name, which needs role and is carried out by
-// act. Its request body is decoded strictly into Req and validated before
-// act sees it.
-func NewAction[Req Request, Resp any](name string, role auth.Role, act func(context.Context, auth.Caller, Req) (Resp, error)) Action {
+// NewAction returns the action name, carried out by act, with the role
+// auth.Policy gives it. Its request body is decoded strictly into Req and
+// validated before act sees it.
+func NewAction[Req Request, Resp any](name string, act func(context.Context, auth.Caller, Req) (Resp, error)) Action {
 	t := reflect.TypeFor[Req]()
 	fields := jsonFields(t)
 	return Action{
 		Name:        name,
-		Role:        role,
+		Role:        auth.Required(name),
 		requestType: t,
 		fields:      fields,
 		decode: func(body []byte) (Request, *Error) {
@@ -110,6 +111,9 @@ func NewEndpoint(name string, authn Authenticator, authz Authorizer, actions ...
 		}
 		if !a.fields["action"] {
 			return nil, fmt.Errorf("%s: request type of %q has no action field", name, a.Name)
+		}
+		if a.Role == auth.RoleNone {
+			return nil, fmt.Errorf("%s: action %q has no role in auth.Policy", name, a.Name)
 		}
 		e.actions[a.Name] = a
 	}

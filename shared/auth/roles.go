@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Role is a caller's level of access to one account. Each role includes the
@@ -97,4 +98,12 @@ func (a *Authorizer) Check(who Caller, account string, role, need Role) error {
 		return forbidden(fmt.Sprintf("%s has no access to account %s", who.Email, account))
 	}
 	return forbidden(fmt.Sprintf("this action needs the %s role on account %s; %s has %s", need, account, who.Email, role))
+}
+
+// Member is a person or service account with a role on an account.
+type Member struct {
+	Email     string
+	Role      Role
+	UpdatedBy string
+	UpdatedAt time.Time
 }

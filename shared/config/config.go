@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
@@ -37,6 +38,10 @@ type Config struct {
 	Audiences []string
 	// DevKeyFile is the dev signing key made by scripts/token (dev mode only).
 	DevKeyFile string
+	// ServiceAccountKeysURL is where service accounts' public keys are
+	// published ({email} replaced), to verify the tokens they sign
+	// themselves. Only tests and air-gapped installations change it.
+	ServiceAccountKeysURL string
 	// Admins are platform admins: admins of every account.
 	Admins []string
 	// LogLevel is the least severe level logged.
@@ -60,6 +65,7 @@ var Variables = []Variable{
 	{"RUNWAY_AUTH_MODE", AuthGoogle, "google, or dev for the local stack (refused on Cloud Functions)"},
 	{"RUNWAY_AUDIENCES", "", "comma-separated API URLs accepted as Google ID token audiences (required in google mode)"},
 	{"RUNWAY_DEV_KEY_FILE", ".runway/dev-key.pem", "dev signing key (dev mode only)"},
+	{"RUNWAY_SA_KEYS_URL", auth.DefaultServiceAccountKeysURL, "where service accounts' public keys are published ({email} is replaced)"},
 	{"RUNWAY_ADMINS", "", "comma-separated emails of platform admins"},
 	{"RUNWAY_LOG_LEVEL", "info", "debug, info, warning or error"},
 }
@@ -83,13 +89,14 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	var problems []error
 	c := Config{
-		Project:           get("RUNWAY_PROJECT"),
-		FirestoreDatabase: get("RUNWAY_FIRESTORE_DATABASE"),
-		LaunchTopic:       get("RUNWAY_LAUNCH_TOPIC"),
-		AuthMode:          get("RUNWAY_AUTH_MODE"),
-		Audiences:         list(get("RUNWAY_AUDIENCES")),
-		DevKeyFile:        get("RUNWAY_DEV_KEY_FILE"),
-		Admins:            list(get("RUNWAY_ADMINS")),
+		Project:               get("RUNWAY_PROJECT"),
+		FirestoreDatabase:     get("RUNWAY_FIRESTORE_DATABASE"),
+		LaunchTopic:           get("RUNWAY_LAUNCH_TOPIC"),
+		AuthMode:              get("RUNWAY_AUTH_MODE"),
+		Audiences:             list(get("RUNWAY_AUDIENCES")),
+		DevKeyFile:            get("RUNWAY_DEV_KEY_FILE"),
+		ServiceAccountKeysURL: get("RUNWAY_SA_KEYS_URL"),
+		Admins:                list(get("RUNWAY_ADMINS")),
 	}
 	if c.Project == "" {
 		c.Project, _ = lookup("GOOGLE_CLOUD_PROJECT")
@@ -121,6 +128,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		}
 	default:
 		problems = append(problems, fmt.Errorf("RUNWAY_AUTH_MODE must be %q or %q, not %q", AuthGoogle, AuthDev, c.AuthMode))
+	}
+	if !strings.Contains(c.ServiceAccountKeysURL, "{email}") {
+		problems = append(problems, fmt.Errorf("RUNWAY_SA_KEYS_URL must contain {email}, not %q", c.ServiceAccountKeysURL))
 	}
 	for _, email := range c.Admins {
 		if _, err := mail.ParseAddress(email); err != nil {

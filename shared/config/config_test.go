@@ -23,7 +23,8 @@ func TestLoadDefaults(t *testing.T) {
 	want := Config{
 		Project: "p", FirestoreDatabase: "(default)", LaunchTopic: "runway-launch", PublishTimeout: 10 * time.Second,
 		AuthMode: AuthGoogle, Audiences: []string{"https://a.example", "https://b.example"},
-		DevKeyFile: ".runway/dev-key.pem", LogLevel: slog.LevelInfo,
+		DevKeyFile: ".runway/dev-key.pem", ServiceAccountKeysURL: "https://www.googleapis.com/service_accounts/v1/jwk/{email}",
+		LogLevel: slog.LevelInfo,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

@@ -25,7 +25,7 @@ var demoJSON []byte
 type Seeder interface {
 	PutConfiguration(ctx context.Context, cfg runs.Configuration) error
 	CreateRun(ctx context.Context, run runs.Run) error
-	SetMember(ctx context.Context, account, email string, role auth.Role, by string) error
+	PutMember(ctx context.Context, account, email string, role auth.Role, by string) (auth.Member, error)
 }
 
 var _ Seeder = (*store.Store)(nil)
@@ -198,7 +198,7 @@ func Load(ctx context.Context, s Seeder, admins ...string) (Data, error) {
 	}
 	for _, account := range d.Accounts() {
 		for _, email := range admins {
-			if err := s.SetMember(ctx, account, email, auth.RoleAdmin, seededBy); err != nil {
+			if _, err := s.PutMember(ctx, account, email, auth.RoleAdmin, seededBy); err != nil {
 				return Data{}, fmt.Errorf("demo: %w", err)
 			}
 		}

@@ -38,13 +38,39 @@ import (
 // accounts.
 const Admin = "dev@runway.local"
 
+// Audience is the API URL the stack accepts in service account tokens.
+const Audience = "https://runway.test"
+
 // Stack is a running in-process Runway.
 type Stack struct {
 	Project string
 	Env     *runway.Env
 	Server  *httptest.Server
 	devKey  ed25519.PrivateKey
+	saKeys  *keyServer
+	logs    *syncBuffer
 }
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Logs returns what the stack has logged so far.
+func (s *Stack) Logs() string { return s.logs.String() }
 
 // New starts a stack on a new project. It is stopped when the test ends.
 func New(t testing.TB) *Stack {
@@ -54,11 +80,14 @@ func New(t testing.TB) *Stack {
 	// Creating the clients checks the emulators are reachable.
 	testenv.Firestore(t, project)
 	ps := testenv.PubSub(t, project)
+	saKeys := newKeyServer(t)
 	cfg, err := config.Load(mapLookup(map[string]string{
 		"RUNWAY_PROJECT":         project,
 		"RUNWAY_AUTH_MODE":       config.AuthDev,
 		"RUNWAY_DEV_KEY_FILE":    filepath.Join(t.TempDir(), "dev-key.pem"),
 		"RUNWAY_PUBLISH_TIMEOUT": "5s",
+		"RUNWAY_AUDIENCES":       Audience,
+		"RUNWAY_SA_KEYS_URL":     saKeys.server.URL + "/jwk/{email}",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +100,8 @@ func New(t testing.TB) *Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Close() })
-	env.Logger = logging.New(t.Output(), cfg.LogLevel)
+	logs := &syncBuffer{}
+	env.Logger = logging.New(io.MultiWriter(t.Output(), logs), cfg.LogLevel)
 	mux, err := runway.NewMux(env)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +112,7 @@ func New(t testing.TB) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Stack{Project: project, Env: env, Server: server, devKey: key}
+	return &Stack{Project: project, Env: env, Server: server, devKey: key, saKeys: saKeys, logs: logs}
 }
 
 func mapLookup(m map[string]string) func(string) (string, bool) {

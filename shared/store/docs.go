@@ -167,6 +167,11 @@ type memberDoc struct {
 	UpdatedAt time.Time `firestore:"updated_at"`
 }
 
+func (d memberDoc) member() auth.Member {
+	role, _ := auth.ParseRole(d.Role)
+	return auth.Member{Email: d.Email, Role: role, UpdatedBy: d.UpdatedBy, UpdatedAt: d.UpdatedAt.UTC()}
+}
+
 // roleOf reads a member document's role. An unknown role grants nothing.
 func roleOf(snap *firestore.DocumentSnapshot) auth.Role {
 	name, _ := snap.Data()["role"].(string)

@@ -88,6 +88,17 @@ func classify(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
+// classifyTx is classify for the error of a transaction: a domain error
+// returned by the transaction's function is its reason for refusing, and is
+// passed through as it is.
+func classifyTx(op string, err error) error {
+	var domainErr *runs.Error
+	if errors.As(err, &domainErr) {
+		return err
+	}
+	return classify(op, err)
+}
+
 // MemberRole implements auth.Members.
 func (s *Store) MemberRole(ctx context.Context, account, email string) (auth.Role, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -102,14 +113,80 @@ func (s *Store) MemberRole(ctx context.Context, account, email string) (auth.Rol
 	return roleOf(snap), nil
 }
 
-// SetMember gives email a role on account.
-func (s *Store) SetMember(ctx context.Context, account, email string, role auth.Role, by string) error {
+// PutMember gives email role on account, adding the member or changing its
+// role. Demoting the account's last admin is refused, in the same
+// transaction that would do it, so two admins demoting each other at once
+// cannot leave the account without one.
+func (s *Store) PutMember(ctx context.Context, account, email string, role auth.Role, by string) (auth.Member, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	_, err := s.memberRef(account, email).Set(ctx, memberDoc{
-		Email: strings.ToLower(email), Role: role.String(), UpdatedBy: by, UpdatedAt: time.Now().UTC(),
+	member := memberDoc{Email: strings.ToLower(email), Role: role.String(), UpdatedBy: by, UpdatedAt: time.Now().UTC()}
+	ref := s.memberRef(account, email)
+	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if role != auth.RoleAdmin {
+			if err := s.keepAnAdmin(tx, account, ref); err != nil {
+				return err
+			}
+		}
+		return tx.Set(ref, member)
 	})
-	return classify("store.SetMember", err)
+	if err != nil {
+		return auth.Member{}, classifyTx("store.PutMember", err)
+	}
+	return member.member(), nil
+}
+
+// RemoveMember removes email from account. Removing the last admin is
+// refused; removing someone who is not a member is ErrNotFound.
+func (s *Store) RemoveMember(ctx context.Context, account, email string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	ref := s.memberRef(account, email)
+	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if _, err := tx.Get(ref); err != nil {
+			if status.Code(err) == codes.NotFound {
+				return runs.NotFound("%s is not a member of account %s", strings.ToLower(email), account)
+			}
+			return err
+		}
+		if err := s.keepAnAdmin(tx, account, ref); err != nil {
+			return err
+		}
+		return tx.Delete(ref)
+	})
+	return classifyTx("store.RemoveMember", err)
+}
+
+// keepAnAdmin refuses, within tx, to take the admin role from ref if ref is
+// the account's only admin.
+func (s *Store) keepAnAdmin(tx *firestore.Transaction, account string, ref *firestore.DocumentRef) error {
+	admins, err := tx.Documents(s.account(account).Collection("members").Where("role", "==", auth.RoleAdmin.String()).Limit(2)).GetAll()
+	if err != nil {
+		return err
+	}
+	if len(admins) == 1 && admins[0].Ref.ID == ref.ID {
+		return runs.Conflict("%s is the last admin of account %s; make another member admin first", ref.ID, account)
+	}
+	return nil
+}
+
+// ListMembers returns the members of account, by email.
+func (s *Store) ListMembers(ctx context.Context, account string) ([]auth.Member, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snaps, err := s.account(account).Collection("members").OrderBy(firestore.DocumentID, firestore.Asc).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("store.ListMembers", err)
+	}
+	members := make([]auth.Member, 0, len(snaps))
+	for _, snap := range snaps {
+		var d memberDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, fmt.Errorf("store.ListMembers: decode %s: %w", snap.Ref.Path, err)
+		}
+		members = append(members, d.member())
+	}
+	return members, nil
 }
 
 // LoadLaunch implements runs.Store: one BatchGetDocuments for the member and
@@ -231,12 +308,8 @@ func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(
 		result = run
 		return nil
 	})
-	var domainErr *runs.Error
-	if errors.As(err, &domainErr) {
-		return runs.Run{}, err // the change refused: pass its reason through
-	}
 	if err != nil {
-		return runs.Run{}, classify("store.UpdateRun", err)
+		return runs.Run{}, classifyTx("store.UpdateRun", err)
 	}
 	return result, nil
 }

@@ -242,7 +242,7 @@ func TestMembersAndLoadLaunch(t *testing.T) {
 	if err := s.PutConfiguration(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetMember(ctx, "000099", "Alice@Example.com", auth.RoleExecuter, "carol@example.com"); err != nil {
+	if _, err := s.PutMember(ctx, "000099", "Alice@Example.com", auth.RoleExecuter, "carol@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	ref := runs.ConfigRef{Environment: "DEV", Kind: runs.KindTableToTable, ConfigurationID: "c_DEV"}

@@ -1,0 +1,188 @@
+package runway_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/runwaydata/runway"
+	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/stacktest"
+)
+
+// routeActions returns every action of every route, with its path.
+func routeActions(t *testing.T, s *stacktest.Stack) map[string]string {
+	t.Helper()
+	actions := map[string]string{}
+	for _, r := range runway.Routes {
+		h, err := r.New(s.Env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, ok := h.(interface{ Actions() []api.Action }); ok {
+			for _, a := range e.Actions() {
+				actions[a.Name] = r.Path
+			}
+		}
+	}
+	return actions
+}
+
+func TestEveryActionHasAPolicyAndAnExample(t *testing.T) {
+	s := stacktest.New(t)
+	actions := routeActions(t, s)
+	for name, path := range actions {
+		if auth.Required(name) == auth.RoleNone {
+			t.Errorf("action %s has no role in auth.Policy", name)
+		}
+		ex, ok := stacktest.ExampleFor(name, "000099")
+		if !ok || ex.Path != path {
+			t.Errorf("action %s (%s) has no example request in stacktest", name, path)
+		}
+	}
+	for name := range auth.Policy {
+		if _, ok := actions[name]; !ok {
+			t.Errorf("auth.Policy has %s, which no route serves", name)
+		}
+	}
+}
+
+// TestRoleMatrix sends every action as a member of every role, and as a
+// stranger: each is refused with 403 exactly when the role is below the
+// one auth.Policy requires.
+func TestRoleMatrix(t *testing.T) {
+	s := stacktest.New(t)
+	s.Seed(t)
+	ctx := context.Background()
+	roles := []auth.Role{auth.RoleNone, auth.RoleViewer, auth.RoleExecuter, auth.RoleEditor, auth.RoleAdmin}
+	for _, role := range roles[1:] {
+		if _, err := s.Env.Store.PutMember(ctx, "000099", role.String()+"@example.com", role, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Env.Store.PutMember(ctx, "000099", "leaving@example.com", auth.RoleViewer, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range stacktest.Actions() {
+		need := auth.Required(action)
+		for _, role := range roles {
+			email := role.String() + "@example.com" // none@example.com is not a member
+			t.Run(action+"/"+role.String(), func(t *testing.T) {
+				ex, _ := stacktest.ExampleFor(action, "000099")
+				resp := s.Do(t, http.MethodPost, ex.Path, s.Token(t, email), ex.Body)
+				switch {
+				case role < need:
+					e := resp.WantError(t, http.StatusForbidden)
+					if role > auth.RoleNone && !strings.Contains(e.Message, need.String()) {
+						t.Errorf("403 message %q does not name the %s role it needs", e.Message, need)
+					}
+				case resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden:
+					t.Errorf("%s with role %s (needs %s) was refused: %s", action, role, need, resp)
+				}
+			})
+		}
+	}
+}
+
+// TestCrossAccountAccess: an admin of account 000110 acting on account
+// 000099, where it is no member, gets 403 on every action of every
+// endpoint; nothing of 000099 is changed or returned.
+func TestCrossAccountAccess(t *testing.T) {
+	s := stacktest.New(t)
+	s.Seed(t)
+	ctx := context.Background()
+	if _, err := s.Env.Store.PutMember(ctx, "000110", "outsider@example.com", auth.RoleAdmin, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Env.Store.PutMember(ctx, "000099", "leaving@example.com", auth.RoleViewer, "test"); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Snapshot(t, "000099")
+	outsider := s.Token(t, "outsider@example.com")
+	secrets := []string{"iowa", "jarvis", "traffic", "0a795c70", stacktest.Admin, "leaving@"}
+	for _, action := range stacktest.Actions() {
+		t.Run(action, func(t *testing.T) {
+			ex, _ := stacktest.ExampleFor(action, "000099")
+			resp := s.Do(t, http.MethodPost, ex.Path, outsider, ex.Body)
+			resp.WantError(t, http.StatusForbidden)
+			for _, secret := range secrets {
+				if strings.Contains(string(resp.Body), secret) {
+					t.Errorf("the refusal reveals %q: %s", secret, resp.Body)
+				}
+			}
+		})
+	}
+	if diff := cmp.Diff(before, s.Snapshot(t, "000099")); diff != "" {
+		t.Errorf("requests from another account changed 000099 (-before +after):\n%s", diff)
+	}
+	// The same outsider may act on its own account.
+	ex, _ := stacktest.ExampleFor("get_by_status", "000110")
+	if resp := s.Do(t, http.MethodPost, ex.Path, outsider, ex.Body); resp.Status != http.StatusOK {
+		t.Errorf("the outsider on its own account: %s", resp)
+	}
+}
+
+// serviceAccountToken makes a token with `scripts/token --credentials`, as
+// a user of the reference's google-jwt-generator.py would.
+func serviceAccountToken(t *testing.T, keyFile string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "token")
+	if out, err := exec.Command("go", "build", "-o", bin, "./scripts/token").CombinedOutput(); err != nil {
+		t.Fatalf("build scripts/token: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--credentials", keyFile, "--audience", stacktest.Audience).Output()
+	if err != nil {
+		t.Fatalf("scripts/token --credentials: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestServiceAccountThatIsNotAMember(t *testing.T) {
+	s := stacktest.New(t)
+	s.Seed(t)
+	token := serviceAccountToken(t, s.ServiceAccountKeyFile(t, "stranger@data-platform.iam.gserviceaccount.com"))
+	ex, _ := stacktest.ExampleFor("get_by_status", "000099")
+	e := s.Do(t, http.MethodPost, ex.Path, token, ex.Body).WantError(t, http.StatusForbidden)
+	if !strings.Contains(e.Message, "stranger@data-platform.iam.gserviceaccount.com has no access to account 000099") {
+		t.Errorf("403 message %q", e.Message)
+	}
+}
+
+func TestREADMEListsEveryAction(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for action := range auth.Policy {
+		if !strings.Contains(string(readme), "`"+action+"`") {
+			t.Errorf("README's endpoint table does not list %s", action)
+		}
+	}
+}
+
+func TestLogsNameTheCallerNeverTheToken(t *testing.T) {
+	s := stacktest.New(t)
+	s.Seed(t)
+	good := s.Token(t, "viewer@example.com")
+	bad := good[:len(good)-4] + "AAAA" // a bad signature
+	ex, _ := stacktest.ExampleFor("get_by_status", "000099")
+	s.Do(t, http.MethodPost, ex.Path, good, ex.Body).WantError(t, http.StatusForbidden)
+	s.Do(t, http.MethodPost, ex.Path, bad, ex.Body).WantError(t, http.StatusUnauthorized)
+
+	logs := s.Logs()
+	if !strings.Contains(logs, `"caller":"viewer@example.com"`) {
+		t.Errorf("the request log does not name the caller:\n%s", logs)
+	}
+	for _, part := range strings.Split(good, ".") {
+		if strings.Contains(logs, part) {
+			t.Fatalf("the logs contain a part of the token:\n%s", logs)
+		}
+	}
+}

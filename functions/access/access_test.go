@@ -1,0 +1,148 @@
+package access_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/stacktest"
+	"github.com/runwaydata/runway/shared/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const path = "/v1/access"
+
+func members(t *testing.T, s *stacktest.Stack, token string) map[string]string {
+	t.Helper()
+	var got api.MembersResponse
+	s.Do(t, http.MethodPost, path, token, `{"action": "list_members", "account": "000099"}`).Decode(t, &got)
+	out := map[string]string{}
+	for _, m := range got.Members {
+		out[m.Email] = m.Role
+	}
+	return out
+}
+
+func TestAddChangeAndRemoveMembers(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	admin := s.Token(t, stacktest.Admin)
+
+	var added api.MemberResponse
+	s.Post(t, path, `{"action": "add_member", "account": "000099", "email": "Alice@Example.com", "role": "viewer"}`).Decode(t, &added)
+	if added.Member.Email != "alice@example.com" || added.Member.Role != "viewer" || added.Member.UpdatedBy != stacktest.Admin || added.Member.UpdatedAt == "" {
+		t.Errorf("add_member = %+v", added)
+	}
+	s.Post(t, path, `{"action": "add_member", "account": "000099", "email": "alice@example.com", "role": "editor"}`).Decode(t, &added)
+	want := map[string]string{stacktest.Admin: "admin", "alice@example.com": "editor"}
+	if diff := cmp.Diff(want, members(t, s, admin)); diff != "" {
+		t.Errorf("members (-want +got):\n%s", diff)
+	}
+
+	// The new role takes effect at once: alice, an editor, may launch but
+	// not manage members.
+	alice := s.Token(t, "alice@example.com")
+	s.Do(t, http.MethodPost, path, alice, `{"action": "list_members", "account": "000099"}`).WantError(t, http.StatusForbidden)
+
+	var ok api.OK
+	s.Post(t, path, `{"action": "remove_member", "account": "000099", "email": "alice@example.com"}`).Decode(t, &ok)
+	if ok.Message != "ok" {
+		t.Errorf("remove_member = %+v", ok)
+	}
+	s.Post(t, path, `{"action": "remove_member", "account": "000099", "email": "alice@example.com"}`).WantError(t, http.StatusNotFound)
+	s.Do(t, http.MethodPost, "/v1/dag/status", alice, `{"action": "get_by_status", "account": "000099", "configuration_type": "table-to-table"}`).
+		WantError(t, http.StatusForbidden)
+}
+
+func TestTheLastAdminStays(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	e := s.Post(t, path, `{"action": "remove_member", "account": "000099", "email": "`+stacktest.Admin+`"}`).WantError(t, http.StatusConflict)
+	if e.Message != stacktest.Admin+" is the last admin of account 000099; make another member admin first" {
+		t.Errorf("message %q", e.Message)
+	}
+	s.Post(t, path, `{"action": "add_member", "account": "000099", "email": "`+stacktest.Admin+`", "role": "viewer"}`).WantError(t, http.StatusConflict)
+
+	// With a second admin, the first may go.
+	s.Post(t, path, `{"action": "add_member", "account": "000099", "email": "second@example.com", "role": "admin"}`).Decode(t, &api.MemberResponse{})
+	s.Post(t, path, `{"action": "remove_member", "account": "000099", "email": "`+stacktest.Admin+`"}`).Decode(t, &api.OK{})
+	if got := members(t, s, s.Token(t, "second@example.com")); len(got) != 1 || got["second@example.com"] != "admin" {
+		t.Errorf("members = %v", got)
+	}
+}
+
+// Two admins demoting each other at the same moment must not leave the
+// account without an admin.
+func TestConcurrentDemotionsKeepAnAdmin(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	ctx := context.Background()
+	// Each round deadlocks two transactions, which the emulator resolves by
+	// timing one out after about two seconds: three rounds are enough.
+	for range 3 {
+		for _, email := range []string{"a@example.com", "b@example.com"} {
+			if _, err := s.Env.Store.PutMember(ctx, "000099", email, auth.RoleAdmin, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		for _, pair := range [][2]string{{"a@example.com", "b@example.com"}, {"b@example.com", "a@example.com"}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.Do(t, http.MethodPost, path, s.Token(t, pair[0]),
+					`{"action": "add_member", "account": "000099", "email": "`+pair[1]+`", "role": "viewer"}`)
+			}()
+		}
+		wg.Wait()
+		list, err := s.Env.Store.ListMembers(ctx, "000099")
+		if err != nil {
+			t.Fatal(err)
+		}
+		admins := 0
+		for _, m := range list {
+			if m.Role == auth.RoleAdmin {
+				admins++
+			}
+		}
+		if admins != 1 {
+			t.Fatalf("%d admins after two concurrent demotions, want exactly 1: %+v", admins, list)
+		}
+	}
+}
+
+func TestBadMemberRequests(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	before := s.Snapshot(t, "000099")
+	for name, tc := range map[string]struct {
+		body   string
+		fields []string
+	}{
+		"no email":            {`{"action": "add_member", "account": "000099", "role": "viewer"}`, []string{"email"}},
+		"display name":        {`{"action": "add_member", "account": "000099", "email": "Alice <alice@example.com>", "role": "viewer"}`, []string{"email"}},
+		"not an email":        {`{"action": "remove_member", "account": "000099", "email": "alice"}`, []string{"email"}},
+		"slash in the email":  {`{"action": "remove_member", "account": "000099", "email": "a/b@example.com"}`, []string{"email"}},
+		"role none":           {`{"action": "add_member", "account": "000099", "email": "a@example.com", "role": "none"}`, []string{"role"}},
+		"unknown role":        {`{"action": "add_member", "account": "000099", "email": "a@example.com", "role": "owner"}`, []string{"role"}},
+		"role in upper case":  {`{"action": "add_member", "account": "000099", "email": "a@example.com", "role": "ADMIN"}`, []string{"role"}},
+		"unknown field":       {`{"action": "list_members", "account": "000099", "page": 2}`, []string{"page"}},
+		"missing the account": {`{"action": "list_members"}`, []string{"account"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s.Post(t, path, tc.body).WantError(t, http.StatusBadRequest, tc.fields...)
+		})
+	}
+	if diff := cmp.Diff(before, s.Snapshot(t, "000099")); diff != "" {
+		t.Errorf("refused requests changed the account:\n%s", diff)
+	}
+}

@@ -1,0 +1,28 @@
+package auth
+
+// Policy is the one table of who may do what: the least role each action
+// needs on the account its request names. api.NewEndpoint refuses to serve
+// an action missing from it, and the role-matrix test holds every endpoint
+// to it.
+//
+// A caller who is not a member of the account gets 403 for every action,
+// whether the account exists or not, so the answer reveals nothing about
+// other accounts. Runs and configurations are only ever looked up within
+// the request's account, so a run id of another account is a 404.
+var Policy = map[string]Role{
+	// /v1/dag/launch
+	"launch_job": RoleExecuter,
+	// /v1/dag/status
+	"check_run_status": RoleViewer,
+	"get_last_status":  RoleViewer,
+	"get_by_status":    RoleViewer,
+	"set_run_status":   RoleExecuter,
+	// /v1/access
+	"list_members":  RoleAdmin,
+	"add_member":    RoleAdmin,
+	"remove_member": RoleAdmin,
+}
+
+// Required returns the role action needs, or RoleNone if the policy does
+// not know the action.
+func Required(action string) Role { return Policy[action] }

@@ -1,0 +1,89 @@
+package stacktest
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"testing"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+)
+
+// Example is a valid request of one action against the demo data.
+type Example struct {
+	Path string
+	Body string
+}
+
+// examples holds one request per action, with ACCOUNT in place of the
+// account. Every action of the route table must have one: the access
+// control tests send each of them with every role and from other accounts.
+var examples = map[string]Example{
+	"launch_job": {"/v1/dag/launch", `{"action": "launch_job", "account": "ACCOUNT", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV"}`},
+	"check_run_status": {"/v1/dag/status", `{"action": "check_run_status", "account": "ACCOUNT", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV",
+		"run_id": "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179"}`},
+	"get_last_status": {"/v1/dag/status", `{"action": "get_last_status", "account": "ACCOUNT", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV"}`},
+	"get_by_status": {"/v1/dag/status", `{"action": "get_by_status", "account": "ACCOUNT", "configuration_type": "table-to-table"}`},
+	"set_run_status": {"/v1/dag/status", `{"action": "set_run_status", "account": "ACCOUNT", "configuration_type": "table-to-table",
+		"configuration_id": "000099_iowa_liquor_prepare_pda_DEV", "run_id": "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179",
+		"status": "CHECKED"}`},
+	"list_members":  {"/v1/access", `{"action": "list_members", "account": "ACCOUNT"}`},
+	"add_member":    {"/v1/access", `{"action": "add_member", "account": "ACCOUNT", "email": "newcomer@example.com", "role": "viewer"}`},
+	"remove_member": {"/v1/access", `{"action": "remove_member", "account": "ACCOUNT", "email": "leaving@example.com"}`},
+}
+
+// ExampleFor returns the example request of action on account.
+func ExampleFor(action, account string) (Example, bool) {
+	ex, ok := examples[action]
+	ex.Body = strings.ReplaceAll(ex.Body, "ACCOUNT", account)
+	return ex, ok
+}
+
+// Snapshot returns every document under accounts/{account}, subcollections
+// included, by path: what a test compares to prove a request changed
+// nothing.
+func (s *Stack) Snapshot(t testing.TB, account string) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	var walk func(doc *firestore.DocumentRef)
+	walk = func(doc *firestore.DocumentRef) {
+		ctx := context.Background()
+		snap, err := doc.Get(ctx)
+		if err == nil {
+			out[doc.Path] = snap.Data()
+		}
+		collections := doc.Collections(ctx)
+		for {
+			c, err := collections.Next()
+			if err == iterator.Done {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs, err := c.DocumentRefs(ctx).GetAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ref := range refs {
+				walk(ref)
+			}
+		}
+	}
+	walk(s.Env.Firestore.Collection("accounts").Doc(account))
+	return out
+}
+
+// Actions lists the actions that have examples, sorted.
+func Actions() []string {
+	names := make([]string, 0, len(examples))
+	for name := range examples {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
