@@ -14,9 +14,11 @@ import (
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/config"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/store"
+	"github.com/runwaydata/runway/shared/workflows"
 )
 
 // Env holds what the functions of one process share, built once per
@@ -31,6 +33,8 @@ type Env struct {
 	Verifier   *auth.Verifier
 	Authorizer *auth.Authorizer
 	Runs       *runs.Service
+	Configs    *configs.Service
+	Workflows  *workflows.Service
 }
 
 // NewEnv builds the clients and services cfg describes. It fails rather
@@ -51,7 +55,7 @@ func NewEnv(ctx context.Context, cfg config.Config) (_ *Env, err error) {
 	if env.Store, err = store.New(env.Firestore); err != nil {
 		return nil, err
 	}
-	if env.Bus, err = bus.New(env.PubSub, cfg.LaunchTopic, cfg.PublishTimeout); err != nil {
+	if env.Bus, err = bus.New(env.PubSub, bus.Topics{Launch: cfg.LaunchTopic, RunEvents: cfg.RunEventsTopic}, cfg.PublishTimeout); err != nil {
 		return nil, err
 	}
 	verifierCfg := auth.VerifierConfig{Audiences: cfg.Audiences, ServiceAccountKeysURL: cfg.ServiceAccountKeysURL}
@@ -69,6 +73,12 @@ func NewEnv(ctx context.Context, cfg config.Config) (_ *Env, err error) {
 		return nil, err
 	}
 	if env.Runs, err = runs.NewService(env.Store, env.Bus, env.Authorizer, nil); err != nil {
+		return nil, err
+	}
+	if env.Configs, err = configs.NewService(env.Store, nil); err != nil {
+		return nil, err
+	}
+	if env.Workflows, err = workflows.NewService(env.Store, env.Runs, nil); err != nil {
 		return nil, err
 	}
 	return env, nil

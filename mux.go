@@ -14,6 +14,9 @@ import (
 func NewMux(env *Env) (http.Handler, error) {
 	mux := http.NewServeMux()
 	for _, route := range Routes {
+		if route.Path == "" {
+			continue // a Pub/Sub function: see Deliver
+		}
 		handler, err := route.New(env)
 		if err != nil {
 			return nil, fmt.Errorf("runway: %s: %w", route.Function, err)

@@ -14,16 +14,22 @@ func TestRouteTable(t *testing.T) {
 	s := stacktest.New(t)
 	functions, paths := map[string]bool{}, map[string]bool{}
 	for _, r := range runway.Routes {
-		if functions[r.Function] || paths[r.Path] {
+		if functions[r.Function] || (r.Path != "" && paths[r.Path]) {
 			t.Errorf("%s %s appears twice in the route table", r.Function, r.Path)
 		}
 		functions[r.Function], paths[r.Path] = true, true
 		if got, ok := runway.RouteFor(r.Function); !ok || got.Path != r.Path {
 			t.Errorf("RouteFor(%s) = %v, %v", r.Function, got.Path, ok)
 		}
-		h, err := r.New(s.Env)
+		if (r.Path == "") == (r.Topic == nil) || (r.New == nil) == (r.NewHandler == nil) {
+			t.Errorf("%s must be either an API function (Method, Path, New) or a Pub/Sub one (Topic, NewHandler)", r.Function)
+		}
+		h, err := r.Handler(s.Env)
 		if err != nil {
 			t.Fatalf("%s: %v", r.Function, err)
+		}
+		if r.Path == "" {
+			continue
 		}
 		endpoint, ok := h.(interface{ Actions() []api.Action })
 		if r.Method == http.MethodPost && !ok {

@@ -35,7 +35,7 @@ func init() {
 	if err != nil {
 		log.Fatalf("runway: %v", err)
 	}
-	handler, err := route.New(env)
+	handler, err := route.Handler(env)
 	if err != nil {
 		log.Fatalf("runway: %s: %v", route.Function, err)
 	}

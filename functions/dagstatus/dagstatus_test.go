@@ -2,6 +2,7 @@ package dagstatus_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -196,6 +197,7 @@ func TestSetRunStatus(t *testing.T) {
 	s := stacktest.New(t)
 	s.Seed(t)
 	ctx := context.Background()
+	events := s.Subscribe(t, "runway-run-events")
 	launched := launchRun(t, s)
 	key, _ := runs.RunKey(launched)
 
@@ -222,12 +224,12 @@ func TestSetRunStatus(t *testing.T) {
 		t.Errorf("RUNNING again kept the end date: %+v", stored)
 	}
 
-	events, err := s.Env.Store.Events(ctx, "000099", key)
+	changes, err := s.Env.Store.Events(ctx, "000099", key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var trail []string
-	for _, e := range events {
+	for _, e := range changes {
 		if e.By != stacktest.Admin || e.Type != runs.EventStatus || e.At.IsZero() {
 			t.Errorf("event %+v", e)
 		}
@@ -235,6 +237,29 @@ func TestSetRunStatus(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"RUNNING→FAILED", "FAILED→CHECKED", "CHECKED→RUNNING"}, trail); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
+	}
+
+	// Each change went to the run events topic, and is marked published.
+	published := map[string]runs.RunEvent{}
+	for _, m := range stacktest.Messages(t, events, 2*time.Second) {
+		var ev runs.RunEvent
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if m.Attributes["status"] != string(ev.Status) || m.Attributes["run_id"] != launched {
+			t.Errorf("event attributes %v for %+v", m.Attributes, ev)
+		}
+		published[ev.EventID] = ev
+	}
+	for _, e := range changes {
+		ev, ok := published[e.ID]
+		if !ok || !e.Published || ev.Status != e.To || ev.PreviousStatus != e.From || !ev.At.Equal(e.At) ||
+			ev.JobID != "gbq-to-gbq|"+ttt || ev.ConfigurationType != "table-to-table" {
+			t.Errorf("event %+v was published as %+v (%v)", e, ev, ok)
+		}
+	}
+	if len(published) != len(changes) {
+		t.Errorf("%d events published for %d changes", len(published), len(changes))
 	}
 }
 

@@ -61,15 +61,18 @@ func run(addr, admin string) error {
 		return err
 	}
 	defer env.Close()
-	if err := bus.EnsureTopics(ctx, env.PubSub, cfg.LaunchTopic); err != nil {
+	if err := bus.EnsureTopics(ctx, env.PubSub, cfg.LaunchTopic, cfg.RunEventsTopic); err != nil {
 		return err
 	}
-	data, err := demo.Load(ctx, env.Store, admin)
+	data, err := demo.Load(ctx, env.Configs, env.Store, admin)
 	if err != nil {
 		return err
 	}
 	mux, err := runway.NewMux(env)
 	if err != nil {
+		return err
+	}
+	if err := runway.StartDelivery(ctx, env); err != nil {
 		return err
 	}
 	key, err := auth.LoadDevKey(cfg.DevKeyFile)

@@ -143,12 +143,19 @@ func jsonTypeName(t reflect.Type) string {
 	}
 }
 
-// jsonFields returns the JSON member names of struct type t.
+// jsonFields returns the JSON member names of struct type t, with those of
+// its embedded structs, as encoding/json sees them.
 func jsonFields(t reflect.Type) map[string]bool {
 	fields := map[string]bool{}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			for embedded := range jsonFields(f.Type) {
+				fields[embedded] = true
+			}
+			continue
+		}
 		if name == "-" || !f.IsExported() {
 			continue
 		}

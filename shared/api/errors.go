@@ -79,6 +79,14 @@ func FromError(err error) *Error {
 	if errors.As(err, &authErr) {
 		return fromAuthError(authErr)
 	}
+	var invalid runs.Invalid
+	if errors.As(err, &invalid) {
+		problems := make([]FieldError, len(invalid))
+		for i, p := range invalid {
+			problems[i] = FieldError{Field: p.Field, Problem: p.Problem}
+		}
+		return Invalid(problems)
+	}
 	var domainErr *runs.Error
 	if errors.As(err, &domainErr) {
 		e := &Error{Code: domainStatus(domainErr.Kind), Message: domainErr.Message, cause: err}

@@ -17,6 +17,15 @@ var Policy = map[string]Role{
 	"get_last_status":  RoleViewer,
 	"get_by_status":    RoleViewer,
 	"set_run_status":   RoleExecuter,
+	// /v1/workflow/status
+	"reset_workflow_status": RoleEditor,
+	"get_workflow_status":   RoleViewer,
+	// /v1/configuration/status
+	"set_configuration_status": RoleEditor,
+	// /v1/configuration
+	"deploy_configuration": RoleEditor,
+	"get_configuration":    RoleViewer,
+	"list_configurations":  RoleViewer,
 	// /v1/access
 	"list_members":  RoleAdmin,
 	"add_member":    RoleAdmin,

@@ -229,3 +229,23 @@ func (f fetchProbe) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// RequireCaller returns the check of functions that only Google calls on
+// Runway's behalf (Pub/Sub push subscriptions, Cloud Scheduler): the
+// request's token must be a Google ID token of one of emails.
+func (v *Verifier) RequireCaller(emails []string) func(*http.Request) error {
+	allowed := map[string]bool{}
+	for _, e := range emails {
+		allowed[strings.ToLower(e)] = true
+	}
+	return func(r *http.Request) error {
+		who, err := v.Authenticate(r)
+		if err != nil {
+			return err
+		}
+		if !allowed[strings.ToLower(who.Email)] || who.Via != "google" {
+			return forbidden(who.Email + " may not call this function: it is not one of RUNWAY_SYSTEM_CALLERS")
+		}
+		return nil
+	}
+}

@@ -14,61 +14,85 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/runwaydata/runway/shared/runs"
 )
 
-// Attribute names set on every launch message. Executors filter their
-// subscriptions on them, e.g. attributes.configuration_type = "table-to-table".
+// Attribute names set on Runway's messages. Subscriptions filter on them,
+// e.g. attributes.configuration_type = "table-to-table" for an executor, or
+// attributes.status = "SUCCESS" for the workflow trigger.
 const (
 	AttrAccount           = "account"
 	AttrEnvironment       = "environment"
 	AttrConfigurationType = "configuration_type"
 	AttrRunID             = "run_id"
 	AttrAttempt           = "attempt"
+	AttrStatus            = "status"
 )
+
+// Topics names the topics Runway publishes to.
+type Topics struct {
+	Launch    string // launch messages, for executors
+	RunEvents string // run status changes, for workflows
+}
 
 // Bus publishes Runway's messages.
 type Bus struct {
-	launch *pubsub.Publisher
+	launch    *pubsub.Publisher
+	runEvents *pubsub.Publisher
 }
 
-// New returns a Bus that publishes launches to launchTopic. A publish that
-// cannot be delivered within timeout fails, leaving the run for the Reaper.
-func New(client *pubsub.Client, launchTopic string, timeout time.Duration) (*Bus, error) {
+// New returns a Bus that publishes to topics. A publish that cannot be
+// delivered within timeout fails, leaving the message for the Reaper.
+func New(client *pubsub.Client, topics Topics, timeout time.Duration) (*Bus, error) {
 	if client == nil {
 		return nil, errors.New("bus: missing Pub/Sub client")
 	}
-	if launchTopic == "" {
-		return nil, errors.New("bus: missing launch topic")
+	if topics.Launch == "" || topics.RunEvents == "" {
+		return nil, errors.New("bus: missing topic names")
 	}
-	launch := client.Publisher(launchTopic)
-	// A launch waits for its publish, so send each message at once rather
-	// than waiting to fill a batch; concurrent launches still share the
-	// publisher's connections.
-	launch.PublishSettings.CountThreshold = 1
-	launch.PublishSettings.Timeout = timeout
-	return &Bus{launch: launch}, nil
+	b := &Bus{launch: client.Publisher(topics.Launch), runEvents: client.Publisher(topics.RunEvents)}
+	for _, p := range []*pubsub.Publisher{b.launch, b.runEvents} {
+		// Callers wait for their publish, so send each message at once
+		// rather than waiting to fill a batch; concurrent callers still
+		// share the publisher's connections.
+		p.PublishSettings.CountThreshold = 1
+		p.PublishSettings.Timeout = timeout
+	}
+	return b, nil
 }
 
 // PublishLaunch implements runs.Publisher.
 func (b *Bus) PublishLaunch(ctx context.Context, msg runs.LaunchMessage) (string, error) {
-	data, err := json.Marshal(msg)
+	return publish(ctx, b.launch, "the launch topic", msg, map[string]string{
+		AttrAccount:           msg.Account,
+		AttrEnvironment:       msg.Environment,
+		AttrConfigurationType: msg.ConfigurationType,
+		AttrRunID:             msg.RunID,
+		AttrAttempt:           strconv.Itoa(msg.Attempt),
+	})
+}
+
+// PublishRunEvent implements runs.Publisher.
+func (b *Bus) PublishRunEvent(ctx context.Context, ev runs.RunEvent) (string, error) {
+	return publish(ctx, b.runEvents, "the run events topic", ev, map[string]string{
+		AttrAccount:           ev.Account,
+		AttrEnvironment:       ev.Environment,
+		AttrConfigurationType: ev.ConfigurationType,
+		AttrRunID:             ev.RunID,
+		AttrStatus:            string(ev.Status),
+	})
+}
+
+func publish(ctx context.Context, p *pubsub.Publisher, what string, body any, attrs map[string]string) (string, error) {
+	data, err := json.Marshal(body)
 	if err != nil {
-		return "", fmt.Errorf("bus.PublishLaunch: encode: %w", err)
+		return "", fmt.Errorf("bus: encode a message for %s: %w", what, err)
 	}
-	id, err := b.launch.Publish(ctx, &pubsub.Message{
-		Data: data,
-		Attributes: map[string]string{
-			AttrAccount:           msg.Account,
-			AttrEnvironment:       msg.Environment,
-			AttrConfigurationType: msg.ConfigurationType,
-			AttrRunID:             msg.RunID,
-			AttrAttempt:           strconv.Itoa(msg.Attempt),
-		},
-	}).Get(ctx)
+	id, err := p.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs}).Get(ctx)
 	if err != nil {
-		return "", runs.Unavailable("the launch topic", fmt.Errorf("bus.PublishLaunch %s: %w", msg.RunID, err))
+		return "", runs.Unavailable(what, fmt.Errorf("bus: publish to %s (run %s): %w", p.ID(), attrs[AttrRunID], err))
 	}
 	return id, nil
 }
@@ -76,6 +100,7 @@ func (b *Bus) PublishLaunch(ctx context.Context, msg runs.LaunchMessage) (string
 // Close flushes pending messages and stops the publishers.
 func (b *Bus) Close() {
 	b.launch.Stop()
+	b.runEvents.Stop()
 }
 
 // EnsureTopics creates the topics that do not exist yet. Terraform creates
@@ -87,6 +112,25 @@ func EnsureTopics(ctx context.Context, client *pubsub.Client, topics ...string) 
 		if err != nil && status.Code(err) != codes.AlreadyExists {
 			return fmt.Errorf("bus.EnsureTopics %s: %w", topic, err)
 		}
+	}
+	return nil
+}
+
+// EnsureSubscription creates a pull subscription to topic if it does not
+// exist yet, with a short retry backoff: the local stand-in for the push
+// subscriptions Terraform creates.
+func EnsureSubscription(ctx context.Context, client *pubsub.Client, topic, subscription string) error {
+	_, err := client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+		Name:               fmt.Sprintf("projects/%s/subscriptions/%s", client.Project(), subscription),
+		Topic:              fmt.Sprintf("projects/%s/topics/%s", client.Project(), topic),
+		AckDeadlineSeconds: 60,
+		RetryPolicy: &pubsubpb.RetryPolicy{
+			MinimumBackoff: durationpb.New(time.Second),
+			MaximumBackoff: durationpb.New(10 * time.Second),
+		},
+	})
+	if err != nil && status.Code(err) != codes.AlreadyExists {
+		return fmt.Errorf("bus.EnsureSubscription %s: %w", subscription, err)
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func TestPublishLaunch(t *testing.T) {
 	ctx := context.Background()
 	project := testenv.Project(t)
 	client := testenv.PubSub(t, project)
-	if err := bus.EnsureTopics(ctx, client, "runway-launch", "runway-launch"); err != nil {
+	if err := bus.EnsureTopics(ctx, client, "runway-launch", "runway-launch", "runway-run-events"); err != nil {
 		t.Fatalf("EnsureTopics (twice): %v", err)
 	}
 	sub := fmt.Sprintf("projects/%s/subscriptions/executor", project)
@@ -32,7 +32,7 @@ func TestPublishLaunch(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	b, err := bus.New(client, "runway-launch", 5*time.Second)
+	b, err := bus.New(client, bus.Topics{Launch: "runway-launch", RunEvents: "runway-run-events"}, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

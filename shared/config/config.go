@@ -29,6 +29,8 @@ type Config struct {
 	FirestoreDatabase string
 	// LaunchTopic is where launch messages go for executors.
 	LaunchTopic string
+	// RunEventsTopic is where run status changes go for workflows.
+	RunEventsTopic string
 	// PublishTimeout bounds a launch's publish; past it the run is left for
 	// the Reaper and the caller still gets its run id.
 	PublishTimeout time.Duration
@@ -44,6 +46,9 @@ type Config struct {
 	ServiceAccountKeysURL string
 	// Admins are platform admins: admins of every account.
 	Admins []string
+	// SystemCallers are the service accounts of the push subscriptions and
+	// the scheduler, the only callers of the functions they feed.
+	SystemCallers []string
 	// LogLevel is the least severe level logged.
 	LogLevel slog.Level
 }
@@ -61,12 +66,14 @@ var Variables = []Variable{
 	{"RUNWAY_PROJECT", "$GOOGLE_CLOUD_PROJECT", "Google Cloud project of Firestore and Pub/Sub"},
 	{"RUNWAY_FIRESTORE_DATABASE", "(default)", "Firestore database id"},
 	{"RUNWAY_LAUNCH_TOPIC", "runway-launch", "Pub/Sub topic launch messages are published to"},
+	{"RUNWAY_RUN_EVENTS_TOPIC", "runway-run-events", "Pub/Sub topic run status changes are published to"},
 	{"RUNWAY_PUBLISH_TIMEOUT", "10s", "how long a launch waits for its publish before leaving it to the Reaper"},
 	{"RUNWAY_AUTH_MODE", AuthGoogle, "google, or dev for the local stack (refused on Cloud Functions)"},
 	{"RUNWAY_AUDIENCES", "", "comma-separated API URLs accepted as Google ID token audiences (required in google mode)"},
 	{"RUNWAY_DEV_KEY_FILE", ".runway/dev-key.pem", "dev signing key (dev mode only)"},
 	{"RUNWAY_SA_KEYS_URL", auth.DefaultServiceAccountKeysURL, "where service accounts' public keys are published ({email} is replaced)"},
 	{"RUNWAY_ADMINS", "", "comma-separated emails of platform admins"},
+	{"RUNWAY_SYSTEM_CALLERS", "", "comma-separated service accounts of the push subscriptions and the scheduler"},
 	{"RUNWAY_LOG_LEVEL", "info", "debug, info, warning or error"},
 }
 
@@ -92,6 +99,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		Project:               get("RUNWAY_PROJECT"),
 		FirestoreDatabase:     get("RUNWAY_FIRESTORE_DATABASE"),
 		LaunchTopic:           get("RUNWAY_LAUNCH_TOPIC"),
+		RunEventsTopic:        get("RUNWAY_RUN_EVENTS_TOPIC"),
 		AuthMode:              get("RUNWAY_AUTH_MODE"),
 		Audiences:             list(get("RUNWAY_AUDIENCES")),
 		DevKeyFile:            get("RUNWAY_DEV_KEY_FILE"),
@@ -104,8 +112,8 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if c.Project == "" {
 		problems = append(problems, errors.New("RUNWAY_PROJECT (or GOOGLE_CLOUD_PROJECT) is required"))
 	}
-	if c.LaunchTopic == "" {
-		problems = append(problems, errors.New("RUNWAY_LAUNCH_TOPIC must not be empty"))
+	if c.LaunchTopic == "" || c.RunEventsTopic == "" {
+		problems = append(problems, errors.New("RUNWAY_LAUNCH_TOPIC and RUNWAY_RUN_EVENTS_TOPIC must not be empty"))
 	}
 	timeout, err := time.ParseDuration(get("RUNWAY_PUBLISH_TIMEOUT"))
 	if err != nil || timeout <= 0 {
@@ -132,9 +140,12 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if !strings.Contains(c.ServiceAccountKeysURL, "{email}") {
 		problems = append(problems, fmt.Errorf("RUNWAY_SA_KEYS_URL must contain {email}, not %q", c.ServiceAccountKeysURL))
 	}
-	for _, email := range c.Admins {
-		if _, err := mail.ParseAddress(email); err != nil {
-			problems = append(problems, fmt.Errorf("RUNWAY_ADMINS: %q is not an email address", email))
+	c.SystemCallers = list(get("RUNWAY_SYSTEM_CALLERS"))
+	for name, emails := range map[string][]string{"RUNWAY_ADMINS": c.Admins, "RUNWAY_SYSTEM_CALLERS": c.SystemCallers} {
+		for _, email := range emails {
+			if _, err := mail.ParseAddress(email); err != nil {
+				problems = append(problems, fmt.Errorf("%s: %q is not an email address", name, email))
+			}
 		}
 	}
 	level, ok := logging.ParseLevel(get("RUNWAY_LOG_LEVEL"))

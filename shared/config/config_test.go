@@ -21,8 +21,9 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Project: "p", FirestoreDatabase: "(default)", LaunchTopic: "runway-launch", PublishTimeout: 10 * time.Second,
-		AuthMode: AuthGoogle, Audiences: []string{"https://a.example", "https://b.example"},
+		Project: "p", FirestoreDatabase: "(default)", LaunchTopic: "runway-launch", RunEventsTopic: "runway-run-events",
+		PublishTimeout: 10 * time.Second,
+		AuthMode:       AuthGoogle, Audiences: []string{"https://a.example", "https://b.example"},
 		DevKeyFile: ".runway/dev-key.pem", ServiceAccountKeysURL: "https://www.googleapis.com/service_accounts/v1/jwk/{email}",
 		LogLevel: slog.LevelInfo,
 	}

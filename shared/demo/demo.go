@@ -14,6 +14,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/store"
 )
@@ -21,33 +22,30 @@ import (
 //go:embed demo.json
 var demoJSON []byte
 
-// Seeder is the part of the store the demo data is written through.
+// Seeder is the part of the store runs and members are written through.
 type Seeder interface {
-	PutConfiguration(ctx context.Context, cfg runs.Configuration) error
 	CreateRun(ctx context.Context, run runs.Run) error
 	PutMember(ctx context.Context, account, email string, role auth.Role, by string) (auth.Member, error)
 }
 
-var _ Seeder = (*store.Store)(nil)
+// Deployer deploys configuration definitions, checking them as the API
+// does.
+type Deployer interface {
+	Deploy(ctx context.Context, who auth.Caller, definition map[string]any) (runs.Configuration, error)
+}
+
+var (
+	_ Seeder   = (*store.Store)(nil)
+	_ Deployer = (*configs.Service)(nil)
+)
 
 // seededBy is recorded as the author of demo documents.
 const seededBy = "demo-loader"
 
 type file struct {
-	Configurations []configuration `json:"configurations"`
-	Runs           []api.RunResult `json:"runs"`
-	History        []history       `json:"history"`
-}
-
-type configuration struct {
-	Account           string         `json:"account"`
-	Environment       string         `json:"environment"`
-	ConfigurationType string         `json:"configuration_type"`
-	ConfigurationID   string         `json:"configuration_id"`
-	JobID             string         `json:"job_id"`
-	Activated         bool           `json:"activated"`
-	Archived          bool           `json:"archived"`
-	Definition        map[string]any `json:"definition"`
+	Definitions []map[string]any `json:"definitions"`
+	Runs        []api.RunResult  `json:"runs"`
+	History     []history        `json:"history"`
 }
 
 // history describes one run a day of a configuration, for days days.
@@ -64,7 +62,8 @@ type history struct {
 
 // Data is the demo data, decoded.
 type Data struct {
-	Configurations []runs.Configuration
+	Definitions    []map[string]any     // as users write them, targets before the workflows that launch them
+	Configurations []runs.Configuration // the definitions, parsed
 	Runs           []runs.Run
 }
 
@@ -89,19 +88,13 @@ func Parse() (Data, error) {
 		return Data{}, fmt.Errorf("demo: decode demo.json: %w", err)
 	}
 	var d Data
-	for _, c := range f.Configurations {
-		kind, ok := runs.KindOf(c.ConfigurationType)
-		if !ok {
-			return Data{}, fmt.Errorf("demo: configuration %s: unknown type %q", c.ConfigurationID, c.ConfigurationType)
+	for _, def := range f.Definitions {
+		cfg, err := configs.Parse(def)
+		if err != nil {
+			return Data{}, fmt.Errorf("demo: definition %v: %w", def["configuration_id"], err)
 		}
-		if c.JobID == "" {
-			c.JobID = runs.DefaultJobID(kind, c.ConfigurationID)
-		}
-		d.Configurations = append(d.Configurations, runs.Configuration{
-			Account: c.Account, Environment: c.Environment, ConfigurationType: c.ConfigurationType, Kind: kind,
-			ConfigurationID: c.ConfigurationID, JobID: c.JobID, Activated: c.Activated, Archived: c.Archived,
-			Definition: c.Definition, Version: 1, UpdatedBy: seededBy, UpdatedAt: time.Date(2020, 11, 1, 0, 0, 0, 0, time.UTC),
-		})
+		d.Definitions = append(d.Definitions, def)
+		d.Configurations = append(d.Configurations, cfg)
 	}
 	for _, r := range f.Runs {
 		run, err := fromResult(r)
@@ -178,17 +171,19 @@ func (h history) runs() ([]runs.Run, error) {
 	return out, nil
 }
 
-// Load writes the demo data through s and makes each of admins an admin of
-// every demo account. Loading twice changes nothing: runs that exist are
-// left as they are.
-func Load(ctx context.Context, s Seeder, admins ...string) (Data, error) {
+// Load deploys the demo definitions through deployer, writes the demo runs
+// through s, and makes each of admins an admin of every demo account.
+// Loading twice redeploys the definitions (a new version of each) and
+// leaves existing runs as they are.
+func Load(ctx context.Context, deployer Deployer, s Seeder, admins ...string) (Data, error) {
 	d, err := Parse()
 	if err != nil {
 		return Data{}, err
 	}
-	for _, c := range d.Configurations {
-		if err := s.PutConfiguration(ctx, c); err != nil {
-			return Data{}, fmt.Errorf("demo: %w", err)
+	loader := auth.Caller{Email: seededBy, Via: "demo"}
+	for _, def := range d.Definitions {
+		if _, err := deployer.Deploy(ctx, loader, def); err != nil {
+			return Data{}, fmt.Errorf("demo: deploy %v: %w", def["configuration_id"], err)
 		}
 	}
 	for _, r := range d.Runs {

@@ -3,6 +3,7 @@ package runs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The kinds of failure the domain reports. The API maps each to one HTTP
@@ -60,4 +61,35 @@ func Unavailable(what string, err error) error {
 		Message: what + " is temporarily unavailable; retry later",
 		Err:     err,
 	}
+}
+
+// Invalid lists every problem found with the fields of a request, for a
+// 400 that names them all at once.
+type Invalid []FieldProblem
+
+// FieldProblem is one problem with one field.
+type FieldProblem struct {
+	Field   string
+	Problem string
+}
+
+func (v Invalid) Error() string {
+	parts := make([]string, len(v))
+	for i, p := range v {
+		parts[i] = p.Field + ": " + p.Problem
+	}
+	return "invalid: " + strings.Join(parts, "; ")
+}
+
+// Add appends a problem.
+func (v *Invalid) Add(field, format string, args ...any) {
+	*v = append(*v, FieldProblem{Field: field, Problem: fmt.Sprintf(format, args...)})
+}
+
+// Err returns v as an error, or nil when there is no problem.
+func (v Invalid) Err() error {
+	if len(v) == 0 {
+		return nil
+	}
+	return v
 }

@@ -20,8 +20,9 @@ type Run struct {
 	StartExecutionDate time.Time // when the run was launched
 	LastUpdateDate     time.Time // zero for imported history that never had one
 	EndDate            time.Time // zero while the run is RUNNING
-	TriggerType        string    // TriggerAPI, ...
-	StartedBy          string    // the caller's email
+	TriggerType        string    // TriggerAPI, TriggerWorkflow, ...
+	StartedBy          string    // the caller's email, or "workflow:<id>"
+	TriggerRunIDs      []string  // for a workflow's run: the runs that met its criteria
 	Attempt            int       // 1 for the first attempt
 	IdempotencyKey     string
 	RequestHash        string    // hash of the launch request, to tell a replay from a misuse of a key
@@ -31,7 +32,8 @@ type Run struct {
 
 // How a run was started.
 const (
-	TriggerAPI = "api"
+	TriggerAPI      = "api"
+	TriggerWorkflow = "workflow"
 )
 
 // Duration is the run's duration: from its start to its end, or to now while
@@ -58,9 +60,38 @@ type Configuration struct {
 	Activated         bool
 	Archived          bool
 	Definition        map[string]any // the deployed JSON, as the user wrote it
-	Version           int
+	Workflow          *WorkflowSpec  // for workflows: what the definition asks
+	Version           int            // 1 for the first deploy, then one more per deploy
 	UpdatedBy         string
 	UpdatedAt         time.Time
+}
+
+// Ref returns the configuration's reference.
+func (c Configuration) Ref() ConfigRef {
+	return ConfigRef{Environment: c.Environment, Kind: c.Kind, ConfigurationID: c.ConfigurationID}
+}
+
+// Launchable explains why c cannot be launched, or returns nil.
+func (c Configuration) Launchable() error {
+	switch {
+	case c.Archived:
+		return Conflict("configuration %s is archived and cannot be launched; unarchive it with set_configuration_status first", c.ConfigurationID)
+	case !c.Activated:
+		return Conflict("configuration %s is deactivated and cannot be launched; activate it with set_configuration_status first", c.ConfigurationID)
+	}
+	return nil
+}
+
+// WorkflowSpec is what a workflow configuration asks: when every job of
+// AuthorizedJobIDs has succeeded, launch Target.
+type WorkflowSpec struct {
+	AuthorizedJobIDs []string
+	Target           ConfigRef // in the workflow's environment
+	TargetType       string    // the target's configuration_type, as written
+	TargetJobID      string    // the target's job id, resolved at deploy
+	// ResetSchedule is a cron expression, evaluated in UTC, at which the
+	// workflow forgets the jobs that succeeded; "" for never.
+	ResetSchedule string
 }
 
 // ConfigRef names a configuration within an account.
@@ -72,11 +103,15 @@ type ConfigRef struct {
 
 // Event is one entry of a run's audit trail.
 type Event struct {
+	ID   string // set by the store
 	At   time.Time
 	By   string // email of the caller, or "runway" for the system
 	Type string // EventStatus
 	From Status
 	To   Status
+	// Published is false until the event is on the run events topic; the
+	// Reaper publishes events a failed publish left behind.
+	Published bool
 }
 
 // EventStatus is the type of a status change event.
@@ -104,4 +139,21 @@ type LaunchMessage struct {
 	ExecutionDate     string         `json:"execution_date"`
 	Attempt           int            `json:"attempt"`
 	Definition        map[string]any `json:"definition"`
+}
+
+// RunEvent is published on the run events topic when a run's status
+// changes; workflows listen to it. Its JSON form is documented in
+// docs/executors.md.
+type RunEvent struct {
+	EventID           string    `json:"event_id"` // unique per change: consumers deduplicate on it
+	Account           string    `json:"account"`
+	Environment       string    `json:"environment"`
+	ConfigurationType string    `json:"configuration_type"` // the kind
+	ConfigurationID   string    `json:"configuration_id"`
+	JobID             string    `json:"job_id"`
+	RunID             string    `json:"run_id"`
+	Status            Status    `json:"status"`
+	PreviousStatus    Status    `json:"previous_status"`
+	At                time.Time `json:"at"` // when the change was made
+	By                string    `json:"by"`
 }

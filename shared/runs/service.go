@@ -34,16 +34,20 @@ type Store interface {
 	// QueryRuns returns the runs q selects, newest first.
 	QueryRuns(ctx context.Context, account string, q Query) ([]Run, error)
 	// UpdateRun applies change to the run in a transaction. If change
-	// returns an event, the run is saved and the event appended; if it
-	// returns nil, nothing is written.
-	UpdateRun(ctx context.Context, account, key string, change func(*Run) (*Event, error)) (Run, error)
+	// returns an event, the run is saved and the event appended (and
+	// returned, with its ID); if it returns nil, nothing is written.
+	UpdateRun(ctx context.Context, account, key string, change func(*Run) (*Event, error)) (Run, *Event, error)
 	// MarkPublished records that the run's launch message was published.
 	MarkPublished(ctx context.Context, account, key, messageID string, at time.Time) error
+	// MarkEventPublished records that a run event was published.
+	MarkEventPublished(ctx context.Context, account, key, eventID string) error
 }
 
-// Publisher publishes launch messages. shared/bus implements it on Pub/Sub.
+// Publisher publishes Runway's messages. shared/bus implements it on
+// Pub/Sub.
 type Publisher interface {
 	PublishLaunch(ctx context.Context, msg LaunchMessage) (messageID string, err error)
+	PublishRunEvent(ctx context.Context, ev RunEvent) (messageID string, err error)
 }
 
 // Service carries out launches, status reads and status changes.
@@ -72,6 +76,10 @@ func NewService(store Store, bus Publisher, authz *auth.Authorizer, now func() t
 	}
 	return &Service{store: store, bus: bus, authz: authz, now: now, publishTimeout: 10 * time.Second}, nil
 }
+
+// clock returns the time now, in UTC, to the microsecond: the precision
+// Firestore keeps, so that a time read back equals the time written.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // Launch is a request to start a run of a configuration.
 type Launch struct {
@@ -106,7 +114,7 @@ func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l
 		return Run{}, false, err
 	}
 
-	now := s.now().UTC()
+	now := s.clock()
 	run := Run{
 		Key:                RandomKey(),
 		Account:            l.Account,
@@ -141,21 +149,20 @@ func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l
 		return Run{}, false, fmt.Errorf("store.CreateRun: %w", err)
 	}
 	logging.Annotate(ctx, slog.String("run_id", run.RunID))
-	s.publish(ctx, run, cfg)
+	s.Publish(ctx, run, cfg.Definition)
 	return run, false, nil
 }
 
 // launchable explains why cfg cannot be launched as l asks, or returns nil.
 func launchable(cfg *Configuration, l Launch) error {
-	switch {
-	case cfg == nil:
+	if cfg == nil {
 		return NotFound("configuration %s (%s) not found in environment %s of account %s",
 			l.ConfigurationID, l.ConfigType, l.Environment, l.Account)
-	case cfg.Archived:
-		return Conflict("configuration %s is archived and cannot be launched; unarchive it with set_configuration_status first", l.ConfigurationID)
-	case !cfg.Activated:
-		return Conflict("configuration %s is deactivated and cannot be launched; activate it with set_configuration_status first", l.ConfigurationID)
-	case l.JobID != "" && l.JobID != cfg.JobID:
+	}
+	if err := cfg.Launchable(); err != nil {
+		return err
+	}
+	if l.JobID != "" && l.JobID != cfg.JobID {
 		return InvalidField("job_id", "job_id %q is not the job id of configuration %s (%s)", l.JobID, l.ConfigurationID, cfg.JobID)
 	}
 	return nil
@@ -185,10 +192,10 @@ func requestHash(kind Kind, l Launch) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// publish sends the launch message and records it on the run. A failure is
-// logged and leaves the run unpublished: the run exists, and the Reaper
-// publishes unpublished runs, so the launch is not lost.
-func (s *Service) publish(ctx context.Context, run Run, cfg *Configuration) {
+// Publish sends the launch message of a new run and records it on the run.
+// A failure is logged and leaves the run unpublished: the run exists, and
+// the Reaper publishes unpublished runs, so the launch is not lost.
+func (s *Service) Publish(ctx context.Context, run Run, definition map[string]any) {
 	// The request may be canceled once the run exists; the publish must
 	// still go through, within its own deadline.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.publishTimeout)
@@ -203,13 +210,13 @@ func (s *Service) publish(ctx context.Context, run Run, cfg *Configuration) {
 		JobID:             run.JobID,
 		ExecutionDate:     run.ExecutionDate,
 		Attempt:           run.Attempt,
-		Definition:        cfg.Definition,
+		Definition:        definition,
 	})
 	if err != nil {
 		log.ErrorContext(ctx, "launch message not published; the run stays unpublished until the Reaper publishes it", slog.Any("error", err))
 		return
 	}
-	if err := s.store.MarkPublished(ctx, run.Account, run.Key, id, s.now().UTC()); err != nil {
+	if err := s.store.MarkPublished(ctx, run.Account, run.Key, id, s.clock()); err != nil {
 		log.ErrorContext(ctx, "launch message published but not recorded on the run", slog.String("message_id", id), slog.Any("error", err))
 	}
 }
@@ -275,14 +282,14 @@ func (s *Service) SetStatus(ctx context.Context, who auth.Caller, ref RunRef, st
 	if !ok {
 		return Run{}, InvalidField("run_id", "run_id %s", ValidateRunID(ref.RunID))
 	}
-	run, err := s.store.UpdateRun(ctx, ref.Account, key, func(r *Run) (*Event, error) {
+	run, event, err := s.store.UpdateRun(ctx, ref.Account, key, func(r *Run) (*Event, error) {
 		if !ref.matches(*r) {
 			return nil, ref.notFound()
 		}
 		if r.Status == status {
 			return nil, nil
 		}
-		now := s.now().UTC()
+		now := s.clock()
 		event := &Event{At: now, By: who.Email, Type: EventStatus, From: r.Status, To: status}
 		switch {
 		case status == StatusRunning:
@@ -303,5 +310,37 @@ func (s *Service) SetStatus(ctx context.Context, who auth.Caller, ref RunRef, st
 		return Run{}, fmt.Errorf("store.UpdateRun: %w", err)
 	}
 	logging.Annotate(ctx, slog.String("run_id", run.RunID), slog.String("to_status", string(status)))
+	if event != nil {
+		s.PublishEvent(ctx, run, *event)
+	}
 	return run, nil
+}
+
+// PublishEvent puts a status change on the run events topic and records
+// that it is there. A failure is logged and leaves the event unpublished
+// for the Reaper: a workflow waiting on the run still hears of it.
+func (s *Service) PublishEvent(ctx context.Context, run Run, event Event) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.publishTimeout)
+	defer cancel()
+	log := logging.FromContext(ctx).With(slog.String("run_id", run.RunID), slog.String("event_id", event.ID))
+	_, err := s.bus.PublishRunEvent(ctx, RunEvent{
+		EventID:           event.ID,
+		Account:           run.Account,
+		Environment:       run.Environment,
+		ConfigurationType: string(run.Kind),
+		ConfigurationID:   run.ConfigurationID,
+		JobID:             run.JobID,
+		RunID:             run.RunID,
+		Status:            event.To,
+		PreviousStatus:    event.From,
+		At:                event.At,
+		By:                event.By,
+	})
+	if err != nil {
+		log.ErrorContext(ctx, "run event not published; it stays unpublished until the Reaper publishes it", slog.Any("error", err))
+		return
+	}
+	if err := s.store.MarkEventPublished(ctx, run.Account, run.Key, event.ID); err != nil {
+		log.ErrorContext(ctx, "run event published but not recorded", slog.Any("error", err))
+	}
 }

@@ -92,7 +92,7 @@ func New(t testing.TB) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.EnsureTopics(ctx, ps, cfg.LaunchTopic); err != nil {
+	if err := bus.EnsureTopics(ctx, ps, cfg.LaunchTopic, cfg.RunEventsTopic); err != nil {
 		t.Fatal(err)
 	}
 	env, err := runway.NewEnv(ctx, cfg)
@@ -119,10 +119,22 @@ func mapLookup(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
+// StartDelivery feeds the Pub/Sub functions (the workflow trigger, the
+// reference executor) from the emulator, as the dev server does, until the
+// test ends.
+func (s *Stack) StartDelivery(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := runway.StartDelivery(ctx, s.Env); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Seed loads the demo data and makes Admin an admin of its accounts.
 func (s *Stack) Seed(t testing.TB) demo.Data {
 	t.Helper()
-	d, err := demo.Load(context.Background(), s.Env.Store, Admin)
+	d, err := demo.Load(context.Background(), s.Env.Configs, s.Env.Store, Admin)
 	if err != nil {
 		t.Fatal(err)
 	}

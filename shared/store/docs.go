@@ -28,6 +28,7 @@ type runDoc struct {
 	EndDate            *time.Time `firestore:"end_date,omitempty"`
 	TriggerType        string     `firestore:"trigger_type"`
 	StartedBy          string     `firestore:"started_by"`
+	TriggerRunIDs      []string   `firestore:"trigger_run_ids,omitempty"`
 	Attempt            int        `firestore:"attempt"`
 	IdempotencyKey     string     `firestore:"idempotency_key,omitempty"`
 	RequestHash        string     `firestore:"request_hash,omitempty"`
@@ -69,6 +70,7 @@ func encodeRun(r runs.Run) runDoc {
 		EndDate:            optionalTime(r.EndDate),
 		TriggerType:        r.TriggerType,
 		StartedBy:          r.StartedBy,
+		TriggerRunIDs:      r.TriggerRunIDs,
 		Attempt:            r.Attempt,
 		IdempotencyKey:     r.IdempotencyKey,
 		RequestHash:        r.RequestHash,
@@ -99,6 +101,7 @@ func decodeRun(snap *firestore.DocumentSnapshot) (runs.Run, error) {
 		EndDate:            valueOf(d.EndDate),
 		TriggerType:        d.TriggerType,
 		StartedBy:          d.StartedBy,
+		TriggerRunIDs:      d.TriggerRunIDs,
 		Attempt:            d.Attempt,
 		IdempotencyKey:     d.IdempotencyKey,
 		RequestHash:        d.RequestHash,
@@ -117,13 +120,36 @@ type configDoc struct {
 	Activated         bool           `firestore:"activated"`
 	Archived          bool           `firestore:"archived"`
 	Definition        map[string]any `firestore:"definition"`
+	Workflow          *workflowDoc   `firestore:"workflow,omitempty"`
+	TriggerKeys       []string       `firestore:"trigger_keys,omitempty"` // see triggerKey
 	Version           int            `firestore:"version"`
 	UpdatedBy         string         `firestore:"updated_by"`
 	UpdatedAt         time.Time      `firestore:"updated_at"`
 }
 
+// workflowDoc is a workflow's parsed definition, kept beside it.
+type workflowDoc struct {
+	AuthorizedJobIDs      []string `firestore:"authorized_job_ids"`
+	TargetKind            string   `firestore:"target_kind"`
+	TargetType            string   `firestore:"target_configuration_type"`
+	TargetConfigurationID string   `firestore:"target_configuration_id"`
+	TargetJobID           string   `firestore:"target_job_id"`
+	ResetSchedule         string   `firestore:"schedule_interval_reset,omitempty"`
+}
+
 func encodeConfig(c runs.Configuration) configDoc {
+	var wf *workflowDoc
+	var keys []string
+	if w := c.Workflow; w != nil {
+		wf = &workflowDoc{AuthorizedJobIDs: w.AuthorizedJobIDs, TargetKind: string(w.Target.Kind), TargetType: w.TargetType,
+			TargetConfigurationID: w.Target.ConfigurationID, TargetJobID: w.TargetJobID, ResetSchedule: w.ResetSchedule}
+		for _, job := range w.AuthorizedJobIDs {
+			keys = append(keys, triggerKey(c.Environment, job))
+		}
+	}
 	return configDoc{
+		Workflow:          wf,
+		TriggerKeys:       keys,
 		Account:           c.Account,
 		Environment:       c.Environment,
 		ConfigurationType: c.ConfigurationType,
@@ -144,7 +170,7 @@ func decodeConfig(snap *firestore.DocumentSnapshot) (runs.Configuration, error) 
 	if err := snap.DataTo(&d); err != nil {
 		return runs.Configuration{}, fmt.Errorf("store: decode configuration %s: %w", snap.Ref.Path, err)
 	}
-	return runs.Configuration{
+	cfg := runs.Configuration{
 		Account:           d.Account,
 		Environment:       d.Environment,
 		ConfigurationType: d.ConfigurationType,
@@ -157,7 +183,13 @@ func decodeConfig(snap *firestore.DocumentSnapshot) (runs.Configuration, error) 
 		Version:           d.Version,
 		UpdatedBy:         d.UpdatedBy,
 		UpdatedAt:         d.UpdatedAt.UTC(),
-	}, nil
+	}
+	if w := d.Workflow; w != nil {
+		cfg.Workflow = &runs.WorkflowSpec{AuthorizedJobIDs: w.AuthorizedJobIDs, TargetType: w.TargetType, TargetJobID: w.TargetJobID,
+			Target:        runs.ConfigRef{Environment: d.Environment, Kind: runs.Kind(w.TargetKind), ConfigurationID: w.TargetConfigurationID},
+			ResetSchedule: w.ResetSchedule}
+	}
+	return cfg, nil
 }
 
 type memberDoc struct {
@@ -180,17 +212,18 @@ func roleOf(snap *firestore.DocumentSnapshot) auth.Role {
 }
 
 type eventDoc struct {
-	At   time.Time `firestore:"at"`
-	By   string    `firestore:"by"`
-	Type string    `firestore:"type"`
-	From string    `firestore:"from,omitempty"`
-	To   string    `firestore:"to,omitempty"`
+	At        time.Time `firestore:"at"`
+	By        string    `firestore:"by"`
+	Type      string    `firestore:"type"`
+	From      string    `firestore:"from,omitempty"`
+	To        string    `firestore:"to,omitempty"`
+	Published bool      `firestore:"published"`
 }
 
 func encodeEvent(e runs.Event) eventDoc {
-	return eventDoc{At: e.At, By: e.By, Type: e.Type, From: string(e.From), To: string(e.To)}
+	return eventDoc{At: e.At, By: e.By, Type: e.Type, From: string(e.From), To: string(e.To), Published: e.Published}
 }
 
-func (d eventDoc) event() runs.Event {
-	return runs.Event{At: d.At.UTC(), By: d.By, Type: d.Type, From: runs.Status(d.From), To: runs.Status(d.To)}
+func (d eventDoc) event(id string) runs.Event {
+	return runs.Event{ID: id, At: d.At.UTC(), By: d.By, Type: d.Type, From: runs.Status(d.From), To: runs.Status(d.To), Published: d.Published}
 }

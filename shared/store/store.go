@@ -280,12 +280,16 @@ func (s *Store) QueryRuns(ctx context.Context, account string, q runs.Query) ([]
 
 // UpdateRun implements runs.Store with a transaction: the run is read,
 // changed, written back and the event appended, or nothing is written.
-func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(*runs.Run) (*runs.Event, error)) (runs.Run, error) {
+func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(*runs.Run) (*runs.Event, error)) (runs.Run, *runs.Event, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	doc := s.runs(account).Doc(key)
-	var result runs.Run
+	var (
+		result runs.Run
+		saved  *runs.Event
+	)
 	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		saved = nil // the function may run again after a conflict
 		snap, err := tx.Get(doc)
 		if err != nil {
 			return err
@@ -295,23 +299,33 @@ func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(
 			return err
 		}
 		event, err := change(&run)
+		result = run
 		if err != nil || event == nil {
-			result = run
 			return err
 		}
 		if err := tx.Set(doc, encodeRun(run)); err != nil {
 			return err
 		}
-		if err := tx.Create(doc.Collection("events").NewDoc(), encodeEvent(*event)); err != nil {
+		ref := doc.Collection("events").NewDoc()
+		if err := tx.Create(ref, encodeEvent(*event)); err != nil {
 			return err
 		}
-		result = run
+		event.ID = ref.ID
+		saved = event
 		return nil
 	})
 	if err != nil {
-		return runs.Run{}, classifyTx("store.UpdateRun", err)
+		return runs.Run{}, nil, classifyTx("store.UpdateRun", err)
 	}
-	return result, nil
+	return result, saved, nil
+}
+
+// MarkEventPublished implements runs.Store.
+func (s *Store) MarkEventPublished(ctx context.Context, account, key, eventID string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err := s.runs(account).Doc(key).Collection("events").Doc(eventID).Update(ctx, []firestore.Update{{Path: "published", Value: true}})
+	return classify("store.MarkEventPublished", err)
 }
 
 // MarkPublished implements runs.Store.
@@ -340,7 +354,7 @@ func (s *Store) Events(ctx context.Context, account, key string) ([]runs.Event, 
 		if err := snap.DataTo(&d); err != nil {
 			return nil, fmt.Errorf("store.Events: decode %s: %w", snap.Ref.Path, err)
 		}
-		events = append(events, d.event())
+		events = append(events, d.event(snap.Ref.ID))
 	}
 	return events, nil
 }

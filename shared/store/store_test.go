@@ -174,12 +174,12 @@ func TestUpdateRun(t *testing.T) {
 	at := t0.Add(time.Hour)
 
 	// A change with an event is saved, and its event appended.
-	got, err := s.UpdateRun(ctx, "000099", run.Key, func(r *runs.Run) (*runs.Event, error) {
+	got, event, err := s.UpdateRun(ctx, "000099", run.Key, func(r *runs.Run) (*runs.Event, error) {
 		r.Status, r.LastUpdateDate = runs.StatusChecked, at
 		return &runs.Event{At: at, By: "bob@example.com", Type: runs.EventStatus, From: runs.StatusFailed, To: runs.StatusChecked}, nil
 	})
-	if err != nil || got.Status != runs.StatusChecked {
-		t.Fatalf("UpdateRun = %+v, %v", got, err)
+	if err != nil || got.Status != runs.StatusChecked || event == nil || event.ID == "" {
+		t.Fatalf("UpdateRun = %+v, %+v, %v", got, event, err)
 	}
 	stored, _ := s.GetRun(ctx, "000099", run.Key)
 	if stored.Status != runs.StatusChecked || !stored.LastUpdateDate.Equal(at) {
@@ -192,8 +192,8 @@ func TestUpdateRun(t *testing.T) {
 		func(r *runs.Run) (*runs.Event, error) { r.Status = runs.StatusRunning; return nil, nil },
 		func(r *runs.Run) (*runs.Event, error) { r.Status = runs.StatusRunning; return &runs.Event{}, refused },
 	} {
-		if _, err := s.UpdateRun(ctx, "000099", run.Key, change); err != nil && !errors.Is(err, refused) {
-			t.Fatal(err)
+		if _, ev, err := s.UpdateRun(ctx, "000099", run.Key, change); (err != nil && !errors.Is(err, refused)) || ev != nil {
+			t.Fatalf("UpdateRun = %+v, %v", ev, err)
 		}
 	}
 	stored, _ = s.GetRun(ctx, "000099", run.Key)
@@ -204,12 +204,18 @@ func TestUpdateRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []runs.Event{{At: at, By: "bob@example.com", Type: runs.EventStatus, From: runs.StatusFailed, To: runs.StatusChecked}}
+	want := []runs.Event{{ID: event.ID, At: at, By: "bob@example.com", Type: runs.EventStatus, From: runs.StatusFailed, To: runs.StatusChecked}}
 	if diff := cmp.Diff(want, events); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
+	if err := s.MarkEventPublished(ctx, "000099", run.Key, event.ID); err != nil {
+		t.Fatal(err)
+	}
+	if events, _ := s.Events(ctx, "000099", run.Key); !events[0].Published {
+		t.Error("MarkEventPublished did not mark the event")
+	}
 
-	if _, err := s.UpdateRun(ctx, "000099", runs.RandomKey(), func(*runs.Run) (*runs.Event, error) { return nil, nil }); !errors.Is(err, runs.ErrNotFound) {
+	if _, _, err := s.UpdateRun(ctx, "000099", runs.RandomKey(), func(*runs.Run) (*runs.Event, error) { return nil, nil }); !errors.Is(err, runs.ErrNotFound) {
 		t.Errorf("UpdateRun of a missing run = %v, want ErrNotFound", err)
 	}
 }

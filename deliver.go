@@ -1,0 +1,43 @@
+package runway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/logging"
+)
+
+// StartDelivery feeds every Pub/Sub function of the route table from a
+// pull subscription to its topic, as push subscriptions do in a
+// deployment, until ctx ends. The local dev server and the test stack use
+// it; the subscriptions are created if missing.
+func StartDelivery(ctx context.Context, env *Env) error {
+	ctx = logging.WithLogger(ctx, env.Logger)
+	for _, route := range Routes {
+		if route.Topic == nil {
+			continue
+		}
+		handle, err := route.NewHandler(env)
+		if err != nil {
+			return fmt.Errorf("runway: %s: %w", route.Function, err)
+		}
+		topic := route.Topic(env.Config)
+		subscription := "local-" + strings.ToLower(route.Function)
+		if err := bus.EnsureSubscription(ctx, env.PubSub, topic, subscription); err != nil {
+			return err
+		}
+		go func() {
+			log := env.Logger.With(slog.String("function", route.Function))
+			err := bus.Deliver(ctx, env.PubSub, subscription, func(ctx context.Context, m bus.Message) error {
+				return handle(logging.WithLogger(ctx, log.With(slog.String("message_id", m.ID))), m)
+			})
+			if err != nil {
+				log.ErrorContext(ctx, "delivery stopped", slog.Any("error", err))
+			}
+		}()
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+// Package configuration is the Configuration function, POST
+// /v1/configuration: it deploys configurations from their JSON definitions
+// (deploy_configuration) and reads them (get_configuration,
+// list_configurations).
+package configuration
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
+	"github.com/runwaydata/runway/shared/logging"
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// defaultListLimit is list_configurations' page size when none is asked.
+const defaultListLimit = 100
+
+// Deps are the Configuration function's dependencies.
+type Deps struct {
+	Configs *configs.Service
+	Authn   api.Authenticator
+	Authz   api.Authorizer
+}
+
+// Handler serves Configuration.
+type Handler struct {
+	*api.Endpoint
+	configs *configs.Service
+}
+
+// New returns the Configuration handler.
+func New(deps Deps) (*Handler, error) {
+	if deps.Configs == nil {
+		return nil, errors.New("configuration: missing configs service")
+	}
+	h := &Handler{configs: deps.Configs}
+	endpoint, err := api.NewEndpoint("configuration", deps.Authn, deps.Authz,
+		api.NewAction("deploy_configuration", h.deploy),
+		api.NewAction("get_configuration", h.get),
+		api.NewAction("list_configurations", h.list),
+	)
+	if err != nil {
+		return nil, err
+	}
+	h.Endpoint = endpoint
+	return h, nil
+}
+
+func (h *Handler) deploy(ctx context.Context, who auth.Caller, req api.DeployConfigurationRequest) (api.ConfigurationResponse, error) {
+	cfg, err := h.configs.Deploy(ctx, who, req.Configuration)
+	if err != nil {
+		return api.ConfigurationResponse{}, err
+	}
+	logging.Annotate(ctx, slog.String("configuration_id", cfg.ConfigurationID), slog.Int("version", cfg.Version))
+	return api.ConfigurationResponse{Configuration: api.NewConfigurationResult(cfg, true)}, nil
+}
+
+func (h *Handler) get(ctx context.Context, _ auth.Caller, req api.GetConfigurationRequest) (api.ConfigurationResponse, error) {
+	cfg, err := h.configs.Get(ctx, req.Account, req.Ref())
+	if err != nil {
+		return api.ConfigurationResponse{}, err
+	}
+	return api.ConfigurationResponse{Configuration: api.NewConfigurationResult(cfg, true)}, nil
+}
+
+func (h *Handler) list(ctx context.Context, _ auth.Caller, req api.ListConfigurationsRequest) (api.ConfigurationsResponse, error) {
+	f := configs.Filter{Environment: req.Environment, Activated: req.Activated}
+	f.Kind, _ = runs.KindOf(req.ConfigurationType)
+	limit := defaultListLimit
+	if req.Limit != nil {
+		limit = *req.Limit
+	}
+	list, next, err := h.configs.List(ctx, req.Account, f, limit, req.PageToken)
+	if err != nil {
+		return api.ConfigurationsResponse{}, err
+	}
+	out := api.ConfigurationsResponse{Configurations: make([]api.ConfigurationResult, 0, len(list)), NextPageToken: next}
+	for _, c := range list {
+		out.Configurations = append(out.Configurations, api.NewConfigurationResult(c, false))
+	}
+	return out, nil
+}

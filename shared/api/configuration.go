@@ -1,0 +1,169 @@
+package api
+
+import (
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// ConfigRefRequest holds the identity of a configuration, as the Tailer
+// API's configuration and workflow actions take it.
+type ConfigRefRequest struct {
+	Account           string `json:"account"`
+	Environment       string `json:"environment"`
+	ConfigurationType string `json:"configuration_type"`
+	ConfigurationID   string `json:"configuration_id"`
+}
+
+// AccountID implements Request.
+func (r ConfigRefRequest) AccountID() string { return r.Account }
+
+func (r ConfigRefRequest) validate(p *problems) {
+	p.account(r.Account)
+	p.environment(r.Environment, true)
+	p.configurationType(r.ConfigurationType)
+	p.configurationID(r.ConfigurationID)
+}
+
+// Ref returns the configuration the request names.
+func (r ConfigRefRequest) Ref() runs.ConfigRef {
+	kind, _ := runs.KindOf(r.ConfigurationType)
+	return runs.ConfigRef{Environment: r.Environment, Kind: kind, ConfigurationID: r.ConfigurationID}
+}
+
+// DeployConfigurationRequest is the body of deploy_configuration on
+// /v1/configuration: the configuration's JSON definition, as its user
+// writes it (e.g. reference/tailer-table-to-table-configuration-example.md),
+// under "configuration".
+type DeployConfigurationRequest struct {
+	Action        string         `json:"action"`
+	Configuration map[string]any `json:"configuration"`
+}
+
+// AccountID implements Request: the definition's account.
+func (r DeployConfigurationRequest) AccountID() string {
+	account, _ := r.Configuration["account"].(string)
+	return account
+}
+
+// Validate implements Request. The definition itself is checked by the
+// configs package, which names each field at fault.
+func (r DeployConfigurationRequest) Validate() []FieldError {
+	var p problems
+	if r.Configuration == nil {
+		p.add("configuration", "is required: the configuration's JSON definition")
+		return p
+	}
+	if _, ok := r.Configuration["account"].(string); !ok {
+		p.add("configuration.account", "is required")
+	} else {
+		p.account(r.AccountID())
+		for i := range p {
+			p[i].Field = "configuration." + p[i].Field
+		}
+	}
+	return p
+}
+
+// GetConfigurationRequest is the body of get_configuration.
+type GetConfigurationRequest struct {
+	Action string `json:"action"`
+	ConfigRefRequest
+}
+
+// Validate implements Request.
+func (r GetConfigurationRequest) Validate() []FieldError {
+	var p problems
+	r.validate(&p)
+	return p
+}
+
+// ListConfigurationsRequest is the body of list_configurations: a page of
+// the account's configurations, by environment, type and id.
+type ListConfigurationsRequest struct {
+	Action            string `json:"action"`
+	Account           string `json:"account"`
+	Environment       string `json:"environment,omitempty"`
+	ConfigurationType string `json:"configuration_type,omitempty"`
+	Activated         *bool  `json:"activated,omitempty"`
+	Limit             *int   `json:"limit,omitempty"`
+	PageToken         string `json:"page_token,omitempty"`
+}
+
+// AccountID implements Request.
+func (r ListConfigurationsRequest) AccountID() string { return r.Account }
+
+// Validate implements Request.
+func (r ListConfigurationsRequest) Validate() []FieldError {
+	var p problems
+	p.account(r.Account)
+	p.environment(r.Environment, false)
+	if r.ConfigurationType != "" {
+		p.configurationType(r.ConfigurationType)
+	}
+	p.limit(r.Limit)
+	return p
+}
+
+// SetConfigurationStatusRequest is the body of set_configuration_status on
+// /v1/configuration/status. activated and archived are both required, as
+// in every example of the reference.
+type SetConfigurationStatusRequest struct {
+	Action    string `json:"action"`
+	Activated *bool  `json:"activated"`
+	Archived  *bool  `json:"archived"`
+	ConfigRefRequest
+}
+
+// Validate implements Request.
+func (r SetConfigurationStatusRequest) Validate() []FieldError {
+	var p problems
+	r.validate(&p)
+	if r.Activated == nil {
+		p.add("activated", "is required: true or false")
+	}
+	if r.Archived == nil {
+		p.add("archived", "is required: true or false")
+	}
+	return p
+}
+
+// ConfigurationResult is a configuration as the API returns it. The
+// definition is left out of lists.
+type ConfigurationResult struct {
+	Account           string         `json:"account"`
+	Environment       string         `json:"environment"`
+	ConfigurationType string         `json:"configuration_type"`
+	ConfigurationID   string         `json:"configuration_id"`
+	JobID             string         `json:"job_id"`
+	Activated         bool           `json:"activated"`
+	Archived          bool           `json:"archived"`
+	Version           int            `json:"version"`
+	UpdatedBy         string         `json:"updated_by"`
+	UpdatedAt         string         `json:"updated_at"`
+	Definition        map[string]any `json:"definition,omitempty"`
+}
+
+// NewConfigurationResult converts a configuration, with its definition or
+// without.
+func NewConfigurationResult(c runs.Configuration, withDefinition bool) ConfigurationResult {
+	r := ConfigurationResult{
+		Account: c.Account, Environment: c.Environment, ConfigurationType: c.ConfigurationType,
+		ConfigurationID: c.ConfigurationID, JobID: c.JobID, Activated: c.Activated, Archived: c.Archived,
+		Version: c.Version, UpdatedBy: c.UpdatedBy, UpdatedAt: FormatTime(c.UpdatedAt),
+	}
+	if withDefinition {
+		r.Definition = c.Definition
+	}
+	return r
+}
+
+// ConfigurationResponse answers deploy_configuration and get_configuration.
+type ConfigurationResponse struct {
+	Configuration ConfigurationResult `json:"configuration"`
+}
+
+// ConfigurationsResponse answers list_configurations. NextPageToken is
+// absent on the last page.
+type ConfigurationsResponse struct {
+	Configurations []ConfigurationResult `json:"configurations"`
+	NextPageToken  string                `json:"next_page_token,omitempty"`
+}

@@ -1,0 +1,182 @@
+// Package configs is the configuration side of Runway's domain: deploying
+// configurations from their JSON definitions as users write them,
+// validating workflows (their target exists, they form no cycle, their
+// reset schedule parses), and switching configurations on and off.
+package configs
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+var (
+	accountPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	environmentPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
+	configIDPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,247}$`)
+)
+
+// maxAuthorizedJobs bounds a workflow's criteria, so that its state stays a
+// small document.
+const maxAuthorizedJobs = 100
+
+// cronParser reads schedule_interval_reset: the five standard fields, as
+// crontab.guru (which the reference points to) reads them.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
+
+// Parse reads a definition, as a user writes it, into the configuration to
+// store for account. Every problem is reported, each naming its field as
+// "configuration.<field>".
+//
+// A table-to-table configuration is stored under its id with the
+// environment appended, as the Tailer API references it:
+// 000099_iowa_liquor_prepare_pda in DEV is 000099_iowa_liquor_prepare_pda_DEV.
+func Parse(definition map[string]any) (runs.Configuration, error) {
+	p := fields{def: definition}
+	cfg := runs.Configuration{
+		Account:           p.identifier("account", accountPattern, "1 to 64 letters, digits, '_' or '-', such as 000099"),
+		Environment:       p.identifier("environment", environmentPattern, "1 to 32 letters, digits, '_' or '-', such as DEV or PROD"),
+		ConfigurationType: p.str("configuration_type", true),
+		ConfigurationID:   p.identifier("configuration_id", configIDPattern, "1 to 248 letters, digits, '_', '.' or '-'"),
+		Activated:         p.boolean("activated", true),
+		Archived:          p.boolean("archived", false),
+		Definition:        definition,
+	}
+	kind, ok := runs.KindOf(cfg.ConfigurationType)
+	if cfg.ConfigurationType != "" && !ok {
+		p.problems.Add("configuration.configuration_type", "must be one of %s", strings.Join(runs.ConfigurationTypes(), ", "))
+	}
+	cfg.Kind = kind
+	if kind == runs.KindTableToTable && cfg.ConfigurationID != "" && cfg.Environment != "" {
+		cfg.ConfigurationID += "_" + cfg.Environment
+	}
+	if kind == runs.KindWorkflow {
+		cfg.Workflow = p.workflow(cfg.Environment)
+	}
+	if err := p.problems.Err(); err != nil {
+		return runs.Configuration{}, err
+	}
+	cfg.JobID = runs.DefaultJobID(kind, cfg.ConfigurationID)
+	return cfg, nil
+}
+
+// fields reads a definition's fields, collecting problems.
+type fields struct {
+	def      map[string]any
+	problems runs.Invalid
+}
+
+func (p *fields) str(name string, required bool) string {
+	v, present := p.def[name]
+	s, ok := v.(string)
+	switch {
+	case !present && required:
+		p.problems.Add("configuration."+name, "is required")
+	case present && !ok:
+		p.problems.Add("configuration."+name, "must be a string")
+	case ok && s == "" && required:
+		p.problems.Add("configuration."+name, "must not be empty")
+	}
+	return s
+}
+
+func (p *fields) identifier(name string, pattern *regexp.Regexp, shape string) string {
+	s := p.str(name, true)
+	if s != "" && !pattern.MatchString(s) {
+		p.problems.Add("configuration."+name, "must be %s", shape)
+	}
+	return s
+}
+
+func (p *fields) boolean(name string, fallback bool) bool {
+	v, present := p.def[name]
+	if !present {
+		return fallback
+	}
+	b, ok := v.(bool)
+	if !ok {
+		p.problems.Add("configuration."+name, "must be true or false")
+	}
+	return b
+}
+
+// workflow reads the fields of a workflow configuration, as
+// reference/tailer-workflow-configuration.md describes them.
+func (p *fields) workflow(environment string) *runs.WorkflowSpec {
+	spec := &runs.WorkflowSpec{}
+	if v := p.str("version", true); v != "" && v != "2" {
+		p.problems.Add("configuration.version", `must be "2": only version 2 workflows are supported`)
+	}
+	p.str("gcp_project_id", true)
+
+	list, ok := p.def["authorized_job_ids"].([]any)
+	switch {
+	case p.def["authorized_job_ids"] == nil:
+		p.problems.Add("configuration.authorized_job_ids", "is required: the job ids that must all succeed")
+	case !ok:
+		p.problems.Add("configuration.authorized_job_ids", "must be an array of job ids")
+	case len(list) == 0:
+		p.problems.Add("configuration.authorized_job_ids", "must name at least one job id")
+	case len(list) > maxAuthorizedJobs:
+		p.problems.Add("configuration.authorized_job_ids", "must name at most %d job ids", maxAuthorizedJobs)
+	}
+	seen := map[string]bool{}
+	for i, item := range list {
+		id, ok := item.(string)
+		field := fmt.Sprintf("configuration.authorized_job_ids[%d]", i)
+		switch {
+		case !ok || id == "":
+			p.problems.Add(field, "must be a job id such as gbq-to-gbq|000099_assert_of_configuration_DEV")
+		case len(id) > 512:
+			p.problems.Add(field, "must be at most 512 characters")
+		case seen[id]:
+			p.problems.Add(field, "%s is listed twice", id)
+		default:
+			seen[id] = true
+			spec.AuthorizedJobIDs = append(spec.AuthorizedJobIDs, id)
+		}
+	}
+
+	target, ok := p.def["target_dag"].(map[string]any)
+	if !ok {
+		p.problems.Add("configuration.target_dag", "is required: an object with the configuration_type and configuration_id to launch")
+	} else {
+		targetType, _ := target["configuration_type"].(string)
+		targetID, _ := target["configuration_id"].(string)
+		kind, known := runs.KindOf(targetType)
+		switch {
+		case !known || kind == runs.KindWorkflow:
+			p.problems.Add("configuration.target_dag.configuration_type", "must be the type of a data operation: storage-to-storage, storage-to-table, table-to-table, table-to-storage or vm-launcher")
+		case !configIDPattern.MatchString(targetID):
+			p.problems.Add("configuration.target_dag.configuration_id", "must be the configuration id of the job to launch, such as Load_Configuration_DEV")
+		}
+		for name := range target {
+			if name != "configuration_type" && name != "configuration_id" {
+				p.problems.Add("configuration.target_dag."+name, "unknown field; target_dag has configuration_type and configuration_id")
+			}
+		}
+		spec.Target = runs.ConfigRef{Environment: environment, Kind: kind, ConfigurationID: targetID}
+		spec.TargetType = targetType
+	}
+
+	if cronSpec := p.str("schedule_interval_reset", false); cronSpec != "" {
+		if _, err := cronParser.Parse(cronSpec); err != nil {
+			p.problems.Add("configuration.schedule_interval_reset", "must be a cron expression of five fields, such as \"59 23 * * *\": %v", err)
+		}
+		spec.ResetSchedule = cronSpec
+	}
+	return spec
+}
+
+// Schedule parses a workflow's reset schedule; ok is false when it has none.
+func Schedule(spec *runs.WorkflowSpec) (cron.Schedule, bool) {
+	if spec == nil || spec.ResetSchedule == "" {
+		return nil, false
+	}
+	s, err := cronParser.Parse(spec.ResetSchedule)
+	return s, err == nil
+}

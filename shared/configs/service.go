@@ -1,0 +1,196 @@
+package configs
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// Reader reads configurations inside a deploy's transaction, so that what
+// a deploy checks is still true when it is written.
+type Reader interface {
+	// Configuration returns the configuration ref names, or nil.
+	Configuration(ref runs.ConfigRef) (*runs.Configuration, error)
+	// Workflows returns the workflows of an environment.
+	Workflows(environment string) ([]runs.Configuration, error)
+}
+
+// Filter selects configurations to list; zero fields select everything.
+type Filter struct {
+	Environment string
+	Kind        runs.Kind
+	Activated   *bool
+}
+
+// Store is the storage configurations need; shared/store implements it.
+type Store interface {
+	// DeployConfiguration runs check, then creates or replaces the
+	// configuration with the next version number and records the deploy,
+	// in one transaction. check may complete cfg.
+	DeployConfiguration(ctx context.Context, cfg runs.Configuration, check func(Reader, *runs.Configuration) error) (runs.Configuration, error)
+	// GetConfiguration returns the configuration, or an error wrapping
+	// runs.ErrNotFound.
+	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
+	// ListConfigurations returns up to limit configurations after the
+	// document key after, by key, and the key to continue from ("" at the end).
+	ListConfigurations(ctx context.Context, account string, f Filter, limit int, after string) ([]runs.Configuration, string, error)
+	// SetConfigurationStatus sets the flags and records the change, or
+	// returns an error wrapping runs.ErrNotFound.
+	SetConfigurationStatus(ctx context.Context, account string, ref runs.ConfigRef, activated, archived bool, by string, at time.Time) error
+}
+
+// Service deploys, reads and switches configurations.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a Service; now may be nil for time.Now.
+func NewService(store Store, now func() time.Time) (*Service, error) {
+	if store == nil {
+		return nil, errors.New("configs: missing store")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now}, nil
+}
+
+// Deploy creates or replaces the configuration definition describes, on
+// behalf of who. A workflow's target must exist, and the workflow must not
+// close a cycle of workflows triggering each other.
+func (s *Service) Deploy(ctx context.Context, who auth.Caller, definition map[string]any) (runs.Configuration, error) {
+	cfg, err := Parse(definition)
+	if err != nil {
+		return runs.Configuration{}, err
+	}
+	cfg.UpdatedBy = who.Email
+	cfg.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+	deployed, err := s.store.DeployConfiguration(ctx, cfg, checkWorkflow)
+	if err != nil {
+		return runs.Configuration{}, fmt.Errorf("store.DeployConfiguration: %w", err)
+	}
+	return deployed, nil
+}
+
+// checkWorkflow checks a workflow against what is deployed, and records its
+// target's job id, which its criteria and cycle checks are expressed in.
+func checkWorkflow(r Reader, cfg *runs.Configuration) error {
+	if cfg.Workflow == nil {
+		return nil
+	}
+	spec := cfg.Workflow
+	target, err := r.Configuration(spec.Target)
+	if err != nil {
+		return err
+	}
+	if target == nil {
+		return runs.Invalid{{Field: "configuration.target_dag", Problem: fmt.Sprintf(
+			"there is no %s configuration %s in environment %s of account %s; deploy it first",
+			spec.TargetType, spec.Target.ConfigurationID, cfg.Environment, cfg.Account)}}
+	}
+	spec.TargetJobID = target.JobID
+	workflows, err := r.Workflows(cfg.Environment)
+	if err != nil {
+		return err
+	}
+	if cycle := findCycle(workflows, *cfg); cycle != nil {
+		return runs.Invalid{{Field: "configuration.target_dag", Problem: fmt.Sprintf(
+			"launching %s would trigger this workflow again, in a cycle: %s", spec.TargetJobID, strings.Join(cycle, " → "))}}
+	}
+	return nil
+}
+
+// findCycle returns the job ids of a cycle that deploying w would close,
+// or nil. Each workflow adds an edge from each of its authorized jobs to
+// its target's job; only w's edges are new, so a new cycle runs through
+// w's target and back to one of w's authorized jobs.
+func findCycle(deployed []runs.Configuration, w runs.Configuration) []string {
+	edges := map[string][]string{}
+	add := func(wf runs.Configuration) {
+		for _, job := range wf.Workflow.AuthorizedJobIDs {
+			edges[job] = append(edges[job], wf.Workflow.TargetJobID)
+		}
+	}
+	for _, wf := range deployed {
+		if wf.ConfigurationID != w.ConfigurationID && wf.Workflow != nil {
+			add(wf)
+		}
+	}
+	add(w)
+	authorized := map[string]bool{}
+	for _, job := range w.Workflow.AuthorizedJobIDs {
+		authorized[job] = true
+	}
+	start := w.Workflow.TargetJobID
+	parent := map[string]string{start: ""}
+	queue := []string{start}
+	for len(queue) > 0 {
+		job := queue[0]
+		queue = queue[1:]
+		if authorized[job] {
+			// start → … → job, then job → start through w itself.
+			path := []string{start}
+			for j := job; j != start; j = parent[j] {
+				path = append([]string{j}, path...)
+			}
+			return append([]string{start}, path...)
+		}
+		for _, next := range edges[job] {
+			if _, seen := parent[next]; !seen {
+				parent[next] = job
+				queue = append(queue, next)
+			}
+		}
+	}
+	return nil
+}
+
+// Get returns the configuration ref names in account.
+func (s *Service) Get(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error) {
+	cfg, err := s.store.GetConfiguration(ctx, account, ref)
+	if errors.Is(err, runs.ErrNotFound) {
+		return runs.Configuration{}, notFound(account, ref)
+	}
+	if err != nil {
+		return runs.Configuration{}, fmt.Errorf("store.GetConfiguration: %w", err)
+	}
+	return cfg, nil
+}
+
+func notFound(account string, ref runs.ConfigRef) error {
+	return runs.NotFound("configuration %s (%s) not found in environment %s of account %s",
+		ref.ConfigurationID, ref.Kind, ref.Environment, account)
+}
+
+// List returns a page of the configurations of account that f selects, by
+// environment, type and id, and the token of the next page ("" at the end).
+func (s *Service) List(ctx context.Context, account string, f Filter, limit int, pageToken string) ([]runs.Configuration, string, error) {
+	after, err := base64.RawURLEncoding.DecodeString(pageToken)
+	if err != nil {
+		return nil, "", runs.InvalidField("page_token", "page_token is not one this API returned")
+	}
+	list, next, err := s.store.ListConfigurations(ctx, account, f, limit, string(after))
+	if err != nil {
+		return nil, "", fmt.Errorf("store.ListConfigurations: %w", err)
+	}
+	return list, base64.RawURLEncoding.EncodeToString([]byte(next)), nil
+}
+
+// SetStatus activates, deactivates, archives or unarchives a configuration.
+func (s *Service) SetStatus(ctx context.Context, who auth.Caller, account string, ref runs.ConfigRef, activated, archived bool) error {
+	err := s.store.SetConfigurationStatus(ctx, account, ref, activated, archived, who.Email, s.now().UTC().Truncate(time.Microsecond))
+	if errors.Is(err, runs.ErrNotFound) {
+		return notFound(account, ref)
+	}
+	if err != nil {
+		return fmt.Errorf("store.SetConfigurationStatus: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/runwaydata/runway/shared/configs"
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// The types of configuration event.
+const (
+	configDeployed = "deployed"
+	configStatus   = "status"
+)
+
+// configEventDoc records a deploy (with the definition deployed: the
+// version history) or a status change of a configuration, in the
+// configuration's events subcollection.
+type configEventDoc struct {
+	Type       string         `firestore:"type"`
+	At         time.Time      `firestore:"at"`
+	By         string         `firestore:"by"`
+	Version    int            `firestore:"version"`
+	Activated  bool           `firestore:"activated"`
+	Archived   bool           `firestore:"archived"`
+	Definition map[string]any `firestore:"definition,omitempty"`
+}
+
+// txReader reads configurations within a transaction.
+type txReader struct {
+	s       *Store
+	tx      *firestore.Transaction
+	account string
+}
+
+func (r txReader) Configuration(ref runs.ConfigRef) (*runs.Configuration, error) {
+	snap, err := r.tx.Get(r.s.configRef(r.account, ref))
+	if status.Code(err) == codes.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := decodeConfig(snap)
+	return &cfg, err
+}
+
+func (r txReader) Workflows(environment string) ([]runs.Configuration, error) {
+	snaps, err := r.tx.Documents(r.s.account(r.account).Collection("configurations").
+		Where("kind", "==", string(runs.KindWorkflow)).Where("environment", "==", environment)).GetAll()
+	if err != nil {
+		return nil, err
+	}
+	return decodeConfigs(snaps)
+}
+
+func decodeConfigs(snaps []*firestore.DocumentSnapshot) ([]runs.Configuration, error) {
+	out := make([]runs.Configuration, 0, len(snaps))
+	for _, snap := range snaps {
+		cfg, err := decodeConfig(snap)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cfg)
+	}
+	return out, nil
+}
+
+// DeployConfiguration implements configs.Store.
+func (s *Store) DeployConfiguration(ctx context.Context, cfg runs.Configuration, check func(configs.Reader, *runs.Configuration) error) (runs.Configuration, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	ref := s.configRef(cfg.Account, cfg.Ref())
+	var deployed runs.Configuration
+	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		c := cfg // the function may run again after a conflict
+		snap, err := tx.Get(ref)
+		switch {
+		case status.Code(err) == codes.NotFound:
+			c.Version = 1
+		case err != nil:
+			return err
+		default:
+			prev, err := decodeConfig(snap)
+			if err != nil {
+				return err
+			}
+			c.Version = prev.Version + 1
+		}
+		if err := check(txReader{s: s, tx: tx, account: cfg.Account}, &c); err != nil {
+			return err
+		}
+		if err := tx.Set(ref, encodeConfig(c)); err != nil {
+			return err
+		}
+		deployed = c
+		return tx.Create(ref.Collection("events").NewDoc(), configEventDoc{Type: configDeployed, At: c.UpdatedAt, By: c.UpdatedBy,
+			Version: c.Version, Activated: c.Activated, Archived: c.Archived, Definition: c.Definition})
+	})
+	if err != nil {
+		return runs.Configuration{}, classifyTx("store.DeployConfiguration", err)
+	}
+	return deployed, nil
+}
+
+// GetConfiguration implements configs.Store.
+func (s *Store) GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snap, err := s.configRef(account, ref).Get(ctx)
+	if err != nil {
+		return runs.Configuration{}, classify("store.GetConfiguration", err)
+	}
+	return decodeConfig(snap)
+}
+
+// ListConfigurations implements configs.Store. Its queries have equality
+// filters only, ordered by document key, which Firestore serves by merging
+// single-field indexes: no composite index is needed.
+func (s *Store) ListConfigurations(ctx context.Context, account string, f configs.Filter, limit int, after string) ([]runs.Configuration, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	q := s.account(account).Collection("configurations").Query
+	if f.Environment != "" {
+		q = q.Where("environment", "==", f.Environment)
+	}
+	if f.Kind != "" {
+		q = q.Where("kind", "==", string(f.Kind))
+	}
+	if f.Activated != nil {
+		q = q.Where("activated", "==", *f.Activated)
+	}
+	q = q.OrderBy(firestore.DocumentID, firestore.Asc).Limit(limit + 1)
+	if after != "" {
+		q = q.StartAfter(after)
+	}
+	snaps, err := q.Documents(ctx).GetAll()
+	if err != nil {
+		return nil, "", classify("store.ListConfigurations", err)
+	}
+	next := ""
+	if len(snaps) > limit {
+		snaps = snaps[:limit]
+		next = snaps[limit-1].Ref.ID
+	}
+	list, err := decodeConfigs(snaps)
+	return list, next, err
+}
+
+// SetConfigurationStatus implements configs.Store.
+func (s *Store) SetConfigurationStatus(ctx context.Context, account string, ref runs.ConfigRef, activated, archived bool, by string, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	doc := s.configRef(account, ref)
+	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(doc)
+		if err != nil {
+			return err
+		}
+		version, _ := snap.DataAt("version")
+		if err := tx.Update(doc, []firestore.Update{
+			{Path: "activated", Value: activated},
+			{Path: "archived", Value: archived},
+			{Path: "updated_by", Value: by},
+			{Path: "updated_at", Value: at},
+		}); err != nil {
+			return err
+		}
+		v, _ := version.(int64)
+		return tx.Create(doc.Collection("events").NewDoc(), configEventDoc{Type: configStatus, At: at, By: by,
+			Version: int(v), Activated: activated, Archived: archived})
+	})
+	if err != nil {
+		return classifyTx(fmt.Sprintf("store.SetConfigurationStatus %s", ref.ConfigurationID), err)
+	}
+	return nil
+}
+
+// WorkflowsWaitingOn returns the workflows of an environment that list
+// jobID among their authorized jobs.
+func (s *Store) WorkflowsWaitingOn(ctx context.Context, account, environment, jobID string) ([]runs.Configuration, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snaps, err := s.account(account).Collection("configurations").
+		Where("trigger_keys", "array-contains", triggerKey(environment, jobID)).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("store.WorkflowsWaitingOn", err)
+	}
+	return decodeConfigs(snaps)
+}
+
+// triggerKey is what a workflow's trigger_keys field holds for each of its
+// authorized jobs: one array-contains query then finds the workflows of an
+// environment waiting on a job.
+func triggerKey(environment, jobID string) string { return environment + "|" + jobID }

@@ -1,0 +1,270 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
+	"github.com/runwaydata/runway/shared/logging"
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// ErrStale is returned by Store.SaveWorkflowState when the stored state
+// changed after it was read; the change is then made again on the new state.
+var ErrStale = errors.New("workflow state changed since it was read")
+
+// Store is the storage workflows need; shared/store implements it.
+type Store interface {
+	// WorkflowsWaitingOn returns the workflows of an environment that list
+	// jobID among their authorized jobs.
+	WorkflowsWaitingOn(ctx context.Context, account, environment, jobID string) ([]runs.Configuration, error)
+	// GetConfiguration returns a configuration, or an error wrapping
+	// runs.ErrNotFound.
+	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
+	// WorkflowState returns the workflow's stored state, and whether there
+	// is one.
+	WorkflowState(ctx context.Context, account string, workflow runs.ConfigRef) (State, bool, error)
+	// SaveWorkflowState replaces the state read as prev (created if it did
+	// not exist) by next and, in the same atomic write, creates launch if
+	// it is not nil. It returns ErrStale if the stored state is no longer
+	// prev.
+	SaveWorkflowState(ctx context.Context, account string, workflow runs.ConfigRef, prev *State, next State, launch *runs.Run) error
+}
+
+// Launcher publishes the launch of a run the store created.
+type Launcher interface {
+	Publish(ctx context.Context, run runs.Run, definition map[string]any)
+}
+
+// maxAttempts bounds the retries of a state change that keeps losing to
+// concurrent changes; past it the event is returned to Pub/Sub to retry.
+const maxAttempts = 50
+
+// Service counts successes toward workflows, launches their targets, and
+// resets them.
+type Service struct {
+	store    Store
+	launcher Launcher
+	now      func() time.Time
+}
+
+// NewService returns a Service; now may be nil for time.Now.
+func NewService(store Store, launcher Launcher, now func() time.Time) (*Service, error) {
+	switch {
+	case store == nil:
+		return nil, errors.New("workflows: missing store")
+	case launcher == nil:
+		return nil, errors.New("workflows: missing launcher")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, launcher: launcher, now: now}, nil
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// HandleRunEvent counts a run's success toward every activated workflow of
+// its environment that authorizes its job, and launches each target whose
+// criteria are then all met. Handling an event twice changes nothing the
+// second time.
+func (s *Service) HandleRunEvent(ctx context.Context, ev runs.RunEvent) error {
+	if ev.Status != runs.StatusSuccess {
+		return nil
+	}
+	waiting, err := s.store.WorkflowsWaitingOn(ctx, ev.Account, ev.Environment, ev.JobID)
+	if err != nil {
+		return fmt.Errorf("store.WorkflowsWaitingOn: %w", err)
+	}
+	var errs []error
+	for _, wf := range waiting {
+		if !wf.Activated || wf.Archived || wf.Workflow == nil {
+			continue // a deactivated or archived workflow's triggers do not fire
+		}
+		if err := s.count(ctx, wf, ev); err != nil {
+			errs = append(errs, fmt.Errorf("workflow %s: %w", wf.ConfigurationID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// count marks ev's job met in wf's current cycle and, when that completes
+// the cycle, launches the target: the new state and the target's run are
+// written together, conditionally on the state being unchanged since it was
+// read, so that of two events completing a cycle at once exactly one
+// launches. Its run key is derived from the workflow and the cycle, so no
+// retry can launch a cycle twice either.
+func (s *Service) count(ctx context.Context, wf runs.Configuration, ev runs.RunEvent) error {
+	log := logging.FromContext(ctx).With(slog.String("workflow", wf.ConfigurationID), slog.String("run_id", ev.RunID))
+	schedule, _ := configs.Schedule(wf.Workflow)
+	for attempt := range maxAttempts {
+		prev, exists, err := s.state(ctx, wf)
+		if err != nil {
+			return err
+		}
+		next := prev.current(s.clock(), schedule)
+		if !next.count(ev.JobID, ev.RunID, ev.At.UTC().Truncate(time.Microsecond)) {
+			return nil // an earlier cycle's success, or a job already met
+		}
+		var (
+			launch *runs.Run
+			target runs.Configuration
+			fired  = next.complete(wf.Workflow.AuthorizedJobIDs)
+		)
+		if fired {
+			if launch, target, err = s.fireCycle(ctx, wf, &next); err != nil {
+				return err
+			}
+		}
+		var prevPtr *State
+		if exists {
+			prevPtr = &prev
+		}
+		err = s.store.SaveWorkflowState(ctx, wf.Account, wf.Ref(), prevPtr, next, launch)
+		if errors.Is(err, ErrStale) {
+			// Another event changed the state first: count on the new one,
+			// after a short random pause so that racers spread out.
+			time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("store.SaveWorkflowState: %w", err)
+		}
+		switch {
+		case launch != nil:
+			log.InfoContext(ctx, "workflow criteria met: target launched", slog.String("target_run_id", launch.RunID), slog.Int("cycle", prev.Cycle))
+			s.launcher.Publish(ctx, *launch, target.Definition)
+		case fired:
+			log.WarnContext(ctx, "workflow criteria met but target not launched", slog.String("reason", next.LastFired.Skipped))
+		}
+		return nil
+	}
+	return fmt.Errorf("workflows: the state of %s kept changing; %d attempts", wf.ConfigurationID, maxAttempts)
+}
+
+// state reads a workflow's state; a workflow never triggered starts its
+// first cycle when it was deployed.
+func (s *Service) state(ctx context.Context, wf runs.Configuration) (State, bool, error) {
+	st, exists, err := s.store.WorkflowState(ctx, wf.Account, wf.Ref())
+	if err != nil {
+		return State{}, false, fmt.Errorf("store.WorkflowState: %w", err)
+	}
+	if !exists {
+		st = State{Cycle: 1, CycleStartedAt: wf.UpdatedAt}
+	}
+	return st, exists, nil
+}
+
+// fireCycle ends st's cycle, which has every criterion met, and returns
+// the target's run to create with the new state; or no run, with the reason
+// recorded on st, when the target cannot be launched.
+func (s *Service) fireCycle(ctx context.Context, wf runs.Configuration, st *State) (*runs.Run, runs.Configuration, error) {
+	spec := wf.Workflow
+	target, err := s.store.GetConfiguration(ctx, wf.Account, spec.Target)
+	skipped := ""
+	switch {
+	case errors.Is(err, runs.ErrNotFound):
+		skipped = fmt.Sprintf("target %s no longer exists", spec.Target.ConfigurationID)
+	case err != nil:
+		return nil, runs.Configuration{}, fmt.Errorf("store.GetConfiguration: %w", err)
+	default:
+		if problem := target.Launchable(); problem != nil {
+			skipped = problem.Error()
+		}
+	}
+	if skipped != "" {
+		st.fire(spec.AuthorizedJobIDs, "", skipped)
+		return nil, target, nil
+	}
+	run := targetRun(wf, target, st.Cycle, s.clock())
+	st.fire(spec.AuthorizedJobIDs, run.RunID, "")
+	run.TriggerRunIDs = st.LastFired.TriggerRunIDs
+	return &run, target, nil
+}
+
+// targetRun is the run a workflow launches at the end of a cycle. Its key
+// is derived from the workflow and the cycle: whatever happens, one cycle
+// can create one run.
+func targetRun(wf, target runs.Configuration, cycle int, now time.Time) runs.Run {
+	key := runs.IdempotentKey(wf.Account, fmt.Sprintf("workflow\x00%s\x00%s\x00%d", wf.Environment, wf.ConfigurationID, cycle))
+	return runs.Run{
+		Key:                key,
+		RunID:              runs.NewRunID(now, key),
+		Account:            wf.Account,
+		Environment:        target.Environment,
+		ConfigurationType:  target.ConfigurationType,
+		Kind:               target.Kind,
+		ConfigurationID:    target.ConfigurationID,
+		JobID:              target.JobID,
+		Status:             runs.StatusRunning,
+		ExecutionDate:      now.Format(time.DateOnly),
+		StartExecutionDate: now,
+		LastUpdateDate:     now,
+		TriggerType:        runs.TriggerWorkflow,
+		StartedBy:          "workflow:" + wf.ConfigurationID,
+		Attempt:            1,
+	}
+}
+
+// Reset starts a new cycle of the workflow ref names, forgetting every
+// success so far: the reference's reset_workflow_status.
+func (s *Service) Reset(ctx context.Context, who auth.Caller, account string, ref runs.ConfigRef) error {
+	wf, err := s.workflow(ctx, account, ref)
+	if err != nil {
+		return err
+	}
+	schedule, _ := configs.Schedule(wf.Workflow)
+	for attempt := range maxAttempts {
+		prev, exists, err := s.state(ctx, wf)
+		if err != nil {
+			return err
+		}
+		next := prev.current(s.clock(), schedule)
+		next.reset(s.clock(), who.Email)
+		var prevPtr *State
+		if exists {
+			prevPtr = &prev
+		}
+		err = s.store.SaveWorkflowState(ctx, account, ref, prevPtr, next, nil)
+		if errors.Is(err, ErrStale) {
+			time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("store.SaveWorkflowState: %w", err)
+		}
+		logging.Annotate(ctx, slog.Int("cycle", next.Cycle))
+		return nil
+	}
+	return runs.Unavailable("the workflow state", fmt.Errorf("%s kept changing; %d attempts", ref.ConfigurationID, maxAttempts))
+}
+
+// Status returns the workflow ref names and its state as of now.
+func (s *Service) Status(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, State, error) {
+	wf, err := s.workflow(ctx, account, ref)
+	if err != nil {
+		return runs.Configuration{}, State{}, err
+	}
+	st, _, err := s.state(ctx, wf)
+	if err != nil {
+		return runs.Configuration{}, State{}, err
+	}
+	schedule, _ := configs.Schedule(wf.Workflow)
+	return wf, st.current(s.clock(), schedule), nil
+}
+
+func (s *Service) workflow(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error) {
+	wf, err := s.store.GetConfiguration(ctx, account, ref)
+	if errors.Is(err, runs.ErrNotFound) || (err == nil && wf.Workflow == nil) {
+		return runs.Configuration{}, runs.NotFound("workflow %s not found in environment %s of account %s", ref.ConfigurationID, ref.Environment, account)
+	}
+	if err != nil {
+		return runs.Configuration{}, fmt.Errorf("store.GetConfiguration: %w", err)
+	}
+	return wf, nil
+}
