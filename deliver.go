@@ -4,20 +4,21 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
-// StartDelivery feeds every Pub/Sub function of the route table from a
-// pull subscription to its topic, as push subscriptions do in a
-// deployment, until ctx ends. The local dev server and the test stack use
-// it; the subscriptions are created if missing.
-func StartDelivery(ctx context.Context, env *Env) error {
+// StartDelivery feeds the Pub/Sub functions of the route table (those
+// named, or all) from a pull subscription to their topic, as push
+// subscriptions do in a deployment, until ctx ends. The local dev server
+// and the test stack use it; the subscriptions are created if missing.
+func StartDelivery(ctx context.Context, env *Env, functions ...string) error {
 	ctx = logging.WithLogger(ctx, env.Logger)
 	for _, route := range Routes {
-		if route.Topic == nil {
+		if route.Topic == nil || (len(functions) > 0 && !slices.Contains(functions, route.Function)) {
 			continue
 		}
 		handle, err := route.NewHandler(env)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"cloud.google.com/go/firestore"
@@ -15,6 +16,7 @@ import (
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/config"
 	"github.com/runwaydata/runway/shared/configs"
+	"github.com/runwaydata/runway/shared/executor"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/store"
@@ -35,22 +37,56 @@ type Env struct {
 	Runs       *runs.Service
 	Configs    *configs.Service
 	Workflows  *workflows.Service
+
+	// ExecutorHTTP, when set, is the authenticated client the reference
+	// executor reports with (the dev stack and the tests set it); otherwise
+	// it uses Google ID tokens of its service account, for RUNWAY_API_URL.
+	ExecutorHTTP *http.Client
+}
+
+// ExecutorClient returns the client the reference executor reports to the
+// API with.
+func (e *Env) ExecutorClient(ctx context.Context) (*executor.Client, error) {
+	if e.Config.APIURL == "" {
+		return nil, errors.New("runway: RUNWAY_API_URL is required by the reference executor")
+	}
+	if e.ExecutorHTTP != nil {
+		return executor.NewClientWithHTTP(e.Config.APIURL, e.ExecutorHTTP), nil
+	}
+	return executor.NewClient(ctx, e.Config.APIURL)
+}
+
+// Clients are the Google Cloud clients an Env is built on.
+type Clients struct {
+	Firestore *firestore.Client
+	PubSub    *pubsub.Client
 }
 
 // NewEnv builds the clients and services cfg describes. It fails rather
 // than return an Env with a missing piece.
-func NewEnv(ctx context.Context, cfg config.Config) (_ *Env, err error) {
-	env := &Env{Config: cfg, Logger: logging.New(os.Stdout, cfg.LogLevel)}
+func NewEnv(ctx context.Context, cfg config.Config) (*Env, error) {
+	return NewEnvWith(ctx, cfg, Clients{})
+}
+
+// NewEnvWith is NewEnv on the clients given; the missing ones are built
+// from cfg. The Env owns them all: Close closes them. Tests pass clients
+// that reach the emulators through a proxy they can cut.
+func NewEnvWith(ctx context.Context, cfg config.Config, clients Clients) (_ *Env, err error) {
+	env := &Env{Config: cfg, Logger: logging.New(os.Stdout, cfg.LogLevel), Firestore: clients.Firestore, PubSub: clients.PubSub}
 	defer func() {
 		if err != nil {
 			env.Close()
 		}
 	}()
-	if env.Firestore, err = firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.FirestoreDatabase); err != nil {
-		return nil, fmt.Errorf("runway: firestore client: %w", err)
+	if env.Firestore == nil {
+		if env.Firestore, err = firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.FirestoreDatabase); err != nil {
+			return nil, fmt.Errorf("runway: firestore client: %w", err)
+		}
 	}
-	if env.PubSub, err = pubsub.NewClient(ctx, cfg.Project); err != nil {
-		return nil, fmt.Errorf("runway: pubsub client: %w", err)
+	if env.PubSub == nil {
+		if env.PubSub, err = pubsub.NewClient(ctx, cfg.Project); err != nil {
+			return nil, fmt.Errorf("runway: pubsub client: %w", err)
+		}
 	}
 	if env.Store, err = store.New(env.Firestore); err != nil {
 		return nil, err

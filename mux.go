@@ -15,13 +15,15 @@ func NewMux(env *Env) (http.Handler, error) {
 	mux := http.NewServeMux()
 	for _, route := range Routes {
 		if route.Path == "" {
-			continue // a Pub/Sub function: see Deliver
+			continue // a Pub/Sub or scheduled function: see StartDelivery
 		}
 		handler, err := route.New(env)
 		if err != nil {
 			return nil, fmt.Errorf("runway: %s: %w", route.Function, err)
 		}
-		mux.Handle(route.Path, handler)
+		for _, path := range append([]string{route.Path}, route.Aliases...) {
+			mux.Handle(path, handler)
+		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(r.Context(), w, api.Errorf(http.StatusNotFound, "no endpoint at %s", r.URL.Path))

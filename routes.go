@@ -1,6 +1,7 @@
 package runway
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -9,23 +10,34 @@ import (
 	"github.com/runwaydata/runway/functions/configurationstatus"
 	"github.com/runwaydata/runway/functions/daglaunch"
 	"github.com/runwaydata/runway/functions/dagstatus"
+	"github.com/runwaydata/runway/functions/executions"
+	"github.com/runwaydata/runway/functions/reaper"
+	"github.com/runwaydata/runway/functions/referenceexecutor"
 	"github.com/runwaydata/runway/functions/workflowstatus"
 	"github.com/runwaydata/runway/functions/workflowtrigger"
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/config"
+	"github.com/runwaydata/runway/shared/runs"
 )
 
-// Route is one Cloud Function: its entry point and how it is reached,
-// either on the API host at a path, or by a push subscription to a topic.
+// Route is one Cloud Function: its entry point and how it is reached: on
+// the API host at a path, by a push subscription to a topic, or by Cloud
+// Scheduler.
 type Route struct {
 	// Function is the Cloud Function's entry point name.
 	Function string
 
-	// Method and Path are where the HTTPS host serves an API function;
-	// New builds its handler from the process's Env.
-	Method string
-	Path   string
-	New    func(env *Env) (http.Handler, error)
+	// Method and Path are where the HTTPS host serves an API function
+	// (Aliases too); New builds its handler from the process's Env. A path
+	// ending in "/" serves the paths under it.
+	Method  string
+	Path    string
+	Aliases []string
+	New     func(env *Env) (http.Handler, error)
+
+	// Schedule, for a function Cloud Scheduler calls (not on the API host),
+	// is its cron; New builds its handler.
+	Schedule string
 
 	// Topic names the topic whose push subscription feeds a Pub/Sub
 	// function; NewHandler builds its message handler.
@@ -83,6 +95,38 @@ var Routes = []Route{
 		Path:     "/v1/access",
 		New: func(env *Env) (http.Handler, error) {
 			return access.New(access.Deps{Members: env.Store, Authn: env.Verifier, Authz: env.Authorizer})
+		},
+	},
+	{
+		Function: "Executions",
+		Method:   http.MethodGet,
+		Path:     executions.Paths[0],
+		Aliases:  executions.Paths[1:],
+		New: func(env *Env) (http.Handler, error) {
+			return executions.New(executions.Deps{Store: env.Store, Authn: env.Verifier, Authz: env.Authorizer})
+		},
+	},
+	{
+		Function: "Reaper",
+		Schedule: "* * * * *",
+		New: func(env *Env) (http.Handler, error) {
+			return reaper.New(reaper.Deps{Runs: env.Runs, Store: env.Store, Config: runs.DefaultReaperConfig,
+				Authenticate: env.Verifier.RequireCaller(env.Config.SystemCallers)})
+		},
+	},
+	{
+		Function: "ReferenceExecutor",
+		Topic:    func(c config.Config) string { return c.LaunchTopic },
+		NewHandler: func(env *Env) (bus.Handler, error) {
+			client, err := env.ExecutorClient(context.Background())
+			if err != nil {
+				return nil, err
+			}
+			h, err := referenceexecutor.New(referenceexecutor.Deps{Client: client})
+			if err != nil {
+				return nil, err
+			}
+			return h.Handle, nil
 		},
 	},
 	{

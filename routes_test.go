@@ -21,8 +21,11 @@ func TestRouteTable(t *testing.T) {
 		if got, ok := runway.RouteFor(r.Function); !ok || got.Path != r.Path {
 			t.Errorf("RouteFor(%s) = %v, %v", r.Function, got.Path, ok)
 		}
-		if (r.Path == "") == (r.Topic == nil) || (r.New == nil) == (r.NewHandler == nil) {
-			t.Errorf("%s must be either an API function (Method, Path, New) or a Pub/Sub one (Topic, NewHandler)", r.Function)
+		apiFunction := r.Path != "" && r.Method != "" && r.New != nil && r.Topic == nil && r.Schedule == ""
+		pubsub := r.Topic != nil && r.NewHandler != nil && r.Path == "" && r.New == nil && r.Schedule == ""
+		scheduled := r.Schedule != "" && r.New != nil && r.Path == "" && r.Topic == nil
+		if !apiFunction && !pubsub && !scheduled {
+			t.Errorf("%s must be an API function (Method, Path, New), a Pub/Sub one (Topic, NewHandler) or a scheduled one (Schedule, New)", r.Function)
 		}
 		h, err := r.Handler(s.Env)
 		if err != nil {

@@ -19,7 +19,7 @@ import (
 func TestReferenceWorkflowScenario(t *testing.T) {
 	s := stacktest.New(t)
 	s.Seed(t)
-	s.StartDelivery(t)
+	s.StartDelivery(t, "WorkflowTrigger") // the test plays the executor
 
 	run := func(name, status string) {
 		t.Helper()

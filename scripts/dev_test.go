@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -74,6 +75,36 @@ func TestDevScript(t *testing.T) {
 	if err := json.Unmarshal(answer, &got); err != nil || len(got.Results) != 1 ||
 		got.Results[0]["run_id"] != "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179" || got.Results[0]["status"] != "SUCCESS" {
 		t.Fatalf("the printed curl answered %s", answer)
+	}
+
+	// A launched demo job is executed by the reference executor and ends
+	// in SUCCESS by itself.
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	post := func(path, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %d %v", path, resp.StatusCode, out)
+		}
+		return out
+	}
+	const job = `"account": "000099", "environment": "DEV", "configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV"`
+	runID := post("/v1/dag/launch", `{"action": "launch_job", `+job+`}`)["run_id"].(string)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		results := post("/v1/dag/status", `{"action": "check_run_status", `+job+`, "run_id": "`+runID+`"}`)["results"].([]any)
+		if status := results[0].(map[string]any)["status"]; status == "SUCCESS" {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the demo launch is still %v after 30s", status)
+		}
 	}
 
 	// A second stack on the same port is refused with a clear message.

@@ -41,7 +41,7 @@ func TestAddChangeAndRemoveMembers(t *testing.T) {
 		t.Errorf("add_member = %+v", added)
 	}
 	s.Post(t, path, `{"action": "add_member", "account": "000099", "email": "alice@example.com", "role": "editor"}`).Decode(t, &added)
-	want := map[string]string{stacktest.Admin: "admin", "alice@example.com": "editor"}
+	want := map[string]string{stacktest.Admin: "admin", stacktest.Executor: "executer", "alice@example.com": "editor"}
 	if diff := cmp.Diff(want, members(t, s, admin)); diff != "" {
 		t.Errorf("members (-want +got):\n%s", diff)
 	}
@@ -74,7 +74,7 @@ func TestTheLastAdminStays(t *testing.T) {
 	// With a second admin, the first may go.
 	s.Post(t, path, `{"action": "add_member", "account": "000099", "email": "second@example.com", "role": "admin"}`).Decode(t, &api.MemberResponse{})
 	s.Post(t, path, `{"action": "remove_member", "account": "000099", "email": "`+stacktest.Admin+`"}`).Decode(t, &api.OK{})
-	if got := members(t, s, s.Token(t, "second@example.com")); len(got) != 1 || got["second@example.com"] != "admin" {
+	if got := members(t, s, s.Token(t, "second@example.com")); len(got) != 2 || got["second@example.com"] != "admin" || got[stacktest.Admin] != "" {
 		t.Errorf("members = %v", got)
 	}
 }

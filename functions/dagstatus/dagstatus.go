@@ -1,6 +1,7 @@
 // Package dagstatus is the DagStatus function, POST /v1/dag/status: it
-// reads runs (check_run_status, get_last_status, get_by_status) and sets
-// their status (set_run_status).
+// reads runs (check_run_status, get_last_status, get_by_status,
+// get_run_events), lets people set their status (set_run_status) and
+// executors report on them (report_run_status).
 package dagstatus
 
 import (
@@ -44,6 +45,8 @@ func New(deps Deps) (*Handler, error) {
 		api.NewAction("get_last_status", h.getLastStatus),
 		api.NewAction("get_by_status", h.getByStatus),
 		api.NewAction("set_run_status", h.setRunStatus),
+		api.NewAction("report_run_status", h.reportRunStatus),
+		api.NewAction("get_run_events", h.getRunEvents),
 	)
 	if err != nil {
 		return nil, err
@@ -82,4 +85,22 @@ func (h *Handler) setRunStatus(ctx context.Context, who auth.Caller, req api.Set
 		return api.Results{}, err
 	}
 	return api.NewResults(h.now(), run), nil
+}
+
+func (h *Handler) reportRunStatus(ctx context.Context, who auth.Caller, req api.ReportRunStatusRequest) (api.Results, error) {
+	run, err := h.runs.ReportStatus(ctx, who, req.RunRef(), runs.Report{
+		ExecutorID: req.ExecutorID, Status: runs.Status(req.Status), Error: req.Error, Metrics: req.Metrics,
+	})
+	if err != nil {
+		return api.Results{}, err
+	}
+	return api.NewResults(h.now(), run), nil
+}
+
+func (h *Handler) getRunEvents(ctx context.Context, _ auth.Caller, req api.GetRunEventsRequest) (api.RunEventsResponse, error) {
+	run, events, err := h.runs.History(ctx, req.RunRef())
+	if err != nil {
+		return api.RunEventsResponse{}, err
+	}
+	return api.NewRunEventsResponse(run, events), nil
 }

@@ -346,3 +346,63 @@ func launchRun(t *testing.T, s *stacktest.Stack) string {
 		"configuration_type": "table-to-table", "configuration_id": "`+ttt+`"}`).Decode(t, &got)
 	return got.RunID
 }
+
+func reportBody(runID, executorID, status, extra string) string {
+	return `{"action": "report_run_status", "account": "000099", "configuration_type": "table-to-table",
+		"configuration_id": "` + ttt + `", "run_id": "` + runID + `", "executor_id": "` + executorID + `", "status": "` + status + `"` + extra + `}`
+}
+
+func TestReportRunStatus(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	executor := s.Token(t, stacktest.Executor)
+	report := func(body string) stacktest.Response {
+		return s.Do(t, http.MethodPost, statusPath, executor, body)
+	}
+	runID := launchRun(t, s)
+
+	// The first report claims the run; another executor is refused.
+	report(reportBody(runID, "exec-1", "RUNNING", "")).Decode(t, &api.Results{})
+	e := report(reportBody(runID, "exec-2", "RUNNING", "")).WantError(t, http.StatusConflict, "executor_id")
+	if !strings.Contains(e.Message, "exec-1") {
+		t.Errorf("conflict message %q does not name the claimant", e.Message)
+	}
+	report(reportBody(runID, "exec-1", "RUNNING", "")).Decode(t, &api.Results{})
+	report(reportBody(runID, "exec-1", "FAILED", `, "error": {"message": "table not found", "code": "404", "location": "step 2"},
+		"metrics": {"rows": 12}`)).Decode(t, &api.Results{})
+	// The same final report again changes nothing; another is refused.
+	report(reportBody(runID, "exec-1", "FAILED", `, "error": {"message": "table not found"}`)).Decode(t, &api.Results{})
+	report(reportBody(runID, "exec-1", "SUCCESS", "")).WantError(t, http.StatusConflict)
+	report(reportBody(runID, "exec-1", "RUNNING", "")).WantError(t, http.StatusConflict)
+
+	var history api.RunEventsResponse
+	s.Post(t, statusPath, `{"action": "get_run_events", "account": "000099", "configuration_type": "table-to-table",
+		"configuration_id": "`+ttt+`", "run_id": "`+runID+`"}`).Decode(t, &history)
+	if history.Status != "FAILED" || history.Heartbeats != 2 || history.ExecutorID != "exec-1" ||
+		history.Error == nil || history.Error.Location != "step 2" || history.Metrics["rows"] != float64(12) {
+		t.Errorf("history = %+v", history)
+	}
+	// A person may still set the status of a finished run.
+	s.Post(t, statusPath, setBody(runID, "CHECKED", "")).Decode(t, &api.Results{})
+
+	// Reports need the executer role, a known run, and well-formed fields.
+	if _, err := s.Env.Store.PutMember(context.Background(), "000099", "viewer@example.com", auth.RoleViewer, "test"); err != nil {
+		t.Fatal(err)
+	}
+	s.Do(t, http.MethodPost, statusPath, s.Token(t, "viewer@example.com"), reportBody(runID, "x", "RUNNING", "")).WantError(t, http.StatusForbidden)
+	report(reportBody("20201230-112837-0a795c70-2557-4a60-ba16-000000000000", "x", "RUNNING", "")).WantError(t, http.StatusNotFound)
+	for name, tc := range map[string]struct {
+		body   string
+		fields []string
+	}{
+		"no executor id":             {reportBody(runID, "", "RUNNING", ""), []string{"executor_id"}},
+		"CHECKED is a person's":      {reportBody(runID, "x", "CHECKED", ""), []string{"status"}},
+		"an error with SUCCESS":      {reportBody(runID, "x", "SUCCESS", `, "error": {"message": "m"}`), []string{"error"}},
+		"an error without message":   {reportBody(runID, "x", "FAILED", `, "error": {"code": "c"}`), []string{"error.message"}},
+		"an unknown error field":     {reportBody(runID, "x", "FAILED", `, "error": {"message": "m", "stack": "s"}`), []string{"stack"}},
+		"metrics that are no object": {reportBody(runID, "x", "SUCCESS", `, "metrics": [1]`), []string{"metrics"}},
+	} {
+		t.Run(name, func(t *testing.T) { report(tc.body).WantError(t, http.StatusBadRequest, tc.fields...) })
+	}
+}

@@ -6,10 +6,12 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +25,7 @@ import (
 	"github.com/runwaydata/runway/shared/config"
 	"github.com/runwaydata/runway/shared/demo"
 	"github.com/runwaydata/runway/shared/emulators"
+	"github.com/runwaydata/runway/shared/runs"
 )
 
 func main() {
@@ -64,15 +67,13 @@ func run(addr, admin string) error {
 	if err := bus.EnsureTopics(ctx, env.PubSub, cfg.LaunchTopic, cfg.RunEventsTopic); err != nil {
 		return err
 	}
-	data, err := demo.Load(ctx, env.Configs, env.Store, admin)
+	data, err := demo.Load(ctx, env.Configs, env.Store,
+		auth.Member{Email: admin, Role: auth.RoleAdmin}, auth.Member{Email: executorEmail, Role: auth.RoleExecuter})
 	if err != nil {
 		return err
 	}
 	mux, err := runway.NewMux(env)
 	if err != nil {
-		return err
-	}
-	if err := runway.StartDelivery(ctx, env); err != nil {
 		return err
 	}
 	key, err := auth.LoadDevKey(cfg.DevKeyFile)
@@ -83,11 +84,20 @@ func run(addr, admin string) error {
 	if err != nil {
 		return err
 	}
+	// The reference executor reports to this server, with a dev token of
+	// its own, and the Reaper makes a pass every few seconds.
+	base := "http://" + listener.Addr().String()
+	env.Config.APIURL = base
+	env.ExecutorHTTP = &http.Client{Transport: &devTokenTransport{key: key, email: executorEmail}}
+	if err := runway.StartDelivery(ctx, env); err != nil {
+		return err
+	}
+	go reapEvery(ctx, env, reaperInterval)
 
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
-	printBanner("http://"+listener.Addr().String(), token, admin, data)
+	printBanner(base, token, admin, data)
 
 	select {
 	case err := <-served:
@@ -97,6 +107,49 @@ func run(addr, admin string) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return server.Shutdown(shutdown)
+}
+
+// executorEmail is the reference executor's identity on the local stack.
+const executorEmail = "reference-executor@runway.local"
+
+// reaperInterval is how often the local stack's Reaper makes a pass: more
+// often than a deployment's every minute, so that demos need not wait.
+const reaperInterval = 5 * time.Second
+
+func reapEvery(ctx context.Context, env *runway.Env, every time.Duration) {
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	log := env.Logger.With(slog.String("function", "Reaper"))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			pass, err := env.Runs.Reap(ctx, env.Store, runs.DefaultReaperConfig)
+			if err != nil {
+				log.ErrorContext(ctx, "reaper pass failed", slog.Any("error", err))
+			} else if pass != (runs.Pass{}) {
+				log.InfoContext(ctx, "reaper pass", slog.Any("pass", pass))
+			}
+		}
+	}
+}
+
+// devTokenTransport signs a fresh dev token for every request, so that a
+// long-running dev server's executor never reports with an expired one.
+type devTokenTransport struct {
+	key   ed25519.PrivateKey
+	email string
+}
+
+func (d *devTokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	token, err := auth.SignDevToken(d.key, d.email, time.Now(), time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+token)
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 func printBanner(base, token, admin string, data demo.Data) {

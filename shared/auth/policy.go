@@ -13,10 +13,12 @@ var Policy = map[string]Role{
 	// /v1/dag/launch
 	"launch_job": RoleExecuter,
 	// /v1/dag/status
-	"check_run_status": RoleViewer,
-	"get_last_status":  RoleViewer,
-	"get_by_status":    RoleViewer,
-	"set_run_status":   RoleExecuter,
+	"check_run_status":  RoleViewer,
+	"get_last_status":   RoleViewer,
+	"get_by_status":     RoleViewer,
+	"set_run_status":    RoleExecuter,
+	"report_run_status": RoleExecuter,
+	"get_run_events":    RoleViewer,
 	// /v1/workflow/status
 	"reset_workflow_status": RoleEditor,
 	"get_workflow_status":   RoleViewer,
@@ -26,6 +28,8 @@ var Policy = map[string]Role{
 	"deploy_configuration": RoleEditor,
 	"get_configuration":    RoleViewer,
 	"list_configurations":  RoleViewer,
+	// GET /rest/v1/executions/{flowId}: ETLWorks gives it to executers and up
+	"get_flow_status": RoleExecuter,
 	// /v1/access
 	"list_members":  RoleAdmin,
 	"add_member":    RoleAdmin,

@@ -277,3 +277,32 @@ func TestAuthenticateReadsTheBearerHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestRequireCaller(t *testing.T) {
+	t.Parallel()
+	g := newGoogleKeys(t)
+	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVerifier(t, g, key.Public().(ed25519.PublicKey))
+	check := v.RequireCaller([]string{"Scheduler@p.iam.gserviceaccount.com"})
+	request := func(token string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		return r
+	}
+	now := time.Now()
+	scheduler := idClaims(now)
+	scheduler["email"] = "scheduler@p.iam.gserviceaccount.com"
+	if err := check(request(g.sign(t, scheduler, nil))); err != nil {
+		t.Errorf("the scheduler's ID token was refused: %v", err)
+	}
+	if err := check(request(g.sign(t, idClaims(now), nil))); !errors.Is(err, auth.ErrForbidden) {
+		t.Errorf("someone else's ID token: %v, want forbidden", err)
+	}
+	dev, _ := auth.SignDevToken(key, "scheduler@p.iam.gserviceaccount.com", now, time.Hour)
+	if err := check(request(dev)); !errors.Is(err, auth.ErrForbidden) {
+		t.Errorf("a dev token in the scheduler's name: %v, want forbidden", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -38,6 +39,9 @@ type Config struct {
 	AuthMode string
 	// Audiences are the API's URLs, which Google ID tokens must be issued for.
 	Audiences []string
+	// APIURL is the API's URL, where the reference executor sends its
+	// reports.
+	APIURL string
 	// DevKeyFile is the dev signing key made by scripts/token (dev mode only).
 	DevKeyFile string
 	// ServiceAccountKeysURL is where service accounts' public keys are
@@ -70,6 +74,7 @@ var Variables = []Variable{
 	{"RUNWAY_PUBLISH_TIMEOUT", "10s", "how long a launch waits for its publish before leaving it to the Reaper"},
 	{"RUNWAY_AUTH_MODE", AuthGoogle, "google, or dev for the local stack (refused on Cloud Functions)"},
 	{"RUNWAY_AUDIENCES", "", "comma-separated API URLs accepted as Google ID token audiences (required in google mode)"},
+	{"RUNWAY_API_URL", "", "the API's URL, where the reference executor reports (required by ReferenceExecutor)"},
 	{"RUNWAY_DEV_KEY_FILE", ".runway/dev-key.pem", "dev signing key (dev mode only)"},
 	{"RUNWAY_SA_KEYS_URL", auth.DefaultServiceAccountKeysURL, "where service accounts' public keys are published ({email} is replaced)"},
 	{"RUNWAY_ADMINS", "", "comma-separated emails of platform admins"},
@@ -141,6 +146,10 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		problems = append(problems, fmt.Errorf("RUNWAY_SA_KEYS_URL must contain {email}, not %q", c.ServiceAccountKeysURL))
 	}
 	c.SystemCallers = list(get("RUNWAY_SYSTEM_CALLERS"))
+	c.APIURL = get("RUNWAY_API_URL")
+	if u, err := url.Parse(c.APIURL); c.APIURL != "" && (err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http")) {
+		problems = append(problems, fmt.Errorf("RUNWAY_API_URL must be a URL such as https://runway.example.com, not %q", c.APIURL))
+	}
 	for name, emails := range map[string][]string{"RUNWAY_ADMINS": c.Admins, "RUNWAY_SYSTEM_CALLERS": c.SystemCallers} {
 		for _, email := range emails {
 			if _, err := mail.ParseAddress(email); err != nil {

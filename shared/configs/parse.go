@@ -6,8 +6,10 @@ package configs
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 
@@ -24,6 +26,9 @@ var (
 // small document.
 const maxAuthorizedJobs = 100
 
+// maxRetries bounds the retries of a failed run.
+const maxRetries = 10
+
 // cronParser reads schedule_interval_reset: the five standard fields, as
 // crontab.guru (which the reference points to) reads them.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
@@ -31,6 +36,11 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // Parse reads a definition, as a user writes it, into the configuration to
 // store for account. Every problem is reported, each naming its field as
 // "configuration.<field>".
+//
+// Besides the Tailer fields, a definition may set Runway's execution
+// policy: "timeout" (a run without a report for this long is failed),
+// "retries" (a failed run is retried this many times) and "retry_delay"
+// (before the first retry, doubled for each next one).
 //
 // A table-to-table configuration is stored under its id with the
 // environment appended, as the Tailer API references it:
@@ -56,6 +66,11 @@ func Parse(definition map[string]any) (runs.Configuration, error) {
 	}
 	if kind == runs.KindWorkflow {
 		cfg.Workflow = p.workflow(cfg.Environment)
+	}
+	cfg.Policy = runs.Policy{
+		Timeout:    p.duration("timeout", time.Second, 7*24*time.Hour),
+		Retries:    p.integer("retries", 0, maxRetries),
+		RetryDelay: p.duration("retry_delay", 0, 24*time.Hour),
 	}
 	if err := p.problems.Err(); err != nil {
 		return runs.Configuration{}, err
@@ -102,6 +117,45 @@ func (p *fields) boolean(name string, fallback bool) bool {
 		p.problems.Add("configuration."+name, "must be true or false")
 	}
 	return b
+}
+
+// duration reads an optional duration, written "30m" (Go's form) or as a
+// number of seconds; absent is 0.
+func (p *fields) duration(name string, least, most time.Duration) time.Duration {
+	v, present := p.def[name]
+	if !present {
+		return 0
+	}
+	var d time.Duration
+	ok := true
+	switch v := v.(type) {
+	case string:
+		var err error
+		d, err = time.ParseDuration(v)
+		ok = err == nil
+	case float64:
+		d, ok = time.Duration(v*float64(time.Second)), v == math.Trunc(v)
+	default:
+		ok = false
+	}
+	if !ok || d < least || d > most {
+		p.problems.Add("configuration."+name, "must be a duration from %v to %v, written like \"30m\" or as a number of seconds", least, most)
+	}
+	return d
+}
+
+// integer reads an optional whole number; absent is 0.
+func (p *fields) integer(name string, least, most int) int {
+	v, present := p.def[name]
+	if !present {
+		return 0
+	}
+	f, ok := v.(float64)
+	if !ok || f != math.Trunc(f) || f < float64(least) || f > float64(most) {
+		p.problems.Add("configuration."+name, "must be a whole number from %d to %d", least, most)
+		return 0
+	}
+	return int(f)
 }
 
 // workflow reads the fields of a workflow configuration, as

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -35,6 +36,15 @@ func TestParse(t *testing.T) {
 	if cfg.ConfigurationID != "000099_test_sql_dag_v1_PROD" || cfg.JobID != "gbq-to-gbq|000099_test_sql_dag_v1_PROD" ||
 		!cfg.Activated || cfg.Archived || cfg.Definition["schedule_interval"] != "None" || cfg.Workflow != nil {
 		t.Errorf("table-to-table = %+v", cfg)
+	}
+
+	withPolicy, err := Parse(definition(t, `{"configuration_type": "table-to-table", "configuration_id": "x", "account": "000099",
+		"environment": "DEV", "timeout": "15m", "retries": 3, "retry_delay": 30}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (runs.Policy{Timeout: 15 * time.Minute, Retries: 3, RetryDelay: 30 * time.Second}); withPolicy.Policy != want {
+		t.Errorf("policy = %+v, want %+v", withPolicy.Policy, want)
 	}
 
 	wf, err := Parse(definition(t, workflowDef))
@@ -76,6 +86,10 @@ func TestParseNamesEveryProblem(t *testing.T) {
 			"target_dag": {"configuration_type": "workflow", "configuration_id": "x", "priority": 1}}`,
 			[]string{"configuration.authorized_job_ids[1]", "configuration.authorized_job_ids[2]", "configuration.schedule_interval_reset",
 				"configuration.target_dag.configuration_type", "configuration.target_dag.priority", "configuration.version"}},
+		{"bad policy", `{"configuration_type": "table-to-table", "configuration_id": "x", "account": "000099", "environment": "DEV",
+			"timeout": "soon", "retries": 2.5, "retry_delay": -3}`, []string{"configuration.retries", "configuration.retry_delay", "configuration.timeout"}},
+		{"policy out of range", `{"configuration_type": "table-to-table", "configuration_id": "x", "account": "000099", "environment": "DEV",
+			"timeout": "0s", "retries": 11}`, []string{"configuration.retries", "configuration.timeout"}},
 		{"no authorized job", `{"configuration_type": "workflow", "configuration_id": "w", "account": "000099", "environment": "DEV",
 			"version": "2", "gcp_project_id": "p", "authorized_job_ids": [], "target_dag": {"configuration_type": "table-to-table", "configuration_id": "t"}}`,
 			[]string{"configuration.authorized_job_ids"}},

@@ -123,7 +123,7 @@ func fromResult(r api.RunResult) (runs.Run, error) {
 		return runs.Run{}, fmt.Errorf("demo: run %s is not well formed", r.RunID)
 	}
 	run := runs.Run{
-		Key: key, RunID: r.RunID, Account: r.Account, Environment: r.Environment,
+		Key: key, RunID: r.RunID, AuditID: runs.AuditIDOf(key), Account: r.Account, Environment: r.Environment,
 		ConfigurationType: r.ConfigurationType, Kind: kind, ConfigurationID: r.ConfigurationID,
 		JobID: r.JobID, Status: runs.Status(r.Status), ExecutionDate: start.UTC().Format(time.DateOnly),
 		StartExecutionDate: start.UTC(), TriggerType: runs.TriggerAPI, StartedBy: seededBy, Attempt: 1,
@@ -160,7 +160,7 @@ func (h history) runs() ([]runs.Run, error) {
 		}
 		key := runs.IdempotentKey(h.Account, "demo-history/"+h.ConfigurationID+"/"+start.Format(time.DateOnly))
 		out = append(out, runs.Run{
-			Key: key, RunID: runs.NewRunID(start, key), Account: h.Account, Environment: h.Environment,
+			Key: key, RunID: runs.NewRunID(start, key), AuditID: runs.AuditIDOf(key), Account: h.Account, Environment: h.Environment,
 			ConfigurationType: h.ConfigurationType, Kind: kind, ConfigurationID: h.ConfigurationID,
 			JobID: runs.DefaultJobID(kind, h.ConfigurationID), Status: status,
 			ExecutionDate: start.Format(time.DateOnly), StartExecutionDate: start, EndDate: end,
@@ -172,10 +172,10 @@ func (h history) runs() ([]runs.Run, error) {
 }
 
 // Load deploys the demo definitions through deployer, writes the demo runs
-// through s, and makes each of admins an admin of every demo account.
-// Loading twice redeploys the definitions (a new version of each) and
-// leaves existing runs as they are.
-func Load(ctx context.Context, deployer Deployer, s Seeder, admins ...string) (Data, error) {
+// through s, and gives members their role on every demo account. Loading
+// twice redeploys the definitions (a new version of each) and leaves
+// existing runs as they are.
+func Load(ctx context.Context, deployer Deployer, s Seeder, members ...auth.Member) (Data, error) {
 	d, err := Parse()
 	if err != nil {
 		return Data{}, err
@@ -192,8 +192,8 @@ func Load(ctx context.Context, deployer Deployer, s Seeder, admins ...string) (D
 		}
 	}
 	for _, account := range d.Accounts() {
-		for _, email := range admins {
-			if _, err := s.PutMember(ctx, account, email, auth.RoleAdmin, seededBy); err != nil {
+		for _, m := range members {
+			if _, err := s.PutMember(ctx, account, m.Email, m.Role, seededBy); err != nil {
 				return Data{}, fmt.Errorf("demo: %w", err)
 			}
 		}

@@ -2,6 +2,7 @@ package runs
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"regexp"
 	"time"
@@ -53,6 +54,18 @@ func IdempotentKey(account, idempotencyKey string) string {
 	u[6] = (u[6] & 0x0f) | 0x40 // version 4
 	u[8] = (u[8] & 0x3f) | 0x80 // RFC 4122 variant
 	return u.String()
+}
+
+// AuditIDOf derives a run's audit id from its key: a positive number below
+// 2^53, so that JavaScript clients read it exactly, as the ETLWorks-style
+// executions endpoint gives it.
+func AuditIDOf(key string) int64 {
+	sum := sha256.Sum256([]byte("runway/audit\x00" + key))
+	id := int64(binary.BigEndian.Uint64(sum[:8]) & (1<<53 - 1))
+	if id == 0 {
+		id = 1
+	}
+	return id
 }
 
 // ValidateRunID explains what is wrong with a run id, or returns nil.

@@ -20,20 +20,47 @@ type Run struct {
 	StartExecutionDate time.Time // when the run was launched
 	LastUpdateDate     time.Time // zero for imported history that never had one
 	EndDate            time.Time // zero while the run is RUNNING
-	TriggerType        string    // TriggerAPI, TriggerWorkflow, ...
-	StartedBy          string    // the caller's email, or "workflow:<id>"
+	TriggerType        string    // TriggerAPI, TriggerWorkflow, TriggerRetry
+	StartedBy          string    // the caller's email, or "workflow:<id>", "retry:<run id>"
 	TriggerRunIDs      []string  // for a workflow's run: the runs that met its criteria
 	Attempt            int       // 1 for the first attempt
+	ParentRunID        string    // for a retry: the run it retries
+	AuditID            int64     // a number for the run, for the ETLWorks-style executions endpoint
 	IdempotencyKey     string
 	RequestHash        string    // hash of the launch request, to tell a replay from a misuse of a key
 	PublishedAt        time.Time // zero until the launch message is published
 	MessageID          string    // the Pub/Sub message id of the launch message
+	PublishClaim       time.Time // when a Reaper took the right to publish it, if one did
+
+	// What the executor reported.
+	ClaimedBy     string         // the executor_id of the executor that took the run
+	Heartbeats    int            // RUNNING reports received
+	LastHeartbeat time.Time      // zero until the executor's first report
+	Error         *RunError      // why the run failed, if it did
+	Metrics       map[string]any // what the executor measured
+
+	// The configuration's execution policy, copied at launch so that the
+	// Reaper needs only the run.
+	Timeout    time.Duration // silence after which the run is failed; 0 for never
+	Deadline   time.Time     // last heartbeat (or launch) + Timeout; zero when no Timeout
+	Retries    int           // how many times a failed run is retried
+	RetryDelay time.Duration // delay before the first retry, doubled for each next one
+	RetryAt    time.Time     // when a failed run is to be retried; zero when it is not
+	RetryRunID string        // the run that retried this one
+}
+
+// RunError is why a run failed, as its executor (or the Reaper) said.
+type RunError struct {
+	Message  string `json:"message"`
+	Code     string `json:"code,omitempty"`
+	Location string `json:"location,omitempty"` // e.g. a file and line, a task id
 }
 
 // How a run was started.
 const (
 	TriggerAPI      = "api"
 	TriggerWorkflow = "workflow"
+	TriggerRetry    = "retry"
 )
 
 // Duration is the run's duration: from its start to its end, or to now while
@@ -61,9 +88,18 @@ type Configuration struct {
 	Archived          bool
 	Definition        map[string]any // the deployed JSON, as the user wrote it
 	Workflow          *WorkflowSpec  // for workflows: what the definition asks
+	Policy            Policy         // how its runs are watched and retried
 	Version           int            // 1 for the first deploy, then one more per deploy
 	UpdatedBy         string
 	UpdatedAt         time.Time
+}
+
+// Policy is a configuration's execution policy, from its definition's
+// timeout, retries and retry_delay fields.
+type Policy struct {
+	Timeout    time.Duration // a run without a report for this long is failed; 0 for never
+	Retries    int           // a failed run is retried this many times
+	RetryDelay time.Duration // before the first retry; doubled for each next one
 }
 
 // Ref returns the configuration's reference.
@@ -103,19 +139,30 @@ type ConfigRef struct {
 
 // Event is one entry of a run's audit trail.
 type Event struct {
-	ID   string // set by the store
-	At   time.Time
-	By   string // email of the caller, or "runway" for the system
-	Type string // EventStatus
-	From Status
-	To   Status
+	ID     string // set by the store
+	At     time.Time
+	By     string // email of the caller, or Reaper for the Reaper
+	Type   string // EventStatus, EventClaimed
+	From   Status
+	To     Status
+	Detail string // the executor_id of a claim, the reason of a change made by Runway
 	// Published is false until the event is on the run events topic; the
 	// Reaper publishes events a failed publish left behind.
 	Published bool
 }
 
-// EventStatus is the type of a status change event.
-const EventStatus = "status"
+// The types of run event.
+const (
+	EventStatus  = "status"  // the status changed
+	EventClaimed = "claimed" // an executor took the run
+)
+
+// Update is what a change of a run decided: whether to save the run, and
+// the event to record with it, if any.
+type Update struct {
+	Save  bool
+	Event *Event
+}
 
 // Query selects runs of one account, newest first.
 type Query struct {
@@ -138,7 +185,15 @@ type LaunchMessage struct {
 	JobID             string         `json:"job_id"`
 	ExecutionDate     string         `json:"execution_date"`
 	Attempt           int            `json:"attempt"`
+	ParentRunID       string         `json:"parent_run_id,omitempty"`
 	Definition        map[string]any `json:"definition"`
+	// Deadline is when the run is failed unless the executor reports
+	// before; every RUNNING report moves it Timeout later. Absent when the
+	// configuration has no timeout.
+	Deadline *time.Time `json:"deadline,omitempty"`
+	// HeartbeatInterval is how often the executor should report RUNNING:
+	// a third of the timeout.
+	HeartbeatInterval string `json:"heartbeat_interval,omitempty"`
 }
 
 // RunEvent is published on the run events topic when a run's status

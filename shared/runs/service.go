@@ -33,14 +33,16 @@ type Store interface {
 	GetRun(ctx context.Context, account, key string) (Run, error)
 	// QueryRuns returns the runs q selects, newest first.
 	QueryRuns(ctx context.Context, account string, q Query) ([]Run, error)
-	// UpdateRun applies change to the run in a transaction. If change
-	// returns an event, the run is saved and the event appended (and
-	// returned, with its ID); if it returns nil, nothing is written.
-	UpdateRun(ctx context.Context, account, key string, change func(*Run) (*Event, error)) (Run, *Event, error)
+	// UpdateRun applies change to the run in a transaction, and saves what
+	// change decides: the run and an event (returned, with its ID), or
+	// nothing.
+	UpdateRun(ctx context.Context, account, key string, change func(*Run) (Update, error)) (Run, *Event, error)
 	// MarkPublished records that the run's launch message was published.
 	MarkPublished(ctx context.Context, account, key, messageID string, at time.Time) error
 	// MarkEventPublished records that a run event was published.
 	MarkEventPublished(ctx context.Context, account, key, eventID string) error
+	// Events returns the run's recorded events, oldest first.
+	Events(ctx context.Context, account, key string) ([]Event, error)
 }
 
 // Publisher publishes Runway's messages. shared/bus implements it on
@@ -114,32 +116,17 @@ func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l
 		return Run{}, false, err
 	}
 
-	now := s.clock()
-	run := Run{
-		Key:                RandomKey(),
-		Account:            l.Account,
-		Environment:        l.Environment,
-		ConfigurationType:  l.ConfigType,
-		Kind:               kind,
-		ConfigurationID:    l.ConfigurationID,
-		JobID:              cfg.JobID,
-		Status:             StatusRunning,
-		ExecutionDate:      l.ExecutionDate,
-		StartExecutionDate: now,
-		LastUpdateDate:     now,
-		TriggerType:        TriggerAPI,
-		StartedBy:          who.Email,
-		Attempt:            1,
-		IdempotencyKey:     l.IdempotencyKey,
-		RequestHash:        requestHash(kind, l),
-	}
-	if run.ExecutionDate == "" {
-		run.ExecutionDate = now.Format(time.DateOnly)
-	}
+	key := RandomKey()
 	if l.IdempotencyKey != "" {
-		run.Key = IdempotentKey(l.Account, l.IdempotencyKey)
+		key = IdempotentKey(l.Account, l.IdempotencyKey)
 	}
-	run.RunID = NewRunID(now, run.Key)
+	run := NewRun(*cfg, key, s.clock())
+	run.ConfigurationType = l.ConfigType // as the caller named it: gbq-to-gbq stays gbq-to-gbq
+	run.TriggerType, run.StartedBy = TriggerAPI, who.Email
+	run.IdempotencyKey, run.RequestHash = l.IdempotencyKey, requestHash(kind, l)
+	if l.ExecutionDate != "" {
+		run.ExecutionDate = l.ExecutionDate
+	}
 
 	err = s.store.CreateRun(ctx, run)
 	if errors.Is(err, ErrAlreadyExists) {
@@ -151,6 +138,34 @@ func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l
 	logging.Annotate(ctx, slog.String("run_id", run.RunID))
 	s.Publish(ctx, run, cfg.Definition)
 	return run, false, nil
+}
+
+// NewRun returns a new RUNNING run of cfg with the given key, started at
+// now, with cfg's execution policy. Its caller says who started it.
+func NewRun(cfg Configuration, key string, now time.Time) Run {
+	run := Run{
+		Key:                key,
+		RunID:              NewRunID(now, key),
+		AuditID:            AuditIDOf(key),
+		Account:            cfg.Account,
+		Environment:        cfg.Environment,
+		ConfigurationType:  cfg.ConfigurationType,
+		Kind:               cfg.Kind,
+		ConfigurationID:    cfg.ConfigurationID,
+		JobID:              cfg.JobID,
+		Status:             StatusRunning,
+		ExecutionDate:      now.Format(time.DateOnly),
+		StartExecutionDate: now,
+		LastUpdateDate:     now,
+		Attempt:            1,
+		Timeout:            cfg.Policy.Timeout,
+		Retries:            cfg.Policy.Retries,
+		RetryDelay:         cfg.Policy.RetryDelay,
+	}
+	if run.Timeout > 0 {
+		run.Deadline = now.Add(run.Timeout)
+	}
+	return run
 }
 
 // launchable explains why cfg cannot be launched as l asks, or returns nil.
@@ -192,16 +207,9 @@ func requestHash(kind Kind, l Launch) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Publish sends the launch message of a new run and records it on the run.
-// A failure is logged and leaves the run unpublished: the run exists, and
-// the Reaper publishes unpublished runs, so the launch is not lost.
-func (s *Service) Publish(ctx context.Context, run Run, definition map[string]any) {
-	// The request may be canceled once the run exists; the publish must
-	// still go through, within its own deadline.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.publishTimeout)
-	defer cancel()
-	log := logging.FromContext(ctx).With(slog.String("run_id", run.RunID))
-	id, err := s.bus.PublishLaunch(ctx, LaunchMessage{
+// LaunchMessageOf is the message that launches run.
+func LaunchMessageOf(run Run, definition map[string]any) LaunchMessage {
+	msg := LaunchMessage{
 		RunID:             run.RunID,
 		Account:           run.Account,
 		Environment:       run.Environment,
@@ -210,15 +218,40 @@ func (s *Service) Publish(ctx context.Context, run Run, definition map[string]an
 		JobID:             run.JobID,
 		ExecutionDate:     run.ExecutionDate,
 		Attempt:           run.Attempt,
+		ParentRunID:       run.ParentRunID,
 		Definition:        definition,
-	})
+	}
+	if run.Timeout > 0 {
+		deadline := run.Deadline
+		msg.Deadline = &deadline
+		msg.HeartbeatInterval = (run.Timeout / 3).String()
+	}
+	return msg
+}
+
+// Publish sends the launch message of a new run and records it on the run.
+// A failure is logged and leaves the run unpublished: the run exists, and
+// the Reaper publishes unpublished runs, so the launch is not lost.
+func (s *Service) Publish(ctx context.Context, run Run, definition map[string]any) {
+	_ = s.publish(ctx, run, definition)
+}
+
+// publish is Publish, saying whether the message went out.
+func (s *Service) publish(ctx context.Context, run Run, definition map[string]any) error {
+	// The request may be canceled once the run exists; the publish must
+	// still go through, within its own deadline.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.publishTimeout)
+	defer cancel()
+	log := logging.FromContext(ctx).With(slog.String("run_id", run.RunID))
+	id, err := s.bus.PublishLaunch(ctx, LaunchMessageOf(run, definition))
 	if err != nil {
 		log.ErrorContext(ctx, "launch message not published; the run stays unpublished until the Reaper publishes it", slog.Any("error", err))
-		return
+		return err
 	}
 	if err := s.store.MarkPublished(ctx, run.Account, run.Key, id, s.clock()); err != nil {
 		log.ErrorContext(ctx, "launch message published but not recorded on the run", slog.String("message_id", id), slog.Any("error", err))
 	}
+	return nil
 }
 
 // RunRef identifies a run together with the configuration it belongs to.
@@ -246,11 +279,19 @@ func (ref RunRef) notFound() error {
 	return NotFound("run %s of configuration %s not found in account %s", ref.RunID, ref.ConfigurationID, ref.Account)
 }
 
-// Get returns the run ref names.
-func (s *Service) Get(ctx context.Context, ref RunRef) (Run, error) {
+func (ref RunRef) key() (string, error) {
 	key, ok := RunKey(ref.RunID)
 	if !ok {
-		return Run{}, InvalidField("run_id", "run_id %s", ValidateRunID(ref.RunID))
+		return "", InvalidField("run_id", "run_id %s", ValidateRunID(ref.RunID))
+	}
+	return key, nil
+}
+
+// Get returns the run ref names.
+func (s *Service) Get(ctx context.Context, ref RunRef) (Run, error) {
+	key, err := ref.key()
+	if err != nil {
+		return Run{}, err
 	}
 	run, err := s.store.GetRun(ctx, ref.Account, key)
 	if errors.Is(err, ErrNotFound) {
@@ -265,6 +306,19 @@ func (s *Service) Get(ctx context.Context, ref RunRef) (Run, error) {
 	return run, nil
 }
 
+// History returns the run ref names and its recorded events.
+func (s *Service) History(ctx context.Context, ref RunRef) (Run, []Event, error) {
+	run, err := s.Get(ctx, ref)
+	if err != nil {
+		return Run{}, nil, err
+	}
+	events, err := s.store.Events(ctx, run.Account, run.Key)
+	if err != nil {
+		return Run{}, nil, fmt.Errorf("store.Events: %w", err)
+	}
+	return run, events, nil
+}
+
 // Find returns the runs of account that q selects, newest first.
 func (s *Service) Find(ctx context.Context, account string, q Query) ([]Run, error) {
 	found, err := s.store.QueryRuns(ctx, account, q)
@@ -274,34 +328,56 @@ func (s *Service) Find(ctx context.Context, account string, q Query) ([]Run, err
 	return found, nil
 }
 
-// SetStatus sets the status of the run ref names, on behalf of who, and
-// records the change in the run's events. Setting the status a run already
-// has changes nothing, so a redelivered report is harmless.
+// SetStatus sets the status of the run ref names on behalf of who, a
+// person: unlike an executor's report, it may move a finished run to any
+// status, and it stops a pending retry, since the person now decides. The
+// change is recorded in the run's events; setting the status a run already
+// has changes nothing.
 func (s *Service) SetStatus(ctx context.Context, who auth.Caller, ref RunRef, status Status) (Run, error) {
-	key, ok := RunKey(ref.RunID)
-	if !ok {
-		return Run{}, InvalidField("run_id", "run_id %s", ValidateRunID(ref.RunID))
-	}
-	run, event, err := s.store.UpdateRun(ctx, ref.Account, key, func(r *Run) (*Event, error) {
-		if !ref.matches(*r) {
-			return nil, ref.notFound()
-		}
+	return s.change(ctx, ref, func(r *Run) (Update, error) {
 		if r.Status == status {
-			return nil, nil
+			return Update{}, nil
 		}
-		now := s.clock()
-		event := &Event{At: now, By: who.Email, Type: EventStatus, From: r.Status, To: status}
-		switch {
-		case status == StatusRunning:
-			r.EndDate = time.Time{} // running again: the duration runs on
-		case r.EndDate.IsZero():
-			r.EndDate = now
+		r.RetryAt = time.Time{}
+		return Update{Save: true, Event: s.transition(r, who.Email, status, "")}, nil
+	})
+}
+
+// transition moves r to status at now, and returns the event recording it.
+func (s *Service) transition(r *Run, by string, status Status, detail string) *Event {
+	now := s.clock()
+	event := &Event{At: now, By: by, Type: EventStatus, From: r.Status, To: status, Detail: detail}
+	switch {
+	case status == StatusRunning:
+		r.EndDate = time.Time{} // running again: the duration runs on
+		if r.Timeout > 0 {
+			r.Deadline = now.Add(r.Timeout)
 		}
-		// A change between final statuses (FAILED → CHECKED) keeps the end
-		// date: acknowledging a failure does not make the run longer.
-		r.Status = status
-		r.LastUpdateDate = now
-		return event, nil
+	case r.EndDate.IsZero():
+		r.EndDate = now
+	}
+	// A change between final statuses (FAILED → CHECKED) keeps the end
+	// date: acknowledging a failure does not make the run longer.
+	if status.Final() {
+		r.Deadline = time.Time{}
+	}
+	r.Status = status
+	r.LastUpdateDate = now
+	return event
+}
+
+// change applies decide to the run ref names, and publishes the status
+// change it records, if any.
+func (s *Service) change(ctx context.Context, ref RunRef, decide func(*Run) (Update, error)) (Run, error) {
+	key, err := ref.key()
+	if err != nil {
+		return Run{}, err
+	}
+	run, event, err := s.store.UpdateRun(ctx, ref.Account, key, func(r *Run) (Update, error) {
+		if !ref.matches(*r) {
+			return Update{}, ref.notFound()
+		}
+		return decide(r)
 	})
 	if errors.Is(err, ErrNotFound) {
 		return Run{}, ref.notFound()
@@ -309,8 +385,8 @@ func (s *Service) SetStatus(ctx context.Context, who auth.Caller, ref RunRef, st
 	if err != nil {
 		return Run{}, fmt.Errorf("store.UpdateRun: %w", err)
 	}
-	logging.Annotate(ctx, slog.String("run_id", run.RunID), slog.String("to_status", string(status)))
-	if event != nil {
+	logging.Annotate(ctx, slog.String("run_id", run.RunID), slog.String("status", string(run.Status)))
+	if event != nil && event.Type == EventStatus {
 		s.PublishEvent(ctx, run, *event)
 	}
 	return run, nil
@@ -320,6 +396,11 @@ func (s *Service) SetStatus(ctx context.Context, who auth.Caller, ref RunRef, st
 // that it is there. A failure is logged and leaves the event unpublished
 // for the Reaper: a workflow waiting on the run still hears of it.
 func (s *Service) PublishEvent(ctx context.Context, run Run, event Event) {
+	_ = s.publishEvent(ctx, run, event)
+}
+
+// publishEvent is PublishEvent, saying whether the event went out.
+func (s *Service) publishEvent(ctx context.Context, run Run, event Event) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.publishTimeout)
 	defer cancel()
 	log := logging.FromContext(ctx).With(slog.String("run_id", run.RunID), slog.String("event_id", event.ID))
@@ -338,9 +419,10 @@ func (s *Service) PublishEvent(ctx context.Context, run Run, event Event) {
 	})
 	if err != nil {
 		log.ErrorContext(ctx, "run event not published; it stays unpublished until the Reaper publishes it", slog.Any("error", err))
-		return
+		return err
 	}
 	if err := s.store.MarkEventPublished(ctx, run.Account, run.Key, event.ID); err != nil {
 		log.ErrorContext(ctx, "run event published but not recorded", slog.Any("error", err))
 	}
+	return nil
 }

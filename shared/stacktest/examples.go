@@ -12,45 +12,54 @@ import (
 
 // Example is a valid request of one action against the demo data.
 type Example struct {
-	Path string
-	Body string
+	Method string
+	Path   string
+	Body   string
 }
 
 // examples holds one request per action, with ACCOUNT in place of the
 // account. Every action of the route table must have one: the access
 // control tests send each of them with every role and from other accounts.
 var examples = map[string]Example{
-	"launch_job": {"/v1/dag/launch", `{"action": "launch_job", "account": "ACCOUNT", "environment": "DEV",
+	"launch_job": {"POST", "/v1/dag/launch", `{"action": "launch_job", "account": "ACCOUNT", "environment": "DEV",
 		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV"}`},
-	"check_run_status": {"/v1/dag/status", `{"action": "check_run_status", "account": "ACCOUNT", "environment": "DEV",
+	"check_run_status": {"POST", "/v1/dag/status", `{"action": "check_run_status", "account": "ACCOUNT", "environment": "DEV",
 		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV",
 		"run_id": "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179"}`},
-	"get_last_status": {"/v1/dag/status", `{"action": "get_last_status", "account": "ACCOUNT", "environment": "DEV",
+	"get_last_status": {"POST", "/v1/dag/status", `{"action": "get_last_status", "account": "ACCOUNT", "environment": "DEV",
 		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV"}`},
-	"get_by_status": {"/v1/dag/status", `{"action": "get_by_status", "account": "ACCOUNT", "configuration_type": "table-to-table"}`},
-	"set_run_status": {"/v1/dag/status", `{"action": "set_run_status", "account": "ACCOUNT", "configuration_type": "table-to-table",
+	"get_by_status": {"POST", "/v1/dag/status", `{"action": "get_by_status", "account": "ACCOUNT", "configuration_type": "table-to-table"}`},
+	"set_run_status": {"POST", "/v1/dag/status", `{"action": "set_run_status", "account": "ACCOUNT", "configuration_type": "table-to-table",
 		"configuration_id": "000099_iowa_liquor_prepare_pda_DEV", "run_id": "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179",
 		"status": "CHECKED"}`},
-	"reset_workflow_status": {"/v1/workflow/status", `{"action": "reset_workflow_status", "account": "ACCOUNT", "environment": "DEV",
+	"reset_workflow_status": {"POST", "/v1/workflow/status", `{"action": "reset_workflow_status", "account": "ACCOUNT", "environment": "DEV",
 		"configuration_type": "workflow", "configuration_id": "000099-iowa-liquor-load-pda"}`},
-	"get_workflow_status": {"/v1/workflow/status", `{"action": "get_workflow_status", "account": "ACCOUNT", "environment": "DEV",
+	"get_workflow_status": {"POST", "/v1/workflow/status", `{"action": "get_workflow_status", "account": "ACCOUNT", "environment": "DEV",
 		"configuration_type": "workflow", "configuration_id": "000099-iowa-liquor-load-pda"}`},
-	"set_configuration_status": {"/v1/configuration/status", `{"action": "set_configuration_status", "activated": true, "archived": false,
+	"set_configuration_status": {"POST", "/v1/configuration/status", `{"action": "set_configuration_status", "activated": true, "archived": false,
 		"account": "ACCOUNT", "environment": "DEV", "configuration_type": "table-to-table", "configuration_id": "000099_Load_PDA_f_traffic_ma_DEV"}`},
-	"deploy_configuration": {"/v1/configuration", `{"action": "deploy_configuration", "configuration": {"account": "ACCOUNT",
+	"deploy_configuration": {"POST", "/v1/configuration", `{"action": "deploy_configuration", "configuration": {"account": "ACCOUNT",
 		"environment": "DEV", "configuration_type": "table-to-table", "configuration_id": "000099_new_job",
 		"default_gcp_project_id": "my-project", "workflow": []}}`},
-	"get_configuration": {"/v1/configuration", `{"action": "get_configuration", "account": "ACCOUNT", "environment": "DEV",
+	"get_configuration": {"POST", "/v1/configuration", `{"action": "get_configuration", "account": "ACCOUNT", "environment": "DEV",
 		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV"}`},
-	"list_configurations": {"/v1/configuration", `{"action": "list_configurations", "account": "ACCOUNT"}`},
-	"list_members":        {"/v1/access", `{"action": "list_members", "account": "ACCOUNT"}`},
-	"add_member":          {"/v1/access", `{"action": "add_member", "account": "ACCOUNT", "email": "newcomer@example.com", "role": "viewer"}`},
-	"remove_member":       {"/v1/access", `{"action": "remove_member", "account": "ACCOUNT", "email": "leaving@example.com"}`},
+	"list_configurations": {"POST", "/v1/configuration", `{"action": "list_configurations", "account": "ACCOUNT"}`},
+	"report_run_status": {"POST", "/v1/dag/status", `{"action": "report_run_status", "account": "ACCOUNT", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV",
+		"run_id": "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179", "executor_id": "e-1", "status": "SUCCESS"}`},
+	"get_run_events": {"POST", "/v1/dag/status", `{"action": "get_run_events", "account": "ACCOUNT", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV",
+		"run_id": "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179"}`},
+	"get_flow_status": {"GET", "/rest/v1/executions/000099_iowa_liquor_prepare_pda_DEV?account=ACCOUNT", ""},
+	"list_members":    {"POST", "/v1/access", `{"action": "list_members", "account": "ACCOUNT"}`},
+	"add_member":      {"POST", "/v1/access", `{"action": "add_member", "account": "ACCOUNT", "email": "newcomer@example.com", "role": "viewer"}`},
+	"remove_member":   {"POST", "/v1/access", `{"action": "remove_member", "account": "ACCOUNT", "email": "leaving@example.com"}`},
 }
 
 // ExampleFor returns the example request of action on account.
 func ExampleFor(action, account string) (Example, bool) {
 	ex, ok := examples[action]
+	ex.Path = strings.ReplaceAll(ex.Path, "ACCOUNT", account)
 	ex.Body = strings.ReplaceAll(ex.Body, "ACCOUNT", account)
 	return ex, ok
 }

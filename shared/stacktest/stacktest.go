@@ -38,6 +38,10 @@ import (
 // accounts.
 const Admin = "dev@runway.local"
 
+// Executor is the identity the reference executor reports with; Seed makes
+// it an executer of the demo accounts.
+const Executor = "reference-executor@runway.local"
+
 // Audience is the API URL the stack accepts in service account tokens.
 const Audience = "https://runway.test"
 
@@ -72,30 +76,60 @@ func (b *syncBuffer) String() string {
 // Logs returns what the stack has logged so far.
 func (s *Stack) Logs() string { return s.logs.String() }
 
+// Option changes how a stack is made.
+type Option func(*options)
+
+type options struct {
+	firestoreVia, pubsubVia *testenv.Proxy
+	publishTimeout          string
+}
+
+// WithFirestoreVia makes the stack reach Firestore through p, which the
+// test can cut.
+func WithFirestoreVia(p *testenv.Proxy) Option { return func(o *options) { o.firestoreVia = p } }
+
+// WithPubSubVia makes the stack reach Pub/Sub through p, which the test
+// can cut.
+func WithPubSubVia(p *testenv.Proxy) Option { return func(o *options) { o.pubsubVia = p } }
+
+// WithPublishTimeout sets RUNWAY_PUBLISH_TIMEOUT (5s by default).
+func WithPublishTimeout(d string) Option { return func(o *options) { o.publishTimeout = d } }
+
 // New starts a stack on a new project. It is stopped when the test ends.
-func New(t testing.TB) *Stack {
+func New(t testing.TB, opts ...Option) *Stack {
 	t.Helper()
+	o := options{publishTimeout: "5s"}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ctx := context.Background()
 	project := testenv.Project(t)
-	// Creating the clients checks the emulators are reachable.
+	// Creating the clients checks the emulators are reachable; topics are
+	// made directly on the emulator, whatever the stack goes through.
 	testenv.Firestore(t, project)
-	ps := testenv.PubSub(t, project)
+	if err := bus.EnsureTopics(ctx, testenv.PubSub(t, project), "runway-launch", "runway-run-events"); err != nil {
+		t.Fatal(err)
+	}
 	saKeys := newKeyServer(t)
 	cfg, err := config.Load(mapLookup(map[string]string{
 		"RUNWAY_PROJECT":         project,
 		"RUNWAY_AUTH_MODE":       config.AuthDev,
 		"RUNWAY_DEV_KEY_FILE":    filepath.Join(t.TempDir(), "dev-key.pem"),
-		"RUNWAY_PUBLISH_TIMEOUT": "5s",
+		"RUNWAY_PUBLISH_TIMEOUT": o.publishTimeout,
 		"RUNWAY_AUDIENCES":       Audience,
 		"RUNWAY_SA_KEYS_URL":     saKeys.server.URL + "/jwk/{email}",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.EnsureTopics(ctx, ps, cfg.LaunchTopic, cfg.RunEventsTopic); err != nil {
-		t.Fatal(err)
+	var clients runway.Clients
+	if o.firestoreVia != nil {
+		clients.Firestore = testenv.FirestoreVia(t, project, o.firestoreVia.Addr())
 	}
-	env, err := runway.NewEnv(ctx, cfg)
+	if o.pubsubVia != nil {
+		clients.PubSub = testenv.PubSubVia(t, project, o.pubsubVia.Addr())
+	}
+	env, err := runway.NewEnvWith(ctx, cfg, clients)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,21 +146,34 @@ func New(t testing.TB) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Stack{Project: project, Env: env, Server: server, devKey: key, saKeys: saKeys, logs: logs}
+	s := &Stack{Project: project, Env: env, Server: server, devKey: key, saKeys: saKeys, logs: logs}
+	// The reference executor reports to this stack, as Executor.
+	env.Config.APIURL = server.URL
+	env.ExecutorHTTP = &http.Client{Transport: bearer{token: s.Token(t, Executor)}}
+	return s
+}
+
+// bearer adds a bearer token to every request.
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 func mapLookup(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-// StartDelivery feeds the Pub/Sub functions (the workflow trigger, the
-// reference executor) from the emulator, as the dev server does, until the
-// test ends.
-func (s *Stack) StartDelivery(t testing.TB) {
+// StartDelivery feeds the Pub/Sub functions named (WorkflowTrigger,
+// ReferenceExecutor), or all, from the emulator, as the dev server does,
+// until the test ends.
+func (s *Stack) StartDelivery(t testing.TB, functions ...string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	if err := runway.StartDelivery(ctx, s.Env); err != nil {
+	if err := runway.StartDelivery(ctx, s.Env, functions...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -134,7 +181,8 @@ func (s *Stack) StartDelivery(t testing.TB) {
 // Seed loads the demo data and makes Admin an admin of its accounts.
 func (s *Stack) Seed(t testing.TB) demo.Data {
 	t.Helper()
-	d, err := demo.Load(context.Background(), s.Env.Configs, s.Env.Store, Admin)
+	d, err := demo.Load(context.Background(), s.Env.Configs, s.Env.Store,
+		auth.Member{Email: Admin, Role: auth.RoleAdmin}, auth.Member{Email: Executor, Role: auth.RoleExecuter})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,10 +247,11 @@ func (s *Stack) Post(t testing.TB, path, body string) Response {
 }
 
 // Subscribe creates a subscription to topic and returns it; messages
-// published after it exists are kept for it.
+// published after it exists are kept for it. It talks to the emulator
+// directly, not through the stack's proxies.
 func (s *Stack) Subscribe(t testing.TB, topic string) *pubsub.Subscriber {
 	t.Helper()
-	ps := s.Env.PubSub
+	ps := testenv.PubSub(t, s.Project)
 	name := fmt.Sprintf("projects/%s/subscriptions/%s-%d", s.Project, topic, time.Now().UnixNano())
 	_, err := ps.SubscriptionAdminClient.CreateSubscription(context.Background(), &pubsubpb.Subscription{
 		Name:  name,

@@ -199,3 +199,15 @@ func (s *Store) WorkflowsWaitingOn(ctx context.Context, account, environment, jo
 // authorized jobs: one array-contains query then finds the workflows of an
 // environment waiting on a job.
 func triggerKey(environment, jobID string) string { return environment + "|" + jobID }
+
+// FindConfigurations returns the configurations of account with the given
+// configuration_id, in every environment and of every type.
+func (s *Store) FindConfigurations(ctx context.Context, account, configurationID string) ([]runs.Configuration, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snaps, err := s.account(account).Collection("configurations").Where("configuration_id", "==", configurationID).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("store.FindConfigurations", err)
+	}
+	return decodeConfigs(snaps)
+}

@@ -30,13 +30,31 @@ type runDoc struct {
 	StartedBy          string     `firestore:"started_by"`
 	TriggerRunIDs      []string   `firestore:"trigger_run_ids,omitempty"`
 	Attempt            int        `firestore:"attempt"`
+	ParentRunID        string     `firestore:"parent_run_id,omitempty"`
+	AuditID            int64      `firestore:"audit_id"`
 	IdempotencyKey     string     `firestore:"idempotency_key,omitempty"`
 	RequestHash        string     `firestore:"request_hash,omitempty"`
 	// Published is false until the launch message is out; it is a field of
 	// its own because Firestore cannot query for an absent published_at.
-	Published       bool       `firestore:"published"`
-	PublishedAt     *time.Time `firestore:"published_at,omitempty"`
-	PubSubMessageID string     `firestore:"pubsub_message_id,omitempty"`
+	Published        bool       `firestore:"published"`
+	PublishedAt      *time.Time `firestore:"published_at,omitempty"`
+	PubSubMessageID  string     `firestore:"pubsub_message_id,omitempty"`
+	PublishClaimedAt *time.Time `firestore:"publish_claimed_at,omitempty"`
+
+	ClaimedBy     string         `firestore:"claimed_by,omitempty"`
+	Heartbeats    int            `firestore:"heartbeats"`
+	LastHeartbeat *time.Time     `firestore:"last_heartbeat,omitempty"`
+	Error         *runs.RunError `firestore:"error,omitempty"`
+	Metrics       map[string]any `firestore:"metrics,omitempty"`
+
+	// The execution policy; deadline and retry_at exist only while the
+	// Reaper has something to do with the run, which keeps its queries small.
+	TimeoutMillis    int64      `firestore:"timeout_ms,omitempty"`
+	Deadline         *time.Time `firestore:"deadline,omitempty"`
+	Retries          int        `firestore:"retries,omitempty"`
+	RetryDelayMillis int64      `firestore:"retry_delay_ms,omitempty"`
+	RetryAt          *time.Time `firestore:"retry_at,omitempty"`
+	RetryRunID       string     `firestore:"retry_run_id,omitempty"`
 }
 
 func optionalTime(t time.Time) *time.Time {
@@ -72,11 +90,25 @@ func encodeRun(r runs.Run) runDoc {
 		StartedBy:          r.StartedBy,
 		TriggerRunIDs:      r.TriggerRunIDs,
 		Attempt:            r.Attempt,
+		ParentRunID:        r.ParentRunID,
+		AuditID:            r.AuditID,
 		IdempotencyKey:     r.IdempotencyKey,
 		RequestHash:        r.RequestHash,
 		Published:          !r.PublishedAt.IsZero(),
 		PublishedAt:        optionalTime(r.PublishedAt),
 		PubSubMessageID:    r.MessageID,
+		PublishClaimedAt:   optionalTime(r.PublishClaim),
+		ClaimedBy:          r.ClaimedBy,
+		Heartbeats:         r.Heartbeats,
+		LastHeartbeat:      optionalTime(r.LastHeartbeat),
+		Error:              r.Error,
+		Metrics:            r.Metrics,
+		TimeoutMillis:      r.Timeout.Milliseconds(),
+		Deadline:           optionalTime(r.Deadline),
+		Retries:            r.Retries,
+		RetryDelayMillis:   r.RetryDelay.Milliseconds(),
+		RetryAt:            optionalTime(r.RetryAt),
+		RetryRunID:         r.RetryRunID,
 	}
 }
 
@@ -103,10 +135,24 @@ func decodeRun(snap *firestore.DocumentSnapshot) (runs.Run, error) {
 		StartedBy:          d.StartedBy,
 		TriggerRunIDs:      d.TriggerRunIDs,
 		Attempt:            d.Attempt,
+		ParentRunID:        d.ParentRunID,
+		AuditID:            d.AuditID,
 		IdempotencyKey:     d.IdempotencyKey,
 		RequestHash:        d.RequestHash,
 		PublishedAt:        valueOf(d.PublishedAt),
 		MessageID:          d.PubSubMessageID,
+		PublishClaim:       valueOf(d.PublishClaimedAt),
+		ClaimedBy:          d.ClaimedBy,
+		Heartbeats:         d.Heartbeats,
+		LastHeartbeat:      valueOf(d.LastHeartbeat),
+		Error:              d.Error,
+		Metrics:            d.Metrics,
+		Timeout:            time.Duration(d.TimeoutMillis) * time.Millisecond,
+		Deadline:           valueOf(d.Deadline),
+		Retries:            d.Retries,
+		RetryDelay:         time.Duration(d.RetryDelayMillis) * time.Millisecond,
+		RetryAt:            valueOf(d.RetryAt),
+		RetryRunID:         d.RetryRunID,
 	}, nil
 }
 
@@ -121,6 +167,9 @@ type configDoc struct {
 	Archived          bool           `firestore:"archived"`
 	Definition        map[string]any `firestore:"definition"`
 	Workflow          *workflowDoc   `firestore:"workflow,omitempty"`
+	TimeoutMillis     int64          `firestore:"timeout_ms,omitempty"`
+	Retries           int            `firestore:"retries,omitempty"`
+	RetryDelayMillis  int64          `firestore:"retry_delay_ms,omitempty"`
 	TriggerKeys       []string       `firestore:"trigger_keys,omitempty"` // see triggerKey
 	Version           int            `firestore:"version"`
 	UpdatedBy         string         `firestore:"updated_by"`
@@ -149,6 +198,9 @@ func encodeConfig(c runs.Configuration) configDoc {
 	}
 	return configDoc{
 		Workflow:          wf,
+		TimeoutMillis:     c.Policy.Timeout.Milliseconds(),
+		Retries:           c.Policy.Retries,
+		RetryDelayMillis:  c.Policy.RetryDelay.Milliseconds(),
 		TriggerKeys:       keys,
 		Account:           c.Account,
 		Environment:       c.Environment,
@@ -180,9 +232,11 @@ func decodeConfig(snap *firestore.DocumentSnapshot) (runs.Configuration, error) 
 		Activated:         d.Activated,
 		Archived:          d.Archived,
 		Definition:        d.Definition,
-		Version:           d.Version,
-		UpdatedBy:         d.UpdatedBy,
-		UpdatedAt:         d.UpdatedAt.UTC(),
+		Policy: runs.Policy{Timeout: time.Duration(d.TimeoutMillis) * time.Millisecond, Retries: d.Retries,
+			RetryDelay: time.Duration(d.RetryDelayMillis) * time.Millisecond},
+		Version:   d.Version,
+		UpdatedBy: d.UpdatedBy,
+		UpdatedAt: d.UpdatedAt.UTC(),
 	}
 	if w := d.Workflow; w != nil {
 		cfg.Workflow = &runs.WorkflowSpec{AuthorizedJobIDs: w.AuthorizedJobIDs, TargetType: w.TargetType, TargetJobID: w.TargetJobID,
@@ -217,13 +271,15 @@ type eventDoc struct {
 	Type      string    `firestore:"type"`
 	From      string    `firestore:"from,omitempty"`
 	To        string    `firestore:"to,omitempty"`
+	Detail    string    `firestore:"detail,omitempty"`
 	Published bool      `firestore:"published"`
 }
 
 func encodeEvent(e runs.Event) eventDoc {
-	return eventDoc{At: e.At, By: e.By, Type: e.Type, From: string(e.From), To: string(e.To), Published: e.Published}
+	return eventDoc{At: e.At, By: e.By, Type: e.Type, From: string(e.From), To: string(e.To), Detail: e.Detail, Published: e.Published}
 }
 
 func (d eventDoc) event(id string) runs.Event {
-	return runs.Event{ID: id, At: d.At.UTC(), By: d.By, Type: d.Type, From: runs.Status(d.From), To: runs.Status(d.To), Published: d.Published}
+	return runs.Event{ID: id, At: d.At.UTC(), By: d.By, Type: d.Type, From: runs.Status(d.From), To: runs.Status(d.To),
+		Detail: d.Detail, Published: d.Published}
 }

@@ -280,7 +280,7 @@ func (s *Store) QueryRuns(ctx context.Context, account string, q runs.Query) ([]
 
 // UpdateRun implements runs.Store with a transaction: the run is read,
 // changed, written back and the event appended, or nothing is written.
-func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(*runs.Run) (*runs.Event, error)) (runs.Run, *runs.Event, error) {
+func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(*runs.Run) (runs.Update, error)) (runs.Run, *runs.Event, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	doc := s.runs(account).Doc(key)
@@ -298,20 +298,23 @@ func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(
 		if err != nil {
 			return err
 		}
-		event, err := change(&run)
+		update, err := change(&run)
 		result = run
-		if err != nil || event == nil {
+		if err != nil || !update.Save {
 			return err
 		}
 		if err := tx.Set(doc, encodeRun(run)); err != nil {
 			return err
 		}
+		if update.Event == nil {
+			return nil
+		}
 		ref := doc.Collection("events").NewDoc()
-		if err := tx.Create(ref, encodeEvent(*event)); err != nil {
+		if err := tx.Create(ref, encodeEvent(*update.Event)); err != nil {
 			return err
 		}
-		event.ID = ref.ID
-		saved = event
+		update.Event.ID = ref.ID
+		saved = update.Event
 		return nil
 	})
 	if err != nil {

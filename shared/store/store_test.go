@@ -174,9 +174,9 @@ func TestUpdateRun(t *testing.T) {
 	at := t0.Add(time.Hour)
 
 	// A change with an event is saved, and its event appended.
-	got, event, err := s.UpdateRun(ctx, "000099", run.Key, func(r *runs.Run) (*runs.Event, error) {
+	got, event, err := s.UpdateRun(ctx, "000099", run.Key, func(r *runs.Run) (runs.Update, error) {
 		r.Status, r.LastUpdateDate = runs.StatusChecked, at
-		return &runs.Event{At: at, By: "bob@example.com", Type: runs.EventStatus, From: runs.StatusFailed, To: runs.StatusChecked}, nil
+		return runs.Update{Save: true, Event: &runs.Event{At: at, By: "bob@example.com", Type: runs.EventStatus, From: runs.StatusFailed, To: runs.StatusChecked}}, nil
 	})
 	if err != nil || got.Status != runs.StatusChecked || event == nil || event.ID == "" {
 		t.Fatalf("UpdateRun = %+v, %+v, %v", got, event, err)
@@ -186,11 +186,14 @@ func TestUpdateRun(t *testing.T) {
 		t.Errorf("stored run = %+v", stored)
 	}
 
-	// A change that returns no event or an error writes nothing.
+	// A change that does not save, or fails, writes nothing.
 	refused := errors.New("refused")
-	for _, change := range []func(*runs.Run) (*runs.Event, error){
-		func(r *runs.Run) (*runs.Event, error) { r.Status = runs.StatusRunning; return nil, nil },
-		func(r *runs.Run) (*runs.Event, error) { r.Status = runs.StatusRunning; return &runs.Event{}, refused },
+	for _, change := range []func(*runs.Run) (runs.Update, error){
+		func(r *runs.Run) (runs.Update, error) { r.Status = runs.StatusRunning; return runs.Update{}, nil },
+		func(r *runs.Run) (runs.Update, error) {
+			r.Status = runs.StatusRunning
+			return runs.Update{Save: true, Event: &runs.Event{}}, refused
+		},
 	} {
 		if _, ev, err := s.UpdateRun(ctx, "000099", run.Key, change); (err != nil && !errors.Is(err, refused)) || ev != nil {
 			t.Fatalf("UpdateRun = %+v, %v", ev, err)
@@ -215,7 +218,7 @@ func TestUpdateRun(t *testing.T) {
 		t.Error("MarkEventPublished did not mark the event")
 	}
 
-	if _, _, err := s.UpdateRun(ctx, "000099", runs.RandomKey(), func(*runs.Run) (*runs.Event, error) { return nil, nil }); !errors.Is(err, runs.ErrNotFound) {
+	if _, _, err := s.UpdateRun(ctx, "000099", runs.RandomKey(), func(*runs.Run) (runs.Update, error) { return runs.Update{}, nil }); !errors.Is(err, runs.ErrNotFound) {
 		t.Errorf("UpdateRun of a missing run = %v, want ErrNotFound", err)
 	}
 }

@@ -192,23 +192,9 @@ func (s *Service) fireCycle(ctx context.Context, wf runs.Configuration, st *Stat
 // can create one run.
 func targetRun(wf, target runs.Configuration, cycle int, now time.Time) runs.Run {
 	key := runs.IdempotentKey(wf.Account, fmt.Sprintf("workflow\x00%s\x00%s\x00%d", wf.Environment, wf.ConfigurationID, cycle))
-	return runs.Run{
-		Key:                key,
-		RunID:              runs.NewRunID(now, key),
-		Account:            wf.Account,
-		Environment:        target.Environment,
-		ConfigurationType:  target.ConfigurationType,
-		Kind:               target.Kind,
-		ConfigurationID:    target.ConfigurationID,
-		JobID:              target.JobID,
-		Status:             runs.StatusRunning,
-		ExecutionDate:      now.Format(time.DateOnly),
-		StartExecutionDate: now,
-		LastUpdateDate:     now,
-		TriggerType:        runs.TriggerWorkflow,
-		StartedBy:          "workflow:" + wf.ConfigurationID,
-		Attempt:            1,
-	}
+	run := runs.NewRun(target, key, now)
+	run.TriggerType, run.StartedBy = runs.TriggerWorkflow, "workflow:"+wf.ConfigurationID
+	return run
 }
 
 // Reset starts a new cycle of the workflow ref names, forgetting every

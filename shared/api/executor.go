@@ -1,0 +1,159 @@
+package api
+
+import (
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// RunIdentity names a run with the identity of its configuration, as the
+// run-level actions take it.
+type RunIdentity struct {
+	Account           string `json:"account"`
+	Environment       string `json:"environment,omitempty"`
+	ConfigurationType string `json:"configuration_type"`
+	ConfigurationID   string `json:"configuration_id"`
+	JobID             string `json:"job_id,omitempty"`
+	RunID             string `json:"run_id"`
+}
+
+// AccountID implements Request.
+func (r RunIdentity) AccountID() string { return r.Account }
+
+func (r RunIdentity) validate(p *problems) {
+	p.account(r.Account)
+	p.environment(r.Environment, false)
+	p.configurationType(r.ConfigurationType)
+	p.configurationID(r.ConfigurationID)
+	p.jobID(r.JobID)
+	p.runID(r.RunID)
+}
+
+// RunRef returns the run the request names.
+func (r RunIdentity) RunRef() runs.RunRef {
+	kind, _ := runs.KindOf(r.ConfigurationType)
+	return runs.RunRef{Account: r.Account, Environment: r.Environment, Kind: kind,
+		ConfigurationID: r.ConfigurationID, JobID: r.JobID, RunID: r.RunID}
+}
+
+// ReportRunStatusRequest is the body of report_run_status on
+// /v1/dag/status: an executor's report on a run it executes
+// (docs/executors.md). People use set_run_status.
+type ReportRunStatusRequest struct {
+	Action string `json:"action"`
+	RunIdentity
+	// ExecutorID names this execution of the run; the first report claims
+	// the run for it.
+	ExecutorID string         `json:"executor_id"`
+	Status     string         `json:"status"`
+	Error      *runs.RunError `json:"error,omitempty"`
+	Metrics    map[string]any `json:"metrics,omitempty"`
+}
+
+// Validate implements Request.
+func (r ReportRunStatusRequest) Validate() []FieldError {
+	var p problems
+	r.validate(&p)
+	if r.ExecutorID == "" || len(r.ExecutorID) > 128 || strings.ContainsFunc(r.ExecutorID, unicode.IsControl) {
+		p.add("executor_id", "is required: 1 to 128 characters naming this execution of the run")
+	}
+	switch runs.Status(r.Status) {
+	case runs.StatusRunning, runs.StatusSuccess, runs.StatusFailed, runs.StatusNoMatch:
+	default:
+		p.add("status", "must be RUNNING (a heartbeat), SUCCESS, FAILED or NO_MATCH")
+	}
+	if e := r.Error; e != nil {
+		if e.Message == "" || len(e.Message) > 10_000 {
+			p.add("error.message", "is required with an error: 1 to 10000 characters")
+		}
+		if len(e.Code) > 128 || len(e.Location) > 1024 {
+			p.add("error", "code is at most 128 characters, location at most 1024")
+		}
+		if r.Status == string(runs.StatusRunning) || r.Status == string(runs.StatusSuccess) {
+			p.add("error", "goes with FAILED or NO_MATCH only")
+		}
+	}
+	return p
+}
+
+// GetRunEventsRequest is the body of get_run_events on /v1/dag/status.
+type GetRunEventsRequest struct {
+	Action string `json:"action"`
+	RunIdentity
+}
+
+// Validate implements Request.
+func (r GetRunEventsRequest) Validate() []FieldError {
+	var p problems
+	r.validate(&p)
+	return p
+}
+
+// RunEventsResponse is a run's history: its launch, its publication, who
+// executed it, every status change and who made it, and the executor's
+// last words.
+type RunEventsResponse struct {
+	RunID         string         `json:"run_id"`
+	Status        string         `json:"status"`
+	TriggerType   string         `json:"trigger_type"`
+	Attempt       int            `json:"attempt"`
+	ParentRunID   string         `json:"parent_run_id,omitempty"`
+	RetryRunID    string         `json:"retry_run_id,omitempty"`
+	RetryAt       string         `json:"retry_at,omitempty"`
+	ExecutorID    string         `json:"executor_id,omitempty"`
+	Heartbeats    int            `json:"heartbeats"`
+	LastHeartbeat string         `json:"last_heartbeat,omitempty"`
+	Deadline      string         `json:"deadline,omitempty"`
+	Error         *runs.RunError `json:"error,omitempty"`
+	Metrics       map[string]any `json:"metrics,omitempty"`
+	Events        []RunEvent     `json:"events"`
+}
+
+// RunEvent is one entry of a run's history.
+type RunEvent struct {
+	Type   string `json:"type"` // launched, published, claimed, status
+	At     string `json:"at"`
+	By     string `json:"by"`
+	From   string `json:"from,omitempty"`
+	To     string `json:"to,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// NewRunEventsResponse puts a run and its recorded events in one history,
+// oldest first. The launch and the publication are read off the run
+// itself, which records them.
+func NewRunEventsResponse(run runs.Run, events []runs.Event) RunEventsResponse {
+	out := RunEventsResponse{
+		RunID: run.RunID, Status: string(run.Status), TriggerType: run.TriggerType, Attempt: run.Attempt,
+		ParentRunID: run.ParentRunID, RetryRunID: run.RetryRunID, RetryAt: formatOptional(run.RetryAt),
+		ExecutorID: run.ClaimedBy, Heartbeats: run.Heartbeats, LastHeartbeat: formatOptional(run.LastHeartbeat),
+		Deadline: formatOptional(run.Deadline), Error: run.Error, Metrics: run.Metrics,
+	}
+	type timed struct {
+		at time.Time
+		ev RunEvent
+	}
+	all := []timed{{run.StartExecutionDate, RunEvent{Type: "launched", At: FormatTime(run.StartExecutionDate), By: run.StartedBy,
+		To: string(runs.StatusRunning), Detail: run.TriggerType}}}
+	if !run.PublishedAt.IsZero() {
+		all = append(all, timed{run.PublishedAt, RunEvent{Type: "published", At: FormatTime(run.PublishedAt), By: "runway", Detail: run.MessageID}})
+	}
+	for _, e := range events {
+		all = append(all, timed{e.At, RunEvent{Type: e.Type, At: FormatTime(e.At), By: e.By, From: string(e.From), To: string(e.To), Detail: e.Detail}})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
+	for _, t := range all {
+		out.Events = append(out.Events, t.ev)
+	}
+	return out
+}
+
+func formatOptional(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return FormatTime(t)
+}

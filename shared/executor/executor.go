@@ -1,0 +1,200 @@
+// Package executor is for the authors of Runway executors: it decodes
+// launch messages, and claims runs and reports on them through the Runway
+// API, with a Google ID token of the executor's service account. The
+// contract it follows is docs/executors.md.
+//
+//	client, _ := executor.NewClient(ctx, "https://runway.example.com")
+//	msg, _ := executor.DecodeLaunch(data)
+//	run, err := client.Start(ctx, msg)
+//	if errors.Is(err, executor.ErrNotYours) { return nil } // another delivery has it
+//	stop := run.KeepAlive(ctx)
+//	... the work ...
+//	stop()
+//	return run.Finish(ctx, runs.StatusSuccess, nil, metrics)
+package executor
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"google.golang.org/api/idtoken"
+
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// ErrNotYours is returned when Runway refuses a report because the run is
+// not this execution's: another delivery of the launch message claimed it,
+// or it has finished (someone may have set its status by hand). The
+// executor should stop and acknowledge the message.
+var ErrNotYours = errors.New("executor: the run is not this execution's to report on")
+
+// ErrUnknownRun is returned when Runway does not know the run: the message
+// is not a launch of this Runway's.
+var ErrUnknownRun = errors.New("executor: Runway does not know the run")
+
+// Client reports on runs through the Runway API.
+type Client struct {
+	statusURL string
+	http      *http.Client
+	attempts  int           // tries per report when Runway is unreachable
+	backoff   time.Duration // before the second try, doubled after
+}
+
+// NewClient returns a Client for the Runway API at apiURL, authenticated by
+// Google ID tokens for the application default credentials (the
+// function's service account on Cloud Functions), with apiURL as audience.
+func NewClient(ctx context.Context, apiURL string) (*Client, error) {
+	hc, err := idtoken.NewClient(ctx, apiURL)
+	if err != nil {
+		return nil, fmt.Errorf("executor: ID token client for %s: %w", apiURL, err)
+	}
+	return NewClientWithHTTP(apiURL, hc), nil
+}
+
+// NewClientWithHTTP returns a Client that sends its reports with hc, which
+// must authenticate them.
+func NewClientWithHTTP(apiURL string, hc *http.Client) *Client {
+	return &Client{statusURL: strings.TrimSuffix(apiURL, "/") + "/v1/dag/status", http: hc, attempts: 5, backoff: 200 * time.Millisecond}
+}
+
+// DecodeLaunch reads a launch message's data.
+func DecodeLaunch(data []byte) (runs.LaunchMessage, error) {
+	var msg runs.LaunchMessage
+	if err := json.Unmarshal(data, &msg); err != nil {
+		return runs.LaunchMessage{}, fmt.Errorf("executor: not a launch message: %w", err)
+	}
+	if _, ok := runs.RunKey(msg.RunID); !ok || msg.Account == "" || msg.ConfigurationID == "" || msg.ConfigurationType == "" {
+		return runs.LaunchMessage{}, fmt.Errorf("executor: launch message without a run identity: %q", data)
+	}
+	return msg, nil
+}
+
+// Execution is one execution of a launched run.
+type Execution struct {
+	client *Client
+	msg    runs.LaunchMessage
+	id     string
+}
+
+// Start claims msg's run for a new execution by reporting it RUNNING. It
+// returns ErrNotYours when another execution has the run, or when it has
+// finished.
+func (c *Client) Start(ctx context.Context, msg runs.LaunchMessage) (*Execution, error) {
+	id := make([]byte, 8)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	e := &Execution{client: c, msg: msg, id: hex.EncodeToString(id)}
+	if err := e.report(ctx, runs.StatusRunning, nil, nil); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// ID is the execution's executor_id.
+func (e *Execution) ID() string { return e.id }
+
+// Heartbeat reports the run still RUNNING, which moves its deadline.
+func (e *Execution) Heartbeat(ctx context.Context) error {
+	return e.report(ctx, runs.StatusRunning, nil, nil)
+}
+
+// KeepAlive reports heartbeats every launch message's heartbeat_interval
+// (a third of the configuration's timeout) until stop is called. Without a
+// timeout there is nothing to keep alive.
+func (e *Execution) KeepAlive(ctx context.Context) (stop func()) {
+	interval, err := time.ParseDuration(e.msg.HeartbeatInterval)
+	if err != nil || interval <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+				_ = e.Heartbeat(ctx) // a missed beat is caught up by the next; the deadline has room for two
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// Finish reports the run's outcome: SUCCESS, FAILED or NO_MATCH, with what
+// went wrong (for FAILED and NO_MATCH) and what the work measured.
+func (e *Execution) Finish(ctx context.Context, status runs.Status, runErr *runs.RunError, metrics map[string]any) error {
+	return e.report(ctx, status, runErr, metrics)
+}
+
+// report sends a report_run_status, trying again while Runway is
+// unreachable or answers 5xx: a report repeated with the same executor_id
+// and status changes nothing.
+func (e *Execution) report(ctx context.Context, status runs.Status, runErr *runs.RunError, metrics map[string]any) error {
+	body, err := json.Marshal(map[string]any{
+		"action": "report_run_status", "account": e.msg.Account, "environment": e.msg.Environment,
+		"configuration_type": e.msg.ConfigurationType, "configuration_id": e.msg.ConfigurationID,
+		"run_id": e.msg.RunID, "executor_id": e.id, "status": status, "error": runErr, "metrics": metrics,
+	})
+	if err != nil {
+		return fmt.Errorf("executor: encode report: %w", err)
+	}
+	backoff := e.client.backoff
+	for attempt := 1; ; attempt++ {
+		err := e.client.post(ctx, body)
+		var retry *retryable
+		if !errors.As(err, &retry) || attempt == e.client.attempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+			backoff *= 2
+		}
+	}
+}
+
+type retryable struct{ err error }
+
+func (r *retryable) Error() string { return r.err.Error() }
+func (r *retryable) Unwrap() error { return r.err }
+
+func (c *Client) post(ctx context.Context, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.statusURL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return &retryable{fmt.Errorf("executor: report: %w", err)}
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return nil
+	case resp.StatusCode == http.StatusConflict:
+		return fmt.Errorf("%w: %s", ErrNotYours, answer)
+	case resp.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%w: %s", ErrUnknownRun, answer)
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		return &retryable{fmt.Errorf("executor: report: %s: %s", resp.Status, answer)}
+	default:
+		return fmt.Errorf("executor: report refused: %s: %s", resp.Status, answer)
+	}
+}

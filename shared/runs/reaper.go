@@ -1,0 +1,262 @@
+package runs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/runwaydata/runway/shared/logging"
+)
+
+// Reaper is who Runway's own changes to runs are recorded as.
+const Reaper = "runway-reaper"
+
+// EventRef is a run event together with the run it belongs to.
+type EventRef struct {
+	Account string
+	RunKey  string
+	Event   Event
+}
+
+// ReaperStore is the storage the Reaper needs, across every account.
+type ReaperStore interface {
+	// UnpublishedRuns returns runs launched before before whose launch
+	// message is not published, oldest first.
+	UnpublishedRuns(ctx context.Context, before time.Time, limit int) ([]Run, error)
+	// OverdueRuns returns RUNNING runs whose deadline is before now.
+	OverdueRuns(ctx context.Context, now time.Time, limit int) ([]Run, error)
+	// DueRetries returns failed runs whose retry is due at now.
+	DueRetries(ctx context.Context, now time.Time, limit int) ([]Run, error)
+	// UnpublishedEvents returns status changes made before before that are
+	// not on the run events topic.
+	UnpublishedEvents(ctx context.Context, before time.Time, limit int) ([]EventRef, error)
+	// ClaimPublication takes the right to publish an unpublished run for
+	// lease, and reports whether it got it: of two Reapers, one publishes.
+	ClaimPublication(ctx context.Context, account, key string, now time.Time, lease time.Duration) (bool, error)
+	// ClaimEventPublication is ClaimPublication for a run event.
+	ClaimEventPublication(ctx context.Context, account, key, eventID string, now time.Time, lease time.Duration) (bool, error)
+	// ReleasePublication gives back a claim whose publish failed, so that
+	// the next pass tries again; eventID is "" for the run itself.
+	ReleasePublication(ctx context.Context, account, key, eventID string) error
+	// CreateRetry creates retry and records it on parent, if parent's retry
+	// is still due, in one transaction, and reports whether it did.
+	CreateRetry(ctx context.Context, parent, retry Run) (bool, error)
+	// GetConfiguration returns a configuration, or an error wrapping
+	// ErrNotFound.
+	GetConfiguration(ctx context.Context, account string, ref ConfigRef) (Configuration, error)
+}
+
+// ReaperConfig tunes a Reaper pass.
+type ReaperConfig struct {
+	// PublishAfter is how old an unpublished run or event must be for the
+	// Reaper to publish it: longer than a launch's own publish may take.
+	PublishAfter time.Duration
+	// Lease is how long a Reaper's claim to publish a run keeps others off.
+	Lease time.Duration
+	// Batch bounds the runs each duty handles per pass.
+	Batch int
+}
+
+// DefaultReaperConfig is what a deployment uses.
+var DefaultReaperConfig = ReaperConfig{PublishAfter: time.Minute, Lease: 2 * time.Minute, Batch: 500}
+
+// Pass is what one Reaper pass did.
+type Pass struct {
+	Published int `json:"published"` // unpublished runs published
+	TimedOut  int `json:"timed_out"` // silent runs failed
+	Retried   int `json:"retried"`   // failed runs retried
+	Events    int `json:"events"`    // unpublished run events published
+}
+
+// Reap makes one Reaper pass: it publishes the runs and events a failed
+// publish left behind, fails the runs whose executor went silent past the
+// configuration's timeout, and launches the retries that are due. Every
+// duty is safe to run in two Reapers at once.
+func (s *Service) Reap(ctx context.Context, store ReaperStore, cfg ReaperConfig) (Pass, error) {
+	var pass Pass
+	var errs []error
+	now := s.clock()
+	var err error
+	if pass.Published, err = s.publishLeftovers(ctx, store, cfg, now); err != nil {
+		errs = append(errs, err)
+	}
+	if pass.TimedOut, err = s.failSilentRuns(ctx, store, cfg, now); err != nil {
+		errs = append(errs, err)
+	}
+	if pass.Retried, err = s.retryFailedRuns(ctx, store, cfg, now); err != nil {
+		errs = append(errs, err)
+	}
+	if pass.Events, err = s.publishLeftoverEvents(ctx, store, cfg, now); err != nil {
+		errs = append(errs, err)
+	}
+	return pass, errors.Join(errs...)
+}
+
+// publishLeftovers publishes runs whose launch publish failed. A run an
+// executor already reported on was delivered (only its record failed): it
+// is marked published, not published again.
+func (s *Service) publishLeftovers(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time) (int, error) {
+	leftovers, err := store.UnpublishedRuns(ctx, now.Add(-cfg.PublishAfter), cfg.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("store.UnpublishedRuns: %w", err)
+	}
+	published := 0
+	for _, run := range leftovers {
+		if !run.LastHeartbeat.IsZero() || run.Status.Final() {
+			if err := s.store.MarkPublished(ctx, run.Account, run.Key, "", now); err != nil {
+				return published, fmt.Errorf("store.MarkPublished: %w", err)
+			}
+			continue
+		}
+		claimed, err := store.ClaimPublication(ctx, run.Account, run.Key, now, cfg.Lease)
+		if err != nil {
+			return published, fmt.Errorf("store.ClaimPublication: %w", err)
+		}
+		if !claimed {
+			continue
+		}
+		definition, err := s.definition(ctx, store, run)
+		if err != nil {
+			return published, err
+		}
+		logging.FromContext(ctx).InfoContext(ctx, "publishing a run whose launch publish failed", slog.String("run_id", run.RunID))
+		if err := s.publish(ctx, run, definition); err != nil {
+			if err := store.ReleasePublication(ctx, run.Account, run.Key, ""); err != nil {
+				return published, fmt.Errorf("store.ReleasePublication: %w", err)
+			}
+			continue
+		}
+		published++
+	}
+	return published, nil
+}
+
+// failSilentRuns fails the RUNNING runs whose executor has not reported
+// within the configuration's timeout, and schedules their retry.
+func (s *Service) failSilentRuns(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time) (int, error) {
+	overdue, err := store.OverdueRuns(ctx, now, cfg.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("store.OverdueRuns: %w", err)
+	}
+	failed := 0
+	for _, run := range overdue {
+		timedOut := false // set by the transaction's last attempt
+		_, err := s.change(ctx, refOf(run), func(r *Run) (Update, error) {
+			timedOut = false
+			if r.Status != StatusRunning || r.Deadline.IsZero() || r.Deadline.After(now) {
+				return Update{}, nil // it reported meanwhile, or another Reaper got there first
+			}
+			since := r.LastHeartbeat
+			what := "no report from its executor since"
+			if since.IsZero() {
+				since, what = r.StartExecutionDate, "no executor took the run since its launch at"
+			}
+			message := fmt.Sprintf("%s %s: the configuration's timeout is %s", what, since.Format(time.RFC3339), r.Timeout)
+			r.Error = &RunError{Message: message, Code: "TIMEOUT"}
+			s.scheduleRetry(r, now)
+			timedOut = true
+			return Update{Save: true, Event: s.transition(r, Reaper, StatusFailed, message)}, nil
+		})
+		if err != nil {
+			return failed, err
+		}
+		if timedOut {
+			failed++
+		}
+	}
+	return failed, nil
+}
+
+// retryFailedRuns launches the retries that are due. The retry's key is
+// derived from its parent's, and the retry is created in the transaction
+// that records it on the parent: a failed run is retried once.
+func (s *Service) retryFailedRuns(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time) (int, error) {
+	due, err := store.DueRetries(ctx, now, cfg.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("store.DueRetries: %w", err)
+	}
+	retried := 0
+	for _, parent := range due {
+		config, err := store.GetConfiguration(ctx, parent.Account, ConfigRef{Environment: parent.Environment, Kind: parent.Kind, ConfigurationID: parent.ConfigurationID})
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return retried, fmt.Errorf("store.GetConfiguration: %w", err)
+		}
+		if err != nil || config.Launchable() != nil {
+			// Deleted, deactivated or archived since: do not retry.
+			_, err := s.change(ctx, refOf(parent), func(r *Run) (Update, error) {
+				r.RetryAt = time.Time{}
+				return Update{Save: true}, nil
+			})
+			if err != nil {
+				return retried, err
+			}
+			continue
+		}
+		retry := NewRun(config, IdempotentKey(parent.Account, "retry\x00"+parent.Key), now)
+		retry.ConfigurationType, retry.ExecutionDate = parent.ConfigurationType, parent.ExecutionDate
+		retry.TriggerType, retry.StartedBy = TriggerRetry, parent.StartedBy
+		retry.Attempt, retry.ParentRunID = parent.Attempt+1, parent.RunID
+		// The retry budget is the one the first attempt was launched with.
+		retry.Retries, retry.RetryDelay = parent.Retries, parent.RetryDelay
+		created, err := store.CreateRetry(ctx, parent, retry)
+		if err != nil {
+			return retried, fmt.Errorf("store.CreateRetry: %w", err)
+		}
+		if created {
+			logging.FromContext(ctx).InfoContext(ctx, "retrying a failed run", slog.String("run_id", parent.RunID),
+				slog.String("retry_run_id", retry.RunID), slog.Int("attempt", retry.Attempt))
+			s.Publish(ctx, retry, config.Definition)
+			retried++
+		}
+	}
+	return retried, nil
+}
+
+// publishLeftoverEvents publishes the status changes whose publish failed,
+// each by one Reaper.
+func (s *Service) publishLeftoverEvents(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time) (int, error) {
+	leftovers, err := store.UnpublishedEvents(ctx, now.Add(-cfg.PublishAfter), cfg.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("store.UnpublishedEvents: %w", err)
+	}
+	published := 0
+	for _, e := range leftovers {
+		claimed, err := store.ClaimEventPublication(ctx, e.Account, e.RunKey, e.Event.ID, now, cfg.Lease)
+		if err != nil {
+			return published, fmt.Errorf("store.ClaimEventPublication: %w", err)
+		}
+		if !claimed {
+			continue
+		}
+		run, err := s.store.GetRun(ctx, e.Account, e.RunKey)
+		if err != nil {
+			return published, fmt.Errorf("store.GetRun: %w", err)
+		}
+		if err := s.publishEvent(ctx, run, e.Event); err != nil {
+			if err := store.ReleasePublication(ctx, e.Account, e.RunKey, e.Event.ID); err != nil {
+				return published, fmt.Errorf("store.ReleasePublication: %w", err)
+			}
+			continue
+		}
+		published++
+	}
+	return published, nil
+}
+
+func (s *Service) definition(ctx context.Context, store ReaperStore, run Run) (map[string]any, error) {
+	cfg, err := store.GetConfiguration(ctx, run.Account, ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID})
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.GetConfiguration: %w", err)
+	}
+	return cfg.Definition, nil
+}
+
+// refOf names run by its own identity.
+func refOf(run Run) RunRef {
+	return RunRef{Account: run.Account, Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID, RunID: run.RunID}
+}

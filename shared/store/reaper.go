@@ -1,0 +1,176 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// The Reaper's queries run across every account (collection group
+// queries); each has a composite index of COLLECTION_GROUP scope in
+// terraform/firestore.tf.
+
+// UnpublishedRuns implements runs.ReaperStore.
+func (s *Store) UnpublishedRuns(ctx context.Context, before time.Time, limit int) ([]runs.Run, error) {
+	return s.runsOfGroup(ctx, "store.UnpublishedRuns", s.client.CollectionGroup("runs").
+		Where("published", "==", false).Where("start_execution_date", "<", before).
+		OrderBy("start_execution_date", firestore.Asc).Limit(limit))
+}
+
+// OverdueRuns implements runs.ReaperStore.
+func (s *Store) OverdueRuns(ctx context.Context, now time.Time, limit int) ([]runs.Run, error) {
+	return s.runsOfGroup(ctx, "store.OverdueRuns", s.client.CollectionGroup("runs").
+		Where("status", "==", string(runs.StatusRunning)).Where("deadline", "<", now).
+		OrderBy("deadline", firestore.Asc).Limit(limit))
+}
+
+// DueRetries implements runs.ReaperStore.
+func (s *Store) DueRetries(ctx context.Context, now time.Time, limit int) ([]runs.Run, error) {
+	return s.runsOfGroup(ctx, "store.DueRetries", s.client.CollectionGroup("runs").
+		Where("status", "==", string(runs.StatusFailed)).Where("retry_at", "<=", now).
+		OrderBy("retry_at", firestore.Asc).Limit(limit))
+}
+
+func (s *Store) runsOfGroup(ctx context.Context, op string, q firestore.Query) ([]runs.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snaps, err := q.Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	out := make([]runs.Run, 0, len(snaps))
+	for _, snap := range snaps {
+		run, err := decodeRun(snap)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, run)
+	}
+	return out, nil
+}
+
+// UnpublishedEvents implements runs.ReaperStore. Configurations' events
+// have no published field, so the query never returns them.
+func (s *Store) UnpublishedEvents(ctx context.Context, before time.Time, limit int) ([]runs.EventRef, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snaps, err := s.client.CollectionGroup("events").Where("published", "==", false).Where("at", "<", before).
+		OrderBy("at", firestore.Asc).Limit(limit).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("store.UnpublishedEvents", err)
+	}
+	out := make([]runs.EventRef, 0, len(snaps))
+	for _, snap := range snaps {
+		var d eventDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, classify("store.UnpublishedEvents", err)
+		}
+		run := snap.Ref.Parent.Parent // accounts/{account}/runs/{key}
+		out = append(out, runs.EventRef{Account: run.Parent.Parent.ID, RunKey: run.ID, Event: d.event(snap.Ref.ID)})
+	}
+	return out, nil
+}
+
+// ClaimPublication implements runs.ReaperStore.
+func (s *Store) ClaimPublication(ctx context.Context, account, key string, now time.Time, lease time.Duration) (bool, error) {
+	return s.claim(ctx, "store.ClaimPublication", s.runs(account).Doc(key), now, lease)
+}
+
+// ClaimEventPublication implements runs.ReaperStore.
+func (s *Store) ClaimEventPublication(ctx context.Context, account, key, eventID string, now time.Time, lease time.Duration) (bool, error) {
+	return s.claim(ctx, "store.ClaimEventPublication", s.runs(account).Doc(key).Collection("events").Doc(eventID), now, lease)
+}
+
+// ReleasePublication implements runs.ReaperStore.
+func (s *Store) ReleasePublication(ctx context.Context, account, key, eventID string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	doc := s.runs(account).Doc(key)
+	if eventID != "" {
+		doc = doc.Collection("events").Doc(eventID)
+	}
+	_, err := doc.Update(ctx, []firestore.Update{{Path: "publish_claimed_at", Value: firestore.Delete}})
+	return classify("store.ReleasePublication", err)
+}
+
+// claim takes, in a transaction, the right to publish the document doc (a
+// run or a run event) for lease: it succeeds if doc is not published and
+// nobody took it within the lease.
+func (s *Store) claim(ctx context.Context, op string, doc *firestore.DocumentRef, now time.Time, lease time.Duration) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	claimed := false
+	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		claimed = false
+		snap, err := tx.Get(doc)
+		if err != nil {
+			return err
+		}
+		var d struct {
+			Published bool       `firestore:"published"`
+			ClaimedAt *time.Time `firestore:"publish_claimed_at"`
+		}
+		if err := snap.DataTo(&d); err != nil {
+			return err
+		}
+		if d.Published || (d.ClaimedAt != nil && now.Sub(*d.ClaimedAt) < lease) {
+			return nil
+		}
+		claimed = true
+		return tx.Update(doc, []firestore.Update{{Path: "publish_claimed_at", Value: now}})
+	})
+	return claimed, classifyTx(op, err)
+}
+
+// CreateRetry implements runs.ReaperStore.
+func (s *Store) CreateRetry(ctx context.Context, parent, retry runs.Run) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	doc := s.runs(parent.Account).Doc(parent.Key)
+	created := false
+	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		created = false
+		snap, err := tx.Get(doc)
+		if err != nil {
+			return err
+		}
+		current, err := decodeRun(snap)
+		if err != nil {
+			return err
+		}
+		if current.RetryAt.IsZero() || current.RetryRunID != "" || current.Status != runs.StatusFailed {
+			return nil // retried already, or a person took over
+		}
+		if err := tx.Create(s.runs(parent.Account).Doc(retry.Key), encodeRun(retry)); err != nil {
+			return err
+		}
+		created = true
+		return tx.Update(doc, []firestore.Update{
+			{Path: "retry_at", Value: firestore.Delete},
+			{Path: "retry_run_id", Value: retry.RunID},
+		})
+	})
+	if status.Code(err) == codes.AlreadyExists {
+		return false, nil
+	}
+	return created, classifyTx("store.CreateRetry", err)
+}
+
+// RunByAuditID returns the run of account with the given audit id.
+func (s *Store) RunByAuditID(ctx context.Context, account string, auditID int64) (runs.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snaps, err := s.runs(account).Where("audit_id", "==", auditID).Limit(1).Documents(ctx).GetAll()
+	if err != nil {
+		return runs.Run{}, classify("store.RunByAuditID", err)
+	}
+	if len(snaps) == 0 {
+		return runs.Run{}, runs.ErrNotFound
+	}
+	return decodeRun(snaps[0])
+}
