@@ -26,7 +26,21 @@ else
   echo "== staticcheck: not installed, skipped (go install honnef.co/go/tools/cmd/staticcheck@latest)"
 fi
 
+if command -v terraform >/dev/null; then
+  echo "== terraform fmt"
+  terraform fmt -check -recursive terraform
+else
+  echo "== terraform fmt: terraform not installed; the Go tests check the files against hclwrite.Format instead"
+fi
+
 echo "== go test (with the emulators)"
 mkdir -p .runway
 go build -o .runway/bin/emulators ./scripts/emulators
-.runway/bin/emulators -logs .runway/logs -- go test -race -count=1 "$@" ./...
+# Every test project is recorded, so that the last step can check that each
+# composite index the whole suite's queries used is declared in Terraform.
+projects=$PWD/.runway/test-projects.txt
+: >"$projects"
+.runway/bin/emulators -logs .runway/logs -- bash -c "
+  RUNWAY_TEST_PROJECTS_FILE='$projects' go test -race -count=1 $* ./... &&
+  echo '== every Firestore index the suite used is declared in terraform/firestore.tf' &&
+  RUNWAY_INDEX_CHECK_PROJECTS='$projects' go test -count=1 -run TestIndexesCoverTheQueries ./terraform/"

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -99,6 +100,11 @@ var (
 // → authorize → act → encode, like every Runway function.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if !slices.ContainsFunc(Paths, func(p string) bool { return strings.HasPrefix(r.URL.Path, p) }) {
+		// The load balancer sends every path no other function serves here.
+		api.WriteError(ctx, w, api.Errorf(http.StatusNotFound, "no endpoint at %s", r.URL.Path))
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		e := api.Errorf(http.StatusMethodNotAllowed, "%s accepts GET only, not %s", r.URL.Path, r.Method)
 		e.Header = http.Header{"Allow": {http.MethodGet}}

@@ -178,6 +178,7 @@ func TestExecutionsRefusals(t *testing.T) {
 		{"a viewer", "GET", "/rest/v1/executions/" + flow + "?account=000099", s.Token(t, "viewer@example.com"), 403, nil},
 		{"POST", "POST", "/rest/v1/executions/" + flow + "?account=000099", "", 405, nil},
 		{"no flow id", "GET", "/rest/v1/executions/?account=000099", "", 400, []string{"flowId"}},
+		{"a path of no function (the load balancer's default)", "POST", "/v2/nothing", "", 404, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -113,7 +114,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Caller, error) {
 	iss, _ := claims["iss"].(string)
 	switch {
 	case googleIssuers[iss]:
-		return v.verifyGoogle(ctx, token, parsed.Header, claims)
+		return v.verifyGoogle(ctx, token, parsed.Header, claims, func(aud string) bool { return v.audiences[aud] })
 	case serviceAccountEmail.MatchString(iss):
 		return v.verifyServiceAccount(ctx, token, parsed.Header, claims)
 	case iss == DevIssuer:
@@ -123,14 +124,14 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Caller, error) {
 	}
 }
 
-func (v *Verifier) verifyGoogle(ctx context.Context, token string, header map[string]any, claims jwt.MapClaims) (Caller, error) {
+func (v *Verifier) verifyGoogle(ctx context.Context, token string, header map[string]any, claims jwt.MapClaims, acceptAudience func(string) bool) (Caller, error) {
 	// Google ID tokens are RS256. idtoken would also accept ES256 (IAP
 	// tokens, another issuer), so refuse anything else before it looks.
 	if alg, _ := header["alg"].(string); alg != "RS256" {
 		return Caller{}, unauthenticated(fmt.Sprintf("Google ID tokens must be signed with RS256, not %q", truncate(alg, 20)), nil)
 	}
 	aud, _ := claims["aud"].(string)
-	if !v.audiences[aud] {
+	if !acceptAudience(aud) {
 		return Caller{}, unauthenticated(fmt.Sprintf("the token's audience %q is not this API's", truncate(aud, 200)), nil)
 	}
 	if exp, err := claims.GetExpirationTime(); err != nil || exp == nil {
@@ -233,19 +234,46 @@ func (f fetchProbe) RoundTrip(req *http.Request) (*http.Response, error) {
 // RequireCaller returns the check of functions that only Google calls on
 // Runway's behalf (Pub/Sub push subscriptions, Cloud Scheduler): the
 // request's token must be a Google ID token of one of emails.
+//
+// Such tokens are issued for the function's own URL, which Cloud Run's
+// invoker check requires (and checks exactly, before the request reaches
+// Runway); so besides the API's audiences, the URL of a Cloud Run service
+// or Cloud Function is accepted here.
 func (v *Verifier) RequireCaller(emails []string) func(*http.Request) error {
 	allowed := map[string]bool{}
 	for _, e := range emails {
 		allowed[strings.ToLower(e)] = true
 	}
+	acceptAudience := func(aud string) bool { return v.audiences[aud] || isFunctionURL(aud) }
 	return func(r *http.Request) error {
-		who, err := v.Authenticate(r)
+		header := r.Header.Get("Authorization")
+		scheme, token, _ := strings.Cut(header, " ")
+		if header == "" || !strings.EqualFold(scheme, "Bearer") {
+			return &Error{Kind: ErrUnauthenticated, Missing: header == "", Message: "this function takes a Google ID token: Authorization: Bearer <token>"}
+		}
+		claims := jwt.MapClaims{}
+		parsed, _, err := jwt.NewParser().ParseUnverified(strings.TrimSpace(token), claims)
+		if err != nil {
+			return unauthenticated("the bearer token is not a well-formed JWT", err)
+		}
+		if iss, _ := claims["iss"].(string); !googleIssuers[iss] {
+			return forbidden("this function takes Google ID tokens of RUNWAY_SYSTEM_CALLERS only")
+		}
+		who, err := v.verifyGoogle(r.Context(), strings.TrimSpace(token), parsed.Header, claims, acceptAudience)
 		if err != nil {
 			return err
 		}
-		if !allowed[strings.ToLower(who.Email)] || who.Via != "google" {
+		if !allowed[strings.ToLower(who.Email)] {
 			return forbidden(who.Email + " may not call this function: it is not one of RUNWAY_SYSTEM_CALLERS")
 		}
 		return nil
 	}
+}
+
+// isFunctionURL reports whether aud is the https URL of a Cloud Run service
+// or a Cloud Function.
+func isFunctionURL(aud string) bool {
+	u, err := url.Parse(aud)
+	return err == nil && u.Scheme == "https" &&
+		(strings.HasSuffix(u.Hostname(), ".run.app") || strings.HasSuffix(u.Hostname(), ".cloudfunctions.net"))
 }

@@ -298,6 +298,15 @@ func TestRequireCaller(t *testing.T) {
 	if err := check(request(g.sign(t, scheduler, nil))); err != nil {
 		t.Errorf("the scheduler's ID token was refused: %v", err)
 	}
+	// Pub/Sub push and Cloud Scheduler issue tokens for the function's URL.
+	scheduler["aud"] = "https://reaper-abc123-ew.a.run.app"
+	if err := check(request(g.sign(t, scheduler, nil))); err != nil {
+		t.Errorf("the scheduler's ID token for the function's URL was refused: %v", err)
+	}
+	scheduler["aud"] = "https://evil.example.com"
+	if err := check(request(g.sign(t, scheduler, nil))); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("an ID token for another audience: %v, want unauthenticated", err)
+	}
 	if err := check(request(g.sign(t, idClaims(now), nil))); !errors.Is(err, auth.ErrForbidden) {
 		t.Errorf("someone else's ID token: %v, want forbidden", err)
 	}

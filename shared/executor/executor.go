@@ -24,8 +24,10 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/oauth2/google"
 	"google.golang.org/api/idtoken"
 
 	"github.com/runwaydata/runway/shared/runs"
@@ -44,26 +46,60 @@ var ErrUnknownRun = errors.New("executor: Runway does not know the run")
 // Client reports on runs through the Runway API.
 type Client struct {
 	statusURL string
-	http      *http.Client
 	attempts  int           // tries per report when Runway is unreachable
 	backoff   time.Duration // before the second try, doubled after
+
+	mu      sync.Mutex
+	http    *http.Client                 // nil until newHTTP makes it
+	newHTTP func() (*http.Client, error) // makes http, again after a failure
 }
 
 // NewClient returns a Client for the Runway API at apiURL, authenticated by
 // Google ID tokens for the application default credentials (the
 // function's service account on Cloud Functions), with apiURL as audience.
+//
+// It fails at once if there are no credentials. Making the ID token client
+// may need a token from Google, which can fail for a while: it is made at
+// the first report, and a failure there is one the report retries.
 func NewClient(ctx context.Context, apiURL string) (*Client, error) {
-	hc, err := idtoken.NewClient(ctx, apiURL)
-	if err != nil {
-		return nil, fmt.Errorf("executor: ID token client for %s: %w", apiURL, err)
+	if _, err := google.FindDefaultCredentials(ctx); err != nil {
+		return nil, fmt.Errorf("executor: no application default credentials to report to %s with: %w", apiURL, err)
 	}
-	return NewClientWithHTTP(apiURL, hc), nil
+	c := newClient(apiURL)
+	c.newHTTP = func() (*http.Client, error) {
+		hc, err := idtoken.NewClient(context.WithoutCancel(ctx), apiURL)
+		if err != nil {
+			return nil, fmt.Errorf("executor: ID token client for %s: %w", apiURL, err)
+		}
+		return hc, nil
+	}
+	return c, nil
 }
 
 // NewClientWithHTTP returns a Client that sends its reports with hc, which
 // must authenticate them.
 func NewClientWithHTTP(apiURL string, hc *http.Client) *Client {
-	return &Client{statusURL: strings.TrimSuffix(apiURL, "/") + "/v1/dag/status", http: hc, attempts: 5, backoff: 200 * time.Millisecond}
+	c := newClient(apiURL)
+	c.http = hc
+	return c
+}
+
+func newClient(apiURL string) *Client {
+	return &Client{statusURL: strings.TrimSuffix(apiURL, "/") + "/v1/dag/status", attempts: 5, backoff: 200 * time.Millisecond}
+}
+
+// httpClient returns the client to report with, making it if need be.
+func (c *Client) httpClient() (*http.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.http == nil {
+		hc, err := c.newHTTP()
+		if err != nil {
+			return nil, &retryable{err}
+		}
+		c.http = hc
+	}
+	return c.http, nil
 }
 
 // DecodeLaunch reads a launch message's data.
@@ -174,12 +210,16 @@ func (r *retryable) Error() string { return r.err.Error() }
 func (r *retryable) Unwrap() error { return r.err }
 
 func (c *Client) post(ctx context.Context, body []byte) error {
+	hc, err := c.httpClient()
+	if err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.statusURL, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return &retryable{fmt.Errorf("executor: report: %w", err)}
 	}

@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -51,6 +52,11 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// ProjectsFileEnv names the file, if any, to which Project appends every
+// project it makes: scripts/test.sh then checks that every index the whole
+// suite's queries used is declared in terraform/firestore.tf.
+const ProjectsFileEnv = "RUNWAY_TEST_PROJECTS_FILE"
+
 // Project returns a new project id. The emulators keep each project's data
 // apart, so a test with its own project sees only its own documents and
 // topics, and tests can run in parallel.
@@ -60,7 +66,20 @@ func Project(t testing.TB) string {
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
 	}
-	return "test-" + hex.EncodeToString(b)
+	project := "test-" + hex.EncodeToString(b)
+	if path := os.Getenv(ProjectsFileEnv); path != "" {
+		// One short O_APPEND write per line: lines of parallel test
+		// processes do not interleave.
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			_, err = f.WriteString(project + "\n")
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil {
+			t.Fatalf("record the project in %s: %v", path, err)
+		}
+	}
+	return project
 }
 
 // Firestore returns a client of project on the emulator, closed when the

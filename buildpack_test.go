@@ -1,0 +1,179 @@
+package runway_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runwaydata/runway"
+	"github.com/runwaydata/runway/shared/testenv"
+)
+
+// buildpackMain is the main the Go buildpack of Cloud Functions generates
+// for a function source whose package registers its functions
+// declaratively (functions.HTTP in init): it imports the package for its
+// side effects and starts the framework, which serves FUNCTION_TARGET.
+const buildpackMain = `package main
+
+import (
+	"log"
+	"os"
+
+	_ "github.com/runwaydata/runway"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+)
+
+func main() {
+	port := "8080"
+	if envPort := os.Getenv("PORT"); envPort != "" {
+		port = envPort
+	}
+	hostname := ""
+	if os.Getenv("LOCAL_ONLY") == "true" {
+		hostname = "127.0.0.1"
+	}
+	if err := funcframework.StartHostPort(hostname, port); err != nil {
+		log.Fatalf("funcframework.StartHostPort: %v\n", err)
+	}
+}
+`
+
+// TestBuildpackMainServesEveryEntryPoint builds the buildpack's main
+// against this module, as Cloud Build does, and starts it with each entry
+// point of the route table: each must start and answer with Runway's
+// handler (an unauthenticated request gets Runway's JSON 401).
+func TestBuildpackMainServesEveryEntryPoint(t *testing.T) {
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	goMod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := strings.Replace(string(goMod), "module github.com/runwaydata/runway", "module example.com/buildpack", 1) +
+		"\nrequire github.com/runwaydata/runway v0.0.0\n\nreplace github.com/runwaydata/runway => " + root + "\n"
+	sum, _ := os.ReadFile(filepath.Join(root, "go.sum"))
+	for name, data := range map[string][]byte{"go.mod": []byte(mod), "go.sum": sum, "main.go": []byte(buildpackMain)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "serve")
+	build := exec.Command("go", "build", "-mod=mod", "-o", bin, ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build of the buildpack's main: %v\n%s", err, out)
+	}
+
+	// The reference executor builds an ID token client from the
+	// application default credentials at start-up: give it a key.
+	credentials := filepath.Join(dir, "credentials.json")
+	writeServiceAccountKey(t, credentials)
+	env := append(os.Environ(),
+		"RUNWAY_PROJECT="+testenv.Project(t),
+		"RUNWAY_AUDIENCES=https://runway.test",
+		"RUNWAY_API_URL=https://runway.test",
+		"GOOGLE_APPLICATION_CREDENTIALS="+credentials,
+	)
+	for _, route := range runway.Routes {
+		t.Run(route.Function, func(t *testing.T) {
+			port := freePort(t)
+			cmd := exec.Command(bin)
+			cmd.Env = append(env, "FUNCTION_TARGET="+route.Function, fmt.Sprintf("PORT=%d", port), "LOCAL_ONLY=true")
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+
+			method, path := http.MethodPost, "/"
+			if route.Path != "" {
+				method, path = route.Method, route.Path+"x"
+			}
+			resp := waitForAnswer(t, method, fmt.Sprintf("http://127.0.0.1:%d%s", port, path), &out)
+			var body struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			}
+			decodeErr := json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			switch {
+			case route.Topic != nil:
+				// The push endpoint answers Pub/Sub in plain text.
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("%s answered %d, want 401", route.Function, resp.StatusCode)
+				}
+			case resp.StatusCode != http.StatusUnauthorized || decodeErr != nil || body.Code != http.StatusUnauthorized:
+				t.Errorf("%s answered %d %+v (%v), want Runway's JSON 401\n%s", route.Function, resp.StatusCode, body, decodeErr, out.String())
+			}
+		})
+	}
+
+	t.Run("an entry point not in the route table", func(t *testing.T) {
+		cmd := exec.Command(bin)
+		cmd.Env = append(env, "FUNCTION_TARGET=Nope", fmt.Sprintf("PORT=%d", freePort(t)))
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), `FUNCTION_TARGET "Nope" is not in the route table`) {
+			t.Errorf("the instance started, or said: %v\n%s", err, out)
+		}
+	})
+}
+
+// waitForAnswer sends the request until the function answers it.
+func waitForAnswer(t *testing.T, method, url string, out fmt.Stringer) *http.Response {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		req, _ := http.NewRequest(method, url, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			return resp
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the function did not answer within 30s: %v\n%s", err, out)
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func writeServiceAccountKey(t *testing.T, path string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	data, _ := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": "p", "private_key_id": "k",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email": "reference-executor@p.iam.gserviceaccount.com", "client_id": "1",
+		"token_uri": "https://oauth2.googleapis.com/token",
+	})
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,271 @@
+package terraform_test
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/runwaydata/runway"
+	"github.com/runwaydata/runway/shared/config"
+)
+
+// devOnly are the variables a deployment never sets.
+var devOnly = map[string]bool{"RUNWAY_DEV_KEY_FILE": true}
+
+// check compares the Terraform module in dir with the code, and with the
+// composite indexes the code's queries used, and returns every mismatch it
+// finds. The tests run it on terraform/ and on mutated copies of it.
+func check(dir, goMod string, usedIndexes []string) []string {
+	m, err := parseModule(dir)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	problems := checkIndexes(m, usedIndexes)
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	// The code's defaults: the topics it publishes to.
+	cfg, err := config.Load(func(k string) (string, bool) {
+		v, ok := map[string]string{"RUNWAY_PROJECT": "p", "RUNWAY_AUDIENCES": "https://x"}[k]
+		return v, ok
+	})
+	if err != nil {
+		return []string{err.Error()}
+	}
+
+	// Functions: one per route, with its entry point and the shared env.
+	functions := m.resources("google_cloudfunctions2_function")
+	byEntry := map[string]string{} // entry point → resource name
+	for name, b := range functions {
+		entry := literal(attr(b, "build_config.entry_point"))
+		if entry == "" {
+			add("google_cloudfunctions2_function.%s has no literal build_config.entry_point", name)
+			continue
+		}
+		byEntry[entry] = name
+		if ref := reference(attr(b, "service_config.environment_variables")); ref != "local.function_env" {
+			add("%s: service_config.environment_variables must be local.function_env, not %q", entry, ref)
+		}
+		if ref := reference(attr(b, "build_config.runtime")); ref != "local.function_build.runtime" {
+			add("%s: build_config.runtime must be local.function_build.runtime", entry)
+		}
+	}
+	var entries []string
+	for _, r := range runway.Routes {
+		entries = append(entries, r.Function)
+		name, ok := byEntry[r.Function]
+		if !ok {
+			add("route %s has no google_cloudfunctions2_function with entry_point %q", r.Function, r.Function)
+			continue
+		}
+		ingress := literal(attr(functions[name], "service_config.ingress_settings"))
+		want := "ALLOW_INTERNAL_ONLY"
+		if r.Path != "" {
+			want = "ALLOW_INTERNAL_AND_GCLB"
+		}
+		if ingress != want {
+			add("%s: ingress_settings %q, want %q", r.Function, ingress, want)
+		}
+	}
+	for entry := range byEntry {
+		if !slices.Contains(entries, entry) {
+			add("google_cloudfunctions2_function with entry_point %q is not in the route table", entry)
+		}
+	}
+
+	// The runtime of go.mod.
+	if want, err := goRuntime(goMod); err != nil {
+		add("%v", err)
+	} else if got := m.vars["go_runtime"]; got.IsNull() || got.AsString() != want {
+		add("variable go_runtime defaults to %v, want %q (go.mod)", got, want)
+	}
+
+	// Every variable the code reads is set, and only those.
+	env := m.objectKeys("function_env")
+	for _, v := range config.Variables {
+		if _, ok := env[v.Name]; !ok && !devOnly[v.Name] {
+			add("local.function_env does not set %s, which the code reads", v.Name)
+		}
+	}
+	for name := range env {
+		if !slices.ContainsFunc(config.Variables, func(v config.Variable) bool { return v.Name == name }) || devOnly[name] {
+			add("local.function_env sets %s, which the code does not read", name)
+		}
+	}
+	if v, ok := env["RUNWAY_AUTH_MODE"]; !ok || literalExpr(v) != config.AuthGoogle {
+		add("local.function_env must set RUNWAY_AUTH_MODE to %q", config.AuthGoogle)
+	}
+
+	// Topics: the ones the code publishes to exist, and the env names them.
+	topicNames := m.values["topic_names"]
+	topics := map[string]string{} // key → name
+	if !topicNames.IsNull() && topicNames.CanIterateElements() {
+		for it := topicNames.ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			topics[k.AsString()] = v.AsString()
+		}
+	}
+	keyOf := func(topic string) string {
+		for k, name := range topics {
+			if name == topic {
+				return k
+			}
+		}
+		return ""
+	}
+	for envName, topic := range map[string]string{"RUNWAY_LAUNCH_TOPIC": cfg.LaunchTopic, "RUNWAY_RUN_EVENTS_TOPIC": cfg.RunEventsTopic} {
+		key := keyOf(topic)
+		if key == "" {
+			add("the code publishes to %s, which local.topic_names does not create", topic)
+			continue
+		}
+		if ref := refExpr(env[envName]); ref != fmt.Sprintf("google_pubsub_topic.runway[%q].name", key) {
+			add("%s must be google_pubsub_topic.runway[%q].name, not %q", envName, key, ref)
+		}
+	}
+
+	// Pub/Sub functions: a push subscription to their topic, with a
+	// dead-letter topic, pushing to them. Scheduled ones: a job calling them.
+	subscriptions := m.resources("google_pubsub_subscription")
+	jobs := m.resources("google_cloud_scheduler_job")
+	for _, r := range runway.Routes {
+		name := byEntry[r.Function]
+		switch {
+		case r.Topic != nil:
+			topicRef := fmt.Sprintf("google_pubsub_topic.runway[%q].id", keyOf(r.Topic(cfg)))
+			found := false
+			for subName, sub := range subscriptions {
+				if refersTo(reference(attr(sub, "push_config.push_endpoint")), "google_cloudfunctions2_function."+name) {
+					found = true
+					if got := reference(attr(sub, "topic")); got != topicRef {
+						add("subscription %s feeds %s from %q, want %q", subName, r.Function, got, topicRef)
+					}
+					if attr(sub, "dead_letter_policy.dead_letter_topic") == nil || attr(sub, "retry_policy.minimum_backoff") == nil {
+						add("subscription %s has no dead-letter topic or no retry policy", subName)
+					}
+					if attr(sub, "push_config.oidc_token.service_account_email") == nil {
+						add("subscription %s pushes without an OIDC token", subName)
+					}
+				}
+			}
+			if !found {
+				add("no push subscription feeds %s", r.Function)
+			}
+		case r.Schedule != "":
+			found := false
+			for jobName, job := range jobs {
+				if refersTo(reference(attr(job, "http_target.uri")), "google_cloudfunctions2_function."+name) {
+					found = true
+					if ref := reference(attr(job, "schedule")); ref != "" {
+						if v := m.vars[strings.TrimPrefix(ref, "var.")]; v.IsNull() || v.AsString() != r.Schedule {
+							add("scheduler job %s runs on %v, the route says %q", jobName, v, r.Schedule)
+						}
+					}
+					if attr(job, "http_target.oidc_token.service_account_email") == nil {
+						add("scheduler job %s calls %s without an OIDC token", jobName, r.Function)
+					}
+				}
+			}
+			if !found {
+				add("no Cloud Scheduler job calls %s", r.Function)
+			}
+		}
+	}
+
+	// The load balancer: one route per API function, at its paths.
+	lbRoutes := m.objectKeys("lb_routes")
+	for _, r := range runway.Routes {
+		route, ok := lbRoutes[r.Function]
+		if r.Path == "" {
+			if ok {
+				add("the load balancer routes to %s, which is not an API function", r.Function)
+			}
+			continue
+		}
+		if !ok {
+			add("the load balancer has no route to %s (%s)", r.Function, r.Path)
+			continue
+		}
+		var want []string
+		for _, p := range append([]string{r.Path}, r.Aliases...) {
+			if strings.HasSuffix(p, "/") {
+				p += "*"
+			}
+			want = append(want, p)
+		}
+		got := literalList(field(route, "paths"))
+		sort.Strings(want)
+		sort.Strings(got)
+		if !slices.Equal(want, got) {
+			add("the load balancer serves %s at %v, the route table at %v", r.Function, got, want)
+		}
+		if ref := refExpr(field(route, "service")); ref != "google_cloudfunctions2_function."+byEntry[r.Function]+".service_config[0].service" {
+			add("the load balancer's route to %s points at %q", r.Function, ref)
+		}
+	}
+	for name := range lbRoutes {
+		if _, ok := runway.RouteFor(name); !ok {
+			add("the load balancer routes to %s, which is not in the route table", name)
+		}
+	}
+
+	// Nobody may invoke a function as allUsers but through the load
+	// balancer: the only allUsers grant allowed is the one on the load
+	// balancer's functions, whose ingress (checked above) admits only it.
+	for _, typ := range []string{"google_cloud_run_v2_service_iam_member", "google_cloud_run_service_iam_member",
+		"google_cloudfunctions2_function_iam_member", "google_cloud_run_v2_service_iam_binding"} {
+		for name, b := range m.resources(typ) {
+			member := literal(attr(b, "member"))
+			if member != "allUsers" && member != "allAuthenticatedUsers" {
+				continue
+			}
+			if reference(attr(b, "for_each")) != "local.lb_routes" || reference(attr(b, "name")) != "each.value.service" {
+				add("%s.%s grants %s on something other than the load balancer's functions", typ, name, member)
+			}
+		}
+	}
+	return problems
+}
+
+// refersTo reports whether the reference ref is to resource (possibly one
+// instance of it, resource[0]).
+func refersTo(ref, resource string) bool {
+	rest, ok := strings.CutPrefix(ref, resource)
+	return ok && (strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "["))
+}
+
+func literalExpr(e hclsyntax.Expression) string {
+	if e == nil {
+		return ""
+	}
+	v, diags := e.Value(nil)
+	if diags.HasErrors() || !v.Type().Equals(cty.String) {
+		return ""
+	}
+	return v.AsString()
+}
+
+func refExpr(e hclsyntax.Expression) string {
+	if e == nil {
+		return ""
+	}
+	vars := e.Variables()
+	if len(vars) == 0 {
+		return ""
+	}
+	return render(vars[0])
+}
+
+func literalList(e hclsyntax.Expression) []string {
+	if e == nil {
+		return nil
+	}
+	v, diags := e.Value(nil)
+	if diags.HasErrors() {
+		return nil
+	}
+	return strings_(v)
+}

@@ -1,0 +1,82 @@
+# Reaper: called by Cloud Scheduler every minute (scheduler.tf). Republishes
+# launches whose publish timed out (RUNWAY_PUBLISH_TIMEOUT) and settles runs
+# that stopped reporting, publishing their status changes to
+# runway-run-events.
+#
+# Not behind the load balancer. Ingress is internal-only: Cloud Scheduler in
+# the same project calling the run.app URL counts as internal. Only the
+# scheduler's service account may invoke it (scheduler.tf).
+
+resource "google_service_account" "reaper" {
+  account_id   = "runway-reaper"
+  display_name = "Runway Reaper function"
+
+  depends_on = [google_project_service.services]
+}
+
+resource "google_project_iam_member" "reaper" {
+  for_each = toset([
+    "roles/datastore.user",
+  ])
+
+  project = var.project
+  role    = each.value
+  member  = google_service_account.reaper.member
+}
+
+# Publish on its topic(s) only: keys of local.topic_names (pubsub.tf).
+resource "google_pubsub_topic_iam_member" "reaper" {
+  for_each = toset([
+    "launch",
+    "run_events",
+  ])
+
+  project = var.project
+  topic   = google_pubsub_topic.runway[each.key].id
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.reaper.member
+}
+
+resource "google_cloudfunctions2_function" "reaper" {
+  name        = "runway-reaper"
+  location    = var.region
+  description = "Runway Reaper"
+
+  build_config {
+    runtime           = local.function_build.runtime
+    entry_point       = "Reaper"
+    service_account   = local.function_build.service_account
+    docker_repository = local.function_build.docker_repository
+
+    source {
+      storage_source {
+        bucket = local.function_build.bucket
+        object = local.function_build.object
+      }
+    }
+  }
+
+  service_config {
+    available_memory = var.function_memory
+    available_cpu    = var.function_cpu
+    # Shorter than the schedule's period, so runs do not overlap.
+    timeout_seconds    = 50
+    min_instance_count = 0
+    # One sweep at a time.
+    max_instance_count               = 1
+    max_instance_request_concurrency = 1
+    environment_variables            = local.function_env
+    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.reaper.email
+  }
+
+  depends_on = [
+    google_project_iam_member.reaper,
+    google_pubsub_topic_iam_member.reaper,
+    google_project_iam_member.builder,
+    google_storage_bucket_iam_member.builder_source,
+    google_artifact_registry_repository_iam_member.builder,
+    google_project_service.services,
+  ]
+}

@@ -1,0 +1,145 @@
+# ReferenceExecutor (optional, var.enable_reference_executor): executes the
+# launches published to runway-launch itself, for demo and test environments,
+# and reports each run's status the way any executor does: POST
+# /v1/dag/status through the load balancer with a Google ID token whose
+# audience is https://<domain>. So its service account needs no Google Cloud
+# role at all, only Runway membership: role executer on the accounts it runs
+# (add it with POST /v1/access, add_member; see the outputs).
+#
+# Delivery is a push subscription on runway-launch, as for WorkflowTrigger
+# (see pubsub.tf): retry with exponential backoff, then the dead-letter topic.
+
+locals {
+  reference_executor_count = var.enable_reference_executor ? 1 : 0
+}
+
+resource "google_service_account" "reference_executor" {
+  count = local.reference_executor_count
+
+  account_id   = "runway-reference-executor"
+  display_name = "Runway ReferenceExecutor function"
+
+  depends_on = [google_project_service.services]
+}
+
+resource "google_cloudfunctions2_function" "reference_executor" {
+  count = local.reference_executor_count
+
+  name        = "runway-reference-executor"
+  location    = var.region
+  description = "Runway ReferenceExecutor"
+
+  build_config {
+    runtime           = local.function_build.runtime
+    entry_point       = "ReferenceExecutor"
+    service_account   = local.function_build.service_account
+    docker_repository = local.function_build.docker_repository
+
+    source {
+      storage_source {
+        bucket = local.function_build.bucket
+        object = local.function_build.object
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = var.function_memory
+    available_cpu                    = var.function_cpu
+    timeout_seconds                  = 300
+    min_instance_count               = 0
+    max_instance_count               = var.max_instance_count
+    max_instance_request_concurrency = var.max_instance_request_concurrency
+    environment_variables            = local.function_env
+    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.reference_executor[0].email
+  }
+
+  depends_on = [
+    google_project_iam_member.builder,
+    google_storage_bucket_iam_member.builder_source,
+    google_artifact_registry_repository_iam_member.builder,
+    google_project_service.services,
+  ]
+}
+
+#
+# Delivery: runway-launch --push--> ReferenceExecutor
+#
+
+resource "google_service_account" "reference_executor_push" {
+  count = local.reference_executor_count
+
+  account_id   = "runway-push-reference-exec"
+  display_name = "Runway: Pub/Sub push to ReferenceExecutor"
+
+  depends_on = [google_project_service.services]
+}
+
+resource "google_cloud_run_v2_service_iam_member" "reference_executor_push" {
+  count = local.reference_executor_count
+
+  project  = var.project
+  location = var.region
+  name     = google_cloudfunctions2_function.reference_executor[0].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = google_service_account.reference_executor_push[0].member
+}
+
+resource "google_service_account_iam_member" "reference_executor_push_token" {
+  count = local.reference_executor_count
+
+  service_account_id = google_service_account.reference_executor_push[0].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent_member
+}
+
+resource "google_pubsub_subscription" "reference_executor" {
+  count = local.reference_executor_count
+
+  name   = "runway-launch-reference-executor"
+  topic  = google_pubsub_topic.runway["launch"].id
+  filter = var.reference_executor_filter
+
+  ack_deadline_seconds       = 300
+  message_retention_duration = "604800s"
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  retry_policy {
+    minimum_backoff = var.push_minimum_backoff
+    maximum_backoff = var.push_maximum_backoff
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter["launch"].id
+    max_delivery_attempts = var.push_max_delivery_attempts
+  }
+
+  push_config {
+    push_endpoint = google_cloudfunctions2_function.reference_executor[0].service_config[0].uri
+
+    oidc_token {
+      service_account_email = google_service_account.reference_executor_push[0].email
+      audience              = google_cloudfunctions2_function.reference_executor[0].service_config[0].uri
+    }
+  }
+
+  depends_on = [
+    google_cloud_run_v2_service_iam_member.reference_executor_push,
+    google_service_account_iam_member.reference_executor_push_token,
+    google_pubsub_topic_iam_member.dead_letter_publisher,
+  ]
+}
+
+resource "google_pubsub_subscription_iam_member" "reference_executor_dead_letter" {
+  count = local.reference_executor_count
+
+  project      = var.project
+  subscription = google_pubsub_subscription.reference_executor[0].name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent_member
+}

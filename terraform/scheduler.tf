@@ -1,0 +1,52 @@
+# The Reaper's schedule: Cloud Scheduler calls it with an OIDC token of its
+# own service account, the only principal allowed to invoke it.
+# (An App Engine app is needed only for App Engine targets, not HTTP ones.)
+
+resource "google_service_account" "reaper_scheduler" {
+  account_id   = "runway-reaper-scheduler"
+  display_name = "Runway Reaper schedule (invokes the Reaper)"
+
+  depends_on = [google_project_service.services]
+}
+
+resource "google_cloud_run_v2_service_iam_member" "reaper_scheduler" {
+  project  = var.project
+  location = var.region
+  name     = google_cloudfunctions2_function.reaper.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = google_service_account.reaper_scheduler.member
+}
+
+resource "google_cloud_scheduler_job" "reaper" {
+  name        = "runway-reaper"
+  description = "Runway (${var.environment_name}): run the Reaper"
+  region      = var.region
+  schedule    = var.reaper_schedule
+  time_zone   = "Etc/UTC"
+  # A missed sweep is not retried: the next one is at most a minute away.
+  attempt_deadline = "60s"
+
+  retry_config {
+    retry_count = 0
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = google_cloudfunctions2_function.reaper.service_config[0].uri
+    headers = {
+      "Content-Type" = "application/json"
+    }
+    body = base64encode("{}")
+
+    oidc_token {
+      service_account_email = google_service_account.reaper_scheduler.email
+      # Cloud Run accepts tokens whose audience is the service URL.
+      audience = google_cloudfunctions2_function.reaper.service_config[0].uri
+    }
+  }
+
+  depends_on = [
+    google_cloud_run_v2_service_iam_member.reaper_scheduler,
+    google_project_service.services,
+  ]
+}

@@ -1,0 +1,132 @@
+package terraform_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2/hclwrite"
+
+	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestTerraformMatchesTheCode runs every cross-check on terraform/.
+func TestTerraformMatchesTheCode(t *testing.T) {
+	for _, p := range check(".", "../go.mod", usedIndexes(t)) {
+		t.Error(p)
+	}
+}
+
+// TestChecksCatchMutations shows that each check bites: a copy of
+// terraform/ with one thing removed or renamed fails it.
+func TestChecksCatchMutations(t *testing.T) {
+	used := usedIndexes(t)
+	mutations := []struct {
+		name, file, from, to, want string
+	}{
+		{"a route's function removed", "lb.tf", `    Access = {`, `    Accessed = {`, "no route to Access"},
+		{"an entry point renamed", "function_dag_launch.tf", `entry_point       = "DagLaunch"`, `entry_point       = "Launch"`, "route DagLaunch has no google_cloudfunctions2_function"},
+		{"an env var removed", "main.tf", "    RUNWAY_SYSTEM_CALLERS", "    # RUNWAY_SYSTEM_CALLERS", "does not set RUNWAY_SYSTEM_CALLERS"},
+		{"a topic renamed", "pubsub.tf", `run_events = "runway-run-events"`, `run_events = "runway-events"`, "publishes to runway-run-events"},
+		{"a push subscription removed", "function_workflow_trigger.tf", `push_endpoint = google_cloudfunctions2_function.workflow_trigger`, `push_endpoint = google_cloudfunctions2_function.workflow_status`, "no push subscription feeds WorkflowTrigger"},
+		{"an open ingress", "function_executions.tf", `"ALLOW_INTERNAL_AND_GCLB"`, `"ALLOW_ALL"`, "Executions: ingress_settings"},
+		{"a runtime behind go.mod", "variables.tf", `default     = "go126"`, `default     = "go125"`, "go_runtime"},
+		{"a public function", "scheduler.tf", `member   = google_service_account.reaper_scheduler.member`, `member   = "allUsers"`, "grants allUsers"},
+		{"an index removed", "firestore.tf", `    ["kind", "environment", "status"],`, ``, "runs: environment ASCENDING, kind ASCENDING, status ASCENDING; start_execution_date DESCENDING"},
+	}
+	for _, m := range mutations {
+		t.Run(m.name, func(t *testing.T) {
+			dir := copyModule(t)
+			path := filepath.Join(dir, m.file)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(data), m.from) {
+				t.Fatalf("%s has no %q to mutate", m.file, m.from)
+			}
+			if err := os.WriteFile(path, []byte(strings.Replace(string(data), m.from, m.to, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			problems := check(dir, "../go.mod", used)
+			for _, p := range problems {
+				if strings.Contains(p, m.want) {
+					return
+				}
+			}
+			t.Errorf("the check did not notice; it said %q", problems)
+		})
+	}
+}
+
+// copyModule copies the .tf files of terraform/ into a temporary directory.
+func copyModule(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, _ := filepath.Glob("*.tf")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestTerraformIsFormatted runs terraform fmt -check -recursive where
+// terraform is installed. Elsewhere (terraform cannot be installed from the
+// Go module proxy) it checks every file against hclwrite.Format, the
+// formatter terraform fmt is built on.
+func TestTerraformIsFormatted(t *testing.T) {
+	if bin, err := exec.LookPath("terraform"); err == nil {
+		out, err := exec.Command(bin, "fmt", "-check", "-recursive", ".").CombinedOutput()
+		if err != nil {
+			t.Errorf("terraform fmt -check -recursive: %v\n%s", err, out)
+		}
+		return
+	}
+	t.Log("terraform is not installed: checking the files against hclwrite.Format")
+	files, _ := filepath.Glob("*.tf")
+	more, _ := filepath.Glob("examples/*/*.tf")
+	for _, f := range append(files, more...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if formatted := hclwrite.Format(data); string(formatted) != string(data) {
+			t.Errorf("%s is not formatted: run terraform fmt -recursive terraform", f)
+		}
+	}
+	if len(files) == 0 {
+		t.Fatal("no .tf file found")
+	}
+}
+
+func TestExecutorExampleFiltersOnTheLaunchAttribute(t *testing.T) {
+	data, err := os.ReadFile("examples/executor/main.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`attributes\.` + bus.AttrConfigurationType + `\b`).Match(data) {
+		t.Errorf("the executor example does not filter on attributes.%s", bus.AttrConfigurationType)
+	}
+	if problems := checkParses("examples/executor"); len(problems) > 0 {
+		t.Error(problems)
+	}
+}
+
+func checkParses(dir string) []string {
+	if _, err := parseModule(dir); err != nil {
+		return []string{err.Error()}
+	}
+	return nil
+}
