@@ -55,29 +55,8 @@ func main() {
 // point of the route table: each must start and answer with Runway's
 // handler (an unauthenticated request gets Runway's JSON 401).
 func TestBuildpackMainServesEveryEntryPoint(t *testing.T) {
-	root, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildFunctions(t)
 	dir := t.TempDir()
-	goMod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod := strings.Replace(string(goMod), "module github.com/runwaydata/runway", "module example.com/buildpack", 1) +
-		"\nrequire github.com/runwaydata/runway v0.0.0\n\nreplace github.com/runwaydata/runway => " + root + "\n"
-	sum, _ := os.ReadFile(filepath.Join(root, "go.sum"))
-	for name, data := range map[string][]byte{"go.mod": []byte(mod), "go.sum": sum, "main.go": []byte(buildpackMain)} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(dir, "serve")
-	build := exec.Command("go", "build", "-mod=mod", "-o", bin, ".")
-	build.Dir = dir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build of the buildpack's main: %v\n%s", err, out)
-	}
 
 	// The reference executor builds an ID token client from the
 	// application default credentials at start-up: give it a key.
@@ -132,6 +111,36 @@ func TestBuildpackMainServesEveryEntryPoint(t *testing.T) {
 			t.Errorf("the instance started, or said: %v\n%s", err, out)
 		}
 	})
+}
+
+// buildFunctions builds the buildpack's main against this module, as Cloud
+// Build does, and returns the binary.
+func buildFunctions(t *testing.T) string {
+	t.Helper()
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	goMod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := strings.Replace(string(goMod), "module github.com/runwaydata/runway", "module example.com/buildpack", 1) +
+		"\nrequire github.com/runwaydata/runway v0.0.0\n\nreplace github.com/runwaydata/runway => " + root + "\n"
+	sum, _ := os.ReadFile(filepath.Join(root, "go.sum"))
+	for name, data := range map[string][]byte{"go.mod": []byte(mod), "go.sum": sum, "main.go": []byte(buildpackMain)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "serve")
+	build := exec.Command("go", "build", "-mod=mod", "-o", bin, ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build of the buildpack's main: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // waitForAnswer sends the request until the function answers it.

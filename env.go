@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 
+	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/config"
@@ -37,6 +38,8 @@ type Env struct {
 	Runs       *runs.Service
 	Configs    *configs.Service
 	Workflows  *workflows.Service
+	// LaunchLimiter limits each caller's launches; nil for no limit.
+	LaunchLimiter *api.Limiter
 
 	// ExecutorHTTP, when set, is the authenticated client the reference
 	// executor reports with (the dev stack and the tests set it); otherwise
@@ -88,7 +91,7 @@ func NewEnvWith(ctx context.Context, cfg config.Config, clients Clients) (_ *Env
 			return nil, fmt.Errorf("runway: pubsub client: %w", err)
 		}
 	}
-	if env.Store, err = store.New(env.Firestore); err != nil {
+	if env.Store, err = store.New(env.Firestore, cfg.StoreTimeout); err != nil {
 		return nil, err
 	}
 	if env.Bus, err = bus.New(env.PubSub, bus.Topics{Launch: cfg.LaunchTopic, RunEvents: cfg.RunEventsTopic}, cfg.PublishTimeout); err != nil {
@@ -110,6 +113,9 @@ func NewEnvWith(ctx context.Context, cfg config.Config, clients Clients) (_ *Env
 	}
 	if env.Runs, err = runs.NewService(env.Store, env.Bus, env.Authorizer, nil); err != nil {
 		return nil, err
+	}
+	if cfg.LaunchRate > 0 {
+		env.LaunchLimiter = api.NewLimiter(cfg.LaunchRate, cfg.LaunchPeriod)
 	}
 	if env.Configs, err = configs.NewService(env.Store, nil); err != nil {
 		return nil, err

@@ -54,7 +54,7 @@ var Routes = []Route{
 		Method:   http.MethodPost,
 		Path:     "/v1/dag/launch",
 		New: func(env *Env) (http.Handler, error) {
-			return daglaunch.New(daglaunch.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer})
+			return daglaunch.New(daglaunch.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer, Limiter: env.LaunchLimiter})
 		},
 	},
 	{

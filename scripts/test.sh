@@ -43,4 +43,5 @@ projects=$PWD/.runway/test-projects.txt
 .runway/bin/emulators -logs .runway/logs -- bash -c "
   RUNWAY_TEST_PROJECTS_FILE='$projects' go test -race -count=1 $* ./... &&
   echo '== every Firestore index the suite used is declared in terraform/firestore.tf' &&
-  RUNWAY_INDEX_CHECK_PROJECTS='$projects' go test -count=1 -run TestIndexesCoverTheQueries ./terraform/"
+  RUNWAY_INDEX_CHECK_PROJECTS='$projects' go test -count=1 -run TestIndexesCoverTheQueries ./terraform/ &&
+  scripts/fuzz.sh ${FUZZTIME:-5s}"

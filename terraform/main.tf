@@ -46,6 +46,8 @@ locals {
     RUNWAY_LAUNCH_TOPIC       = google_pubsub_topic.runway["launch"].name
     RUNWAY_RUN_EVENTS_TOPIC   = google_pubsub_topic.runway["run_events"].name
     RUNWAY_PUBLISH_TIMEOUT    = var.publish_timeout
+    RUNWAY_STORE_TIMEOUT      = var.store_timeout
+    RUNWAY_LAUNCH_RATE_LIMIT  = var.launch_rate_limit
     RUNWAY_AUTH_MODE          = "google"
     RUNWAY_AUDIENCES          = join(",", distinct(concat([local.api_url], var.api_audiences)))
     RUNWAY_API_URL            = local.api_url

@@ -242,3 +242,15 @@ variable "service_account_keys_url" {
   type        = string
   default     = "https://www.googleapis.com/service_accounts/v1/jwk/{email}"
 }
+
+variable "store_timeout" {
+  description = "How long a Firestore operation may take before the request answers 503 (RUNWAY_STORE_TIMEOUT)."
+  type        = string
+  default     = "10s"
+}
+
+variable "launch_rate_limit" {
+  description = "Launches per caller and per function instance, e.g. 20/s or 600/m; 0 for no limit (RUNWAY_LAUNCH_RATE_LIMIT)."
+  type        = string
+  default     = "20/s"
+}

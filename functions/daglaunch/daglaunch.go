@@ -16,6 +16,8 @@ type Deps struct {
 	Runs  *runs.Service
 	Authn api.Authenticator
 	Authz api.Authorizer
+	// Limiter limits each caller's launches; nil for no limit.
+	Limiter *api.Limiter
 }
 
 // Handler serves DagLaunch.
@@ -33,7 +35,7 @@ func New(deps Deps) (*Handler, error) {
 	endpoint, err := api.NewEndpoint("daglaunch", deps.Authn, deps.Authz,
 		// Launch reads the caller's role with the configuration, in one
 		// round trip, and checks the policy's role itself.
-		api.NewAction("launch_job", h.launch).AuthorizedByAct(),
+		api.NewAction("launch_job", h.launch).AuthorizedByAct().LimitedBy(deps.Limiter),
 	)
 	if err != nil {
 		return nil, err

@@ -3,8 +3,11 @@ package daglaunch_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -297,5 +300,69 @@ func TestLaunchesWithoutKeysAreDistinct(t *testing.T) {
 			t.Fatalf("launch %d reused run %s", i, id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestLaunchRateLimit: past their rate, a caller's launches get 429 with
+// Retry-After, while other callers go on.
+func TestLaunchRateLimit(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t, stacktest.WithLaunchRateLimit("3/s"))
+	s.Seed(t)
+	admin := s.Token(t, stacktest.Admin)
+	for i := range 3 {
+		launch(t, s, admin, launchBody(fmt.Sprintf(`, "idempotency_key": "burst-%d"`, i)))
+	}
+	resp := s.Do(t, http.MethodPost, launchPath, admin, launchBody(""))
+	e := resp.WantError(t, http.StatusTooManyRequests)
+	retryAfter, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || retryAfter < 1 || !strings.Contains(e.Message, stacktest.Admin) {
+		t.Errorf("429 with Retry-After %q, message %q", resp.Header.Get("Retry-After"), e.Message)
+	}
+	// Another caller has a bucket of its own.
+	launch(t, s, s.Token(t, stacktest.Executor), launchBody(""))
+	// Once the bucket refills, the first caller launches again.
+	time.Sleep(time.Duration(retryAfter) * time.Second)
+	launch(t, s, admin, launchBody(""))
+}
+
+// TestHostileBodies: bodies built to cost are refused quickly, with a
+// JSON error of reasonable size, and write nothing.
+func TestHostileBodies(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	before := s.RunCount(t, "000099")
+	fields := strings.Builder{}
+	var names []string
+	for i := 0; fields.Len() < api.MaxBodyBytes-200; i++ {
+		fmt.Fprintf(&fields, `, "f%d": %d`, i, i)
+		names = append(names, fmt.Sprintf("f%d", i))
+	}
+	sort.Strings(names)
+	for name, tc := range map[string]struct {
+		body   string
+		status int
+		fields []string // the fields the error names
+	}{
+		"deeply nested arrays": {`{"action": "launch_job", "x": ` + strings.Repeat("[", 30_000) + strings.Repeat("]", 30_000) + `}`, http.StatusBadRequest, nil},
+		"unclosed nesting":     {strings.Repeat(`{"a":`, 10_000), http.StatusBadRequest, nil},
+		// The error names the first 20, not thousands.
+		"thousands of unknown fields": {`{"action": "launch_job"` + fields.String() + `}`, http.StatusBadRequest, names[:20]},
+		"a string of 64 KiB":          {`{"action": "` + strings.Repeat("x", api.MaxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			resp := s.Post(t, launchPath, tc.body)
+			elapsed := time.Since(start)
+			resp.WantError(t, tc.status, tc.fields...)
+			if len(resp.Body) > 8<<10 {
+				t.Errorf("a %d-byte error for a %d-byte body", len(resp.Body), len(tc.body))
+			}
+			t.Logf("%d bytes refused with %d in %v", len(tc.body), resp.Status, elapsed.Round(time.Microsecond))
+		})
+	}
+	if after := s.RunCount(t, "000099"); after != before {
+		t.Errorf("hostile bodies created %d runs", after-before)
 	}
 }

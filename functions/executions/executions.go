@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -139,7 +138,7 @@ func decode(r *http.Request) (query, *api.Error) {
 	var q query
 	for _, prefix := range Paths {
 		if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
-			q.flowID, _ = url.PathUnescape(rest)
+			q.flowID = rest // r.URL.Path is already unescaped
 		}
 	}
 	params := r.URL.Query()

@@ -178,6 +178,7 @@ func TestExecutionsRefusals(t *testing.T) {
 		{"a viewer", "GET", "/rest/v1/executions/" + flow + "?account=000099", s.Token(t, "viewer@example.com"), 403, nil},
 		{"POST", "POST", "/rest/v1/executions/" + flow + "?account=000099", "", 405, nil},
 		{"no flow id", "GET", "/rest/v1/executions/?account=000099", "", 400, []string{"flowId"}},
+		{"an escaped flow id is read once", "GET", "/rest/v1/executions/" + "000099_iowa_liquor_prepare_pda%2544EV?account=000099", "", 400, []string{"flowId"}},
 		{"a path of no function (the load balancer's default)", "POST", "/v2/nothing", "", 404, nil},
 	}
 	for _, tt := range tests {

@@ -89,19 +89,33 @@ func jsonKind(first byte) string {
 	}
 }
 
+// maxFieldErrors bounds the unknown fields an error names, so that a body
+// of thousands of them gets an error of reasonable size.
+const maxFieldErrors = 20
+
 // checkFields refuses members that the request type does not have. Unlike
 // encoding/json, the match is exact: "Account" is not "account".
 func checkFields(fields map[string]json.RawMessage, allowed map[string]bool) *Error {
-	var problems []FieldError
+	var unknown []string
 	for name := range fields {
 		if !allowed[name] {
-			problems = append(problems, FieldError{Field: name, Problem: "unknown field; accepted fields are " + strings.Join(sortedKeys(allowed), ", ")})
+			unknown = append(unknown, name)
 		}
 	}
-	if len(problems) > 0 {
-		return Invalid(problems)
+	if len(unknown) == 0 {
+		return nil
 	}
-	return nil
+	sort.Strings(unknown)
+	accepted := "unknown field; accepted fields are " + strings.Join(sortedKeys(allowed), ", ")
+	var problems []FieldError
+	for _, name := range unknown[:min(len(unknown), maxFieldErrors)] {
+		problems = append(problems, FieldError{Field: truncate(name, 64), Problem: accepted})
+	}
+	e := Invalid(problems)
+	if len(unknown) > maxFieldErrors {
+		e.Message = fmt.Sprintf("invalid request: %d unknown fields, the first %d listed", len(unknown), maxFieldErrors)
+	}
+	return e
 }
 
 // decodeInto decodes body into dst, reporting wrong types by field.

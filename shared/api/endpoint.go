@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"reflect"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/logging"
@@ -50,6 +53,7 @@ type Action struct {
 
 	requestType reflect.Type
 	fields      map[string]bool
+	limiter     *Limiter
 	decode      func(body []byte) (Request, *Error)
 	act         func(ctx context.Context, who auth.Caller, req Request) (any, error)
 }
@@ -167,6 +171,15 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if action.limiter != nil {
+		if ok, wait := action.limiter.Allow(who.Email, time.Now()); !ok {
+			seconds := int(math.Ceil(wait.Seconds()))
+			err := Errorf(http.StatusTooManyRequests, "too many %s requests from %s; retry in %d s", action.Name, who.Email, seconds)
+			err.Header = http.Header{"Retry-After": {strconv.Itoa(seconds)}}
+			WriteError(ctx, w, err)
+			return
+		}
+	}
 	resp, err := action.act(ctx, who, req)
 	if err != nil {
 		WriteError(ctx, w, err)
@@ -261,5 +274,12 @@ func truncate(s string, n int) string {
 // AuthorizedByAct returns a copy of a marked SelfAuthorized.
 func (a Action) AuthorizedByAct() Action {
 	a.SelfAuthorized = true
+	return a
+}
+
+// LimitedBy returns a copy of a whose callers l limits: past their rate,
+// they get 429 with Retry-After. A nil l limits nothing.
+func (a Action) LimitedBy(l *Limiter) Action {
+	a.limiter = l
 	return a
 }

@@ -35,7 +35,7 @@ type saKeyServer struct {
 	server  *httptest.Server
 }
 
-func newSAKeyServer(t *testing.T) *saKeyServer {
+func newSAKeyServer(t testing.TB) *saKeyServer {
 	t.Helper()
 	s := &saKeyServer{keys: map[string]map[string]*rsa.PublicKey{}, fetches: map[string]int{}}
 	s.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +67,7 @@ func newSAKeyServer(t *testing.T) *saKeyServer {
 
 // newKey makes a key for email, publishes it, and returns the account's
 // JSON key file.
-func (s *saKeyServer) newKey(t *testing.T, email, kid string) []byte {
+func (s *saKeyServer) newKey(t testing.TB, email, kid string) []byte {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -105,7 +105,7 @@ func newSAVerifier(t *testing.T, s *saKeyServer, now func() time.Time) *auth.Ver
 	return v
 }
 
-func mustParseKey(t *testing.T, file []byte) auth.ServiceAccountKey {
+func mustParseKey(t testing.TB, file []byte) auth.ServiceAccountKey {
 	t.Helper()
 	key, err := auth.ParseServiceAccountKey(file)
 	if err != nil {

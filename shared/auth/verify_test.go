@@ -35,7 +35,7 @@ type googleKeys struct {
 	server  *httptest.Server
 }
 
-func newGoogleKeys(t *testing.T) *googleKeys {
+func newGoogleKeys(t testing.TB) *googleKeys {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -78,7 +78,7 @@ func idClaims(now time.Time) jwt.MapClaims {
 	}
 }
 
-func (g *googleKeys) sign(t *testing.T, claims jwt.MapClaims, edit func(*jwt.Token)) string {
+func (g *googleKeys) sign(t testing.TB, claims jwt.MapClaims, edit func(*jwt.Token)) string {
 	t.Helper()
 	token := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	token.Header["kid"] = g.kid

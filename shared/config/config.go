@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,13 @@ type Config struct {
 	// PublishTimeout bounds a launch's publish; past it the run is left for
 	// the Reaper and the caller still gets its run id.
 	PublishTimeout time.Duration
+	// StoreTimeout bounds each Firestore operation, so that an outage
+	// answers 503 rather than holding requests open.
+	StoreTimeout time.Duration
+	// LaunchRate is how many launches a caller may make per LaunchPeriod,
+	// on one instance (0: no limit).
+	LaunchRate   int
+	LaunchPeriod time.Duration
 	// AuthMode is AuthGoogle or AuthDev.
 	AuthMode string
 	// Audiences are the API's URLs, which Google ID tokens must be issued for.
@@ -72,6 +80,8 @@ var Variables = []Variable{
 	{"RUNWAY_LAUNCH_TOPIC", "runway-launch", "Pub/Sub topic launch messages are published to"},
 	{"RUNWAY_RUN_EVENTS_TOPIC", "runway-run-events", "Pub/Sub topic run status changes are published to"},
 	{"RUNWAY_PUBLISH_TIMEOUT", "10s", "how long a launch waits for its publish before leaving it to the Reaper"},
+	{"RUNWAY_STORE_TIMEOUT", "10s", "how long a Firestore operation may take before the request answers 503"},
+	{"RUNWAY_LAUNCH_RATE_LIMIT", "20/s", "launches per caller and per instance (20/s, 600/m…; 0 for none), past which 429"},
 	{"RUNWAY_AUTH_MODE", AuthGoogle, "google, or dev for the local stack (refused on Cloud Functions)"},
 	{"RUNWAY_AUDIENCES", "", "comma-separated API URLs accepted as Google ID token audiences (required in google mode)"},
 	{"RUNWAY_API_URL", "", "the API's URL, where the reference executor reports (required by ReferenceExecutor)"},
@@ -125,6 +135,14 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		problems = append(problems, fmt.Errorf("RUNWAY_PUBLISH_TIMEOUT must be a positive duration such as 10s, not %q", get("RUNWAY_PUBLISH_TIMEOUT")))
 	}
 	c.PublishTimeout = timeout
+	storeTimeout, err := time.ParseDuration(get("RUNWAY_STORE_TIMEOUT"))
+	if err != nil || storeTimeout <= 0 {
+		problems = append(problems, fmt.Errorf("RUNWAY_STORE_TIMEOUT must be a positive duration such as 10s, not %q", get("RUNWAY_STORE_TIMEOUT")))
+	}
+	c.StoreTimeout = storeTimeout
+	if c.LaunchRate, c.LaunchPeriod, err = parseRate(get("RUNWAY_LAUNCH_RATE_LIMIT")); err != nil {
+		problems = append(problems, fmt.Errorf("RUNWAY_LAUNCH_RATE_LIMIT: %w", err))
+	}
 	switch c.AuthMode {
 	case AuthGoogle:
 		if len(c.Audiences) == 0 {
@@ -176,4 +194,19 @@ func list(s string) []string {
 		}
 	}
 	return out
+}
+
+// parseRate reads a rate written "<n>/s", "<n>/m" or "<n>/h"; "0" means
+// none.
+func parseRate(s string) (int, time.Duration, error) {
+	if s == "0" {
+		return 0, 0, nil
+	}
+	count, unit, ok := strings.Cut(s, "/")
+	n, err := strconv.Atoi(count)
+	period := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
+	if !ok || err != nil || n < 1 || period == 0 {
+		return 0, 0, fmt.Errorf("write a rate like 20/s, 600/m or 1000/h, or 0 for none; not %q", s)
+	}
+	return n, period, nil
 }

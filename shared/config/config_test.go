@@ -22,8 +22,8 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := Config{
 		Project: "p", FirestoreDatabase: "(default)", LaunchTopic: "runway-launch", RunEventsTopic: "runway-run-events",
-		PublishTimeout: 10 * time.Second,
-		AuthMode:       AuthGoogle, Audiences: []string{"https://a.example", "https://b.example"},
+		PublishTimeout: 10 * time.Second, StoreTimeout: 10 * time.Second, LaunchRate: 20, LaunchPeriod: time.Second,
+		AuthMode: AuthGoogle, Audiences: []string{"https://a.example", "https://b.example"},
 		DevKeyFile: ".runway/dev-key.pem", ServiceAccountKeysURL: "https://www.googleapis.com/service_accounts/v1/jwk/{email}",
 		LogLevel: slog.LevelInfo,
 	}
@@ -35,15 +35,17 @@ func TestLoadDefaults(t *testing.T) {
 func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 	t.Parallel()
 	_, err := Load(lookup(map[string]string{
-		"RUNWAY_AUTH_MODE":       "google",
-		"RUNWAY_PUBLISH_TIMEOUT": "soon",
-		"RUNWAY_ADMINS":          "root",
-		"RUNWAY_LOG_LEVEL":       "loud",
+		"RUNWAY_AUTH_MODE":         "google",
+		"RUNWAY_PUBLISH_TIMEOUT":   "soon",
+		"RUNWAY_STORE_TIMEOUT":     "-1s",
+		"RUNWAY_LAUNCH_RATE_LIMIT": "lots",
+		"RUNWAY_ADMINS":            "root",
+		"RUNWAY_LOG_LEVEL":         "loud",
 	}))
 	if err == nil {
 		t.Fatal("accepted a broken configuration")
 	}
-	for _, want := range []string{"RUNWAY_PROJECT", "RUNWAY_PUBLISH_TIMEOUT", "RUNWAY_AUDIENCES", "RUNWAY_ADMINS", "RUNWAY_LOG_LEVEL"} {
+	for _, want := range []string{"RUNWAY_PROJECT", "RUNWAY_PUBLISH_TIMEOUT", "RUNWAY_STORE_TIMEOUT", "RUNWAY_LAUNCH_RATE_LIMIT", "RUNWAY_AUDIENCES", "RUNWAY_ADMINS", "RUNWAY_LOG_LEVEL"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s: %v", want, err)
 		}

@@ -19,7 +19,7 @@ import (
 var (
 	accountPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 	environmentPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
-	configIDPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,247}$`)
+	configIDPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$`)
 )
 
 // maxAuthorizedJobs bounds a workflow's criteria, so that its state stays a
@@ -51,7 +51,7 @@ func Parse(definition map[string]any) (runs.Configuration, error) {
 		Account:           p.identifier("account", accountPattern, "1 to 64 letters, digits, '_' or '-', such as 000099"),
 		Environment:       p.identifier("environment", environmentPattern, "1 to 32 letters, digits, '_' or '-', such as DEV or PROD"),
 		ConfigurationType: p.str("configuration_type", true),
-		ConfigurationID:   p.identifier("configuration_id", configIDPattern, "1 to 248 letters, digits, '_', '.' or '-'"),
+		ConfigurationID:   p.identifier("configuration_id", configIDPattern, "1 to 256 letters, digits, '_', '.' or '-'"),
 		Activated:         p.boolean("activated", true),
 		Archived:          p.boolean("archived", false),
 		Definition:        definition,
@@ -63,6 +63,10 @@ func Parse(definition map[string]any) (runs.Configuration, error) {
 	cfg.Kind = kind
 	if kind == runs.KindTableToTable && cfg.ConfigurationID != "" && cfg.Environment != "" {
 		cfg.ConfigurationID += "_" + cfg.Environment
+		// The API takes ids of at most 256 characters, suffix included.
+		if len(cfg.ConfigurationID) > 256 {
+			p.problems.Add("configuration.configuration_id", "must leave room for the _%s the id of a table-to-table configuration gets: at most %d characters", cfg.Environment, 255-len(cfg.Environment))
+		}
 	}
 	if kind == runs.KindWorkflow {
 		cfg.Workflow = p.workflow(cfg.Environment)

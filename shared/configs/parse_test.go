@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +80,7 @@ func TestParseNamesEveryProblem(t *testing.T) {
 		{"wrong types", `{"configuration_type": "table-to-table", "configuration_id": 7, "account": "000099", "environment": "DEV", "activated": "yes"}`,
 			[]string{"configuration.activated", "configuration.configuration_id"}},
 		{"bad id", `{"configuration_type": "table-to-table", "configuration_id": "a/b", "account": "000099", "environment": "DEV"}`, []string{"configuration.configuration_id"}},
+		{"no room for the suffix", `{"configuration_type": "table-to-table", "configuration_id": "` + strings.Repeat("x", 253) + `", "account": "000099", "environment": "DEV"}`, []string{"configuration.configuration_id"}},
 		{"workflow without its fields", `{"configuration_type": "workflow", "configuration_id": "w", "account": "000099", "environment": "DEV"}`,
 			[]string{"configuration.authorized_job_ids", "configuration.gcp_project_id", "configuration.target_dag", "configuration.version"}},
 		{"workflow with bad fields", `{"configuration_type": "workflow", "configuration_id": "w", "account": "000099", "environment": "DEV",

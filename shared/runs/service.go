@@ -248,10 +248,30 @@ func (s *Service) publish(ctx context.Context, run Run, definition map[string]an
 		log.ErrorContext(ctx, "launch message not published; the run stays unpublished until the Reaper publishes it", slog.Any("error", err))
 		return err
 	}
-	if err := s.store.MarkPublished(ctx, run.Account, run.Key, id, s.clock()); err != nil {
-		log.ErrorContext(ctx, "launch message published but not recorded on the run", slog.String("message_id", id), slog.Any("error", err))
+	err = retry(ctx, func() error { return s.store.MarkPublished(ctx, run.Account, run.Key, id, s.clock()) })
+	if err != nil {
+		log.ErrorContext(ctx, "launch message published but not recorded on the run: the Reaper may publish it again", slog.String("message_id", id), slog.Any("error", err))
 	}
 	return nil
+}
+
+// retry calls write until it succeeds or ctx ends, with a growing pause.
+// A message is out: recording it is what keeps the Reaper from sending it
+// again, so a Firestore blip is worth waiting out.
+func retry(ctx context.Context, write func() error) error {
+	pause := 50 * time.Millisecond
+	for {
+		err := write()
+		if err == nil || !errors.Is(err, ErrUnavailable) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+			pause = min(2*pause, time.Second)
+		}
+	}
 }
 
 // RunRef identifies a run together with the configuration it belongs to.
@@ -421,8 +441,8 @@ func (s *Service) publishEvent(ctx context.Context, run Run, event Event) error 
 		log.ErrorContext(ctx, "run event not published; it stays unpublished until the Reaper publishes it", slog.Any("error", err))
 		return err
 	}
-	if err := s.store.MarkEventPublished(ctx, run.Account, run.Key, event.ID); err != nil {
-		log.ErrorContext(ctx, "run event published but not recorded", slog.Any("error", err))
+	if err := retry(ctx, func() error { return s.store.MarkEventPublished(ctx, run.Account, run.Key, event.ID) }); err != nil {
+		log.ErrorContext(ctx, "run event published but not recorded: the Reaper may publish it again", slog.Any("error", err))
 	}
 	return nil
 }

@@ -50,9 +50,12 @@ type Stack struct {
 	Project string
 	Env     *runway.Env
 	Server  *httptest.Server
-	devKey  ed25519.PrivateKey
-	saKeys  *keyServer
-	logs    *syncBuffer
+	// DevKeyFile is the dev key the stack's tokens are signed with: a
+	// function process started on the same project with it accepts them.
+	DevKeyFile string
+	devKey     ed25519.PrivateKey
+	saKeys     *keyServer
+	logs       *syncBuffer
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -82,6 +85,8 @@ type Option func(*options)
 type options struct {
 	firestoreVia, pubsubVia *testenv.Proxy
 	publishTimeout          string
+	storeTimeout            string
+	launchRateLimit         string
 }
 
 // WithFirestoreVia makes the stack reach Firestore through p, which the
@@ -95,10 +100,17 @@ func WithPubSubVia(p *testenv.Proxy) Option { return func(o *options) { o.pubsub
 // WithPublishTimeout sets RUNWAY_PUBLISH_TIMEOUT (5s by default).
 func WithPublishTimeout(d string) Option { return func(o *options) { o.publishTimeout = d } }
 
+// WithStoreTimeout sets RUNWAY_STORE_TIMEOUT (10s by default).
+func WithStoreTimeout(d string) Option { return func(o *options) { o.storeTimeout = d } }
+
+// WithLaunchRateLimit sets RUNWAY_LAUNCH_RATE_LIMIT (0, none, by default:
+// tests launch in bursts).
+func WithLaunchRateLimit(r string) Option { return func(o *options) { o.launchRateLimit = r } }
+
 // New starts a stack on a new project. It is stopped when the test ends.
 func New(t testing.TB, opts ...Option) *Stack {
 	t.Helper()
-	o := options{publishTimeout: "5s"}
+	o := options{publishTimeout: "5s", storeTimeout: "10s", launchRateLimit: "0"}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -112,12 +124,14 @@ func New(t testing.TB, opts ...Option) *Stack {
 	}
 	saKeys := newKeyServer(t)
 	cfg, err := config.Load(mapLookup(map[string]string{
-		"RUNWAY_PROJECT":         project,
-		"RUNWAY_AUTH_MODE":       config.AuthDev,
-		"RUNWAY_DEV_KEY_FILE":    filepath.Join(t.TempDir(), "dev-key.pem"),
-		"RUNWAY_PUBLISH_TIMEOUT": o.publishTimeout,
-		"RUNWAY_AUDIENCES":       Audience,
-		"RUNWAY_SA_KEYS_URL":     saKeys.server.URL + "/jwk/{email}",
+		"RUNWAY_PROJECT":           project,
+		"RUNWAY_AUTH_MODE":         config.AuthDev,
+		"RUNWAY_DEV_KEY_FILE":      filepath.Join(t.TempDir(), "dev-key.pem"),
+		"RUNWAY_PUBLISH_TIMEOUT":   o.publishTimeout,
+		"RUNWAY_STORE_TIMEOUT":     o.storeTimeout,
+		"RUNWAY_LAUNCH_RATE_LIMIT": o.launchRateLimit,
+		"RUNWAY_AUDIENCES":         Audience,
+		"RUNWAY_SA_KEYS_URL":       saKeys.server.URL + "/jwk/{email}",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +160,7 @@ func New(t testing.TB, opts ...Option) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Stack{Project: project, Env: env, Server: server, devKey: key, saKeys: saKeys, logs: logs}
+	s := &Stack{Project: project, Env: env, Server: server, DevKeyFile: cfg.DevKeyFile, devKey: key, saKeys: saKeys, logs: logs}
 	// The reference executor reports to this stack, as Executor.
 	env.Config.APIURL = server.URL
 	env.ExecutorHTTP = &http.Client{Transport: bearer{token: s.Token(t, Executor)}}

@@ -26,7 +26,8 @@ import (
 )
 
 // DefaultTimeout bounds each store operation, so that a Firestore outage
-// answers a caller with a 503 instead of holding the request open.
+// answers a caller with a 503 instead of holding the request open
+// (RUNWAY_STORE_TIMEOUT).
 const DefaultTimeout = 10 * time.Second
 
 // Store reads and writes Runway's documents in Firestore.
@@ -35,12 +36,16 @@ type Store struct {
 	timeout time.Duration
 }
 
-// New returns a Store on client.
-func New(client *firestore.Client) (*Store, error) {
+// New returns a Store on client whose operations each take at most
+// timeout.
+func New(client *firestore.Client, timeout time.Duration) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("store: missing Firestore client")
 	}
-	return &Store{client: client, timeout: DefaultTimeout}, nil
+	if timeout <= 0 {
+		return nil, errors.New("store: the timeout must be positive")
+	}
+	return &Store{client: client, timeout: timeout}, nil
 }
 
 func (s *Store) account(account string) *firestore.DocumentRef {

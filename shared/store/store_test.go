@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := store.New(testenv.Firestore(t, testenv.Project(t)))
+	s, err := store.New(testenv.Firestore(t, testenv.Project(t)), store.DefaultTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}

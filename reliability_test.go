@@ -1,0 +1,418 @@
+package runway_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/emulators"
+	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/stacktest"
+	"github.com/runwaydata/runway/shared/testenv"
+)
+
+// These tests record every operation they make, then check the
+// invariants Runway promises over the whole record: a launch is never
+// lost and never made twice, a run's events tell its whole history, and
+// faults (Firestore or Pub/Sub cut, a process killed mid-request) break
+// none of it.
+
+const reliabilityJob = "000099_iowa_liquor_prepare_pda_DEV"
+
+func launchBody(key string) string {
+	extra := ""
+	if key != "" {
+		extra = `, "idempotency_key": "` + key + `"`
+	}
+	return `{"action": "launch_job", "account": "000099", "environment": "DEV", "configuration_type": "table-to-table",
+		"configuration_id": "` + reliabilityJob + `"` + extra + `}`
+}
+
+// launchRecord is one launch made, and its answer.
+type launchRecord struct {
+	key    string
+	status int
+	runID  string
+}
+
+// launchMessages counts the launch messages received per run id.
+func launchMessages(t *testing.T, sub *pubsub.Subscriber, wait time.Duration) map[string]int {
+	t.Helper()
+	count := map[string]int{}
+	for _, m := range stacktest.Messages(t, sub, wait) {
+		count[m.Attributes["run_id"]]++
+	}
+	return count
+}
+
+// TestConcurrentLaunchInvariants: launches made at once, with and without
+// idempotency keys, create exactly one run per key and one per keyless
+// call, and publish exactly one message per run.
+func TestConcurrentLaunchInvariants(t *testing.T) {
+	s := stacktest.New(t)
+	s.Seed(t)
+	sub := s.Subscribe(t, "runway-launch")
+	before := s.RunCount(t, "000099")
+	token := s.Token(t, stacktest.Admin)
+
+	var calls []string // the keys of the calls; "" for none
+	for i := range 6 {
+		for range 5 {
+			calls = append(calls, fmt.Sprintf("nightly-%d", i))
+		}
+	}
+	for range 30 {
+		calls = append(calls, "")
+	}
+	rand.Shuffle(len(calls), func(i, j int) { calls[i], calls[j] = calls[j], calls[i] })
+
+	records := make([]launchRecord, len(calls))
+	var wg sync.WaitGroup
+	for i, key := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp := s.Do(t, http.MethodPost, "/v1/dag/launch", token, launchBody(key))
+			var got api.LaunchResponse
+			_ = json.Unmarshal(resp.Body, &got)
+			records[i] = launchRecord{key: key, status: resp.Status, runID: got.RunID}
+		}()
+	}
+	wg.Wait()
+
+	byKey := map[string]string{}
+	runIDs := map[string]bool{}
+	keyless := 0
+	for _, r := range records {
+		if r.status != http.StatusOK || r.runID == "" {
+			t.Fatalf("a launch answered %d", r.status)
+		}
+		runIDs[r.runID] = true
+		if r.key == "" {
+			keyless++
+			continue
+		}
+		if first, ok := byKey[r.key]; ok && first != r.runID {
+			t.Errorf("key %s gave runs %s and %s", r.key, first, r.runID)
+		}
+		byKey[r.key] = r.runID
+	}
+	if want := len(byKey) + keyless; len(runIDs) != want {
+		t.Errorf("%d distinct runs answered, want %d keys + %d keyless = %d", len(runIDs), len(byKey), keyless, want)
+	}
+	if created := s.RunCount(t, "000099") - before; created != len(runIDs) {
+		t.Errorf("%d runs created, %d answered", created, len(runIDs))
+	}
+	messages := launchMessages(t, sub, 3*time.Second)
+	for id := range runIDs {
+		if messages[id] != 1 {
+			t.Errorf("run %s has %d launch messages, want 1", id, messages[id])
+		}
+	}
+	if len(messages) != len(runIDs) {
+		t.Errorf("%d runs have messages, %d runs exist", len(messages), len(runIDs))
+	}
+}
+
+// TestConcurrentStatusChangeInvariants: status changes made at once on
+// one run leave a complete event log, each change from the status the
+// previous left, and the run's status is the last change's.
+func TestConcurrentStatusChangeInvariants(t *testing.T) {
+	s := stacktest.New(t)
+	s.Seed(t)
+	events := s.Subscribe(t, "runway-run-events")
+	var launched api.LaunchResponse
+	s.Post(t, "/v1/dag/launch", launchBody("")).Decode(t, &launched)
+
+	statuses := []string{"SUCCESS", "FAILED", "RUNNING", "NO_MATCH", "CHECKED"}
+	var wg sync.WaitGroup
+	var refused, contended atomic.Int64
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := `{"action": "set_run_status", "account": "000099", "configuration_type": "table-to-table",
+				"configuration_id": "` + reliabilityJob + `", "run_id": "` + launched.RunID + `", "status": "` + statuses[i%len(statuses)] + `"}`
+			if resp := s.Do(t, http.MethodPost, "/v1/dag/status", s.Token(t, fmt.Sprintf("user%d@example.com", i%3)), body); resp.Status != http.StatusOK {
+				refused.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	// The three users are not members: make them, and try again.
+	if refused.Load() > 0 {
+		for i := range 3 {
+			if _, err := s.Env.Store.PutMember(context.Background(), "000099", fmt.Sprintf("user%d@example.com", i), 2, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 30 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body := `{"action": "set_run_status", "account": "000099", "configuration_type": "table-to-table",
+					"configuration_id": "` + reliabilityJob + `", "run_id": "` + launched.RunID + `", "status": "` + statuses[i%len(statuses)] + `"}`
+				// Thirty transactions on one document: some lose to the
+				// contention and are told to retry (503), changing nothing.
+				switch resp := s.Do(t, http.MethodPost, "/v1/dag/status", s.Token(t, fmt.Sprintf("user%d@example.com", i%3)), body); resp.Status {
+				case http.StatusOK:
+				case http.StatusServiceUnavailable:
+					resp.WantError(t, http.StatusServiceUnavailable)
+					contended.Add(1)
+				default:
+					t.Errorf("set_run_status by a member: %s", resp)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+
+	key, _ := runs.RunKey(launched.RunID)
+	run, err := s.Env.Store.GetRun(context.Background(), "000099", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := s.Env.Store.Events(context.Background(), "000099", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) == 0 {
+		t.Fatal("no event recorded")
+	}
+	previous := runs.StatusRunning
+	for i, e := range log {
+		if e.From != previous || e.From == e.To || (i > 0 && e.At.Before(log[i-1].At)) {
+			t.Fatalf("event %d goes %s → %s at %v after %s: the log is broken", i, e.From, e.To, e.At, previous)
+		}
+		previous = e.To
+	}
+	if run.Status != previous {
+		t.Errorf("the run is %s, its last event says %s", run.Status, previous)
+	}
+	// A change whose transaction answered an error after committing is
+	// left for the Reaper to publish: that is the outbox's work.
+	if _, err := s.Env.Runs.Reap(context.Background(), s.Env.Store, runs.ReaperConfig{PublishAfter: 0, Lease: time.Minute, Batch: 100}); err != nil {
+		t.Fatal(err)
+	}
+	published := map[string]bool{}
+	for _, m := range stacktest.Messages(t, events, 3*time.Second) {
+		var ev runs.RunEvent
+		if err := json.Unmarshal(m.Data, &ev); err == nil {
+			published[ev.EventID] = true
+		}
+	}
+	for _, e := range log {
+		if !published[e.ID] {
+			t.Errorf("event %s (%s → %s) was not published", e.ID, e.From, e.To)
+		}
+	}
+	t.Logf("%d concurrent changes (%d lost to contention) left %d events, all chained and published", 30, contended.Load(), len(log))
+}
+
+// loadWithKeys launches from workers, each key retried until it gets a
+// run, until stop; it returns the key → run id of every key that got one
+// and the answers other than 200, by status.
+func loadWithKeys(t *testing.T, workers int, stop <-chan struct{}, launch func(key string) (int, string, string)) (map[string]string, map[int]int) {
+	t.Helper()
+	var mu sync.Mutex
+	done := map[string]string{}
+	failures := map[int]int{}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				key := fmt.Sprintf("w%d-%d", w, n)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					status, runID, body := launch(key)
+					if status == http.StatusOK {
+						mu.Lock()
+						done[key] = runID
+						mu.Unlock()
+						break
+					}
+					mu.Lock()
+					failures[status]++
+					mu.Unlock()
+					if status != 0 && status != http.StatusServiceUnavailable {
+						t.Errorf("a launch answered %d: %s", status, body)
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return done, failures
+}
+
+// checkOneRunPerKey checks that every key that got a run has exactly that
+// one run, complete, and that each run is published once (after the
+// Reaper), or twice at most for the few a dying process left between
+// publishing and recording it (allowed); it returns the duplicates.
+func checkOneRunPerKey(t *testing.T, s *stacktest.Stack, done map[string]string, sub *pubsub.Subscriber) int {
+	t.Helper()
+	ctx := context.Background()
+	for key, runID := range done {
+		run, err := s.Env.Store.GetRun(ctx, "000099", runs.IdempotentKey("000099", key))
+		if err != nil || run.RunID != runID || run.IdempotencyKey != key || run.Status != runs.StatusRunning || run.StartExecutionDate.IsZero() {
+			t.Fatalf("key %s: run %+v, %v; the client was told %s", key, run, err, runID)
+		}
+	}
+	// Runs whose publish failed are published by the Reaper, once.
+	reaper := runs.ReaperConfig{PublishAfter: 0, Lease: time.Minute, Batch: 500}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, err := s.Env.Runs.Reap(ctx, s.Env.Store, reaper); err == nil {
+			left, err := s.Env.Store.UnpublishedRuns(ctx, time.Now(), 1)
+			if err == nil && len(left) == 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("runs still unpublished after 60s of Reaper passes")
+		}
+	}
+	messages := launchMessages(t, sub, 3*time.Second)
+	duplicates := 0
+	for key, runID := range done {
+		switch n := messages[runID]; {
+		case n == 0:
+			t.Errorf("run %s (key %s) was never published", runID, key)
+		case n == 2:
+			duplicates++
+		case n > 2:
+			t.Errorf("run %s was published %d times", runID, n)
+		}
+	}
+	return duplicates
+}
+
+// TestFirestoreOutage: with Firestore cut in the middle of a load, launches
+// answer a JSON 503 and create nothing partial; once it is back, the same
+// instances serve again, and every key has exactly one run, published once.
+func TestFirestoreOutage(t *testing.T) {
+	proxy := testenv.NewProxy(t, os.Getenv(emulators.FirestoreHostEnv))
+	s := stacktest.New(t, stacktest.WithFirestoreVia(proxy), stacktest.WithStoreTimeout("1s"))
+	s.Seed(t)
+	sub := s.Subscribe(t, "runway-launch")
+	token := s.Token(t, stacktest.Admin)
+
+	var unavailable atomic.Int64
+	stop := make(chan struct{})
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		proxy.SetDown(true)
+		time.Sleep(3 * time.Second)
+		proxy.SetDown(false)
+		time.Sleep(4 * time.Second)
+		close(stop)
+	}()
+	done, failures := loadWithKeys(t, 6, stop, func(key string) (int, string, string) {
+		resp := s.Do(t, http.MethodPost, "/v1/dag/launch", token, launchBody(key))
+		if resp.Status == http.StatusServiceUnavailable {
+			e := resp.WantError(t, http.StatusServiceUnavailable)
+			if !strings.Contains(e.Message, "temporarily unavailable") {
+				t.Errorf("503 message %q", e.Message)
+			}
+			unavailable.Add(1)
+		}
+		var got api.LaunchResponse
+		_ = json.Unmarshal(resp.Body, &got)
+		return resp.Status, got.RunID, string(resp.Body)
+	})
+	if unavailable.Load() == 0 {
+		t.Fatal("no launch met the outage: the test proves nothing")
+	}
+	if len(done) < 10 {
+		t.Fatalf("only %d launches succeeded: the stack did not recover", len(done))
+	}
+	// A launch caught by the cut after its publish records it once
+	// Firestore is back (within the publish timeout): none should be
+	// published again, and at most the launches in flight could be.
+	duplicates := checkOneRunPerKey(t, s, done, sub)
+	t.Logf("%d keys launched, %v failures during the outage, %d runs published twice", len(done), failures, duplicates)
+	if duplicates > 6 {
+		t.Errorf("%d runs published twice: more than the 6 launches in flight at the cut", duplicates)
+	}
+}
+
+// TestProcessKilledMidRequest: a DagLaunch process is killed in the middle
+// of a load and another started in its place; every key still has exactly
+// one complete run, each published (twice at most for the few the dying
+// process left between publishing and recording them).
+func TestProcessKilledMidRequest(t *testing.T) {
+	bin := buildFunctions(t)
+	s := stacktest.New(t)
+	s.Seed(t)
+	sub := s.Subscribe(t, "runway-launch")
+	token := s.Token(t, stacktest.Admin)
+
+	start := func() (*exec.Cmd, string) {
+		port := freePort(t)
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), "FUNCTION_TARGET=DagLaunch", fmt.Sprintf("PORT=%d", port), "LOCAL_ONLY=true",
+			"RUNWAY_PROJECT="+s.Project, "RUNWAY_AUTH_MODE=dev", "RUNWAY_DEV_KEY_FILE="+s.DevKeyFile,
+			"RUNWAY_PUBLISH_TIMEOUT=2s", "RUNWAY_LAUNCH_RATE_LIMIT=0", "RUNWAY_LOG_LEVEL=error")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd, fmt.Sprintf("http://127.0.0.1:%d", port)
+	}
+	var base atomic.Value
+	first, url := start()
+	base.Store(url)
+
+	var killed atomic.Int64
+	stop := make(chan struct{})
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		first.Process.Kill() // SIGKILL: no shutdown, requests cut off mid-way
+		killed.Add(1)
+		_, url := start()
+		base.Store(url)
+		time.Sleep(3 * time.Second)
+		close(stop)
+	}()
+	client := &http.Client{Timeout: 10 * time.Second}
+	done, failures := loadWithKeys(t, 6, stop, func(key string) (int, string, string) {
+		req, _ := http.NewRequest(http.MethodPost, base.Load().(string)+"/v1/dag/launch", strings.NewReader(launchBody(key)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, "", err.Error() // the process is dead or not up yet: retry
+		}
+		defer resp.Body.Close()
+		var got api.LaunchResponse
+		_ = json.NewDecoder(resp.Body).Decode(&got)
+		return resp.StatusCode, got.RunID, ""
+	})
+	if killed.Load() != 1 || len(done) < 10 {
+		t.Fatalf("%d keys launched around the kill: the test proves nothing", len(done))
+	}
+	duplicates := checkOneRunPerKey(t, s, done, sub)
+	t.Logf("%d keys launched, %v connection failures around the kill, %d runs published twice", len(done), failures, duplicates)
+	if duplicates > 6 {
+		t.Errorf("%d runs published twice: more than the 6 requests in flight when the process died", duplicates)
+	}
+}
