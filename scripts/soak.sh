@@ -3,7 +3,7 @@
 # invariant and fault tests (concurrent launches and status changes,
 # concurrent workflow completions, Firestore and Pub/Sub outages, a process
 # killed mid-request) over and over with -race, for about five minutes in
-# all. SOAK_FUZZTIME and SOAK_ROUNDS change how long.
+# all. SOAK_FUZZ_SCALE and SOAK_ROUNDS change how long.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/preflight.sh
@@ -14,7 +14,7 @@ mkdir -p .runway
 go build -o .runway/bin/emulators ./scripts/emulators
 start=$(date +%s)
 .runway/bin/emulators -logs .runway/logs -- bash -c "
-  scripts/fuzz.sh ${SOAK_FUZZTIME:-60s} &&
+  scripts/fuzz.sh ${SOAK_FUZZ_SCALE:-30} &&
   echo '== invariants and faults, ${SOAK_ROUNDS:-3} rounds' &&
   go test -race -count=${SOAK_ROUNDS:-3} \
     -run 'Invariants|Outage|Killed|Concurrent|Duplicate|Silent' \

@@ -44,4 +44,4 @@ projects=$PWD/.runway/test-projects.txt
   RUNWAY_TEST_PROJECTS_FILE='$projects' go test -race -count=1 $* ./... &&
   echo '== every Firestore index the suite used is declared in terraform/firestore.tf' &&
   RUNWAY_INDEX_CHECK_PROJECTS='$projects' go test -count=1 -run TestIndexesCoverTheQueries ./terraform/ &&
-  scripts/fuzz.sh ${FUZZTIME:-5s}"
+  scripts/fuzz.sh ${FUZZ_SCALE:-1}"

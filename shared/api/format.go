@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	hms, frac, hasFrac := strings.Cut(s, ".")
 	if _, err := fmt.Sscanf(hms, "%d:%02d:%02d", &h, &m, &sec); err != nil || m > 59 || sec > 59 || h < 0 {
 		return 0, fmt.Errorf("duration %q is not H:MM:SS.ffffff", s)
+	}
+	if h > int64(math.MaxInt64/time.Hour)-1 {
+		return 0, fmt.Errorf("duration %q is longer than a time.Duration can hold", s)
 	}
 	if hasFrac {
 		if len(frac) == 0 || len(frac) > 6 || strings.Trim(frac, "0123456789") != "" {
