@@ -15,6 +15,7 @@ import (
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/config"
 	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/executor"
@@ -111,7 +112,8 @@ func NewEnvWith(ctx context.Context, cfg config.Config, clients Clients) (_ *Env
 	if env.Authorizer, err = auth.NewAuthorizer(env.Store, cfg.Admins); err != nil {
 		return nil, err
 	}
-	if env.Runs, err = runs.NewService(env.Store, env.Bus, env.Authorizer, nil); err != nil {
+	callbackPolicy := callbacks.Policy{Settings: env.Store, AllowPrivate: cfg.AuthMode == config.AuthDev}
+	if env.Runs, err = runs.NewService(runs.Deps{Store: env.Store, Bus: env.Bus, Authz: env.Authorizer, Callbacks: callbackPolicy}); err != nil {
 		return nil, err
 	}
 	if cfg.LaunchRate > 0 {

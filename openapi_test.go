@@ -1,9 +1,11 @@
 package runway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -24,6 +27,7 @@ import (
 	"github.com/runwaydata/runway/functions/executions"
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 )
@@ -222,7 +226,7 @@ func TestOpenAPISpecIsValid(t *testing.T) {
 	}
 	// The error schema is api.Error's, field for field.
 	errSchema := component(t, doc, schemaPrefix+"Error")
-	if diff := cmp.Diff([]string{"code", "errors", "message"}, sortedProperties(errSchema)); diff != "" {
+	if diff := cmp.Diff([]string{"code", "current_status", "errors", "message"}, sortedProperties(errSchema)); diff != "" {
 		t.Errorf("Error's properties (-api.Error +spec):\n%s", diff)
 	}
 	fieldErr := component(t, doc, schemaPrefix+"FieldError")
@@ -269,6 +273,13 @@ func TestOpenAPISpecPathsAreTheRoutes(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("spec paths and methods (-route table +spec):\n%s", diff)
+	}
+	// The functions off the API host have no path: the description names
+	// each of them.
+	for _, r := range runway.Routes {
+		if r.Path == "" && !strings.Contains(doc.Info.Description, "`"+r.Function+"`") {
+			t.Errorf("info.description does not name %s, a function off the API host", r.Function)
+		}
 	}
 	// The subtree routes' variable part is the flowId path parameter.
 	for path := range want {
@@ -409,10 +420,18 @@ func goJSONFields(t reflect.Type) map[string]reflect.Type {
 	return fields
 }
 
-// jsonType is the JSON schema type a Go type decodes from.
+// jsonType is the JSON schema type a Go type decodes from, or "" for
+// json.RawMessage, which holds whatever JSON the code lets in: the schema
+// says which.
 func jsonType(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	switch t {
+	case reflect.TypeFor[json.RawMessage]():
+		return ""
+	case reflect.TypeFor[time.Time](): // an RFC 3339 string
+		return "string"
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -443,7 +462,7 @@ func checkMirrors(t *testing.T, action string, schema *openapi3.Schema, goType r
 		if prop == nil {
 			continue
 		}
-		if want := jsonType(ft); !prop.Value.Type.Is(want) {
+		if want := jsonType(ft); want != "" && !prop.Value.Type.Is(want) {
 			t.Errorf("%s.%s is %v in the spec, %s (%s) in Go", action, name, prop.Value.Type, want, ft)
 		}
 	}
@@ -462,29 +481,34 @@ func checkMirrors(t *testing.T, action string, schema *openapi3.Schema, goType r
 func TestOpenAPISpecResponsesMirrorTheGoTypes(t *testing.T) {
 	doc := loadSpec(t)
 	types := map[string]reflect.Type{
-		"LaunchResponse":         reflect.TypeFor[api.LaunchResponse](),
-		"Results":                reflect.TypeFor[api.Results](),
-		"RunResult":              reflect.TypeFor[api.RunResult](),
-		"RunEventsResponse":      reflect.TypeFor[api.RunEventsResponse](),
-		"RunEvent":               reflect.TypeFor[api.RunEvent](),
-		"RunError":               reflect.TypeFor[runs.RunError](),
-		"OK":                     reflect.TypeFor[api.OK](),
-		"ResetResponse":          reflect.TypeFor[api.ResetResponse](),
-		"WorkflowStatusResponse": reflect.TypeFor[api.WorkflowStatusResponse](),
-		"WorkflowStatus":         reflect.TypeFor[api.WorkflowStatus](),
-		"Target":                 reflect.TypeFor[api.Target](),
-		"Criterion":              reflect.TypeFor[api.Criterion](),
-		"Firing":                 reflect.TypeFor[api.Firing](),
-		"ConfigurationResponse":  reflect.TypeFor[api.ConfigurationResponse](),
-		"ConfigurationsResponse": reflect.TypeFor[api.ConfigurationsResponse](),
-		"ConfigurationResult":    reflect.TypeFor[api.ConfigurationResult](),
-		"MembersResponse":        reflect.TypeFor[api.MembersResponse](),
-		"MemberResponse":         reflect.TypeFor[api.MemberResponse](),
-		"MemberResult":           reflect.TypeFor[api.MemberResult](),
-		"FlowExecution":          reflect.TypeFor[executions.FlowExecution](),
-		"Metric":                 reflect.TypeFor[executions.Metric](),
-		"Error":                  reflect.TypeFor[api.Error](),
-		"FieldError":             reflect.TypeFor[api.FieldError](),
+		"LaunchResponse":               reflect.TypeFor[api.LaunchResponse](),
+		"LaunchMessage":                reflect.TypeFor[runs.LaunchMessage](),
+		"SetRunsStatusResponse":        reflect.TypeFor[api.SetRunsStatusResponse](),
+		"CallbackSettingsResponse":     reflect.TypeFor[api.CallbackSettingsResponse](),
+		"CallbackSecret":               reflect.TypeFor[api.CallbackSecret](),
+		"RotateCallbackSecretResponse": reflect.TypeFor[api.RotateCallbackSecretResponse](),
+		"Results":                      reflect.TypeFor[api.Results](),
+		"RunResult":                    reflect.TypeFor[api.RunResult](),
+		"RunEventsResponse":            reflect.TypeFor[api.RunEventsResponse](),
+		"RunEvent":                     reflect.TypeFor[api.RunEvent](),
+		"RunError":                     reflect.TypeFor[runs.RunError](),
+		"OK":                           reflect.TypeFor[api.OK](),
+		"ResetResponse":                reflect.TypeFor[api.ResetResponse](),
+		"WorkflowStatusResponse":       reflect.TypeFor[api.WorkflowStatusResponse](),
+		"WorkflowStatus":               reflect.TypeFor[api.WorkflowStatus](),
+		"Target":                       reflect.TypeFor[api.Target](),
+		"Criterion":                    reflect.TypeFor[api.Criterion](),
+		"Firing":                       reflect.TypeFor[api.Firing](),
+		"ConfigurationResponse":        reflect.TypeFor[api.ConfigurationResponse](),
+		"ConfigurationsResponse":       reflect.TypeFor[api.ConfigurationsResponse](),
+		"ConfigurationResult":          reflect.TypeFor[api.ConfigurationResult](),
+		"MembersResponse":              reflect.TypeFor[api.MembersResponse](),
+		"MemberResponse":               reflect.TypeFor[api.MemberResponse](),
+		"MemberResult":                 reflect.TypeFor[api.MemberResult](),
+		"FlowExecution":                reflect.TypeFor[executions.FlowExecution](),
+		"Metric":                       reflect.TypeFor[executions.Metric](),
+		"Error":                        reflect.TypeFor[api.Error](),
+		"FieldError":                   reflect.TypeFor[api.FieldError](),
 	}
 	for name, goType := range types {
 		schema := component(t, doc, schemaPrefix+name)
@@ -517,7 +541,7 @@ func TestOpenAPISpecResponsesMirrorTheGoTypes(t *testing.T) {
 				}
 				continue
 			}
-			if want := jsonType(f.Type); !prop.Type.Is(want) {
+			if want := jsonType(f.Type); want != "" && !prop.Type.Is(want) {
 				t.Errorf("%s.%s is %v in the spec, %s (%s) in Go", name, jsonName, prop.Type, want, f.Type)
 			}
 		}
@@ -790,7 +814,9 @@ func TestOpenAPISpecDescribesLiveResponses(t *testing.T) {
 	order := []string{"list_members", "add_member", "remove_member", "list_configurations", "get_configuration",
 		"deploy_configuration", "set_configuration_status", "check_run_status", "get_last_status", "get_by_status",
 		"get_run_events", "set_run_status", "get_workflow_status", "reset_workflow_status", "launch_job", "get_flow_status"}
-	exampleStatus := map[string]int{"report_run_status": http.StatusConflict} // the example's run is finished
+	// The examples' run is finished by then: report_run_status and
+	// cancel_run are 409s.
+	exampleStatus := map[string]int{"report_run_status": http.StatusConflict, "cancel_run": http.StatusConflict}
 	for _, action := range stacktest.Actions() {
 		if !slices.Contains(order, action) {
 			order = append(order, action)
@@ -846,6 +872,72 @@ func TestOpenAPISpecDescribesLiveResponses(t *testing.T) {
 		t.Errorf("the failed run's execution = %v", execution)
 	}
 
+	// A run with parameters and a callback: a dry run first, the launch,
+	// its dry-run replay, a wait, a compare-and-set that fails, a cancel
+	// (twice), the callback its end sends, checked against the launch's
+	// runFinished callback, and the events that record it.
+	hook := newCallbackReceiver(t)
+	send(liveCase{name: "set_callback_settings of the receiver", method: http.MethodPost, target: "/v1/access", token: admin,
+		status: http.StatusOK, body: `{"action": "set_callback_settings", "account": "000099", "allowed_hosts": ["127.0.0.1", "hooks.example.com"]}`})
+	var rotated api.RotateCallbackSecretResponse
+	if err := json.Unmarshal(send(liveCase{name: "rotate_callback_secret, keeping the previous", method: http.MethodPost, target: "/v1/access",
+		token: admin, status: http.StatusOK, body: `{"action": "rotate_callback_secret", "account": "000099"}`}), &rotated); err != nil ||
+		rotated.Secret.Secret == "" || len(rotated.Settings.Secrets) != 2 {
+		t.Fatalf("rotate_callback_secret answered %+v (%v)", rotated, err)
+	}
+	s.StartDelivery(t, "CallbackDispatcher")
+	withCallback := `{"action": "launch_job", "account": "000099", "environment": "DEV", "configuration_type": "table-to-table",
+		"configuration_id": "` + flow + `", "idempotency_key": "openapi-test-2", "parameters": {"since": "2026-11-22", "stores": [2190]},
+		"callback_url": "` + hook.URL + `/runway?team=data"`
+	var dry api.LaunchResponse
+	if err := json.Unmarshal(send(liveCase{name: "launch_job dry run", method: http.MethodPost, target: "/v1/dag/launch", token: admin,
+		status: http.StatusOK, body: withCallback + `, "dry_run": true}`}), &dry); err != nil || !dry.DryRun || dry.Launch == nil || dry.RunID != "" {
+		t.Errorf("the dry run answered %+v (%v)", dry, err)
+	}
+	var second api.LaunchResponse
+	if err := json.Unmarshal(send(liveCase{name: "launch_job with parameters and a callback_url", method: http.MethodPost,
+		target: "/v1/dag/launch", token: admin, status: http.StatusOK, body: withCallback + `}`}), &second); err != nil || second.RunID == "" {
+		t.Fatalf("launch_job answered no run_id: %v", err)
+	}
+	if err := json.Unmarshal(send(liveCase{name: "launch_job dry run of a used key", method: http.MethodPost, target: "/v1/dag/launch",
+		token: admin, status: http.StatusOK, body: withCallback + `, "dry_run": true}`}), &dry); err != nil || !dry.DryRun || dry.RunID != second.RunID {
+		t.Errorf("the dry run of a used key answered %+v (%v)", dry, err)
+	}
+	run = `"account": "000099", "environment": "DEV", "configuration_type": "table-to-table", "configuration_id": "` +
+		flow + `", "run_id": "` + second.RunID + `"`
+	send(liveCase{name: "check_run_status waiting for a running run", method: http.MethodPost, target: "/v1/dag/status", token: admin,
+		status: http.StatusOK, body: `{"action": "check_run_status", ` + run + `, "wait_seconds": 1}`})
+	var conflict api.Error
+	if err := json.Unmarshal(send(liveCase{name: "set_run_status with another expected_status", method: http.MethodPost, target: "/v1/dag/status",
+		token: admin, status: http.StatusConflict, body: `{"action": "set_run_status", ` + run + `, "status": "CHECKED", "expected_status": "FAILED"}`}),
+		&conflict); err != nil || conflict.CurrentStatus != "RUNNING" {
+		t.Errorf("the compare-and-set's 409 = %+v (%v), want current_status RUNNING", conflict, err)
+	}
+	for _, name := range []string{"cancel_run of a running run", "cancel_run of a canceled run"} {
+		send(liveCase{name: name, method: http.MethodPost, target: "/v1/dag/status", token: admin, status: http.StatusOK,
+			body: `{"action": "cancel_run", ` + run + `, "reason": "launched for the wrong day"}`})
+	}
+	callback := hook.next(t)
+	c.checkCallback(callback, rotated)
+	var callbackEvents api.RunEventsResponse
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		body := s.Do(t, http.MethodPost, "/v1/dag/status", admin, `{"action": "get_run_events", `+run+`}`).Body
+		if strings.Contains(string(body), `"callback_delivered"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run's events never showed the delivered callback: %s", body)
+		}
+	}
+	if err := json.Unmarshal(send(liveCase{name: "get_run_events of a canceled run called back", method: http.MethodPost,
+		target: "/v1/dag/status", token: admin, status: http.StatusOK, body: `{"action": "get_run_events", ` + run + `}`}),
+		&callbackEvents); err != nil || callbackEvents.Error == nil || callbackEvents.Error.Code != "CANCELED" {
+		t.Errorf("get_run_events of the canceled run = %+v (%v)", callbackEvents, err)
+	}
+	send(liveCase{name: "set_runs_status", method: http.MethodPost, target: "/v1/dag/status", token: admin, status: http.StatusOK,
+		body: `{"action": "set_runs_status", "account": "000099", "environment": "DEV", "configuration_type": "table-to-table",
+			"configuration_id": "` + flow + `", "from_status": "FAILED", "status": "CHECKED", "before": "2020-12-31T00:00:00Z", "limit": 1}`})
+
 	// Errors, each against the operation's documented error response.
 	stranger := s.Token(t, "stranger@example.com")
 	listMembers := `{"action": "list_members", "account": "000099"}`
@@ -879,6 +971,13 @@ func TestOpenAPISpecDescribesLiveResponses(t *testing.T) {
 		{name: "no account", method: http.MethodGet, target: "/rest/v1/executions/" + flow, token: admin, status: http.StatusBadRequest, specRejects: true},
 		{name: "unknown flow", method: http.MethodGet, target: "/rest/v1/executions/000099_nope?account=000099", token: admin, status: http.StatusNotFound},
 		{name: "flow of a stranger", method: http.MethodGet, target: "/rest/v1/executions/" + flow + "?account=000099", token: stranger, status: http.StatusForbidden},
+		{name: "callback_url of a host not allowed", method: http.MethodPost, target: "/v1/dag/launch", token: admin, status: http.StatusBadRequest,
+			body: strings.Replace(launch, `"idempotency_key": "openapi-test-1"`, `"callback_url": "https://elsewhere.example.org/hook"`, 1)},
+		{name: "wait_seconds out of range", method: http.MethodPost, target: "/v1/dag/status", token: admin, status: http.StatusBadRequest,
+			specRejects: true, body: `{"action": "check_run_status", ` + run + `, "wait_seconds": 61}`},
+		{name: "set_runs_status of a configuration_id without environment", method: http.MethodPost, target: "/v1/dag/status", token: admin,
+			status: http.StatusBadRequest, specRejects: true, body: `{"action": "set_runs_status", "account": "000099",
+				"configuration_type": "table-to-table", "configuration_id": "` + flow + `", "status": "CHECKED"}`},
 	} {
 		send(tc)
 	}
@@ -906,6 +1005,73 @@ func TestOpenAPISpecDescribesLiveResponses(t *testing.T) {
 	}
 	if statuses[http.StatusOK] < len(stacktest.Actions()) {
 		t.Errorf("only %d live 200 responses were validated", statuses[http.StatusOK])
+	}
+}
+
+// callbackReceiver records the callbacks Runway sends it, answering 200.
+type callbackReceiver struct {
+	*httptest.Server
+	got chan *http.Request // each with its body read into a bytes.Reader
+}
+
+func newCallbackReceiver(t *testing.T) *callbackReceiver {
+	t.Helper()
+	r := &callbackReceiver{got: make(chan *http.Request, 16)}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		copied := req.Clone(context.Background())
+		copied.Body = io.NopCloser(bytes.NewReader(body))
+		select {
+		case r.got <- copied:
+		default:
+		}
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+// next returns the next callback received.
+func (r *callbackReceiver) next(t *testing.T) *http.Request {
+	t.Helper()
+	select {
+	case req := <-r.got:
+		return req
+	case <-time.After(30 * time.Second):
+		t.Fatal("no callback came")
+		return nil
+	}
+}
+
+// checkCallback validates a callback Runway sent against the launch's
+// runFinished callback, its 200 answer too, and checks its signature
+// with the secrets rotated shows.
+func (c *specChecker) checkCallback(got *http.Request, rotated api.RotateCallbackSecretResponse) {
+	t := c.t
+	t.Helper()
+	const expression = "{$request.body#/callback_url}"
+	launch := c.doc.Paths.Value("/v1/dag/launch").Post
+	callback := launch.Callbacks["runFinished"]
+	if callback == nil || callback.Value == nil || callback.Value.Value(expression) == nil || callback.Value.Value(expression).Post == nil {
+		t.Fatalf("launch_job has no runFinished callback POSTed to %s", expression)
+	}
+	item := callback.Value.Value(expression)
+	body, _ := io.ReadAll(got.Body)
+	req := httptest.NewRequest(http.MethodPost, got.URL.String(), bytes.NewReader(body))
+	req.Header = got.Header.Clone()
+	in := &openapi3filter.RequestValidationInput{Request: req, Route: &routers.Route{Spec: c.doc, Path: expression, PathItem: item,
+		Method: http.MethodPost, Operation: item.Post}, Options: &openapi3filter.Options{MultiError: true}}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		t.Errorf("the spec refuses the callback %v %s:\n%v", got.Header, body, err)
+	}
+	if err := c.response(in, http.StatusOK, http.Header{}, nil); err != nil {
+		t.Errorf("the spec does not document the receiver's 200: %v", err)
+	}
+	if got.Header.Get("X-Runway-Key-Id") != rotated.Secret.KeyID {
+		t.Errorf("X-Runway-Key-Id %q, want the current secret's %q", got.Header.Get("X-Runway-Key-Id"), rotated.Secret.KeyID)
+	}
+	if sig := got.Header.Get("X-Runway-Signature"); strings.Count(sig, "v1=") != len(rotated.Settings.Secrets) ||
+		callbacks.Verify(rotated.Secret.Secret, sig, body, time.Now(), 5*time.Minute) != nil {
+		t.Errorf("X-Runway-Signature %q: not one v1 per secret, or not signed with the new one", sig)
 	}
 }
 

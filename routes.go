@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/runwaydata/runway/functions/access"
+	"github.com/runwaydata/runway/functions/callbackdispatcher"
 	"github.com/runwaydata/runway/functions/configuration"
 	"github.com/runwaydata/runway/functions/configurationstatus"
 	"github.com/runwaydata/runway/functions/daglaunch"
@@ -16,6 +17,7 @@ import (
 	"github.com/runwaydata/runway/functions/workflowstatus"
 	"github.com/runwaydata/runway/functions/workflowtrigger"
 	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/config"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -94,7 +96,7 @@ var Routes = []Route{
 		Method:   http.MethodPost,
 		Path:     "/v1/access",
 		New: func(env *Env) (http.Handler, error) {
-			return access.New(access.Deps{Members: env.Store, Authn: env.Verifier, Authz: env.Authorizer})
+			return access.New(access.Deps{Members: env.Store, Callbacks: env.Store, Authn: env.Verifier, Authz: env.Authorizer})
 		},
 	},
 	{
@@ -134,6 +136,18 @@ var Routes = []Route{
 		Topic:    func(c config.Config) string { return c.RunEventsTopic },
 		NewHandler: func(env *Env) (bus.Handler, error) {
 			h, err := workflowtrigger.New(env.Workflows)
+			if err != nil {
+				return nil, err
+			}
+			return h.Handle, nil
+		},
+	},
+	{
+		Function: "CallbackDispatcher",
+		Topic:    func(c config.Config) string { return c.RunEventsTopic },
+		NewHandler: func(env *Env) (bus.Handler, error) {
+			dev := env.Config.AuthMode == config.AuthDev
+			h, err := callbackdispatcher.New(callbackdispatcher.Deps{Store: env.Store, Client: callbacks.NewClient(dev), AllowPrivate: dev})
 			if err != nil {
 				return nil, err
 			}

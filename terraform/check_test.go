@@ -2,6 +2,7 @@ package terraform_test
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -10,8 +11,13 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/runwaydata/runway"
+	"github.com/runwaydata/runway/functions/callbackdispatcher"
+	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/config"
 )
+
+// serviceAccountID is what Google accepts as a service account id.
+var serviceAccountID = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 
 // devOnly are the variables a deployment never sets.
 var devOnly = map[string]bool{"RUNWAY_DEV_KEY_FILE": true}
@@ -61,6 +67,17 @@ func check(dir, goMod string, usedIndexes []string) []string {
 			add("route %s has no google_cloudfunctions2_function with entry_point %q", r.Function, r.Function)
 			continue
 		}
+		if r.Function == "DagStatus" {
+			// check_run_status holds a request up to api.MaxWaitSeconds.
+			long := false
+			if a := attr(functions[name], "service_config.timeout_seconds"); a != nil {
+				timeout, diags := a.Expr.Value(nil)
+				long = !diags.HasErrors() && timeout.Type().Equals(cty.Number) && timeout.GreaterThanOrEqualTo(cty.NumberIntVal(api.MaxWaitSeconds+20)).True()
+			}
+			if !long {
+				add("DagStatus: service_config.timeout_seconds must be at least %d, for check_run_status's wait_seconds", api.MaxWaitSeconds+20)
+			}
+		}
 		ingress := literal(attr(functions[name], "service_config.ingress_settings"))
 		want := "ALLOW_INTERNAL_ONLY"
 		if r.Path != "" {
@@ -81,6 +98,14 @@ func check(dir, goMod string, usedIndexes []string) []string {
 		add("%v", err)
 	} else if got := m.vars["go_runtime"]; got.IsNull() || got.AsString() != want {
 		add("variable go_runtime defaults to %v, want %q (go.mod)", got, want)
+	}
+
+	// The CallbackDispatcher gives up on a callback by its own count of
+	// attempts, which it records; the dead-letter policy must not cut it
+	// short.
+	if got := m.vars["push_max_delivery_attempts"]; got.IsNull() || !got.Type().Equals(cty.Number) ||
+		got.LessThanOrEqualTo(cty.NumberIntVal(callbackdispatcher.DefaultMaxAttempts)).True() {
+		add("variable push_max_delivery_attempts must default to more than the CallbackDispatcher's %d attempts", callbackdispatcher.DefaultMaxAttempts)
 	}
 
 	// Every variable the code reads is set, and only those.
@@ -225,6 +250,13 @@ func check(dir, goMod string, usedIndexes []string) []string {
 			if reference(attr(b, "for_each")) != "local.lb_routes" || reference(attr(b, "name")) != "each.value.service" {
 				add("%s.%s grants %s on something other than the load balancer's functions", typ, name, member)
 			}
+		}
+	}
+
+	// Service account ids: Google refuses ids outside 6-30 characters.
+	for name, b := range m.resources("google_service_account") {
+		if id := literal(attr(b, "account_id")); !serviceAccountID.MatchString(id) {
+			add("google_service_account.%s: account_id %q must be 6 to 30 lower-case letters, digits and dashes", name, id)
 		}
 	}
 	return problems

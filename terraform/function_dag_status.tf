@@ -57,7 +57,7 @@ resource "google_cloudfunctions2_function" "dag_status" {
   service_config {
     available_memory                 = var.function_memory
     available_cpu                    = var.function_cpu
-    timeout_seconds                  = 60
+    timeout_seconds                  = 90 # check_run_status may wait 60 s (api.MaxWaitSeconds), plus its reads
     min_instance_count               = var.min_instance_count
     max_instance_count               = var.max_instance_count
     max_instance_request_concurrency = var.max_instance_request_concurrency

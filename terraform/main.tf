@@ -33,7 +33,11 @@ locals {
   # The service accounts that call the Pub/Sub-fed and scheduled functions:
   # the push subscriptions' and the scheduler's.
   system_callers = concat(
-    [google_service_account.workflow_trigger_push.email, google_service_account.reaper_scheduler.email],
+    [
+      google_service_account.workflow_trigger_push.email,
+      google_service_account.callback_dispatcher_push.email,
+      google_service_account.reaper_scheduler.email,
+    ],
     google_service_account.reference_executor_push[*].email,
   )
 

@@ -1,16 +1,22 @@
 // Package access is the Access function, POST /v1/access: account admins
 // list, add and remove the account's members (actions list_members,
-// add_member, remove_member).
+// add_member, remove_member) and manage its completion callbacks: the
+// hosts launches may call back and the secrets that sign the callbacks
+// (get_callback_settings, set_callback_settings, rotate_callback_secret).
 package access
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
@@ -22,29 +28,50 @@ type Members interface {
 	ListMembers(ctx context.Context, account string) ([]auth.Member, error)
 }
 
+// CallbackSettings is the callback settings storage the function needs;
+// shared/store implements it.
+type CallbackSettings interface {
+	CallbackSettings(ctx context.Context, account string) (callbacks.Settings, error)
+	UpdateCallbackSettings(ctx context.Context, account, by string, change func(*callbacks.Settings) error) (callbacks.Settings, error)
+}
+
 // Deps are the Access function's dependencies.
 type Deps struct {
-	Members Members
-	Authn   api.Authenticator
-	Authz   api.Authorizer
+	Members   Members
+	Callbacks CallbackSettings
+	Authn     api.Authenticator
+	Authz     api.Authorizer
+	// Now is the clock new secrets are dated with; nil means time.Now.
+	Now func() time.Time
 }
 
 // Handler serves Access.
 type Handler struct {
 	*api.Endpoint
-	members Members
+	members   Members
+	callbacks CallbackSettings
+	now       func() time.Time
 }
 
 // New returns the Access handler.
 func New(deps Deps) (*Handler, error) {
-	if deps.Members == nil {
+	switch {
+	case deps.Members == nil:
 		return nil, errors.New("access: missing members store")
+	case deps.Callbacks == nil:
+		return nil, errors.New("access: missing callback settings store")
 	}
-	h := &Handler{members: deps.Members}
+	h := &Handler{members: deps.Members, callbacks: deps.Callbacks, now: deps.Now}
+	if h.now == nil {
+		h.now = time.Now
+	}
 	endpoint, err := api.NewEndpoint("access", deps.Authn, deps.Authz,
 		api.NewAction("list_members", h.listMembers),
 		api.NewAction("add_member", h.addMember),
 		api.NewAction("remove_member", h.removeMember),
+		api.NewAction("get_callback_settings", h.getCallbackSettings),
+		api.NewAction("set_callback_settings", h.setCallbackSettings),
+		api.NewAction("rotate_callback_secret", h.rotateCallbackSecret),
 	)
 	if err != nil {
 		return nil, err
@@ -81,4 +108,43 @@ func (h *Handler) removeMember(ctx context.Context, _ auth.Caller, req api.Remov
 	}
 	logging.Annotate(ctx, slog.String("member", strings.ToLower(req.Email)))
 	return api.OK{Message: "ok"}, nil
+}
+
+func (h *Handler) getCallbackSettings(ctx context.Context, _ auth.Caller, req api.GetCallbackSettingsRequest) (api.CallbackSettingsResponse, error) {
+	settings, err := h.callbacks.CallbackSettings(ctx, req.Account)
+	if err != nil {
+		return api.CallbackSettingsResponse{}, err
+	}
+	return api.NewCallbackSettingsResponse(req.Account, settings), nil
+}
+
+func (h *Handler) setCallbackSettings(ctx context.Context, who auth.Caller, req api.SetCallbackSettingsRequest) (api.CallbackSettingsResponse, error) {
+	hosts := slices.Compact(slices.Sorted(slices.Values(req.AllowedHosts)))
+	settings, err := h.callbacks.UpdateCallbackSettings(ctx, req.Account, who.Email, func(s *callbacks.Settings) error {
+		s.AllowedHosts = hosts
+		return nil
+	})
+	if err != nil {
+		return api.CallbackSettingsResponse{}, err
+	}
+	logging.Annotate(ctx, slog.Any("allowed_hosts", hosts))
+	return api.NewCallbackSettingsResponse(req.Account, settings), nil
+}
+
+func (h *Handler) rotateCallbackSecret(ctx context.Context, who auth.Caller, req api.RotateCallbackSecretRequest) (api.RotateCallbackSecretResponse, error) {
+	secret, err := callbacks.NewSecret(who.Email, h.now().UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return api.RotateCallbackSecretResponse{}, fmt.Errorf("access: new secret: %w", err)
+	}
+	settings, err := h.callbacks.UpdateCallbackSettings(ctx, req.Account, who.Email, func(s *callbacks.Settings) error {
+		*s = s.Rotate(secret, req.RetirePrevious)
+		return nil
+	})
+	if err != nil {
+		return api.RotateCallbackSecretResponse{}, err
+	}
+	// The key id is logged, the secret never.
+	logging.Annotate(ctx, slog.String("key_id", secret.ID), slog.Bool("retire_previous", req.RetirePrevious))
+	shown := api.CallbackSecret{KeyID: secret.ID, Secret: secret.Value, CreatedAt: api.FormatTime(secret.CreatedAt), CreatedBy: secret.CreatedBy}
+	return api.RotateCallbackSecretResponse{Secret: shown, Settings: api.NewCallbackSettingsResponse(req.Account, settings)}, nil
 }

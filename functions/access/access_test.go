@@ -3,6 +3,7 @@ package access_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -144,5 +145,56 @@ func TestBadMemberRequests(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, s.Snapshot(t, "000099")); diff != "" {
 		t.Errorf("refused requests changed the account:\n%s", diff)
+	}
+}
+
+// TestCallbackSettings: admins set the allowed hosts and rotate the
+// signing secret, which is shown once and never again; the previous
+// secret keeps signing until retired.
+func TestCallbackSettings(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	var settings api.CallbackSettingsResponse
+	s.Post(t, path, `{"action": "get_callback_settings", "account": "000099"}`).Decode(t, &settings)
+	if len(settings.AllowedHosts) != 0 || len(settings.Secrets) != 0 {
+		t.Errorf("new account's settings %+v", settings)
+	}
+	s.Post(t, path, `{"action": "set_callback_settings", "account": "000099",
+		"allowed_hosts": ["hooks.example.com", "*.ci.example.com", "hooks.example.com"]}`).Decode(t, &settings)
+	if diff := cmp.Diff([]string{"*.ci.example.com", "hooks.example.com"}, settings.AllowedHosts); diff != "" {
+		t.Errorf("allowed hosts (-want +got):\n%s", diff)
+	}
+
+	var first, second, third api.RotateCallbackSecretResponse
+	s.Post(t, path, `{"action": "rotate_callback_secret", "account": "000099"}`).Decode(t, &first)
+	s.Post(t, path, `{"action": "rotate_callback_secret", "account": "000099"}`).Decode(t, &second)
+	if first.Secret.Secret == "" || first.Secret.KeyID == second.Secret.KeyID || second.Secret.CreatedBy != stacktest.Admin {
+		t.Fatalf("rotations %+v, %+v", first.Secret, second.Secret)
+	}
+	keys := func(r api.CallbackSettingsResponse) []string {
+		var ids []string
+		for _, sec := range r.Secrets {
+			if sec.Secret != "" {
+				t.Errorf("settings show secret %s", sec.KeyID)
+			}
+			ids = append(ids, sec.KeyID)
+		}
+		return ids
+	}
+	if got := keys(second.Settings); !cmp.Equal(got, []string{second.Secret.KeyID, first.Secret.KeyID}) {
+		t.Errorf("after two rotations: %v", got)
+	}
+	s.Post(t, path, `{"action": "rotate_callback_secret", "account": "000099", "retire_previous": true}`).Decode(t, &third)
+	s.Post(t, path, `{"action": "get_callback_settings", "account": "000099"}`).Decode(t, &settings)
+	if got := keys(settings); !cmp.Equal(got, []string{third.Secret.KeyID}) || len(settings.AllowedHosts) != 2 {
+		t.Errorf("after retire_previous: %v, %v", got, settings.AllowedHosts)
+	}
+	for _, hosts := range []string{`["https://hooks.example.com"]`, `["*"]`, `null`, `"hooks.example.com"`} {
+		s.Post(t, path, `{"action": "set_callback_settings", "account": "000099", "allowed_hosts": `+hosts+`}`).
+			WantError(t, http.StatusBadRequest, "allowed_hosts")
+	}
+	if strings.Contains(s.Logs(), third.Secret.Secret) {
+		t.Error("a secret was logged")
 	}
 }

@@ -45,7 +45,7 @@ func New(deps Deps) (*Handler, error) {
 }
 
 func (h *Handler) launch(ctx context.Context, who auth.Caller, req api.LaunchRequest) (api.LaunchResponse, error) {
-	run, _, err := h.runs.Launch(ctx, who, auth.Required("launch_job"), runs.Launch{
+	launch := runs.Launch{
 		Account:         req.Account,
 		Environment:     req.Environment,
 		ConfigType:      req.ConfigurationType,
@@ -53,7 +53,21 @@ func (h *Handler) launch(ctx context.Context, who auth.Caller, req api.LaunchReq
 		JobID:           req.JobID,
 		ExecutionDate:   req.ExecutionDate,
 		IdempotencyKey:  req.IdempotencyKey,
-	})
+		Parameters:      req.CompactParameters(),
+		CallbackURL:     req.CallbackURL,
+	}
+	need := auth.Required("launch_job")
+	if req.DryRun {
+		msg, replay, err := h.runs.DryRun(ctx, who, need, launch)
+		switch {
+		case err != nil:
+			return api.LaunchResponse{}, err
+		case replay != nil:
+			return api.LaunchResponse{DryRun: true, RunID: replay.RunID}, nil
+		}
+		return api.LaunchResponse{DryRun: true, Launch: &msg}, nil
+	}
+	run, _, err := h.runs.Launch(ctx, who, need, launch)
 	if err != nil {
 		return api.LaunchResponse{}, err
 	}

@@ -92,12 +92,12 @@ func TestLaunchCreatesARunAndPublishesIt(t *testing.T) {
 			definition = c.Definition
 		}
 	}
-	want := runs.LaunchMessage{RunID: runID, Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table",
+	want := runs.LaunchMessage{MessageType: "launch", RunID: runID, Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table",
 		ConfigurationID: configID, JobID: "gbq-to-gbq|" + configID, ExecutionDate: run.ExecutionDate, Attempt: 1, Definition: definition}
 	if diff := cmp.Diff(want, msg); diff != "" {
 		t.Errorf("launch message (-want +got):\n%s", diff)
 	}
-	wantAttrs := map[string]string{"account": "000099", "environment": "DEV", "configuration_type": "table-to-table", "run_id": runID, "attempt": "1"}
+	wantAttrs := map[string]string{"account": "000099", "environment": "DEV", "configuration_type": "table-to-table", "run_id": runID, "attempt": "1", "message_type": "launch"}
 	if diff := cmp.Diff(wantAttrs, msgs[0].Attributes); diff != "" {
 		t.Errorf("attributes (-want +got):\n%s", diff)
 	}
@@ -181,6 +181,15 @@ func TestRefusedLaunchesWriteAndPublishNothing(t *testing.T) {
 		{name: "missing fields", body: `{"action": "launch_job", "account": "000099"}`, status: 400, fields: []string{"configuration_id", "configuration_type", "environment"}},
 		{name: "bad date", body: launchBody(`, "execution_date": "2020-11-31"`), status: 400, fields: []string{"execution_date"}},
 		{name: "unknown type", body: strings.Replace(launchBody(""), `"table-to-table"`, `"tables"`, 1), status: 400, fields: []string{"configuration_type"}},
+		{name: "parameters not an object", body: launchBody(`, "parameters": ["a"]`), status: 400, fields: []string{"parameters"}},
+		{name: "parameters a string", body: launchBody(`, "parameters": "a=1"`), status: 400, fields: []string{"parameters"}},
+		{name: "parameters too large", body: launchBody(`, "parameters": {"x": "` + strings.Repeat("x", api.MaxParametersBytes) + `"}`), status: 400, fields: []string{"parameters"}},
+		{name: "callback_url without callback settings", body: launchBody(`, "callback_url": "https://hooks.example.com/runway"`), status: 400, fields: []string{"callback_url"}},
+		{name: "callback_url not absolute", body: launchBody(`, "callback_url": "/runway"`), status: 400, fields: []string{"callback_url"}},
+		{name: "callback_url with credentials", body: launchBody(`, "callback_url": "https://u:p@hooks.example.com/"`), status: 400, fields: []string{"callback_url"}},
+		{name: "dry_run not a boolean", body: launchBody(`, "dry_run": "yes"`), status: 400, fields: []string{"dry_run"}},
+		{name: "dry run of a deactivated configuration", body: strings.Replace(withID("inactive_DEV"), `"DEV"`, `"DEV", "dry_run": true`, 1), status: 409},
+		{name: "dry run by a viewer", token: s.Token(t, "viewer@example.com"), body: launchBody(`, "dry_run": true`), status: 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,6 +217,82 @@ func TestRefusedLaunchesWriteAndPublishNothing(t *testing.T) {
 	}
 	if msgs := stacktest.Messages(t, sub, time.Second); len(msgs) != 0 {
 		t.Errorf("refused launches published %d messages", len(msgs))
+	}
+}
+
+func TestLaunchParameters(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	sub := s.Subscribe(t, "runway-launch")
+	token := s.Token(t, stacktest.Admin)
+	// Kept as written, compacted: big integers stay exact, any key is fine.
+	const params = `{"table": "sales_2020", "rows": 12345678901234567890, "": [1, {"__x__": null}]}`
+	const compact = `{"table":"sales_2020","rows":12345678901234567890,"":[1,{"__x__":null}]}`
+	runID := launch(t, s, token, launchBody(`, "idempotency_key": "with-params", "parameters": `+params))
+
+	if got := string(getRun(t, s, runID).Parameters); got != compact {
+		t.Errorf("stored parameters %s, want %s", got, compact)
+	}
+	msgs := stacktest.Messages(t, sub, 2*time.Second)
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Data), `"parameters":`+compact) {
+		t.Fatalf("launch messages %v do not carry the parameters", msgs)
+	}
+	var status api.Results
+	s.Post(t, "/v1/dag/status", `{"action": "check_run_status", "account": "000099", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "`+configID+`", "run_id": "`+runID+`"}`).Decode(t, &status)
+	if got := string(status.Results[0].Parameters); got != compact {
+		t.Errorf("check_run_status shows parameters %s, want %s", got, compact)
+	}
+
+	// The parameters are part of what an idempotency key stands for.
+	if again := launch(t, s, token, launchBody(`, "idempotency_key": "with-params", "parameters": `+compact)); again != runID {
+		t.Errorf("a replay with the same parameters returned %s, want %s", again, runID)
+	}
+	s.Post(t, launchPath, launchBody(`, "idempotency_key": "with-params", "parameters": {"table": "sales_2021"}`)).
+		WantError(t, http.StatusConflict, "idempotency_key")
+	// null is no parameters.
+	if got := getRun(t, s, launch(t, s, token, launchBody(`, "parameters": null`))).Parameters; got != nil {
+		t.Errorf("parameters null stored as %s", got)
+	}
+}
+
+// TestDryRunLaunchWritesNothing: a dry run checks what a launch checks and
+// answers with the launch message, and no document or message is written.
+func TestDryRunLaunchWritesNothing(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	sub := s.Subscribe(t, "runway-launch")
+	token := s.Token(t, stacktest.Admin)
+	used := launch(t, s, token, launchBody(`, "idempotency_key": "used"`))
+	stacktest.Messages(t, sub, time.Second)
+	before := s.Snapshot(t, "000099")
+
+	var got api.LaunchResponse
+	s.Post(t, launchPath, launchBody(`, "dry_run": true, "execution_date": "2020-11-09", "parameters": {"day": "2020-11-09"}`)).Decode(t, &got)
+	msg := got.Launch
+	if !got.DryRun || got.RunID != "" || msg == nil {
+		t.Fatalf("dry run answered %+v", got)
+	}
+	if msg.RunID != "" || msg.JobID != "gbq-to-gbq|"+configID || msg.ExecutionDate != "2020-11-09" || msg.Attempt != 1 ||
+		string(msg.Parameters) != `{"day":"2020-11-09"}` || msg.Definition["default_bq_dataset"] != "iowa_liquor_pda" {
+		t.Errorf("dry run would launch %+v", msg)
+	}
+	// A dry run with a used key would be a replay of its run.
+	got = api.LaunchResponse{}
+	s.Post(t, launchPath, launchBody(`, "dry_run": true, "idempotency_key": "used"`)).Decode(t, &got)
+	if !got.DryRun || got.RunID != used || got.Launch != nil {
+		t.Errorf("dry run with a used key answered %+v, want run %s", got, used)
+	}
+	s.Post(t, launchPath, launchBody(`, "dry_run": true, "idempotency_key": "used", "execution_date": "2020-01-01"`)).
+		WantError(t, http.StatusConflict, "idempotency_key")
+
+	if diff := cmp.Diff(before, s.Snapshot(t, "000099")); diff != "" {
+		t.Errorf("dry runs changed documents (-before +after):\n%s", diff)
+	}
+	if msgs := stacktest.Messages(t, sub, time.Second); len(msgs) != 0 {
+		t.Errorf("dry runs published %d messages", len(msgs))
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package dagstatus is the DagStatus function, POST /v1/dag/status: it
 // reads runs (check_run_status, get_last_status, get_by_status,
-// get_run_events), lets people set their status (set_run_status) and
-// executors report on them (report_run_status).
+// get_run_events), lets people set their status (set_run_status,
+// set_runs_status for many) or cancel them (cancel_run), and executors
+// report on them (report_run_status).
 package dagstatus
 
 import (
@@ -47,6 +48,8 @@ func New(deps Deps) (*Handler, error) {
 		api.NewAction("set_run_status", h.setRunStatus),
 		api.NewAction("report_run_status", h.reportRunStatus),
 		api.NewAction("get_run_events", h.getRunEvents),
+		api.NewAction("cancel_run", h.cancelRun),
+		api.NewAction("set_runs_status", h.setRunsStatus),
 	)
 	if err != nil {
 		return nil, err
@@ -56,7 +59,7 @@ func New(deps Deps) (*Handler, error) {
 }
 
 func (h *Handler) checkRunStatus(ctx context.Context, _ auth.Caller, req api.CheckRunStatusRequest) (api.Results, error) {
-	run, err := h.runs.Get(ctx, req.RunRef())
+	run, err := h.runs.Wait(ctx, req.RunRef(), time.Duration(req.WaitSeconds)*time.Second)
 	if err != nil {
 		return api.Results{}, err
 	}
@@ -80,7 +83,7 @@ func (h *Handler) getByStatus(ctx context.Context, _ auth.Caller, req api.GetByS
 }
 
 func (h *Handler) setRunStatus(ctx context.Context, who auth.Caller, req api.SetRunStatusRequest) (api.Results, error) {
-	run, err := h.runs.SetStatus(ctx, who, req.RunRef(), runs.Status(req.Status))
+	run, err := h.runs.SetStatus(ctx, who, req.RunRef(), runs.Status(req.Status), runs.Status(req.ExpectedStatus))
 	if err != nil {
 		return api.Results{}, err
 	}
@@ -103,4 +106,29 @@ func (h *Handler) getRunEvents(ctx context.Context, _ auth.Caller, req api.GetRu
 		return api.RunEventsResponse{}, err
 	}
 	return api.NewRunEventsResponse(run, events), nil
+}
+
+func (h *Handler) cancelRun(ctx context.Context, who auth.Caller, req api.CancelRunRequest) (api.Results, error) {
+	run, err := h.runs.Cancel(ctx, who, req.RunRef(), req.Reason)
+	if err != nil {
+		return api.Results{}, err
+	}
+	return api.NewResults(h.now(), run), nil
+}
+
+func (h *Handler) setRunsStatus(ctx context.Context, who auth.Caller, req api.SetRunsStatusRequest) (api.SetRunsStatusResponse, error) {
+	result, err := h.runs.SetStatuses(ctx, who, req.Account, req.Query(), runs.Status(req.Status), req.DryRun)
+	if err != nil {
+		return api.SetRunsStatusResponse{}, err
+	}
+	resp := api.SetRunsStatusResponse{DryRun: req.DryRun, Matched: result.Matched, Changed: len(result.Changed), RunIDs: result.Planned}
+	for _, r := range result.Changed {
+		resp.RunIDs = append(resp.RunIDs, r.RunID)
+	}
+	if resp.RunIDs == nil {
+		resp.RunIDs = []string{}
+	}
+	// What would be left after this call, had it been real.
+	resp.Remaining = max(0, resp.Matched-len(resp.RunIDs))
+	return resp, nil
 }

@@ -87,6 +87,66 @@ func TestCheckRunStatus(t *testing.T) {
 	}
 }
 
+// TestCheckRunStatusWaits: with wait_seconds, check_run_status answers
+// within a second of the run finishing, or with the running run when the
+// time is up.
+func TestCheckRunStatusWaits(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	launched := launchRun(t, s)
+	wait := checkBody("table-to-table", ttt, launched, `, "wait_seconds": 30`)
+
+	type answer struct {
+		results []api.RunResult
+		at      time.Time
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		var got api.Results
+		resp := s.Post(t, statusPath, wait)
+		if err := json.Unmarshal(resp.Body, &got); err != nil {
+			t.Errorf("%s: %v", resp, err)
+		}
+		answered <- answer{got.Results, time.Now()}
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case a := <-answered:
+		t.Fatalf("check_run_status answered %+v before the run finished", a.results)
+	default:
+	}
+	s.Post(t, statusPath, reportBody(launched, "e-1", "SUCCESS", "")).Decode(t, &api.Results{})
+	finished := time.Now()
+	select {
+	case a := <-answered:
+		if len(a.results) != 1 || a.results[0].Status != "SUCCESS" {
+			t.Errorf("the wait answered %+v", a.results)
+		}
+		if late := a.at.Sub(finished); late > time.Second {
+			t.Errorf("the wait answered %s after the run finished", late)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the wait did not answer when the run finished")
+	}
+
+	// A finished run answers at once; a run still running when the time is
+	// up answers RUNNING.
+	start := time.Now()
+	if got := results(t, s, wait); got[0].Status != "SUCCESS" || time.Since(start) > 2*time.Second {
+		t.Errorf("waiting on a finished run: %+v after %s", got, time.Since(start))
+	}
+	running := launchRun(t, s)
+	start = time.Now()
+	got := results(t, s, checkBody("table-to-table", ttt, running, `, "wait_seconds": 1`))
+	if took := time.Since(start); got[0].Status != "RUNNING" || took < time.Second || took > 3*time.Second {
+		t.Errorf("wait_seconds 1 on a running run: %s after %s", got[0].Status, took)
+	}
+	s.Post(t, statusPath, checkBody("table-to-table", ttt, running, `, "wait_seconds": 61`)).WantError(t, http.StatusBadRequest, "wait_seconds")
+	s.Post(t, statusPath, checkBody("table-to-table", ttt, "20201230-112837-0a795c70-2557-4a60-ba16-000000000000", `, "wait_seconds": 5`)).
+		WantError(t, http.StatusNotFound)
+}
+
 func TestGetLastStatus(t *testing.T) {
 	t.Parallel()
 	s := stacktest.New(t)
@@ -260,6 +320,165 @@ func TestSetRunStatus(t *testing.T) {
 	}
 	if len(published) != len(changes) {
 		t.Errorf("%d events published for %d changes", len(published), len(changes))
+	}
+}
+
+func TestSetRunStatusCompareAndSet(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	ctx := context.Background()
+	launched := launchRun(t, s)
+	key, _ := runs.RunKey(launched)
+
+	// An executor reports while a person looks at the RUNNING run.
+	s.Post(t, statusPath, reportBody(launched, "e-1", "SUCCESS", "")).Decode(t, &api.Results{})
+	before, _ := s.Env.Store.GetRun(ctx, "000099", key)
+
+	// The person's FAILED, meant for a RUNNING run, is refused with the
+	// status it would have overwritten.
+	got := s.Post(t, statusPath, setBody(launched, "FAILED", `, "expected_status": "RUNNING"`)).WantError(t, http.StatusConflict, "expected_status")
+	if got.CurrentStatus != "SUCCESS" || !strings.Contains(got.Message, "is SUCCESS, not RUNNING") {
+		t.Errorf("conflict = %+v, want current_status SUCCESS", got)
+	}
+	if after, _ := s.Env.Store.GetRun(ctx, "000099", key); !cmp.Equal(before, after) {
+		t.Errorf("a refused compare-and-set changed the run: %+v → %+v", before, after)
+	}
+
+	// Expecting what is there sets the status.
+	if r := results(t, s, setBody(launched, "CHECKED", `, "expected_status": "SUCCESS"`)); r[0].Status != "CHECKED" {
+		t.Errorf("compare-and-set with the right status = %+v", r)
+	}
+	s.Post(t, statusPath, setBody(launched, "CHECKED", `, "expected_status": "checked"`)).WantError(t, http.StatusBadRequest, "expected_status")
+}
+
+// TestCancelRun: the cancel message executors get, and the run's trail.
+// functions/referenceexecutor tests that it stops the executor.
+func TestCancelRun(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	launched := launchRun(t, s)
+	sub := s.Subscribe(t, "runway-launch")
+	cancel := `{"action": "cancel_run", "account": "000099", "configuration_type": "table-to-table",
+		"configuration_id": "` + ttt + `", "run_id": "` + launched + `"}`
+	if r := results(t, s, cancel); r[0].Status != "FAILED" {
+		t.Fatalf("cancel_run answered %+v", r)
+	}
+	msgs := stacktest.Messages(t, sub, 2*time.Second)
+	if len(msgs) != 1 || msgs[0].Attributes["message_type"] != "cancel" || msgs[0].Attributes["run_id"] != launched {
+		t.Fatalf("cancel messages %v", msgs)
+	}
+	var msg runs.CancelMessage
+	if err := json.Unmarshal(msgs[0].Data, &msg); err != nil || msg.MessageType != "cancel" || msg.By != stacktest.Admin ||
+		msg.Reason != "canceled by "+stacktest.Admin || msg.ConfigurationID != ttt || msg.At.IsZero() {
+		t.Errorf("cancel message %+v (%v)", msg, err)
+	}
+	var history api.RunEventsResponse
+	s.Post(t, statusPath, strings.Replace(cancel, "cancel_run", "get_run_events", 1)).Decode(t, &history)
+	last := history.Events[len(history.Events)-1]
+	if history.Error == nil || history.Error.Code != "CANCELED" || last.To != "FAILED" || last.Detail != "canceled: canceled by "+stacktest.Admin {
+		t.Errorf("history %+v", history)
+	}
+	// Canceling again changes nothing and publishes nothing.
+	results(t, s, cancel)
+	if msgs := stacktest.Messages(t, sub, time.Second); len(msgs) != 0 {
+		t.Errorf("a second cancel published %d messages", len(msgs))
+	}
+}
+
+func bulkBody(extra string) string {
+	return `{"action": "set_runs_status", "account": "000099", "environment": "DEV", "configuration_type": "table-to-table",
+		"configuration_id": "` + ttt + `", "from_status": "FAILED", "status": "CHECKED"` + extra + `}`
+}
+
+// TestSetRunsStatus: a dry run counts what a real call then changes, in
+// calls of at most limit runs, each change recorded and published; once
+// done, repeating the call changes nothing.
+func TestSetRunsStatus(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	ctx := context.Background()
+	for i := range 7 {
+		runID := launchRun(t, s)
+		if i < 5 {
+			results(t, s, setBody(runID, "FAILED", ""))
+		}
+	}
+	failed, err := s.Env.Store.QueryRuns(ctx, "000099", runs.Query{Kind: runs.KindTableToTable, Environment: "DEV",
+		ConfigurationID: ttt, Status: runs.StatusFailed, Limit: 1000})
+	if err != nil || len(failed) < 5 {
+		t.Fatalf("%d failed runs (%v)", len(failed), err)
+	}
+	before := s.Snapshot(t, "000099")
+	events := s.Subscribe(t, "runway-run-events")
+
+	var dry api.SetRunsStatusResponse
+	s.Post(t, statusPath, bulkBody(`, "dry_run": true, "limit": 3`)).Decode(t, &dry)
+	if !dry.DryRun || dry.Matched != len(failed) || dry.Changed != 0 || len(dry.RunIDs) != 3 || dry.RunIDs[0] != failed[0].RunID {
+		t.Fatalf("dry run = %+v, want %d matched, the first 3 ids", dry, len(failed))
+	}
+	if diff := cmp.Diff(before, s.Snapshot(t, "000099")); diff != "" {
+		t.Fatalf("the dry run changed documents:\n%s", diff)
+	}
+
+	changed := map[string]bool{}
+	for call := 1; ; call++ {
+		var got api.SetRunsStatusResponse
+		s.Post(t, statusPath, bulkBody(`, "limit": 2`)).Decode(t, &got)
+		if got.DryRun || got.Changed > 2 || got.Changed != len(got.RunIDs) || got.Remaining != got.Matched-got.Changed {
+			t.Fatalf("call %d = %+v", call, got)
+		}
+		for _, id := range got.RunIDs {
+			changed[id] = true
+		}
+		if got.Remaining == 0 || call > 10 {
+			break
+		}
+	}
+	if len(changed) != dry.Matched {
+		t.Errorf("the calls changed %d runs, the dry run counted %d", len(changed), dry.Matched)
+	}
+	for _, r := range failed {
+		key, _ := runs.RunKey(r.RunID)
+		run, _ := s.Env.Store.GetRun(ctx, "000099", key)
+		trail, _ := s.Env.Store.Events(ctx, "000099", key)
+		last := trail[len(trail)-1]
+		if run.Status != runs.StatusChecked || last.Detail != "set_runs_status" || last.By != stacktest.Admin || last.From != runs.StatusFailed {
+			t.Errorf("run %s: %s, last event %+v", r.RunID, run.Status, last)
+		}
+	}
+	if msgs := stacktest.Messages(t, events, 2*time.Second); len(msgs) != len(changed) {
+		t.Errorf("%d run events published for %d changes", len(msgs), len(changed))
+	}
+
+	// Done: the same call, and its dry run, find nothing more.
+	var again api.SetRunsStatusResponse
+	s.Post(t, statusPath, bulkBody("")).Decode(t, &again)
+	if again.Matched != 0 || again.Changed != 0 || len(again.RunIDs) != 0 {
+		t.Errorf("repeated call = %+v", again)
+	}
+
+	// Without from_status every run not yet in the status is selected;
+	// before bounds the launch time.
+	var all api.SetRunsStatusResponse
+	s.Post(t, statusPath, strings.Replace(bulkBody(`, "dry_run": true, "before": "2021-01-01"`), `"from_status": "FAILED", `, "", 1)).Decode(t, &all)
+	seeded, _ := s.Env.Store.QueryRuns(ctx, "000099", runs.Query{Kind: runs.KindTableToTable, Environment: "DEV", ConfigurationID: ttt,
+		Statuses: []runs.Status{runs.StatusSuccess, runs.StatusFailed, runs.StatusRunning, runs.StatusNoMatch},
+		Before:   time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), Limit: 1000})
+	if all.Matched != len(seeded) || all.Matched == 0 {
+		t.Errorf("dry run before 2021 = %+v, want %d", all, len(seeded))
+	}
+
+	for name, body := range map[string]string{
+		"before":      bulkBody(`, "before": "yesterday"`),
+		"limit":       bulkBody(`, "limit": 501`),
+		"from_status": strings.Replace(bulkBody(""), `"FAILED"`, `"CHECKED"`, 1),
+		"status":      strings.Replace(bulkBody(""), `"status": "CHECKED"`, `"status": "DONE"`, 1),
+		"environment": strings.Replace(bulkBody(""), `"environment": "DEV", `, "", 1),
+	} {
+		s.Post(t, statusPath, body).WantError(t, http.StatusBadRequest, name)
 	}
 }
 

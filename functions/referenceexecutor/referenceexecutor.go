@@ -5,7 +5,8 @@
 // execution, reports, retries) run locally and in tests, and is the
 // starting point of a real executor.
 //
-// The definition's fields it reads, all optional:
+// The fields it reads, all optional, from the launch's parameters or else
+// from the configuration's definition:
 //
 //	"sleep_ms": 1000          how long the work takes
 //	"outcome": "SUCCESS"      how it ends: SUCCESS, FAILED or NO_MATCH
@@ -15,9 +16,11 @@ package referenceexecutor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/runwaydata/runway/shared/bus"
@@ -35,10 +38,12 @@ type Deps struct {
 	Work func(ctx context.Context, d time.Duration) error
 }
 
-// Handler executes launch messages.
+// Handler executes launch messages, and stops the runs that cancel
+// messages name.
 type Handler struct {
-	client *executor.Client
-	work   func(ctx context.Context, d time.Duration) error
+	client  *executor.Client
+	work    func(ctx context.Context, d time.Duration) error
+	running executor.Running
 }
 
 // New returns the ReferenceExecutor handler.
@@ -70,7 +75,17 @@ type plan struct {
 	silent       bool
 }
 
-func planOf(def map[string]any) plan {
+// planOf reads the plan from the launch's parameters, which override the
+// definition's fields of the same name.
+func planOf(msg runs.LaunchMessage) plan {
+	def := maps.Clone(msg.Definition)
+	var params map[string]any
+	if json.Unmarshal(msg.Parameters, &params) == nil {
+		if def == nil {
+			def = map[string]any{}
+		}
+		maps.Copy(def, params)
+	}
 	p := plan{sleep: time.Second, outcome: runs.StatusSuccess}
 	if ms, ok := def["sleep_ms"].(float64); ok && ms >= 0 {
 		p.sleep = time.Duration(ms) * time.Millisecond
@@ -89,9 +104,20 @@ func planOf(def map[string]any) plan {
 // Handle implements bus.Handler: claim the run, keep it alive while
 // working, report the outcome. A duplicate delivery finds the run claimed
 // and is acknowledged without working; a failure to reach Runway is
-// returned so that Pub/Sub delivers the message again.
+// returned so that Pub/Sub delivers the message again. A cancel message
+// stops the run's work if this process is doing it; otherwise the next
+// heartbeat, which Runway refuses, does.
 func (h *Handler) Handle(ctx context.Context, m bus.Message) error {
 	log := logging.FromContext(ctx)
+	if executor.IsCancel(m.Attributes) {
+		msg, stopped, err := h.running.Cancel(m.Data)
+		if err != nil {
+			log.ErrorContext(ctx, "malformed cancel message; dropped", slog.String("message_id", m.ID), slog.Any("error", err))
+			return nil
+		}
+		logging.Annotate(ctx, slog.String("account", msg.Account), slog.String("run_id", msg.RunID), slog.Bool("stopped", stopped))
+		return nil
+	}
 	msg, err := executor.DecodeLaunch(m.Data)
 	if err != nil {
 		log.ErrorContext(ctx, "malformed launch message; dropped", slog.String("message_id", m.ID), slog.Any("error", err))
@@ -108,16 +134,23 @@ func (h *Handler) Handle(ctx context.Context, m bus.Message) error {
 	case err != nil:
 		return err
 	}
-	p := planOf(msg.Definition)
+	p := planOf(msg)
 	if p.silent {
 		log.WarnContext(ctx, "claimed the run and going silent, as the definition asks")
 		return nil
 	}
 
-	stop := exec.KeepAlive(ctx)
+	ctx, done := h.running.Track(ctx, msg.RunID)
+	defer done()
+	workCtx, stop := exec.KeepAlive(ctx)
 	started := time.Now()
-	workErr := h.work(ctx, p.sleep)
+	workErr := h.work(workCtx, p.sleep)
 	stop()
+	if executor.Stopped(workCtx) {
+		// Canceled: the run is already FAILED, there is nothing to report.
+		log.InfoContext(ctx, "run stopped", slog.Any("reason", context.Cause(workCtx)))
+		return nil
+	}
 	outcome, runErr := p.outcome, (*runs.RunError)(nil)
 	switch {
 	case workErr != nil:

@@ -3,15 +3,20 @@ package referenceexecutor_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/runwaydata/runway/functions/referenceexecutor"
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/executor"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -51,14 +56,19 @@ func runOf(t *testing.T, s *stacktest.Stack, runID string) runs.Run {
 	return run
 }
 
-// eventually polls cond every 50ms for up to 20s.
-func eventually(t *testing.T, what string, cond func() bool) {
+// newHandler returns a reference executor reporting to s, whose work is
+// work, for tests that hand it messages themselves.
+func newHandler(t *testing.T, s *stacktest.Stack, work func(ctx context.Context, d time.Duration) error) *referenceexecutor.Handler {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
+	client, err := s.Env.ExecutorClient(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
+	h, err := referenceexecutor.New(referenceexecutor.Deps{Client: client, Work: work})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // TestLaunchToSuccess: launch → Pub/Sub → reference executor → reports →
@@ -74,7 +84,7 @@ func TestLaunchToSuccess(t *testing.T) {
 	check := `{"action": "check_run_status", "account": "000099", "environment": "DEV", "configuration_type": "table-to-table",
 		"configuration_id": "` + configID + `", "run_id": "` + runID + `"}`
 	var result api.Results
-	eventually(t, "the run to succeed", func() bool {
+	stacktest.Eventually(t, "the run to succeed", func() bool {
 		s.Post(t, "/v1/dag/status", check).Decode(t, &result)
 		return result.Results[0].Status == "SUCCESS"
 	})
@@ -113,7 +123,7 @@ func TestRetriesUntilSuccess(t *testing.T) {
 	ctx := context.Background()
 
 	var chain []runs.Run
-	eventually(t, "three attempts, the last a success", func() bool {
+	stacktest.Eventually(t, "three attempts, the last a success", func() bool {
 		if _, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 100}); err != nil {
 			t.Fatal(err)
 		}
@@ -166,19 +176,12 @@ func TestDuplicateDeliveriesExecuteOnce(t *testing.T) {
 		t.Fatalf("%d launch messages", len(msgs))
 	}
 
-	client, err := s.Env.ExecutorClient(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var works atomic.Int64
-	h, err := referenceexecutor.New(referenceexecutor.Deps{Client: client, Work: func(ctx context.Context, d time.Duration) error {
+	h := newHandler(t, s, func(ctx context.Context, d time.Duration) error {
 		works.Add(1)
 		time.Sleep(d)
 		return nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	m := bus.Message{ID: msgs[0].ID, Data: msgs[0].Data, Attributes: msgs[0].Attributes}
 	var wg sync.WaitGroup
 	for range 3 {
@@ -226,7 +229,7 @@ func TestSilentExecutorIsTimedOut(t *testing.T) {
 	s.StartDelivery(t, "ReferenceExecutor")
 	configID := deployJob(t, s, "000099_reference_silent", map[string]any{"silent": true, "timeout": "1s"})
 	runID := launch(t, s, configID)
-	eventually(t, "the executor to claim the run", func() bool { return runOf(t, s, runID).ClaimedBy != "" })
+	stacktest.Eventually(t, "the executor to claim the run", func() bool { return runOf(t, s, runID).ClaimedBy != "" })
 	claimed := runOf(t, s, runID)
 
 	ctx := context.Background()
@@ -247,4 +250,94 @@ func TestSilentExecutorIsTimedOut(t *testing.T) {
 	report := `{"action": "report_run_status", "account": "000099", "configuration_type": "table-to-table",
 		"configuration_id": "` + configID + `", "run_id": "` + runID + `", "executor_id": "` + run.ClaimedBy + `", "status": "SUCCESS"}`
 	s.Do(t, http.MethodPost, "/v1/dag/status", s.Token(t, stacktest.Executor), report).WantError(t, http.StatusConflict)
+}
+
+func cancelBody(configID, runID string) string {
+	return `{"action": "cancel_run", "account": "000099", "environment": "DEV", "configuration_type": "table-to-table",
+		"configuration_id": "` + configID + `", "run_id": "` + runID + `", "reason": "wrong input file"}`
+}
+
+// TestCancelStopsTheExecutor: cancel_run fails the run with error code
+// CANCELED, without a retry, and its cancel message stops the reference
+// executor's work at once.
+func TestCancelStopsTheExecutor(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	s.StartDelivery(t, "ReferenceExecutor")
+	configID := deployJob(t, s, "000099_reference_cancel", map[string]any{"sleep_ms": 60_000, "retries": 2})
+	runID := launch(t, s, configID)
+	stacktest.Eventually(t, "the executor to claim the run", func() bool { return runOf(t, s, runID).ClaimedBy != "" })
+
+	var got api.Results
+	s.Post(t, "/v1/dag/status", cancelBody(configID, runID)).Decode(t, &got)
+	if got.Results[0].Status != "FAILED" {
+		t.Fatalf("cancel_run answered %+v", got)
+	}
+	canceled := time.Now()
+	stacktest.Eventually(t, "the executor to stop", func() bool { return strings.Contains(s.Logs(), `"message":"run stopped"`) })
+	if took := time.Since(canceled); took > 5*time.Second {
+		t.Errorf("the executor stopped %s after the cancel", took)
+	}
+	run := runOf(t, s, runID)
+	if run.Status != runs.StatusFailed || run.Error == nil || run.Error.Code != "CANCELED" || run.Error.Message != "wrong input file" ||
+		!run.RetryAt.IsZero() || run.RetryRunID != "" {
+		t.Errorf("canceled run = %s, %+v, retry at %v", run.Status, run.Error, run.RetryAt)
+	}
+	// A canceled run stays canceled: the stopped executor reported nothing,
+	// and canceling again changes nothing.
+	s.Post(t, "/v1/dag/status", cancelBody(configID, runID)).Decode(t, &got)
+	if after := runOf(t, s, runID); !cmp.Equal(after, run) {
+		t.Errorf("the run changed after its cancel: %+v", after)
+	}
+	// A finished run cannot be canceled.
+	done := launch(t, s, deployJob(t, s, "000099_reference_quick", map[string]any{"sleep_ms": 0}))
+	stacktest.Eventually(t, "the quick run to succeed", func() bool { return runOf(t, s, done).Status == runs.StatusSuccess })
+	e := s.Post(t, "/v1/dag/status", cancelBody("000099_reference_quick_DEV", done)).WantError(t, http.StatusConflict)
+	if e.CurrentStatus != "SUCCESS" {
+		t.Errorf("cancel of a finished run: %+v", e)
+	}
+}
+
+// TestCancelWithoutTheMessage: an executor the cancel message does not
+// reach (it went to another instance) stops at its next heartbeat, which
+// Runway refuses.
+func TestCancelWithoutTheMessage(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	configID := deployJob(t, s, "000099_reference_cancel_hb", map[string]any{"sleep_ms": 60_000, "timeout": "1500ms"})
+	sub := s.Subscribe(t, "runway-launch")
+	runID := launch(t, s, configID)
+	msgs := stacktest.Messages(t, sub, 2*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d launch messages", len(msgs))
+	}
+	stopped := make(chan error, 1)
+	h := newHandler(t, s, func(ctx context.Context, d time.Duration) error {
+		<-ctx.Done()
+		stopped <- context.Cause(ctx)
+		return ctx.Err()
+	})
+	handled := make(chan error, 1)
+	go func() {
+		handled <- h.Handle(context.Background(), bus.Message{ID: msgs[0].ID, Data: msgs[0].Data, Attributes: msgs[0].Attributes})
+	}()
+	stacktest.Eventually(t, "the executor to claim the run", func() bool { return runOf(t, s, runID).ClaimedBy != "" })
+
+	s.Post(t, "/v1/dag/status", cancelBody(configID, runID)).Decode(t, &api.Results{})
+	select {
+	case cause := <-stopped:
+		if !errors.Is(cause, executor.ErrNotYours) {
+			t.Errorf("the work stopped because %v, want ErrNotYours", cause)
+		}
+	case <-time.After(5 * time.Second): // the heartbeat interval is 500ms
+		t.Fatal("the work did not stop")
+	}
+	if err := <-handled; err != nil {
+		t.Errorf("Handle = %v", err)
+	}
+	if run := runOf(t, s, runID); !run.Canceled() {
+		t.Errorf("run = %s, %+v: the stopped executor overwrote the cancel", run.Status, run.Error)
+	}
 }

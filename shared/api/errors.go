@@ -21,6 +21,9 @@ type Error struct {
 	Code    int          `json:"code"`
 	Message string       `json:"message"`
 	Errors  []FieldError `json:"errors,omitempty"`
+	// CurrentStatus is, on a 409 about a run, the status that forbade the
+	// change.
+	CurrentStatus string `json:"current_status,omitempty"`
 
 	// Header holds response headers that belong to the error, such as
 	// WWW-Authenticate on a 401 or Allow on a 405.
@@ -89,7 +92,7 @@ func FromError(err error) *Error {
 	}
 	var domainErr *runs.Error
 	if errors.As(err, &domainErr) {
-		e := &Error{Code: domainStatus(domainErr.Kind), Message: domainErr.Message, cause: err}
+		e := &Error{Code: domainStatus(domainErr.Kind), Message: domainErr.Message, CurrentStatus: string(domainErr.CurrentStatus), cause: err}
 		if domainErr.Field != "" {
 			e.Errors = []FieldError{{Field: domainErr.Field, Problem: domainErr.Message}}
 		}

@@ -79,6 +79,24 @@ func (r ReportRunStatusRequest) Validate() []FieldError {
 	return p
 }
 
+// CancelRunRequest is the body of cancel_run on /v1/dag/status.
+type CancelRunRequest struct {
+	Action string `json:"action"`
+	RunIdentity
+	// Reason goes into the run's error message; by default, who canceled.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Validate implements Request.
+func (r CancelRunRequest) Validate() []FieldError {
+	var p problems
+	r.validate(&p)
+	if len(r.Reason) > 1000 || strings.ContainsFunc(r.Reason, unicode.IsControl) {
+		p.add("reason", "must be at most 1000 printable characters")
+	}
+	return p
+}
+
 // GetRunEventsRequest is the body of get_run_events on /v1/dag/status.
 type GetRunEventsRequest struct {
 	Action string `json:"action"`
@@ -114,7 +132,7 @@ type RunEventsResponse struct {
 
 // RunEvent is one entry of a run's history.
 type RunEvent struct {
-	Type   string `json:"type"` // launched, published, claimed, status
+	Type   string `json:"type"` // launched, published, claimed, status, callback_delivered, callback_failed, callback_abandoned
 	At     string `json:"at"`
 	By     string `json:"by"`
 	From   string `json:"from,omitempty"`

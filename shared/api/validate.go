@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -81,11 +83,16 @@ func (p *problems) runID(value string) {
 }
 
 func (p *problems) status(value string, required bool) {
+	p.oneOf("status", value, required)
+}
+
+// oneOf checks that field holds a run status.
+func (p *problems) oneOf(field, value string, required bool) {
 	switch {
 	case value == "" && required:
-		p.add("status", "is required")
+		p.add(field, "is required")
 	case value != "" && !runs.Status(value).Valid():
-		p.add("status", "must be one of SUCCESS, FAILED, RUNNING, NO_MATCH, CHECKED")
+		p.add(field, "must be one of SUCCESS, FAILED, RUNNING, NO_MATCH, CHECKED")
 	}
 }
 
@@ -116,4 +123,23 @@ func limitOr(value *int) int {
 		return DefaultLimit
 	}
 	return *value
+}
+
+func (p *problems) parameters(value json.RawMessage) {
+	switch {
+	case isNull(value):
+	case bytes.TrimSpace(value)[0] != '{':
+		p.add("parameters", "must be a JSON object")
+	default:
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, value); err != nil || buf.Len() > MaxParametersBytes {
+			p.add("parameters", "must be a JSON object of at most %d bytes, written compactly", MaxParametersBytes)
+		}
+	}
+}
+
+// isNull reports whether an optional JSON value is absent or null.
+func isNull(value json.RawMessage) bool {
+	v := bytes.TrimSpace(value)
+	return len(v) == 0 || string(v) == "null"
 }

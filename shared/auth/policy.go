@@ -19,6 +19,8 @@ var Policy = map[string]Role{
 	"set_run_status":    RoleExecuter,
 	"report_run_status": RoleExecuter,
 	"get_run_events":    RoleViewer,
+	"cancel_run":        RoleExecuter,
+	"set_runs_status":   RoleEditor, // many runs at once: more than one person's executions
 	// /v1/workflow/status
 	"reset_workflow_status": RoleEditor,
 	"get_workflow_status":   RoleViewer,
@@ -34,6 +36,10 @@ var Policy = map[string]Role{
 	"list_members":  RoleAdmin,
 	"add_member":    RoleAdmin,
 	"remove_member": RoleAdmin,
+	// /v1/access: completion callbacks
+	"get_callback_settings":  RoleAdmin,
+	"set_callback_settings":  RoleAdmin,
+	"rotate_callback_secret": RoleAdmin,
 }
 
 // Required returns the role action needs, or RoleNone if the policy does

@@ -29,6 +29,7 @@ const (
 	AttrRunID             = "run_id"
 	AttrAttempt           = "attempt"
 	AttrStatus            = "status"
+	AttrMessageType       = "message_type" // on the launch topic: launch or cancel
 )
 
 // Topics names the topics Runway publishes to.
@@ -71,6 +72,20 @@ func (b *Bus) PublishLaunch(ctx context.Context, msg runs.LaunchMessage) (string
 		AttrConfigurationType: msg.ConfigurationType,
 		AttrRunID:             msg.RunID,
 		AttrAttempt:           strconv.Itoa(msg.Attempt),
+		AttrMessageType:       runs.MessageLaunch,
+	})
+}
+
+// PublishCancel implements runs.Publisher: cancel messages go to the
+// launch topic, so that they reach the executors of the run's type through
+// the subscriptions they already have.
+func (b *Bus) PublishCancel(ctx context.Context, msg runs.CancelMessage) (string, error) {
+	return publish(ctx, b.launch, "the launch topic", msg, map[string]string{
+		AttrAccount:           msg.Account,
+		AttrEnvironment:       msg.Environment,
+		AttrConfigurationType: msg.ConfigurationType,
+		AttrRunID:             msg.RunID,
+		AttrMessageType:       runs.MessageCancel,
 	})
 }
 

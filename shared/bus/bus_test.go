@@ -58,12 +58,25 @@ func TestPublishLaunch(t *testing.T) {
 	// emulator ignores subscription filters, so this checks the attributes
 	// themselves).
 	wantAttrs := map[string]string{"account": "000099", "environment": "DEV", "configuration_type": "table-to-table",
-		"run_id": msg.RunID, "attempt": "1"}
+		"run_id": msg.RunID, "attempt": "1", "message_type": "launch"}
 	if diff := cmp.Diff(wantAttrs, got[0].Attributes); diff != "" {
 		t.Errorf("attributes (-want +got):\n%s", diff)
 	}
 	if got[0].ID != id {
 		t.Errorf("message id = %q, PublishLaunch said %q", got[0].ID, id)
+	}
+
+	// Cancel messages go to the same subscriptions, told apart by
+	// message_type.
+	if _, err := b.PublishCancel(ctx, runs.CancelMessage{MessageType: "cancel", RunID: msg.RunID, Account: "000099", Environment: "DEV",
+		ConfigurationType: "table-to-table", ConfigurationID: "c_DEV", Reason: "r", By: "a@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	cancel := receive(t, client.Subscriber(sub), 1)
+	wantAttrs = map[string]string{"account": "000099", "environment": "DEV", "configuration_type": "table-to-table",
+		"run_id": msg.RunID, "message_type": "cancel"}
+	if diff := cmp.Diff(wantAttrs, cancel[0].Attributes); diff != "" {
+		t.Errorf("cancel attributes (-want +got):\n%s", diff)
 	}
 }
 

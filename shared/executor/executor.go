@@ -4,12 +4,16 @@
 // contract it follows is docs/executors.md.
 //
 //	client, _ := executor.NewClient(ctx, "https://runway.example.com")
-//	msg, _ := executor.DecodeLaunch(data)
+//	if executor.IsCancel(m.Attributes) { running.Cancel(m.Data); return nil }
+//	msg, _ := executor.DecodeLaunch(m.Data)
 //	run, err := client.Start(ctx, msg)
 //	if errors.Is(err, executor.ErrNotYours) { return nil } // another delivery has it
-//	stop := run.KeepAlive(ctx)
-//	... the work ...
+//	ctx, done := running.Track(ctx, msg.RunID)
+//	defer done()
+//	ctx, stop := run.KeepAlive(ctx) // ctx ends if the run is canceled
+//	... the work, which stops when ctx ends ...
 //	stop()
+//	if executor.Stopped(ctx) { return nil } // canceled: nothing to report
 //	return run.Finish(ctx, runs.StatusSuccess, nil, metrics)
 package executor
 
@@ -102,11 +106,21 @@ func (c *Client) httpClient() (*http.Client, error) {
 	return c.http, nil
 }
 
+// IsCancel reports whether a message of the launch topic, by its
+// attributes, is a cancel message rather than a launch.
+func IsCancel(attributes map[string]string) bool {
+	return attributes["message_type"] == runs.MessageCancel
+}
+
 // DecodeLaunch reads a launch message's data.
 func DecodeLaunch(data []byte) (runs.LaunchMessage, error) {
 	var msg runs.LaunchMessage
 	if err := json.Unmarshal(data, &msg); err != nil {
 		return runs.LaunchMessage{}, fmt.Errorf("executor: not a launch message: %w", err)
+	}
+	// Messages published before message_type existed have none.
+	if msg.MessageType != runs.MessageLaunch && msg.MessageType != "" {
+		return runs.LaunchMessage{}, fmt.Errorf("executor: a %q message, not a launch", msg.MessageType)
 	}
 	if _, ok := runs.RunKey(msg.RunID); !ok || msg.Account == "" || msg.ConfigurationID == "" || msg.ConfigurationType == "" {
 		return runs.LaunchMessage{}, fmt.Errorf("executor: launch message without a run identity: %q", data)
@@ -144,15 +158,22 @@ func (e *Execution) Heartbeat(ctx context.Context) error {
 	return e.report(ctx, runs.StatusRunning, nil, nil)
 }
 
+// DefaultHeartbeatInterval is how often KeepAlive reports when the launch
+// message asks for no heartbeat (its configuration has no timeout): the
+// heartbeats then only serve to learn that the run was canceled.
+const DefaultHeartbeatInterval = 30 * time.Second
+
 // KeepAlive reports heartbeats every launch message's heartbeat_interval
-// (a third of the configuration's timeout) until stop is called. Without a
-// timeout there is nothing to keep alive.
-func (e *Execution) KeepAlive(ctx context.Context) (stop func()) {
+// (a third of the configuration's timeout) until stop is called. The
+// context it returns ends, with cause ErrNotYours, when Runway refuses a
+// heartbeat because the run is no longer this execution's: canceled, or
+// finished by someone else. The work should stop then.
+func (e *Execution) KeepAlive(ctx context.Context) (context.Context, func()) {
 	interval, err := time.ParseDuration(e.msg.HeartbeatInterval)
 	if err != nil || interval <= 0 {
-		return func() {}
+		interval = DefaultHeartbeatInterval
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -163,11 +184,24 @@ func (e *Execution) KeepAlive(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-ticker.C:
-				_ = e.Heartbeat(ctx) // a missed beat is caught up by the next; the deadline has room for two
+				// A missed beat is caught up by the next; the deadline has
+				// room for two.
+				if err := e.Heartbeat(ctx); errors.Is(err, ErrNotYours) {
+					cancel(err)
+					return
+				}
 			}
 		}
 	}()
-	return func() { cancel(); <-done }
+	return ctx, func() { cancel(context.Canceled); <-done }
+}
+
+// Stopped reports whether ctx, from KeepAlive or Running.Track, ended
+// because the run was canceled or taken from this execution: there is
+// then no outcome to report.
+func Stopped(ctx context.Context) bool {
+	cause := context.Cause(ctx)
+	return errors.Is(cause, ErrNotYours) || errors.Is(cause, ErrCanceled)
 }
 
 // Finish reports the run's outcome: SUCCESS, FAILED or NO_MATCH, with what

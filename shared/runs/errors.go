@@ -21,7 +21,10 @@ type Error struct {
 	Kind    error  // one of the Err* kinds above
 	Message string // safe to show to the caller
 	Field   string // the request field at fault, if one is
-	Err     error  // the underlying cause, for logs
+	// CurrentStatus is the run's status when a change was refused because
+	// of it, so that a script can decide what to do without a second read.
+	CurrentStatus Status
+	Err           error // the underlying cause, for logs
 }
 
 func (e *Error) Error() string {
@@ -47,6 +50,13 @@ func NotFound(format string, args ...any) error {
 // Conflict returns an ErrConflict error with a message for the caller.
 func Conflict(format string, args ...any) error {
 	return &Error{Kind: ErrConflict, Message: fmt.Sprintf(format, args...)}
+}
+
+// StatusConflict returns an ErrConflict error about run, which is in a
+// status that forbids the change; field names the request field at fault,
+// if one is.
+func StatusConflict(run Run, field, format string, args ...any) error {
+	return &Error{Kind: ErrConflict, Field: field, CurrentStatus: run.Status, Message: fmt.Sprintf(format, args...)}
 }
 
 // InvalidField returns an ErrInvalid error that names the field at fault.

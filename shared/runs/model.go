@@ -3,7 +3,11 @@
 // (shared/store) and messaging (shared/bus).
 package runs
 
-import "time"
+import (
+	"encoding/json"
+	"slices"
+	"time"
+)
 
 // Run is one execution of a configuration.
 type Run struct {
@@ -27,10 +31,12 @@ type Run struct {
 	ParentRunID        string    // for a retry: the run it retries
 	AuditID            int64     // a number for the run, for the ETLWorks-style executions endpoint
 	IdempotencyKey     string
-	RequestHash        string    // hash of the launch request, to tell a replay from a misuse of a key
-	PublishedAt        time.Time // zero until the launch message is published
-	MessageID          string    // the Pub/Sub message id of the launch message
-	PublishClaim       time.Time // when a Reaper took the right to publish it, if one did
+	RequestHash        string          // hash of the launch request, to tell a replay from a misuse of a key
+	Parameters         json.RawMessage // the launch's parameters: a compact JSON object, or nil
+	CallbackURL        string          // called back when the run finishes; "" for none
+	PublishedAt        time.Time       // zero until the launch message is published
+	MessageID          string          // the Pub/Sub message id of the launch message
+	PublishClaim       time.Time       // when a Reaper took the right to publish it, if one did
 
 	// What the executor reported.
 	ClaimedBy     string         // the executor_id of the executor that took the run
@@ -170,14 +176,37 @@ type Query struct {
 	Environment     string // "" for every environment
 	ConfigurationID string // "" for every configuration of Kind
 	Status          Status // "" for every status
-	ExecutionDate   string // "" for every date
-	Limit           int
+	// Statuses selects runs in any of these statuses, when Status is "".
+	Statuses      []Status
+	ExecutionDate string    // "" for every date
+	Before        time.Time // runs launched before; zero for any time
+	Limit         int
 }
+
+// selects reports whether r is in a status q selects. The other filters
+// are on what never changes after a launch.
+func (q Query) selects(r Run) bool {
+	switch {
+	case q.Status != "":
+		return r.Status == q.Status
+	case len(q.Statuses) > 0:
+		return slices.Contains(q.Statuses, r.Status)
+	}
+	return true
+}
+
+// The types of message on the launch topic, in their message_type field
+// and attribute.
+const (
+	MessageLaunch = "launch"
+	MessageCancel = "cancel"
+)
 
 // LaunchMessage is what executors receive on the launch topic. Its JSON
 // form is the executor contract (docs/executors.md).
 type LaunchMessage struct {
-	RunID             string         `json:"run_id"`
+	MessageType       string         `json:"message_type"`     // MessageLaunch
+	RunID             string         `json:"run_id,omitempty"` // absent only in a dry run's answer
 	Account           string         `json:"account"`
 	Environment       string         `json:"environment"`
 	ConfigurationType string         `json:"configuration_type"`
@@ -187,6 +216,8 @@ type LaunchMessage struct {
 	Attempt           int            `json:"attempt"`
 	ParentRunID       string         `json:"parent_run_id,omitempty"`
 	Definition        map[string]any `json:"definition"`
+	// Parameters are the launch's parameters, as the launcher gave them.
+	Parameters json.RawMessage `json:"parameters,omitempty"`
 	// Deadline is when the run is failed unless the executor reports
 	// before; every RUNNING report moves it Timeout later. Absent when the
 	// configuration has no timeout.
@@ -211,4 +242,22 @@ type RunEvent struct {
 	PreviousStatus    Status    `json:"previous_status"`
 	At                time.Time `json:"at"` // when the change was made
 	By                string    `json:"by"`
+}
+
+// CancelMessage is published on the launch topic when a run is canceled,
+// so that the executor running it can stop (docs/executors.md). It is a
+// prompt, not the guarantee: a canceled run is FAILED, and the executor's
+// next report gets a 409.
+type CancelMessage struct {
+	MessageType       string    `json:"message_type"` // MessageCancel
+	RunID             string    `json:"run_id"`
+	Account           string    `json:"account"`
+	Environment       string    `json:"environment"`
+	ConfigurationType string    `json:"configuration_type"` // the kind
+	ConfigurationID   string    `json:"configuration_id"`
+	JobID             string    `json:"job_id"`
+	ExecutorID        string    `json:"executor_id,omitempty"` // the execution that claimed the run, if one did
+	Reason            string    `json:"reason"`
+	By                string    `json:"by"`
+	At                time.Time `json:"at"`
 }

@@ -198,6 +198,7 @@ func (s *Service) retryFailedRuns(ctx context.Context, store ReaperStore, cfg Re
 		retry.ConfigurationType, retry.ExecutionDate = parent.ConfigurationType, parent.ExecutionDate
 		retry.TriggerType, retry.StartedBy = TriggerRetry, parent.StartedBy
 		retry.Attempt, retry.ParentRunID = parent.Attempt+1, parent.RunID
+		retry.Parameters, retry.CallbackURL = parent.Parameters, parent.CallbackURL
 		// The retry budget is the one the first attempt was launched with.
 		retry.Retries, retry.RetryDelay = parent.Retries, parent.RetryDelay
 		created, err := store.CreateRetry(ctx, parent, retry)

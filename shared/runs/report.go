@@ -35,7 +35,7 @@ func (s *Service) ReportStatus(ctx context.Context, who auth.Caller, ref RunRef,
 			if r.Status == rep.Status && r.ClaimedBy == rep.ExecutorID {
 				return Update{}, nil // a redelivered final report
 			}
-			return Update{}, Conflict("run %s is already %s; an executor's report cannot change a finished run", r.RunID, r.Status)
+			return Update{}, StatusConflict(*r, "", "run %s is already %s; an executor's report cannot change a finished run", r.RunID, r.Status)
 		}
 		now := s.clock()
 		var claim *Event

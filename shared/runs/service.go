@@ -33,6 +33,14 @@ type Store interface {
 	GetRun(ctx context.Context, account, key string) (Run, error)
 	// QueryRuns returns the runs q selects, newest first.
 	QueryRuns(ctx context.Context, account string, q Query) ([]Run, error)
+	// CountRuns counts the runs q selects, ignoring its limit.
+	CountRuns(ctx context.Context, account string, q Query) (int, error)
+	// UpdateRuns applies change to each of the runs with the given keys,
+	// in one transaction, and returns the runs it saved, with their events.
+	UpdateRuns(ctx context.Context, account string, keys []string, change func(*Run) (Update, error)) ([]Run, []Event, error)
+	// WatchRun returns the run as soon as done accepts it, or its last
+	// state when ctx ends, without polling.
+	WatchRun(ctx context.Context, account, key string, done func(Run) bool) (Run, error)
 	// UpdateRun applies change to the run in a transaction, and saves what
 	// change decides: the run and an event (returned, with its ID), or
 	// nothing.
@@ -50,33 +58,54 @@ type Store interface {
 type Publisher interface {
 	PublishLaunch(ctx context.Context, msg LaunchMessage) (messageID string, err error)
 	PublishRunEvent(ctx context.Context, ev RunEvent) (messageID string, err error)
+	PublishCancel(ctx context.Context, msg CancelMessage) (messageID string, err error)
+}
+
+// CallbackPolicy decides whether a launch may ask to be called back at a
+// URL. shared/callbacks implements it with the account's settings.
+type CallbackPolicy interface {
+	CheckCallbackURL(ctx context.Context, account, url string) error
 }
 
 // Service carries out launches, status reads and status changes.
 type Service struct {
-	store Store
-	bus   Publisher
-	authz *auth.Authorizer
-	now   func() time.Time
+	store     Store
+	bus       Publisher
+	authz     *auth.Authorizer
+	callbacks CallbackPolicy
+	now       func() time.Time
 	// publishTimeout bounds the publish that follows a launch, so that a
 	// Pub/Sub outage delays the answer by at most this much.
 	publishTimeout time.Duration
 }
 
-// NewService returns a Service. now may be nil for time.Now.
-func NewService(store Store, bus Publisher, authz *auth.Authorizer, now func() time.Time) (*Service, error) {
+// Deps are a Service's dependencies.
+type Deps struct {
+	Store     Store
+	Bus       Publisher
+	Authz     *auth.Authorizer
+	Callbacks CallbackPolicy
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewService returns a Service.
+func NewService(deps Deps) (*Service, error) {
 	switch {
-	case store == nil:
+	case deps.Store == nil:
 		return nil, errors.New("runs: missing store")
-	case bus == nil:
+	case deps.Bus == nil:
 		return nil, errors.New("runs: missing publisher")
-	case authz == nil:
+	case deps.Authz == nil:
 		return nil, errors.New("runs: missing authorizer")
+	case deps.Callbacks == nil:
+		return nil, errors.New("runs: missing callback policy")
 	}
-	if now == nil {
-		now = time.Now
+	s := &Service{store: deps.Store, bus: deps.Bus, authz: deps.Authz, callbacks: deps.Callbacks, now: deps.Now, publishTimeout: 10 * time.Second}
+	if s.now == nil {
+		s.now = time.Now
 	}
-	return &Service{store: store, bus: bus, authz: authz, now: now, publishTimeout: 10 * time.Second}, nil
+	return s, nil
 }
 
 // clock returns the time now, in UTC, to the microsecond: the precision
@@ -92,6 +121,11 @@ type Launch struct {
 	JobID           string // optional: must be the configuration's job id
 	ExecutionDate   string // optional YYYY-MM-DD; defaults to the launch day (UTC)
 	IdempotencyKey  string // optional: replays return the first launch's run
+	// Parameters is an optional JSON object, compact, passed to the
+	// executor in the launch message and kept on the run.
+	Parameters json.RawMessage
+	// CallbackURL, optional, is called back when the run finishes.
+	CallbackURL string
 }
 
 // Launch authorizes who (role need) and starts a run. It returns the run
@@ -100,34 +134,10 @@ type Launch struct {
 // The member and the configuration are read in one round trip, which is why
 // Launch authorizes itself rather than leaving it to the API layer.
 func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (Run, bool, error) {
-	kind, ok := KindOf(l.ConfigType)
-	if !ok {
-		return Run{}, false, InvalidField("configuration_type", "unknown configuration type %q", l.ConfigType)
-	}
-	ref := ConfigRef{Environment: l.Environment, Kind: kind, ConfigurationID: l.ConfigurationID}
-	role, cfg, err := s.store.LoadLaunch(ctx, l.Account, who.Email, ref)
+	run, cfg, err := s.prepare(ctx, who, need, l)
 	if err != nil {
-		return Run{}, false, fmt.Errorf("store.LoadLaunch: %w", err)
-	}
-	if err := s.authz.Check(who, l.Account, role, need); err != nil {
 		return Run{}, false, err
 	}
-	if err := launchable(cfg, l); err != nil {
-		return Run{}, false, err
-	}
-
-	key := RandomKey()
-	if l.IdempotencyKey != "" {
-		key = IdempotentKey(l.Account, l.IdempotencyKey)
-	}
-	run := NewRun(*cfg, key, s.clock())
-	run.ConfigurationType = l.ConfigType // as the caller named it: gbq-to-gbq stays gbq-to-gbq
-	run.TriggerType, run.StartedBy = TriggerAPI, who.Email
-	run.IdempotencyKey, run.RequestHash = l.IdempotencyKey, requestHash(kind, l)
-	if l.ExecutionDate != "" {
-		run.ExecutionDate = l.ExecutionDate
-	}
-
 	err = s.store.CreateRun(ctx, run)
 	if errors.Is(err, ErrAlreadyExists) {
 		return s.replay(ctx, run)
@@ -138,6 +148,72 @@ func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l
 	logging.Annotate(ctx, slog.String("run_id", run.RunID))
 	s.Publish(ctx, run, cfg.Definition)
 	return run, false, nil
+}
+
+// DryRun checks a launch as Launch does (role, configuration, activation,
+// request) and returns the launch message it would publish, without its
+// run id, writing nothing. A launch whose idempotency key was used before
+// would be a replay: DryRun then returns the run it would answer with.
+func (s *Service) DryRun(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (LaunchMessage, *Run, error) {
+	logging.Annotate(ctx, slog.Bool("dry_run", true))
+	run, cfg, err := s.prepare(ctx, who, need, l)
+	if err != nil {
+		return LaunchMessage{}, nil, err
+	}
+	if l.IdempotencyKey != "" {
+		existing, err := s.store.GetRun(ctx, run.Account, run.Key)
+		switch {
+		case err == nil:
+			if err := replayable(run, existing); err != nil {
+				return LaunchMessage{}, nil, err
+			}
+			return LaunchMessage{}, &existing, nil
+		case !errors.Is(err, ErrNotFound):
+			return LaunchMessage{}, nil, fmt.Errorf("store.GetRun: %w", err)
+		}
+	}
+	msg := LaunchMessageOf(run, cfg.Definition)
+	msg.RunID = ""
+	return msg, nil, nil
+}
+
+// prepare reads and checks what a launch needs, and returns the run it
+// would create.
+func (s *Service) prepare(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (Run, *Configuration, error) {
+	kind, ok := KindOf(l.ConfigType)
+	if !ok {
+		return Run{}, nil, InvalidField("configuration_type", "unknown configuration type %q", l.ConfigType)
+	}
+	ref := ConfigRef{Environment: l.Environment, Kind: kind, ConfigurationID: l.ConfigurationID}
+	role, cfg, err := s.store.LoadLaunch(ctx, l.Account, who.Email, ref)
+	if err != nil {
+		return Run{}, nil, fmt.Errorf("store.LoadLaunch: %w", err)
+	}
+	if err := s.authz.Check(who, l.Account, role, need); err != nil {
+		return Run{}, nil, err
+	}
+	if err := launchable(cfg, l); err != nil {
+		return Run{}, nil, err
+	}
+	if l.CallbackURL != "" {
+		if err := s.callbacks.CheckCallbackURL(ctx, l.Account, l.CallbackURL); err != nil {
+			return Run{}, nil, err
+		}
+	}
+
+	key := RandomKey()
+	if l.IdempotencyKey != "" {
+		key = IdempotentKey(l.Account, l.IdempotencyKey)
+	}
+	run := NewRun(*cfg, key, s.clock())
+	run.ConfigurationType = l.ConfigType // as the caller named it: gbq-to-gbq stays gbq-to-gbq
+	run.TriggerType, run.StartedBy = TriggerAPI, who.Email
+	run.IdempotencyKey, run.RequestHash = l.IdempotencyKey, requestHash(kind, l)
+	run.Parameters, run.CallbackURL = l.Parameters, l.CallbackURL
+	if l.ExecutionDate != "" {
+		run.ExecutionDate = l.ExecutionDate
+	}
+	return run, cfg, nil
 }
 
 // NewRun returns a new RUNNING run of cfg with the given key, started at
@@ -190,19 +266,38 @@ func (s *Service) replay(ctx context.Context, attempt Run) (Run, bool, error) {
 	if err != nil {
 		return Run{}, false, fmt.Errorf("store.GetRun: %w", err)
 	}
-	if existing.IdempotencyKey != attempt.IdempotencyKey || existing.RequestHash != attempt.RequestHash {
-		return Run{}, false, &Error{Kind: ErrConflict, Field: "idempotency_key", Message: fmt.Sprintf(
-			"idempotency_key %q was already used by run %s for a different launch request; use a new key",
-			attempt.IdempotencyKey, existing.RunID)}
+	if err := replayable(attempt, existing); err != nil {
+		return Run{}, false, err
 	}
 	logging.Annotate(ctx, slog.String("run_id", existing.RunID), slog.Bool("replay", true))
 	return existing, true, nil
 }
 
+// replayable explains why attempt, whose key is existing's, is not a
+// replay of it but a different request reusing its idempotency key, or
+// returns nil.
+func replayable(attempt, existing Run) error {
+	if existing.IdempotencyKey != attempt.IdempotencyKey || existing.RequestHash != attempt.RequestHash {
+		return &Error{Kind: ErrConflict, Field: "idempotency_key", Message: fmt.Sprintf(
+			"idempotency_key %q was already used by run %s for a different launch request; use a new key",
+			attempt.IdempotencyKey, existing.RunID)}
+	}
+	return nil
+}
+
 // requestHash identifies a launch request, so that a replay with the same
 // idempotency key can be told apart from a different request reusing it.
 func requestHash(kind Kind, l Launch) string {
-	b, _ := json.Marshal([]string{l.Account, l.Environment, string(kind), l.ConfigurationID, l.JobID, l.ExecutionDate})
+	fields := []string{l.Account, l.Environment, string(kind), l.ConfigurationID, l.JobID, l.ExecutionDate}
+	// Fields added later are hashed only when set, so that the hashes of
+	// runs launched before them still match their replays.
+	if len(l.Parameters) > 0 {
+		fields = append(fields, "parameters="+string(l.Parameters))
+	}
+	if l.CallbackURL != "" {
+		fields = append(fields, "callback_url="+l.CallbackURL)
+	}
+	b, _ := json.Marshal(fields)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -210,6 +305,7 @@ func requestHash(kind Kind, l Launch) string {
 // LaunchMessageOf is the message that launches run.
 func LaunchMessageOf(run Run, definition map[string]any) LaunchMessage {
 	msg := LaunchMessage{
+		MessageType:       MessageLaunch,
 		RunID:             run.RunID,
 		Account:           run.Account,
 		Environment:       run.Environment,
@@ -220,6 +316,7 @@ func LaunchMessageOf(run Run, definition map[string]any) LaunchMessage {
 		Attempt:           run.Attempt,
 		ParentRunID:       run.ParentRunID,
 		Definition:        definition,
+		Parameters:        run.Parameters,
 	}
 	if run.Timeout > 0 {
 		deadline := run.Deadline
@@ -326,6 +423,22 @@ func (s *Service) Get(ctx context.Context, ref RunRef) (Run, error) {
 	return run, nil
 }
 
+// Wait returns the run ref names once it has finished, or as it is when
+// wait is over.
+func (s *Service) Wait(ctx context.Context, ref RunRef, wait time.Duration) (Run, error) {
+	run, err := s.Get(ctx, ref)
+	if err != nil || run.Status.Final() || wait <= 0 {
+		return run, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	watched, err := s.store.WatchRun(ctx, ref.Account, run.Key, func(r Run) bool { return r.Status.Final() })
+	if err != nil {
+		return Run{}, fmt.Errorf("store.WatchRun: %w", err)
+	}
+	return watched, nil
+}
+
 // History returns the run ref names and its recorded events.
 func (s *Service) History(ctx context.Context, ref RunRef) (Run, []Event, error) {
 	run, err := s.Get(ctx, ref)
@@ -353,14 +466,26 @@ func (s *Service) Find(ctx context.Context, account string, q Query) ([]Run, err
 // status, and it stops a pending retry, since the person now decides. The
 // change is recorded in the run's events; setting the status a run already
 // has changes nothing.
-func (s *Service) SetStatus(ctx context.Context, who auth.Caller, ref RunRef, status Status) (Run, error) {
+//
+// expected, when set, makes it a compare-and-set: the run must still be in
+// that status, or nothing changes and the answer is a conflict that says
+// what the status is, so that a person cannot overwrite an executor's
+// report they have not seen.
+func (s *Service) SetStatus(ctx context.Context, who auth.Caller, ref RunRef, status, expected Status) (Run, error) {
 	return s.change(ctx, ref, func(r *Run) (Update, error) {
-		if r.Status == status {
-			return Update{}, nil
-		}
-		r.RetryAt = time.Time{}
-		return Update{Save: true, Event: s.transition(r, who.Email, status, "")}, nil
+		return s.setStatus(r, who.Email, status, expected, "")
 	})
+}
+
+func (s *Service) setStatus(r *Run, by string, status, expected Status, detail string) (Update, error) {
+	if expected != "" && r.Status != expected {
+		return Update{}, StatusConflict(*r, "expected_status", "run %s is %s, not %s as expected; nothing was changed", r.RunID, r.Status, expected)
+	}
+	if r.Status == status {
+		return Update{}, nil
+	}
+	r.RetryAt = time.Time{}
+	return Update{Save: true, Event: s.transition(r, by, status, detail)}, nil
 }
 
 // transition moves r to status at now, and returns the event recording it.

@@ -50,10 +50,19 @@ var examples = map[string]Example{
 	"get_run_events": {"POST", "/v1/dag/status", `{"action": "get_run_events", "account": "ACCOUNT", "environment": "DEV",
 		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV",
 		"run_id": "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179"}`},
-	"get_flow_status": {"GET", "/rest/v1/executions/000099_iowa_liquor_prepare_pda_DEV?account=ACCOUNT", ""},
-	"list_members":    {"POST", "/v1/access", `{"action": "list_members", "account": "ACCOUNT"}`},
-	"add_member":      {"POST", "/v1/access", `{"action": "add_member", "account": "ACCOUNT", "email": "newcomer@example.com", "role": "viewer"}`},
-	"remove_member":   {"POST", "/v1/access", `{"action": "remove_member", "account": "ACCOUNT", "email": "leaving@example.com"}`},
+	"cancel_run": {"POST", "/v1/dag/status", `{"action": "cancel_run", "account": "ACCOUNT", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV",
+		"run_id": "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179", "reason": "wrong day"}`},
+	"set_runs_status": {"POST", "/v1/dag/status", `{"action": "set_runs_status", "account": "ACCOUNT", "configuration_type": "table-to-table",
+		"from_status": "FAILED", "status": "CHECKED", "before": "2020-12-31", "dry_run": true}`},
+	"get_flow_status":       {"GET", "/rest/v1/executions/000099_iowa_liquor_prepare_pda_DEV?account=ACCOUNT", ""},
+	"list_members":          {"POST", "/v1/access", `{"action": "list_members", "account": "ACCOUNT"}`},
+	"add_member":            {"POST", "/v1/access", `{"action": "add_member", "account": "ACCOUNT", "email": "newcomer@example.com", "role": "viewer"}`},
+	"remove_member":         {"POST", "/v1/access", `{"action": "remove_member", "account": "ACCOUNT", "email": "leaving@example.com"}`},
+	"get_callback_settings": {"POST", "/v1/access", `{"action": "get_callback_settings", "account": "ACCOUNT"}`},
+	"set_callback_settings": {"POST", "/v1/access", `{"action": "set_callback_settings", "account": "ACCOUNT",
+		"allowed_hosts": ["hooks.example.com", "*.ci.example.com"]}`},
+	"rotate_callback_secret": {"POST", "/v1/access", `{"action": "rotate_callback_secret", "account": "ACCOUNT"}`},
 }
 
 // ExampleFor returns the example request of action on account.

@@ -351,3 +351,14 @@ func Messages(t testing.TB, sub *pubsub.Subscriber, wait time.Duration) []*pubsu
 	defer mu.Unlock()
 	return got
 }
+
+// Eventually checks cond every 50ms until it holds, and fails the test if
+// it does not within 30s: for what Pub/Sub delivers in its own time.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"cloud.google.com/go/firestore"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -34,6 +36,11 @@ type runDoc struct {
 	AuditID            int64      `firestore:"audit_id"`
 	IdempotencyKey     string     `firestore:"idempotency_key,omitempty"`
 	RequestHash        string     `firestore:"request_hash,omitempty"`
+	// Parameters is kept as the JSON text the launcher sent: Firestore
+	// maps cannot hold every JSON object (empty keys, reserved names) and
+	// would turn big integers into floats.
+	Parameters  string `firestore:"parameters,omitempty"`
+	CallbackURL string `firestore:"callback_url,omitempty"`
 	// Published is false until the launch message is out; it is a field of
 	// its own because Firestore cannot query for an absent published_at.
 	Published        bool       `firestore:"published"`
@@ -71,6 +78,13 @@ func valueOf(t *time.Time) time.Time {
 	return t.UTC()
 }
 
+func rawJSON(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
 func encodeRun(r runs.Run) runDoc {
 	return runDoc{
 		RunID:              r.RunID,
@@ -94,6 +108,8 @@ func encodeRun(r runs.Run) runDoc {
 		AuditID:            r.AuditID,
 		IdempotencyKey:     r.IdempotencyKey,
 		RequestHash:        r.RequestHash,
+		Parameters:         string(r.Parameters),
+		CallbackURL:        r.CallbackURL,
 		Published:          !r.PublishedAt.IsZero(),
 		PublishedAt:        optionalTime(r.PublishedAt),
 		PubSubMessageID:    r.MessageID,
@@ -139,6 +155,8 @@ func decodeRun(snap *firestore.DocumentSnapshot) (runs.Run, error) {
 		AuditID:            d.AuditID,
 		IdempotencyKey:     d.IdempotencyKey,
 		RequestHash:        d.RequestHash,
+		Parameters:         rawJSON(d.Parameters),
+		CallbackURL:        d.CallbackURL,
 		PublishedAt:        valueOf(d.PublishedAt),
 		MessageID:          d.PubSubMessageID,
 		PublishClaim:       valueOf(d.PublishClaimedAt),
@@ -282,4 +300,45 @@ func encodeEvent(e runs.Event) eventDoc {
 func (d eventDoc) event(id string) runs.Event {
 	return runs.Event{ID: id, At: d.At.UTC(), By: d.By, Type: d.Type, From: runs.Status(d.From), To: runs.Status(d.To),
 		Detail: d.Detail, Published: d.Published}
+}
+
+// callbackSettingsDoc is accounts/{account}/settings/callbacks.
+type callbackSettingsDoc struct {
+	AllowedHosts []string            `firestore:"allowed_hosts"`
+	Secrets      []callbackSecretDoc `firestore:"secrets"`
+	UpdatedBy    string              `firestore:"updated_by"`
+	UpdatedAt    time.Time           `firestore:"updated_at"`
+}
+
+type callbackSecretDoc struct {
+	ID        string    `firestore:"id"`
+	Value     string    `firestore:"value"`
+	CreatedAt time.Time `firestore:"created_at"`
+	CreatedBy string    `firestore:"created_by"`
+}
+
+func encodeCallbackSettings(s callbacks.Settings, by string, at time.Time) callbackSettingsDoc {
+	d := callbackSettingsDoc{AllowedHosts: s.AllowedHosts, Secrets: []callbackSecretDoc{}, UpdatedBy: by, UpdatedAt: at}
+	if d.AllowedHosts == nil {
+		d.AllowedHosts = []string{}
+	}
+	for _, sec := range s.Secrets {
+		d.Secrets = append(d.Secrets, callbackSecretDoc{ID: sec.ID, Value: sec.Value, CreatedAt: sec.CreatedAt, CreatedBy: sec.CreatedBy})
+	}
+	return d
+}
+
+func decodeCallbackSettings(snap *firestore.DocumentSnapshot) (callbacks.Settings, error) {
+	if !snap.Exists() {
+		return callbacks.Settings{}, nil
+	}
+	var d callbackSettingsDoc
+	if err := snap.DataTo(&d); err != nil {
+		return callbacks.Settings{}, fmt.Errorf("store: decode %s: %w", snap.Ref.Path, err)
+	}
+	s := callbacks.Settings{AllowedHosts: d.AllowedHosts}
+	for _, sec := range d.Secrets {
+		s.Secrets = append(s.Secrets, callbacks.Secret{ID: sec.ID, Value: sec.Value, CreatedAt: sec.CreatedAt.UTC(), CreatedBy: sec.CreatedBy})
+	}
+	return s, nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/firestore/apiv1/firestorepb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -252,23 +253,7 @@ func (s *Store) GetRun(ctx context.Context, account, key string) (runs.Run, erro
 func (s *Store) QueryRuns(ctx context.Context, account string, q runs.Query) ([]runs.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	query := s.runs(account).Query
-	switch {
-	case q.ConfigurationID != "":
-		query = query.Where("config_key", "==", ConfigKey(runs.ConfigRef{Environment: q.Environment, Kind: q.Kind, ConfigurationID: q.ConfigurationID}))
-	case q.Environment != "":
-		query = query.Where("kind", "==", string(q.Kind)).Where("environment", "==", q.Environment)
-	default:
-		query = query.Where("kind", "==", string(q.Kind))
-	}
-	if q.Status != "" {
-		query = query.Where("status", "==", string(q.Status))
-	}
-	if q.ExecutionDate != "" {
-		query = query.Where("execution_date", "==", q.ExecutionDate)
-	}
-	query = query.OrderBy("start_execution_date", firestore.Desc).Limit(q.Limit)
-	snaps, err := query.Documents(ctx).GetAll()
+	snaps, err := s.runsQuery(account, q).OrderBy("start_execution_date", firestore.Desc).Limit(q.Limit).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, classify("store.QueryRuns", err)
 	}
@@ -281,6 +266,82 @@ func (s *Store) QueryRuns(ctx context.Context, account string, q runs.Query) ([]
 		found = append(found, run)
 	}
 	return found, nil
+}
+
+// CountRuns implements runs.Store with an aggregation query: Firestore
+// counts the index entries without reading the documents.
+func (s *Store) CountRuns(ctx context.Context, account string, q runs.Query) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	query := s.runsQuery(account, q).OrderBy("start_execution_date", firestore.Desc)
+	result, err := query.NewAggregationQuery().WithCount("n").Get(ctx)
+	if err != nil {
+		return 0, classify("store.CountRuns", err)
+	}
+	n, ok := result["n"].(*firestorepb.Value)
+	if !ok {
+		return 0, fmt.Errorf("store.CountRuns: unexpected count %T", result["n"])
+	}
+	return int(n.GetIntegerValue()), nil
+}
+
+// runsQuery is the query of the runs q selects, without order and limit.
+func (s *Store) runsQuery(account string, q runs.Query) firestore.Query {
+	query := s.runs(account).Query
+	switch {
+	case q.ConfigurationID != "":
+		query = query.Where("config_key", "==", ConfigKey(runs.ConfigRef{Environment: q.Environment, Kind: q.Kind, ConfigurationID: q.ConfigurationID}))
+	case q.Environment != "":
+		query = query.Where("kind", "==", string(q.Kind)).Where("environment", "==", q.Environment)
+	default:
+		query = query.Where("kind", "==", string(q.Kind))
+	}
+	switch {
+	case q.Status != "":
+		query = query.Where("status", "==", string(q.Status))
+	case len(q.Statuses) > 0:
+		statuses := make([]string, len(q.Statuses))
+		for i, st := range q.Statuses {
+			statuses[i] = string(st)
+		}
+		query = query.Where("status", "in", statuses)
+	}
+	if q.ExecutionDate != "" {
+		query = query.Where("execution_date", "==", q.ExecutionDate)
+	}
+	if !q.Before.IsZero() {
+		query = query.Where("start_execution_date", "<", q.Before)
+	}
+	return query
+}
+
+// WatchRun implements runs.Store with a snapshot listener: Firestore
+// pushes each change of the run document, so waiting costs no polling.
+// When ctx ends first, it returns the last state it saw.
+func (s *Store) WatchRun(ctx context.Context, account, key string, done func(runs.Run) bool) (runs.Run, error) {
+	it := s.runs(account).Doc(key).Snapshots(ctx)
+	defer it.Stop()
+	var last *runs.Run
+	for {
+		snap, err := it.Next()
+		if err != nil {
+			if last != nil && ctx.Err() != nil {
+				return *last, nil
+			}
+			return runs.Run{}, classify("store.WatchRun", err)
+		}
+		if !snap.Exists() {
+			return runs.Run{}, fmt.Errorf("store.WatchRun: %w", runs.ErrNotFound)
+		}
+		run, err := decodeRun(snap)
+		if err != nil {
+			return runs.Run{}, err
+		}
+		if done(run) {
+			return run, nil
+		}
+		last = &run
+	}
 }
 
 // UpdateRun implements runs.Store with a transaction: the run is read,
@@ -326,6 +387,58 @@ func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(
 		return runs.Run{}, nil, classifyTx("store.UpdateRun", err)
 	}
 	return result, saved, nil
+}
+
+// UpdateRuns implements runs.Store: one transaction reads every run,
+// changes them, and writes those change saves, with their events.
+func (s *Store) UpdateRuns(ctx context.Context, account string, keys []string, change func(*runs.Run) (runs.Update, error)) ([]runs.Run, []runs.Event, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	refs := make([]*firestore.DocumentRef, len(keys))
+	for i, key := range keys {
+		refs[i] = s.runs(account).Doc(key)
+	}
+	var (
+		saved  []runs.Run
+		events []runs.Event
+	)
+	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		saved, events = nil, nil // the function may run again after a conflict
+		snaps, err := tx.GetAll(refs)
+		if err != nil {
+			return err
+		}
+		for _, snap := range snaps {
+			if !snap.Exists() {
+				continue
+			}
+			run, err := decodeRun(snap)
+			if err != nil {
+				return err
+			}
+			update, err := change(&run)
+			if err != nil {
+				return err
+			}
+			if !update.Save || update.Event == nil {
+				continue // what is saved here is always recorded: no event, no change
+			}
+			if err := tx.Set(snap.Ref, encodeRun(run)); err != nil {
+				return err
+			}
+			ref := snap.Ref.Collection("events").NewDoc()
+			if err := tx.Create(ref, encodeEvent(*update.Event)); err != nil {
+				return err
+			}
+			update.Event.ID = ref.ID
+			saved, events = append(saved, run), append(events, *update.Event)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, classifyTx("store.UpdateRuns", err)
+	}
+	return saved, events, nil
 }
 
 // MarkEventPublished implements runs.Store.

@@ -1,0 +1,305 @@
+package callbackdispatcher_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/runwaydata/runway/functions/callbackdispatcher"
+	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/callbacks"
+	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/stacktest"
+	"github.com/runwaydata/runway/shared/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const configID = "000099_iowa_liquor_prepare_pda_DEV"
+
+// receiver is a callback receiver that answers with the statuses given,
+// then 200, and keeps what it received.
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	answers  []int
+	requests []received
+}
+
+type received struct {
+	header http.Header
+	body   []byte
+}
+
+func newReceiver(t *testing.T, tls bool, answers ...int) *receiver {
+	r := &receiver{answers: answers}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.requests = append(r.requests, received{req.Header.Clone(), body})
+		status := http.StatusOK
+		if len(r.answers) > 0 {
+			status, r.answers = r.answers[0], r.answers[1:]
+		}
+		w.WriteHeader(status)
+	})
+	if tls {
+		r.Server = httptest.NewTLSServer(handler)
+	} else {
+		r.Server = httptest.NewServer(handler)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) received() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.requests...)
+}
+
+// setUp allows host for callbacks on account 000099 and returns the
+// signing secret.
+func setUp(t *testing.T, s *stacktest.Stack, hosts ...string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"action": "set_callback_settings", "account": "000099", "allowed_hosts": hosts})
+	s.Post(t, "/v1/access", string(body)).Decode(t, &api.CallbackSettingsResponse{})
+	var rotated api.RotateCallbackSecretResponse
+	s.Post(t, "/v1/access", `{"action": "rotate_callback_secret", "account": "000099"}`).Decode(t, &rotated)
+	return rotated.Secret.Secret
+}
+
+func launchWithCallback(t *testing.T, s *stacktest.Stack, url string) string {
+	t.Helper()
+	return launchJob(t, s, configID, `, "callback_url": "`+url+`"`)
+}
+
+func launchJob(t *testing.T, s *stacktest.Stack, configID, extra string) string {
+	t.Helper()
+	var got api.LaunchResponse
+	s.Post(t, "/v1/dag/launch", `{"action": "launch_job", "account": "000099", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "`+configID+`"`+extra+`}`).Decode(t, &got)
+	return got.RunID
+}
+
+func finish(t *testing.T, s *stacktest.Stack, runID, status string) {
+	t.Helper()
+	s.Post(t, "/v1/dag/status", `{"action": "set_run_status", "account": "000099", "configuration_type": "table-to-table",
+		"configuration_id": "`+configID+`", "run_id": "`+runID+`", "status": "`+status+`"}`).Decode(t, &api.Results{})
+}
+
+func history(t *testing.T, s *stacktest.Stack, runID string) api.RunEventsResponse {
+	t.Helper()
+	var h api.RunEventsResponse
+	s.Post(t, "/v1/dag/status", `{"action": "get_run_events", "account": "000099", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "`+configID+`", "run_id": "`+runID+`"}`).Decode(t, &h)
+	return h
+}
+
+// TestCallbackIsSignedRetriedAndRecorded: a run that finishes calls its
+// callback_url back with its result, signed with the account's secret;
+// the receiver's 500 makes Runway try again, and every attempt is in the
+// run's events.
+func TestCallbackIsSignedRetriedAndRecorded(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	s.StartDelivery(t, "CallbackDispatcher")
+	hook := newReceiver(t, false, http.StatusInternalServerError)
+	secret := setUp(t, s, "127.0.0.1")
+	runID := launchWithCallback(t, s, hook.URL+"/runway?team=data")
+
+	finish(t, s, runID, "FAILED")
+	stacktest.Eventually(t, "the second attempt", func() bool { return len(hook.received()) >= 2 })
+	time.Sleep(2 * time.Second) // time for a wrong third attempt
+	got := hook.received()
+	if len(got) != 2 {
+		t.Fatalf("%d callbacks, want 2 (a 500, then a 200)", len(got))
+	}
+	for i, r := range got {
+		if err := callbacks.Verify(secret, r.header.Get("X-Runway-Signature"), r.body, time.Now(), 5*time.Minute); err != nil {
+			t.Errorf("attempt %d: %v", i+1, err)
+		}
+		var result api.RunResult
+		if err := json.Unmarshal(r.body, &result); err != nil || result.RunID != runID || result.Status != "FAILED" || result.LastUpdateDate == "" {
+			t.Errorf("attempt %d body %s", i+1, r.body)
+		}
+		if a := r.header.Get("X-Runway-Delivery-Attempt"); a != []string{"1", "2"}[i] {
+			t.Errorf("attempt %d says it is attempt %s", i+1, a)
+		}
+		if r.header.Get("X-Runway-Event-Id") != got[0].header.Get("X-Runway-Event-Id") || r.header.Get("X-Runway-Key-Id") == "" {
+			t.Errorf("attempt %d headers %v", i+1, r.header)
+		}
+	}
+	// A wrong secret does not verify.
+	if callbacks.Verify(secret+"x", got[1].header.Get("X-Runway-Signature"), got[1].body, time.Now(), time.Minute) == nil {
+		t.Error("the signature verifies with another secret")
+	}
+
+	var trail []string
+	for _, e := range history(t, s, runID).Events {
+		if strings.HasPrefix(e.Type, "callback") {
+			trail = append(trail, e.Type)
+			if e.To != "FAILED" || !strings.Contains(e.Detail, hook.URL) {
+				t.Errorf("event %+v", e)
+			}
+		}
+	}
+	if strings.Join(trail, ",") != "callback_failed,callback_delivered" {
+		t.Errorf("callback events %v", trail)
+	}
+
+	// Acknowledging the failure is another final status: another callback.
+	finish(t, s, runID, "CHECKED")
+	stacktest.Eventually(t, "the CHECKED callback", func() bool { return len(hook.received()) == 3 })
+	if third := hook.received()[2]; !strings.Contains(string(third.body), `"status":"CHECKED"`) ||
+		third.header.Get("X-Runway-Event-Id") == got[0].header.Get("X-Runway-Event-Id") {
+		t.Errorf("CHECKED callback %s %v", third.body, third.header)
+	}
+}
+
+// TestCallbackNeverSentToAPrivateAddress: with the production client, a
+// callback to a host that resolves to a private address is refused when
+// connecting, recorded, and not tried again.
+func TestCallbackNeverSentToAPrivateAddress(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	hook := newReceiver(t, true)
+	setUp(t, s, "localhost")
+	port := hook.URL[strings.LastIndex(hook.URL, ":"):]
+	// https and an allowed name pass the launch's checks; where the name
+	// leads is only known when connecting.
+	runID := launchWithCallback(t, s, "https://localhost"+port+"/hook")
+	events := s.Subscribe(t, "runway-run-events")
+	finish(t, s, runID, "SUCCESS")
+	msgs := stacktest.Messages(t, events, 2*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d run events", len(msgs))
+	}
+
+	h, err := callbackdispatcher.New(callbackdispatcher.Deps{Store: s.Env.Store, Client: callbacks.NewClient(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := bus.Message{ID: msgs[0].ID, Data: msgs[0].Data, Attributes: msgs[0].Attributes}
+	for range 2 { // a redelivery changes nothing
+		if err := h.Handle(context.Background(), m); err != nil {
+			t.Fatalf("Handle = %v; a refused address is not retried", err)
+		}
+	}
+	if n := len(hook.received()); n != 0 {
+		t.Fatalf("the private receiver got %d callbacks", n)
+	}
+	var abandoned []api.RunEvent
+	for _, e := range history(t, s, runID).Events {
+		if strings.HasPrefix(e.Type, "callback") {
+			abandoned = append(abandoned, e)
+		}
+	}
+	if len(abandoned) != 1 || abandoned[0].Type != "callback_abandoned" || !strings.Contains(abandoned[0].Detail, "not a public internet address") {
+		t.Errorf("callback events %+v", abandoned)
+	}
+
+	// Without dev mode, launches refuse http and private addresses outright.
+	policy := callbacks.Policy{Settings: s.Env.Store}
+	for _, url := range []string{"http://localhost/hook", "https://127.0.0.1/hook"} {
+		if err := policy.CheckCallbackURL(context.Background(), "000099", url); err == nil {
+			t.Errorf("%s was accepted", url)
+		}
+	}
+}
+
+// TestCallbackGivesUp: a receiver that keeps failing is tried
+// MaxAttempts times, then abandoned; a 4xx is not retried.
+func TestCallbackGivesUp(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	setUp(t, s, "127.0.0.1")
+	failing := newReceiver(t, false, 503, 503, 503, 503)
+	refusing := newReceiver(t, false, http.StatusGone)
+	events := s.Subscribe(t, "runway-run-events")
+	failingRun := launchWithCallback(t, s, failing.URL)
+	refusedRun := launchWithCallback(t, s, refusing.URL)
+	finish(t, s, failingRun, "SUCCESS")
+	finish(t, s, refusedRun, "SUCCESS")
+	msgs := stacktest.Messages(t, events, 2*time.Second)
+	if len(msgs) != 2 {
+		t.Fatalf("%d run events", len(msgs))
+	}
+	h, err := callbackdispatcher.New(callbackdispatcher.Deps{Store: s.Env.Store, Client: callbacks.NewClient(true), AllowPrivate: true, MaxAttempts: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := map[string][]bool{} // run id → retry asked, per delivery
+	for range 4 {
+		for _, msg := range msgs {
+			err := h.Handle(context.Background(), bus.Message{ID: msg.ID, Data: msg.Data, Attributes: msg.Attributes})
+			results[msg.Attributes["run_id"]] = append(results[msg.Attributes["run_id"]], err != nil)
+		}
+	}
+	if got := fmt.Sprint(results[failingRun]); got != "[true true false false]" {
+		t.Errorf("failing receiver: retry asked %s, want twice, then no more", got)
+	}
+	if n := len(failing.received()); n != 3 {
+		t.Errorf("the failing receiver got %d attempts, want 3", n)
+	}
+	if got := results[refusedRun]; got[0] || len(refusing.received()) != 1 {
+		t.Errorf("a 410 was retried: %v, %d attempts", got, len(refusing.received()))
+	}
+	last := history(t, s, failingRun).Events
+	if e := last[len(last)-1]; e.Type != "callback_abandoned" || !strings.Contains(e.Detail, "no attempts left") {
+		t.Errorf("last event %+v", e)
+	}
+}
+
+// TestRetriedRunCallsBackOnce: a failed run that is retried does not call
+// back; its retry, which keeps the callback_url and the parameters, does.
+func TestRetriedRunCallsBackOnce(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	s.StartDelivery(t, "ReferenceExecutor", "CallbackDispatcher")
+	hook := newReceiver(t, false)
+	setUp(t, s, "127.0.0.1")
+	var deployed api.ConfigurationResponse
+	s.Post(t, "/v1/configuration", `{"action": "deploy_configuration", "configuration": {"account": "000099", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "000099_flaky", "retries": 1, "retry_delay": "0s"}}`).Decode(t, &deployed)
+	first := launchJob(t, s, deployed.Configuration.ConfigurationID,
+		`, "callback_url": "`+hook.URL+`", "parameters": {"sleep_ms": 50, "fail_attempts": 1}`)
+
+	ctx := context.Background()
+	var retry runs.Run
+	stacktest.Eventually(t, "the retry to succeed", func() bool {
+		if _, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 100}); err != nil {
+			t.Fatal(err)
+		}
+		key, _ := runs.RunKey(first)
+		parent, err := s.Env.Store.GetRun(ctx, "000099", key)
+		if err != nil || parent.RetryRunID == "" {
+			return false
+		}
+		key, _ = runs.RunKey(parent.RetryRunID)
+		retry, err = s.Env.Store.GetRun(ctx, "000099", key)
+		return err == nil && retry.Status == runs.StatusSuccess
+	})
+	if retry.CallbackURL != hook.URL || string(retry.Parameters) != `{"sleep_ms":50,"fail_attempts":1}` {
+		t.Errorf("the retry lost the launch's callback_url or parameters: %q, %s", retry.CallbackURL, retry.Parameters)
+	}
+	stacktest.Eventually(t, "the callback", func() bool { return len(hook.received()) > 0 })
+	time.Sleep(time.Second) // time for a wrong second callback
+	got := hook.received()
+	if len(got) != 1 || !strings.Contains(string(got[0].body), `"run_id":"`+retry.RunID+`"`) || !strings.Contains(string(got[0].body), `"status":"SUCCESS"`) {
+		t.Errorf("%d callbacks, the first %s; want one, for the retry's SUCCESS", len(got), got[0].body)
+	}
+}

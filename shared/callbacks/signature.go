@@ -1,0 +1,74 @@
+package callbacks
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The headers of a callback request.
+const (
+	HeaderSignature = "X-Runway-Signature" // t=<unix seconds>,v1=<hex>[,v1=<hex>]
+	HeaderKeyID     = "X-Runway-Key-Id"    // the id of the current secret
+	HeaderEventID   = "X-Runway-Event-Id"  // the same for every attempt: receivers deduplicate on it
+	HeaderAttempt   = "X-Runway-Delivery-Attempt"
+)
+
+// Sign returns the X-Runway-Signature of body sent at t: one v1 signature
+// per secret, each the hex HMAC-SHA256, keyed by the secret, of
+// "<t>.<body>", where t is in Unix seconds.
+func Sign(secrets []Secret, t time.Time, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	parts := []string{"t=" + ts}
+	for _, s := range secrets {
+		parts = append(parts, "v1="+signature(s.Value, ts, body))
+	}
+	return strings.Join(parts, ",")
+}
+
+func signature(secret, ts string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(ts))
+	mac.Write([]byte("."))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// ErrBadSignature is returned by Verify for a callback it cannot trust.
+var ErrBadSignature = errors.New("callbacks: bad signature")
+
+// Verify checks, as a receiver does, that header signs body with secret,
+// and that it was made less than tolerance before now (which stops
+// replays of old callbacks).
+func Verify(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
+	var ts string
+	var sigs []string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			sigs = append(sigs, v)
+		}
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: no timestamp", ErrBadSignature)
+	}
+	if age := now.Sub(time.Unix(sec, 0)); age > tolerance || age < -tolerance {
+		return fmt.Errorf("%w: signed %s ago, more than the %s tolerated", ErrBadSignature, age.Round(time.Second), tolerance)
+	}
+	want := signature(secret, ts, body)
+	for _, sig := range sigs {
+		if hmac.Equal([]byte(sig), []byte(want)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: no v1 signature matches the secret", ErrBadSignature)
+}

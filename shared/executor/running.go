@@ -1,0 +1,59 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// ErrCanceled is the cause of a tracked context that a cancel message
+// ended.
+var ErrCanceled = errors.New("executor: the run was canceled")
+
+// Running tracks the runs this process executes, so that a cancel message
+// delivered to it can stop one at once. A cancel delivered to another
+// instance finds nothing here: that execution stops at its next
+// heartbeat, which Runway refuses. The zero value is ready to use.
+type Running struct {
+	mu   sync.Mutex
+	runs map[string]context.CancelCauseFunc
+}
+
+// Track returns a context that a cancel message for runID ends, with
+// cause ErrCanceled, and done, to call when the execution ends.
+func (r *Running) Track(ctx context.Context, runID string) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.runs == nil {
+		r.runs = map[string]context.CancelCauseFunc{}
+	}
+	r.runs[runID] = cancel
+	return ctx, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.runs, runID)
+		cancel(context.Canceled)
+	}
+}
+
+// Cancel stops the execution of the run a cancel message names, if this
+// process runs it. It returns the message, and whether it stopped
+// anything.
+func (r *Running) Cancel(data []byte) (runs.CancelMessage, bool, error) {
+	var msg runs.CancelMessage
+	if err := json.Unmarshal(data, &msg); err != nil || msg.MessageType != runs.MessageCancel || msg.RunID == "" {
+		return msg, false, fmt.Errorf("executor: not a cancel message: %q", data)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cancel, ok := r.runs[msg.RunID]
+	if ok {
+		cancel(fmt.Errorf("%w by %s: %s", ErrCanceled, msg.By, msg.Reason))
+	}
+	return msg, ok, nil
+}
