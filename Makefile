@@ -1,4 +1,4 @@
-.PHONY: dev test
+.PHONY: dev test bench
 
 # The local stack: emulators, every function on one port, demo data.
 dev:
@@ -7,3 +7,7 @@ dev:
 # Every check and test, as CI runs them.
 test:
 	scripts/test.sh
+
+# The benchmarks against the emulators; writes bench/RESULTS.md.
+bench:
+	scripts/bench.sh

@@ -20,36 +20,6 @@ import (
 	"github.com/runwaydata/runway/shared/testenv"
 )
 
-// buildpackMain is the main the Go buildpack of Cloud Functions generates
-// for a function source whose package registers its functions
-// declaratively (functions.HTTP in init): it imports the package for its
-// side effects and starts the framework, which serves FUNCTION_TARGET.
-const buildpackMain = `package main
-
-import (
-	"log"
-	"os"
-
-	_ "github.com/runwaydata/runway"
-
-	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
-)
-
-func main() {
-	port := "8080"
-	if envPort := os.Getenv("PORT"); envPort != "" {
-		port = envPort
-	}
-	hostname := ""
-	if os.Getenv("LOCAL_ONLY") == "true" {
-		hostname = "127.0.0.1"
-	}
-	if err := funcframework.StartHostPort(hostname, port); err != nil {
-		log.Fatalf("funcframework.StartHostPort: %v\n", err)
-	}
-}
-`
-
 // TestBuildpackMainServesEveryEntryPoint builds the buildpack's main
 // against this module, as Cloud Build does, and starts it with each entry
 // point of the route table: each must start and answer with Runway's
@@ -129,7 +99,7 @@ func buildFunctions(t *testing.T) string {
 	mod := strings.Replace(string(goMod), "module github.com/runwaydata/runway", "module example.com/buildpack", 1) +
 		"\nrequire github.com/runwaydata/runway v0.0.0\n\nreplace github.com/runwaydata/runway => " + root + "\n"
 	sum, _ := os.ReadFile(filepath.Join(root, "go.sum"))
-	for name, data := range map[string][]byte{"go.mod": []byte(mod), "go.sum": sum, "main.go": []byte(buildpackMain)} {
+	for name, data := range map[string][]byte{"go.mod": []byte(mod), "go.sum": sum, "main.go": []byte(testenv.BuildpackMain)} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -1,16 +1,19 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sync/singleflight"
 	"google.golang.org/api/idtoken"
 	"google.golang.org/api/option"
 )
@@ -52,6 +55,7 @@ type Verifier struct {
 	google          *idtoken.Validator
 	serviceAccounts *serviceAccountKeys
 	dev             ed25519.PublicKey
+	verified        verifiedTokens
 	now             func() time.Time
 }
 
@@ -69,8 +73,10 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
 	// Wrap the transport so that a failed key fetch is told apart from a
-	// bad token: the first is a 503, the second a 401.
-	client = &http.Client{Transport: fetchProbe{next: client.Transport}, Timeout: client.Timeout}
+	// bad token (the first is a 503, the second a 401), and so that the
+	// requests of a new instance's first burst, which all miss the empty
+	// key cache, share one fetch: idtoken's cache does not coalesce them.
+	client = &http.Client{Transport: fetchProbe{next: &coalescing{next: client.Transport}}, Timeout: client.Timeout}
 	validator, err := idtoken.NewValidator(ctx, option.WithHTTPClient(client))
 	if err != nil {
 		return nil, fmt.Errorf("auth: new ID token validator: %w", err)
@@ -105,23 +111,38 @@ func (v *Verifier) Authenticate(r *http.Request) (Caller, error) {
 // says which kind it claims to be: a Google ID token, a token a service
 // account signed itself, or a dev token; each kind is then verified in
 // full against its own keys.
+//
+// A token verified once is taken on trust until it expires, for at most
+// verifiedAge.
 func (v *Verifier) Verify(ctx context.Context, token string) (Caller, error) {
+	now := v.now()
+	if caller, ok := v.verified.get(token, now); ok {
+		return caller, nil
+	}
 	claims := jwt.MapClaims{}
 	parsed, _, err := jwt.NewParser().ParseUnverified(token, claims)
 	if err != nil {
 		return Caller{}, unauthenticated("the bearer token is not a well-formed JWT", err)
 	}
+	var caller Caller
 	iss, _ := claims["iss"].(string)
 	switch {
 	case googleIssuers[iss]:
-		return v.verifyGoogle(ctx, token, parsed.Header, claims, func(aud string) bool { return v.audiences[aud] })
+		caller, err = v.verifyGoogle(ctx, token, parsed.Header, claims, func(aud string) bool { return v.audiences[aud] })
 	case serviceAccountEmail.MatchString(iss):
-		return v.verifyServiceAccount(ctx, token, parsed.Header, claims)
+		caller, err = v.verifyServiceAccount(ctx, token, parsed.Header, claims)
 	case iss == DevIssuer:
-		return v.verifyDev(token)
+		caller, err = v.verifyDev(token)
 	default:
-		return Caller{}, unauthenticated(fmt.Sprintf("tokens issued by %q are not accepted", truncate(iss, 80)), nil)
+		err = unauthenticated(fmt.Sprintf("tokens issued by %q are not accepted", truncate(iss, 80)), nil)
 	}
+	if err != nil {
+		return Caller{}, err
+	}
+	if exp, _ := claims.GetExpirationTime(); exp != nil {
+		v.verified.put(token, caller, exp.Time, now)
+	}
+	return caller, nil
 }
 
 func (v *Verifier) verifyGoogle(ctx context.Context, token string, header map[string]any, claims jwt.MapClaims, acceptAudience func(string) bool) (Caller, error) {
@@ -229,6 +250,54 @@ func (f fetchProbe) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, err
+}
+
+// coalescing makes concurrent GETs of one URL a single round trip, each
+// caller getting its own copy of the answer.
+type coalescing struct {
+	next  http.RoundTripper
+	group singleflight.Group
+}
+
+// maxKeysBytes bounds a key set's body.
+const maxKeysBytes = 1 << 20
+
+type fetched struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (c *coalescing) RoundTrip(req *http.Request) (*http.Response, error) {
+	next := c.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	if req.Method != http.MethodGet {
+		return next.RoundTrip(req)
+	}
+	v, err, _ := c.group.Do(req.URL.String(), func() (any, error) {
+		resp, err := next.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeysBytes))
+		if err != nil {
+			return nil, err
+		}
+		return fetched{status: resp.StatusCode, header: resp.Header, body: body}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	f := v.(fetched)
+	return &http.Response{
+		Status: fmt.Sprintf("%d %s", f.status, http.StatusText(f.status)), StatusCode: f.status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: f.header.Clone(), Body: io.NopCloser(bytes.NewReader(f.body)), ContentLength: int64(len(f.body)),
+		Request: req,
+	}, nil
 }
 
 // RequireCaller returns the check of functions that only Google calls on

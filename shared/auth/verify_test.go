@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ type googleKeys struct {
 	key     *rsa.PrivateKey
 	kid     string
 	fetches atomic.Int64
+	delay   time.Duration // how long the server takes to answer
 	server  *httptest.Server
 }
 
@@ -44,6 +46,7 @@ func newGoogleKeys(t testing.TB) *googleKeys {
 	g := &googleKeys{key: key, kid: "test-kid-1"}
 	g.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.fetches.Add(1)
+		time.Sleep(g.delay)
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
 			"kty": "RSA", "alg": "RS256", "use": "sig", "kid": g.kid,
@@ -177,14 +180,41 @@ func TestGoogleKeysAreFetchedOnceWhileCached(t *testing.T) {
 	t.Parallel()
 	g := newGoogleKeys(t)
 	v := newVerifier(t, g, nil)
-	token := g.sign(t, idClaims(time.Now()), nil)
-	for range 20 {
-		if _, err := v.Verify(context.Background(), token); err != nil {
+	for i := range 20 { // distinct tokens: a token verified once is not verified again
+		claims := idClaims(time.Now())
+		claims["nonce"] = i
+		if _, err := v.Verify(context.Background(), g.sign(t, claims, nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n := g.fetches.Load(); n != 1 {
 		t.Errorf("%d key fetches for 20 verifications, want 1", n)
+	}
+}
+
+// TestAColdBurstFetchesGoogleKeysOnce: the first requests of a new
+// instance, at once, share one fetch of Google's keys.
+func TestAColdBurstFetchesGoogleKeysOnce(t *testing.T) {
+	t.Parallel()
+	g := newGoogleKeys(t)
+	g.delay = 50 * time.Millisecond
+	v := newVerifier(t, g, nil)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		claims := idClaims(time.Now())
+		claims["nonce"] = i
+		token := g.sign(t, claims, nil)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := v.Verify(context.Background(), token); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := g.fetches.Load(); n != 1 {
+		t.Errorf("%d key fetches for a burst of 16 first verifications, want 1", n)
 	}
 }
 

@@ -1,0 +1,433 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/store"
+)
+
+// floor does, directly with the stack's own Firestore and Pub/Sub clients,
+// the least work a launch must do: one batch read of the caller's member
+// document and the configuration, one create of a run-shaped document,
+// and one publish of a launch-sized message, waited for.
+type floor struct {
+	fs       *firestore.Client
+	member   *firestore.DocumentRef
+	config   *firestore.DocumentRef
+	runs     *firestore.CollectionRef
+	template map[string]any // a run document as Runway creates it
+	pub      *pubsub.Publisher
+	msg      []byte // a launch message as Runway publishes it
+	attrs    map[string]string
+	group    *groupCommitter
+}
+
+// newFloor builds the floor from a run Runway launched (runID), so that the
+// document it creates and the message it publishes are the very shape and
+// size of Runway's. It checks the document layout it assumes.
+func newFloor(ctx context.Context, s *stack, t launchTarget, runID string) (*floor, error) {
+	fs := s.env.Firestore
+	account := fs.Collection("accounts").Doc(t.account)
+	f := &floor{
+		fs:     fs,
+		member: account.Collection("members").Doc(strings.ToLower(t.email)),
+		config: account.Collection("configurations").Doc(store.ConfigKey(runs.ConfigRef{
+			Environment: t.cfg.Environment, Kind: t.cfg.Kind, ConfigurationID: t.cfg.ConfigurationID})),
+		runs: account.Collection("runs"),
+	}
+	snaps, err := fs.GetAll(ctx, []*firestore.DocumentRef{f.member, f.config})
+	if err != nil {
+		return nil, err
+	}
+	if !snaps[0].Exists() || !snaps[1].Exists() {
+		return nil, fmt.Errorf("the floor's documents %s and %s do not both exist: has shared/store's layout changed?", f.member.Path, f.config.Path)
+	}
+	key, ok := runs.RunKey(runID)
+	if !ok {
+		return nil, fmt.Errorf("run id %q has no key", runID)
+	}
+	snap, err := f.runs.Doc(key).Get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("the run document of %s (has shared/store's layout changed?): %w", runID, err)
+	}
+	// The document as CreateRun writes it, before MarkPublished.
+	f.template = snap.Data()
+	f.template["published"] = false
+	delete(f.template, "published_at")
+	delete(f.template, "pubsub_message_id")
+
+	run, err := s.env.Store.GetRun(ctx, t.account, key)
+	if err != nil {
+		return nil, err
+	}
+	if f.msg, err = json.Marshal(runs.LaunchMessageOf(run, t.cfg.Definition)); err != nil {
+		return nil, err
+	}
+	f.attrs = map[string]string{
+		bus.AttrAccount: run.Account, bus.AttrEnvironment: run.Environment, bus.AttrConfigurationType: string(run.Kind),
+		bus.AttrRunID: run.RunID, bus.AttrAttempt: strconv.Itoa(run.Attempt),
+	}
+	// A publisher with the settings shared/bus gives its own.
+	f.pub = s.env.PubSub.Publisher(s.cfg.LaunchTopic)
+	f.pub.PublishSettings.CountThreshold = 1
+	f.pub.PublishSettings.Timeout = s.cfg.PublishTimeout
+	f.group = newGroupCommitter(ctx, fs)
+	return f, nil
+}
+
+// outboxMode says how a floor launch records its publish on the run.
+type outboxMode int
+
+const (
+	noOutbox      outboxMode = iota
+	outboxWrite              // one Update of its own, as Runway's MarkPublished
+	groupedOutbox            // an Update committed together with concurrent launches' (group commit)
+)
+
+// launch does the floor's work, and records the publish as mode says.
+func (f *floor) launch(ctx context.Context, mode outboxMode) (string, error) {
+	snaps, err := f.fs.GetAll(ctx, []*firestore.DocumentRef{f.member, f.config})
+	if err != nil {
+		return "", err
+	}
+	if !snaps[0].Exists() || !snaps[1].Exists() {
+		return "", fmt.Errorf("floor: member or configuration missing")
+	}
+	key := runs.RandomKey()
+	ref := f.runs.Doc(key)
+	if _, err := ref.Create(ctx, f.template); err != nil {
+		return "", err
+	}
+	id, err := f.pub.Publish(ctx, &pubsub.Message{Data: f.msg, Attributes: f.attrs}).Get(ctx)
+	if err != nil {
+		return "", err
+	}
+	updates := []firestore.Update{
+		{Path: "published", Value: true},
+		{Path: "published_at", Value: time.Now().UTC().Truncate(time.Microsecond)},
+		{Path: "pubsub_message_id", Value: id},
+	}
+	switch mode {
+	case outboxWrite:
+		if _, err := ref.Update(ctx, updates); err != nil {
+			return "", err
+		}
+	case groupedOutbox:
+		if err := f.group.update(ctx, ref, updates); err != nil {
+			return "", err
+		}
+	}
+	return key, nil
+}
+
+// groupCommitter commits the updates of concurrent callers together: each
+// committer takes every update waiting (up to maxGroup) into one Commit,
+// while the next updates queue for the next one. It shows what batching
+// MarkPublished across concurrent launches would save; Runway does not do
+// it.
+type groupCommitter struct {
+	fs   *firestore.Client
+	reqs chan groupReq
+}
+
+type groupReq struct {
+	ref     *firestore.DocumentRef
+	updates []firestore.Update
+	done    chan error
+}
+
+const (
+	maxGroup   = 20
+	committers = 2
+)
+
+func newGroupCommitter(ctx context.Context, fs *firestore.Client) *groupCommitter {
+	g := &groupCommitter{fs: fs, reqs: make(chan groupReq, 1024)}
+	for range committers {
+		go g.run(ctx)
+	}
+	return g
+}
+
+func (g *groupCommitter) update(ctx context.Context, ref *firestore.DocumentRef, updates []firestore.Update) error {
+	req := groupReq{ref: ref, updates: updates, done: make(chan error, 1)}
+	select {
+	case g.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-req.done
+}
+
+func (g *groupCommitter) run(ctx context.Context) {
+	for {
+		var group []groupReq
+		select {
+		case req := <-g.reqs:
+			group = append(group, req)
+		case <-ctx.Done():
+			return
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case req := <-g.reqs:
+				group = append(group, req)
+			default:
+				break more
+			}
+		}
+		//lint:ignore SA1019 WriteBatch is the client's only Commit of several writes without BulkWriter's 500 ops/s ramp-up.
+		batch := g.fs.Batch()
+		for _, req := range group {
+			batch.Update(req.ref, req.updates)
+		}
+		_, err := batch.Commit(ctx)
+		for _, req := range group {
+			req.done <- err
+		}
+	}
+}
+
+// bareHandler is the floor with the outbox write behind a plain net/http
+// handler: no authentication, no request decoding or validation, no
+// logging. Timed beside Runway's handler, it separates the cost of
+// Runway's own code from that of HTTP and of the work.
+func (f *floor) bareHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		key, err := f.launch(r.Context(), outboxWrite)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"run_id":"`+key+`"}`)
+	})
+}
+
+// variant is one way of launching, timed against the others.
+type variant struct {
+	name string
+	desc string
+	op   func(ctx context.Context) error
+}
+
+// launchVariants are the four ways of launching the launch benchmarks
+// alternate: Runway first (the measured path), the floor second (the
+// baseline), and two steps between them.
+func launchVariants(s *stack, t launchTarget, f *floor, bare *httptest.Server, client *http.Client) []variant {
+	return []variant{
+		{"runway", "POST /v1/dag/launch through runway.NewMux (auth, decode, validate, LoadLaunch, CreateRun, publish, MarkPublished, log line)",
+			func(ctx context.Context) error { _, err := launchHTTP(ctx, client, s.server.URL, t); return err }},
+		{"floor", "the clients directly: GetAll(member, configuration) + Create(run) + Publish.Get",
+			func(ctx context.Context) error { _, err := f.launch(ctx, noOutbox); return err }},
+		{"floor+outbox", "the floor + Update(run: published, published_at, pubsub_message_id), i.e. MarkPublished",
+			func(ctx context.Context) error { _, err := f.launch(ctx, outboxWrite); return err }},
+		{"http+floor+outbox", "floor+outbox behind a bare net/http handler on the same HTTP client: no auth, JSON decoding, validation or logging",
+			func(ctx context.Context) error { _, err := launchHTTP(ctx, client, bare.URL, t); return err }},
+	}
+}
+
+// groupedVariant is the floor with the outbox write committed together
+// with concurrent launches' (throughput only): what batching MarkPublished
+// would bring.
+func groupedVariant(f *floor) variant {
+	return variant{"floor+grouped outbox", fmt.Sprintf("the floor + the same Update, committed with the concurrent launches' (up to %d writes per Commit, %d committers): what batching MarkPublished would give", maxGroup, committers),
+		func(ctx context.Context) error { _, err := f.launch(ctx, groupedOutbox); return err }}
+}
+
+// result is what one variant measured.
+type result struct {
+	lat     sample
+	ops     int
+	elapsed time.Duration // throughput windows only
+	errs    errorLog
+	fs, ps  counts
+	cpu     cpuTimes
+}
+
+// runBlock runs n operations of v with c concurrent callers, into r.
+func runBlock(ctx context.Context, s *stack, v variant, n, c int, r *result) {
+	fsBefore, psBefore, cpuBefore := s.fs.snapshot(), s.ps.snapshot(), s.cpu.read()
+	var (
+		next int64
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+	)
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local sample
+			for atomic.AddInt64(&next, 1) <= int64(n) {
+				start := time.Now()
+				err := v.op(ctx)
+				d := time.Since(start)
+				if err != nil {
+					r.errs.add(err)
+					continue
+				}
+				local = append(local, d)
+			}
+			mu.Lock()
+			r.lat = append(r.lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	r.ops += n
+	r.fs = r.fs.plus(s.fs.snapshot().minus(fsBefore))
+	r.ps = r.ps.plus(s.ps.snapshot().minus(psBefore))
+	r.cpu = r.cpu.plus(s.cpu.read().minus(cpuBefore))
+}
+
+// latency alternates blocks of each variant (rotating their order, so
+// that none always follows another) until each has done perVariant
+// launches, with c concurrent callers.
+func latency(ctx context.Context, s *stack, variants []variant, perVariant, block, c int) map[string]*result {
+	out := map[string]*result{}
+	for _, v := range variants {
+		out[v.name] = &result{fs: counts{Calls: map[string]int64{}}, ps: counts{Calls: map[string]int64{}}}
+	}
+	for i := 0; i*block < perVariant; i++ {
+		n := min(block, perVariant-i*block)
+		for j := range variants {
+			v := variants[(i+j)%len(variants)]
+			runBlock(ctx, s, v, n, c, out[v.name])
+		}
+	}
+	return out
+}
+
+// runFor runs v with c concurrent callers for d, into r: each caller
+// starts operations until d has passed.
+func runFor(ctx context.Context, s *stack, v variant, d time.Duration, c int, r *result) {
+	fsBefore, psBefore, cpuBefore := s.fs.snapshot(), s.ps.snapshot(), s.cpu.read()
+	var (
+		done int64
+		wg   sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(d)
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if err := v.op(ctx); err != nil {
+					r.errs.add(err)
+					continue
+				}
+				atomic.AddInt64(&done, 1)
+			}
+		}()
+	}
+	wg.Wait()
+	r.elapsed += time.Since(start)
+	r.ops += int(done)
+	r.fs = r.fs.plus(s.fs.snapshot().minus(fsBefore))
+	r.ps = r.ps.plus(s.ps.snapshot().minus(psBefore))
+	r.cpu = r.cpu.plus(s.cpu.read().minus(cpuBefore))
+}
+
+// throughput alternates windows of each variant, rounds times.
+func throughput(ctx context.Context, s *stack, variants []variant, rounds int, window time.Duration, c int) map[string]*result {
+	out := map[string]*result{}
+	for _, v := range variants {
+		out[v.name] = &result{fs: counts{Calls: map[string]int64{}}, ps: counts{Calls: map[string]int64{}}}
+	}
+	for i := range rounds {
+		for j := range variants {
+			v := variants[(i+j)%len(variants)]
+			runFor(ctx, s, v, window, c, out[v.name])
+		}
+	}
+	return out
+}
+
+func (r *result) rate() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.ops) / r.elapsed.Seconds()
+}
+
+// launchFigures are the results of the launch latency and throughput
+// figures.
+type launchFigures struct {
+	variants    []variant
+	seq, conc   map[string]*result // latency
+	tp          map[string]*result // throughput
+	tpVariants  []variant
+	concCallers int
+	tpCallers   int
+	tpWindow    time.Duration
+	tpRounds    int
+	profile     *launchProfile
+}
+
+func launchSection(ctx context.Context, o options, rep *report, s *stack, t launchTarget) error {
+	client := newHTTPClient()
+	runID, err := launchHTTP(ctx, client, s.server.URL, t)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the group committers
+	f, err := newFloor(ctx, s, t, runID)
+	if err != nil {
+		return err
+	}
+	defer f.pub.Stop()
+	bare := httptest.NewServer(f.bareHandler())
+	defer bare.Close()
+	variants := launchVariants(s, t, f, bare, client)
+	fig := &launchFigures{variants: variants, concCallers: o.concCallers, tpCallers: o.tpCallers,
+		tpWindow: o.tpWindow, tpRounds: o.tpRounds}
+	rep.launch = fig
+
+	// Warm every path up: connections, caches, and the emulators' JIT,
+	// which takes thousands of requests to settle.
+	log.Printf("launch: warming up for %s", 4*o.warmup+o.warmup/2)
+	warm := newResult()
+	for _, v := range variants {
+		runFor(ctx, s, v, o.warmup, o.concCallers, warm)
+	}
+	runFor(ctx, s, groupedVariant(f), o.warmup/2, o.concCallers, warm)
+	latency(ctx, s, variants, 100, 50, 1)
+
+	if o.runs("launch") {
+		log.Printf("launch latency: %d sequential launches per variant, in blocks of %d", o.launches, o.block)
+		fig.seq = latency(ctx, s, variants, o.launches, o.block, 1)
+		log.Printf("launch latency: %d launches per variant with %d concurrent callers, in blocks of %d", o.concLaunches, o.concCallers, o.concBlock)
+		fig.conc = latency(ctx, s, variants, o.concLaunches, o.concBlock, o.concCallers)
+	}
+	if o.runs("throughput") {
+		tpVariants := []variant{variants[0], variants[1], variants[2], groupedVariant(f), variants[3]}
+		fig.tpVariants = tpVariants
+		log.Printf("throughput: %d callers, %d rounds of %s per variant", o.tpCallers, o.tpRounds, o.tpWindow)
+		fig.tp = throughput(ctx, s, tpVariants, o.tpRounds, o.tpWindow, o.tpCallers)
+		if o.profile {
+			log.Printf("throughput: profiling this process while %d callers launch through Runway for %s", o.tpCallers, o.profileWindow)
+			fig.profile = profileLaunches(ctx, s, variants[0], o.profileWindow, o.tpCallers, o.work)
+		}
+	}
+	return nil
+}
