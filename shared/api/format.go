@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -38,19 +39,20 @@ func validDate(s string) bool {
 // ParseDuration reads a duration written H:MM:SS[.ffffff], as
 // FormatDuration and the Tailer API write them.
 func ParseDuration(s string) (time.Duration, error) {
-	var h, m, sec, us int64
-	hms, frac, hasFrac := strings.Cut(s, ".")
-	if _, err := fmt.Sscanf(hms, "%d:%02d:%02d", &h, &m, &sec); err != nil || m > 59 || sec > 59 || h < 0 {
+	m := durationPattern.FindStringSubmatch(s)
+	if m == nil {
 		return 0, fmt.Errorf("duration %q is not H:MM:SS.ffffff", s)
 	}
-	if h > int64(math.MaxInt64/time.Hour)-1 {
+	h, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || h > int64(math.MaxInt64/time.Hour)-1 {
 		return 0, fmt.Errorf("duration %q is longer than a time.Duration can hold", s)
 	}
-	if hasFrac {
-		if len(frac) == 0 || len(frac) > 6 || strings.Trim(frac, "0123456789") != "" {
-			return 0, fmt.Errorf("duration %q is not H:MM:SS.ffffff", s)
-		}
-		us, _ = strconv.ParseInt(frac+strings.Repeat("0", 6-len(frac)), 10, 64)
-	}
-	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second + time.Duration(us)*time.Microsecond, nil
+	mins, _ := strconv.ParseInt(m[2], 10, 64)
+	sec, _ := strconv.ParseInt(m[3], 10, 64)
+	us, _ := strconv.ParseInt(m[4]+strings.Repeat("0", 6-len(m[4])), 10, 64)
+	return time.Duration(h)*time.Hour + time.Duration(mins)*time.Minute + time.Duration(sec)*time.Second + time.Duration(us)*time.Microsecond, nil
 }
+
+// durationPattern is H:MM:SS[.ffffff]: digits only, no sign or space,
+// minutes and seconds below 60.
+var durationPattern = regexp.MustCompile(`^(\d+):([0-5]\d):([0-5]\d)(?:\.(\d{1,6}))?$`)

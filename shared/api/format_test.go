@@ -59,7 +59,8 @@ func TestFormatAndParseDuration(t *testing.T) {
 
 func TestParseDurationRejects(t *testing.T) {
 	t.Parallel()
-	for _, in := range []string{"", "1:2", "0:60:00", "0:00:61", "0:00:01.", "0:00:01.1234567", "0:00:01.12a", "abc"} {
+	for _, in := range []string{"", "1:2", "0:60:00", "0:00:61", "0:00:01.", "0:00:01.1234567", "0:00:01.12a", "abc",
+		"0:-1:0", "-1:00:00", "+1:00:00", " 1:00:00", "1: 0:00", "0:1:00", "1:00:00 "} {
 		if _, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) succeeded, want an error", in)
 		}
