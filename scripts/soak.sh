@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The long reliability run: every fuzz target for a minute, then the
-# invariant and fault tests (concurrent launches and status changes,
-# concurrent workflow completions, Firestore and Pub/Sub outages, a process
-# killed mid-request) over and over with -race, for about five minutes in
-# all. SOAK_FUZZ_SCALE and SOAK_ROUNDS change how long.
+# The long reliability run: every fuzz target at 30 times its budget in
+# scripts/test.sh, then the invariant and fault tests (concurrent launches
+# and status changes, concurrent workflow completions, Firestore and Pub/Sub
+# outages, a process killed mid-request) three times over with -race: about
+# ten minutes on 2 cores. SOAK_FUZZ_SCALE and SOAK_ROUNDS change how long.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/preflight.sh

@@ -35,6 +35,7 @@ const DefaultTimeout = 10 * time.Second
 type Store struct {
 	client  *firestore.Client
 	timeout time.Duration
+	marks   markGroup
 }
 
 // New returns a Store on client whose operations each take at most
@@ -450,15 +451,9 @@ func (s *Store) MarkEventPublished(ctx context.Context, account, key, eventID st
 }
 
 // MarkPublished implements runs.Store.
+// Concurrent marks are committed together (marks.go).
 func (s *Store) MarkPublished(ctx context.Context, account, key, messageID string, at time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	_, err := s.runs(account).Doc(key).Update(ctx, []firestore.Update{
-		{Path: "published", Value: true},
-		{Path: "published_at", Value: at},
-		{Path: "pubsub_message_id", Value: messageID},
-	})
-	return classify("store.MarkPublished", err)
+	return s.markPublished(ctx, s.runs(account).Doc(key), messageID, at)
 }
 
 // Events returns the run's recorded changes, oldest first.

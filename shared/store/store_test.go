@@ -3,12 +3,18 @@ package store_test
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/emulators"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/store"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -238,6 +244,72 @@ func TestMarkPublished(t *testing.T) {
 	got, _ := s.GetRun(ctx, "000099", run.Key)
 	if !got.PublishedAt.Equal(at) || got.MessageID != "msg-7" {
 		t.Errorf("published run = %+v", got)
+	}
+}
+
+// TestMarkPublishedTogether marks many runs at once: every mark lands on
+// its own run, a missing run fails only its own mark, and the marks share
+// Commits.
+func TestMarkPublishedTogether(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var commits atomic.Int64
+	countCommits := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if strings.HasSuffix(method, "/Commit") {
+			commits.Add(1)
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	client := testenv.FirestoreVia(t, testenv.Project(t), os.Getenv(emulators.FirestoreHostEnv), grpc.WithChainUnaryInterceptor(countCommits))
+	s, err := store.New(client, store.DefaultTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// One run in 50 does not exist, so that some Commits hold a mark that
+	// must fail among marks that must not.
+	const n = 200
+	keys := make([]string, n)
+	missing := map[string]bool{}
+	for i := range keys {
+		run := newRun("c_DEV", "DEV", runs.StatusRunning, t0)
+		if i%50 == 25 {
+			missing[run.Key] = true
+		} else if err := s.CreateRun(ctx, run); err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = run.Key
+	}
+	commits.Store(0)
+
+	at := t0.Add(time.Second)
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		wg.Go(func() { errs[i] = s.MarkPublished(ctx, "000099", key, "msg-"+key, at) })
+	}
+	wg.Wait()
+
+	for i, key := range keys {
+		if missing[key] {
+			if !errors.Is(errs[i], runs.ErrNotFound) {
+				t.Errorf("mark of a missing run = %v, want ErrNotFound", errs[i])
+			}
+			continue
+		}
+		if errs[i] != nil {
+			t.Errorf("mark %d: %v", i, errs[i])
+			continue
+		}
+		got, err := s.GetRun(ctx, "000099", key)
+		if err != nil || got.MessageID != "msg-"+key || !got.PublishedAt.Equal(at) {
+			t.Errorf("run %s after its mark = %+v, %v", key, got, err)
+		}
+	}
+	if c := commits.Load(); c >= n {
+		t.Errorf("%d marks took %d Commits: they were not committed together", n, c)
+	} else {
+		t.Logf("%d concurrent marks, %d Commits", n, c)
 	}
 }
 

@@ -101,10 +101,13 @@ func (emulatorCredentials) GetRequestMetadata(context.Context, ...string) (map[s
 func (emulatorCredentials) RequireTransportSecurity() bool { return false }
 
 // FirestoreVia returns a Firestore client of project that reaches the
-// emulator through addr (a Proxy's), closed when the test ends.
-func FirestoreVia(t testing.TB, project, addr string) *firestore.Client {
+// emulator through addr (a Proxy's, or the emulator's own), closed when the
+// test ends. opts add to the connection's options, such as interceptors
+// that count RPCs, which firestore.NewClient ignores in emulator mode.
+func FirestoreVia(t testing.TB, project, addr string, opts ...grpc.DialOption) *firestore.Client {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(emulatorCredentials{}))
+	opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(emulatorCredentials{}))
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

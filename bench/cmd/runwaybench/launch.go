@@ -234,7 +234,7 @@ type variant struct {
 // baseline), and two steps between them.
 func launchVariants(s *stack, t launchTarget, f *floor, bare *httptest.Server, client *http.Client) []variant {
 	return []variant{
-		{"runway", "POST /v1/dag/launch through runway.NewMux (auth, decode, validate, LoadLaunch, CreateRun, publish, MarkPublished, log line)",
+		{"runway", "POST /v1/dag/launch through runway.NewMux (auth, decode, validate, LoadLaunch, CreateRun, publish, MarkPublished committed with concurrent launches' marks, log line)",
 			func(ctx context.Context) error { _, err := launchHTTP(ctx, client, s.server.URL, t); return err }},
 		{"floor", "the clients directly: GetAll(member, configuration) + Create(run) + Publish.Get",
 			func(ctx context.Context) error { _, err := f.launch(ctx, noOutbox); return err }},
@@ -249,7 +249,7 @@ func launchVariants(s *stack, t launchTarget, f *floor, bare *httptest.Server, c
 // with concurrent launches' (throughput only): what batching MarkPublished
 // would bring.
 func groupedVariant(f *floor) variant {
-	return variant{"floor+grouped outbox", fmt.Sprintf("the floor + the same Update, committed with the concurrent launches' (up to %d writes per Commit, %d committers): what batching MarkPublished would give", maxGroup, committers),
+	return variant{"floor+grouped outbox", fmt.Sprintf("the floor + the same Update, committed with the concurrent launches' (up to %d writes per Commit, %d committers), as shared/store/marks.go commits Runway's marks", maxGroup, committers),
 		func(ctx context.Context) error { _, err := f.launch(ctx, groupedOutbox); return err }}
 }
 

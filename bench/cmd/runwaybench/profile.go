@@ -38,7 +38,7 @@ func launchProfileParts() []*profilePart {
 		{label: "encoding the document for Firestore (reflection)", depth: 3, funcs: []string{"cloud.google.com/go/firestore.(*DocumentRef).newCreateWrites"}},
 		{label: "publish and MarkPublished (shared/runs Service.publish)", depth: 2, funcs: []string{rw + "shared/runs.(*Service).publish"}},
 		{label: "launch message encoding and hand-off (shared/bus PublishLaunch)", depth: 3, funcs: []string{rw + "shared/bus.(*Bus).PublishLaunch"}},
-		{label: "MarkPublished: the outbox write", depth: 3, funcs: []string{rw + "shared/store.(*Store).MarkPublished"}},
+		{label: "MarkPublished: the outbox write (without the Commits handed to other goroutines)", depth: 3, funcs: []string{rw + "shared/store.(*Store).MarkPublished"}},
 		{label: "response encoding (shared/api WriteJSON)", depth: 1, funcs: []string{rw + "shared/api.WriteJSON"}},
 		{label: "the request's log line (log/slog)", depth: 1, funcs: []string{"log/slog.(*Logger).LogAttrs"}},
 		{label: "Pub/Sub publisher goroutines (bundling, the Publish RPC)", funcs: []string{"cloud.google.com/go/pubsub/v2.(*Publisher).publishMessageBundle"}},
