@@ -17,13 +17,21 @@ unformatted=$(gofmt -l .)
 echo "== go vet"
 go vet ./...
 
-staticcheck=$(command -v staticcheck || true)
-[ -n "$staticcheck" ] || [ ! -x "$(go env GOPATH)/bin/staticcheck" ] || staticcheck="$(go env GOPATH)/bin/staticcheck"
+# staticcheck at a pinned version, built into .runway/bin from the Go module
+# proxy the first time; without the proxy, a staticcheck on PATH is used.
+staticcheck_version=v0.8.2
+staticcheck=.runway/bin/staticcheck-$staticcheck_version
+mkdir -p .runway/bin
+if [ ! -x "$staticcheck" ]; then
+  GOBIN=$PWD/.runway/bin go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version" 2>/dev/null &&
+    mv .runway/bin/staticcheck "$staticcheck" ||
+    staticcheck=$(command -v staticcheck || true)
+fi
 if [ -n "$staticcheck" ]; then
   echo "== staticcheck"
   "$staticcheck" ./...
 else
-  echo "== staticcheck: not installed, skipped (go install honnef.co/go/tools/cmd/staticcheck@latest)"
+  echo "== staticcheck: not installed and the module proxy could not build it, skipped (go install honnef.co/go/tools/cmd/staticcheck@$staticcheck_version)"
 fi
 
 if command -v terraform >/dev/null; then
