@@ -39,7 +39,7 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"a timeout too short to wait", "function_dag_status.tf", `timeout_seconds                  = 90`, `timeout_seconds                  = 60`, "DagStatus: service_config.timeout_seconds"},
 		{"a service account id too long", "function_callback_dispatcher.tf", `"runway-push-callbacks"`, `"runway-push-callback-dispatcher"`, "account_id \"runway-push-callback-dispatcher\""},
 		{"a dead-letter policy shorter than the callback attempts", "variables.tf",
-			"(5 to 100).\"\n  default     = 10", "(5 to 100).\"\n  default     = 8", "push_max_delivery_attempts"},
+			"own).\"\n  default     = 10", "own).\"\n  default     = 8", "push_max_delivery_attempts"},
 		{"a runtime behind go.mod", "variables.tf", `default     = "go126"`, `default     = "go125"`, "go_runtime"},
 		{"a public function", "scheduler.tf", `member   = google_service_account.reaper_scheduler.member`, `member   = "allUsers"`, "grants allUsers"},
 		{"an index removed", "firestore.tf", `    ["kind", "environment", "status"],`, ``, "runs: environment ASCENDING, kind ASCENDING, status ASCENDING; start_execution_date DESCENDING"},

@@ -196,12 +196,12 @@ variable "build_retention_days" {
 
 variable "push_max_delivery_attempts" {
   type        = number
-  description = "Delivery attempts before a message is forwarded to the dead-letter topic (5 to 100)."
+  description = "Delivery attempts before a message is forwarded to the dead-letter topic (9 to 100: the CallbackDispatcher makes up to 8 attempts of its own)."
   default     = 10
 
   validation {
-    condition     = var.push_max_delivery_attempts >= 5 && var.push_max_delivery_attempts <= 100
-    error_message = "push_max_delivery_attempts must be between 5 and 100."
+    condition     = var.push_max_delivery_attempts >= 9 && var.push_max_delivery_attempts <= 100
+    error_message = "push_max_delivery_attempts must be between 9 and 100: Pub/Sub allows 5 to 100, and the CallbackDispatcher needs more than its 8 attempts."
   }
 }
 

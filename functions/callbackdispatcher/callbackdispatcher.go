@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/runwaydata/runway/shared/api"
@@ -186,7 +187,7 @@ func (h *Handler) attempt(ctx context.Context, run runs.Run, ev runs.RunEvent, n
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	answer := fmt.Sprintf("%s answered %s in %s", run.CallbackURL, resp.Status, took)
+	answer := fmt.Sprintf("%s answered %s in %s", run.CallbackURL, reasonPhrase(resp), took)
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		return EventDelivered, answer
@@ -207,4 +208,17 @@ func resultAt(run runs.Run, ev runs.RunEvent) api.RunResult {
 		run.EndDate = ev.At
 	}
 	return api.NewResults(ev.At, run).Results[0]
+}
+
+// reasonPhrase is the receiver's status line, made safe to record: its
+// reason phrase is the receiver's to choose, and an invalid UTF-8 or huge
+// one would make Firestore refuse the attempt's event, so that attempts
+// would go uncounted.
+func reasonPhrase(resp *http.Response) string {
+	const maxLen = 200
+	status := strings.ToValidUTF8(resp.Status, "\uFFFD")
+	if len(status) > maxLen {
+		status = strings.ToValidUTF8(status[:maxLen], "") + "…"
+	}
+	return status
 }

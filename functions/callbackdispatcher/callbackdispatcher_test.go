@@ -303,3 +303,61 @@ func TestRetriedRunCallsBackOnce(t *testing.T) {
 		t.Errorf("%d callbacks, the first %s; want one, for the retry's SUCCESS", len(got), got[0].body)
 	}
 }
+
+// TestAbandonedRetryCallsBack: a failed run waits for its retry without a
+// callback; when the retry is abandoned (the configuration was deactivated
+// meanwhile), the run's FAILED is final and the callback goes out.
+func TestAbandonedRetryCallsBack(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	s.StartDelivery(t, "ReferenceExecutor", "CallbackDispatcher")
+	hook := newReceiver(t, false)
+	setUp(t, s, "127.0.0.1")
+	var deployed api.ConfigurationResponse
+	s.Post(t, "/v1/configuration", `{"action": "deploy_configuration", "configuration": {"account": "000099", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "000099_dropped", "retries": 1, "retry_delay": "0s"}}`).Decode(t, &deployed)
+	id := deployed.Configuration.ConfigurationID
+	first := launchJob(t, s, id, `, "callback_url": "`+hook.URL+`", "parameters": {"fail_attempts": 1}`)
+
+	ctx := context.Background()
+	key, _ := runs.RunKey(first)
+	stacktest.Eventually(t, "the run to fail with a retry due", func() bool {
+		run, err := s.Env.Store.GetRun(ctx, "000099", key)
+		return err == nil && run.Status == runs.StatusFailed && !run.RetryAt.IsZero()
+	})
+	time.Sleep(500 * time.Millisecond) // time for a wrong callback
+	if got := hook.received(); len(got) != 0 {
+		t.Fatalf("%d callbacks while a retry was due, want none", len(got))
+	}
+
+	s.Post(t, "/v1/configuration/status", `{"action": "set_configuration_status", "account": "000099", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "`+id+`", "activated": false, "archived": false}`).Decode(t, &api.OK{})
+	if _, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 100}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.Env.Store.GetRun(ctx, "000099", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.RetryRunID != "" || !run.RetryAt.IsZero() || run.Status != runs.StatusFailed {
+		t.Fatalf("after the Reaper: %+v, want FAILED, no retry", run)
+	}
+	events, err := s.Env.Store.Events(ctx, "000099", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last runs.Event
+	for _, e := range events {
+		if e.Type == runs.EventStatus {
+			last = e
+		}
+	}
+	if last.By != runs.Reaper || last.To != runs.StatusFailed || !strings.Contains(last.Detail, "not retried") || !strings.Contains(last.Detail, "deactivated") {
+		t.Errorf("the run's last event = %+v, want the Reaper's FAILED saying it was not retried and why", last)
+	}
+	stacktest.Eventually(t, "the callback", func() bool { return len(hook.received()) > 0 })
+	if got := hook.received(); !strings.Contains(string(got[0].body), `"run_id":"`+first+`"`) || !strings.Contains(string(got[0].body), `"status":"FAILED"`) {
+		t.Errorf("callback %s, want the first run's FAILED", got[0].body)
+	}
+}

@@ -326,6 +326,31 @@ func TestIdempotentLaunch(t *testing.T) {
 	}
 }
 
+// TestReplayAfterTheConfigurationChanged: a replay answers with the first
+// launch's run even once the configuration can no longer be launched; a
+// new key is refused.
+func TestReplayAfterTheConfigurationChanged(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	token := s.Token(t, stacktest.Admin)
+	first := launch(t, s, token, launchBody(`, "idempotency_key": "k-1"`))
+
+	var ok api.OK
+	s.Post(t, "/v1/configuration/status", `{"action": "set_configuration_status", "account": "000099", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV", "activated": false, "archived": false}`).Decode(t, &ok)
+	if replay := launch(t, s, token, launchBody(`, "idempotency_key": "k-1"`)); replay != first {
+		t.Errorf("replay after deactivation returned %s, first launch %s", replay, first)
+	}
+	var dry api.LaunchResponse
+	s.Do(t, http.MethodPost, launchPath, token, launchBody(`, "idempotency_key": "k-1", "dry_run": true`)).Decode(t, &dry)
+	if !dry.DryRun || dry.RunID != first {
+		t.Errorf("dry-run replay after deactivation = %+v, want the first run", dry)
+	}
+	s.Do(t, http.MethodPost, launchPath, token, launchBody(`, "idempotency_key": "k-2"`)).WantError(t, http.StatusConflict)
+	s.Do(t, http.MethodPost, launchPath, token, launchBody(`, "idempotency_key": "k-1", "execution_date": "2020-12-29"`)).WantError(t, http.StatusConflict)
+}
+
 // TestConcurrentIdempotentLaunchesCreateOneRun is acceptance check 3 of
 // the walking-skeleton issue.
 func TestConcurrentIdempotentLaunchesCreateOneRun(t *testing.T) {

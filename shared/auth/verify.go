@@ -276,8 +276,13 @@ func (c *coalescing) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet {
 		return next.RoundTrip(req)
 	}
-	v, err, _ := c.group.Do(req.URL.String(), func() (any, error) {
-		resp, err := next.RoundTrip(req)
+	ch := c.group.DoChan(req.URL.String(), func() (any, error) {
+		// The fetch serves every caller waiting for it, so the first
+		// caller's request ending (a client gone away) must not fail the
+		// others: it gets a context of its own.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), fetchTimeout)
+		defer cancel()
+		resp, err := next.RoundTrip(req.Clone(ctx))
 		if err != nil {
 			return nil, err
 		}
@@ -288,10 +293,16 @@ func (c *coalescing) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return fetched{status: resp.StatusCode, header: resp.Header, body: body}, nil
 	})
-	if err != nil {
-		return nil, err
+	var res singleflight.Result
+	select {
+	case res = <-ch:
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
 	}
-	f := v.(fetched)
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	f := res.Val.(fetched)
 	return &http.Response{
 		Status: fmt.Sprintf("%d %s", f.status, http.StatusText(f.status)), StatusCode: f.status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,

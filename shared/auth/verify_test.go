@@ -218,6 +218,44 @@ func TestAColdBurstFetchesGoogleKeysOnce(t *testing.T) {
 	}
 }
 
+// TestACanceledCallerDoesNotFailTheBurst: the caller whose request started
+// the shared fetch of Google's keys goes away; the callers waiting for the
+// same fetch still get their answer.
+func TestACanceledCallerDoesNotFailTheBurst(t *testing.T) {
+	t.Parallel()
+	g := newGoogleKeys(t)
+	g.delay = 300 * time.Millisecond
+	v := newVerifier(t, g, nil)
+	token := func(i int) string {
+		claims := idClaims(time.Now())
+		claims["nonce"] = i
+		return g.sign(t, claims, nil)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := v.Verify(ctx, token(0)); first <- err }()
+	for g.fetches.Load() == 0 { // the first caller's fetch is under way
+		time.Sleep(time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	for i := 1; i <= 8; i++ {
+		wg.Go(func() {
+			if _, err := v.Verify(context.Background(), token(i)); err != nil {
+				t.Errorf("a caller waiting on the canceled caller's fetch: %v", err)
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // they wait on the fetch
+	cancel()
+	if err := <-first; err == nil {
+		t.Error("the canceled caller was answered as if verified")
+	}
+	wg.Wait()
+	if n := g.fetches.Load(); n != 1 {
+		t.Errorf("%d key fetches, want 1", n)
+	}
+}
+
 func TestUnreachableGoogleKeysAreUnavailableNotUnauthenticated(t *testing.T) {
 	t.Parallel()
 	g := newGoogleKeys(t)

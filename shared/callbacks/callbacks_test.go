@@ -70,7 +70,8 @@ func TestCheckURL(t *testing.T) {
 
 func TestCheckLiteral(t *testing.T) {
 	for _, private := range []string{"127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-		"::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "224.0.0.1", "255.255.255.255", "198.18.0.1", "::"} {
+		"::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "224.0.0.1", "255.255.255.255", "198.18.0.1", "::",
+		"::127.0.0.1", "2002:a00:1::1", "2001:0:a00:1::1"} {
 		if err := checkLiteral(private); !errors.Is(err, ErrPrivateAddress) {
 			t.Errorf("%s was allowed", private)
 		}

@@ -65,6 +65,9 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
 	netip.MustParsePrefix("::/128"),          // unspecified
 	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated): may embed a private IPv4
+	netip.MustParsePrefix("2002::/16"),       // 6to4: embeds an IPv4
+	netip.MustParsePrefix("2001::/32"),       // Teredo: embeds an IPv4
 }
 
 // checkLiteral refuses host if it is an IP address off the public

@@ -20,7 +20,11 @@ var ErrCanceled = errors.New("executor: the run was canceled")
 // heartbeat, which Runway refuses. The zero value is ready to use.
 type Running struct {
 	mu   sync.Mutex
-	runs map[string]context.CancelCauseFunc
+	next int
+	// runs holds, per run id, the cancel function of each execution of
+	// it: a launch message delivered twice to this process is tracked
+	// twice, and the one that ends first must not untrack the other.
+	runs map[string]map[int]context.CancelCauseFunc
 }
 
 // Track returns a context that a cancel message for runID ends, with
@@ -30,13 +34,21 @@ func (r *Running) Track(ctx context.Context, runID string) (context.Context, fun
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.runs == nil {
-		r.runs = map[string]context.CancelCauseFunc{}
+		r.runs = map[string]map[int]context.CancelCauseFunc{}
 	}
-	r.runs[runID] = cancel
+	if r.runs[runID] == nil {
+		r.runs[runID] = map[int]context.CancelCauseFunc{}
+	}
+	id := r.next
+	r.next++
+	r.runs[runID][id] = cancel
 	return ctx, func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		delete(r.runs, runID)
+		delete(r.runs[runID], id)
+		if len(r.runs[runID]) == 0 {
+			delete(r.runs, runID)
+		}
 		cancel(context.Canceled)
 	}
 }
@@ -51,9 +63,9 @@ func (r *Running) Cancel(data []byte) (runs.CancelMessage, bool, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cancel, ok := r.runs[msg.RunID]
-	if ok {
+	executions := r.runs[msg.RunID]
+	for _, cancel := range executions {
 		cancel(fmt.Errorf("%w by %s: %s", ErrCanceled, msg.By, msg.Reason))
 	}
-	return msg, ok, nil
+	return msg, len(executions) > 0, nil
 }

@@ -184,10 +184,20 @@ func (s *Service) retryFailedRuns(ctx context.Context, store ReaperStore, cfg Re
 			return retried, fmt.Errorf("store.GetConfiguration: %w", err)
 		}
 		if err != nil || config.Launchable() != nil {
-			// Deleted, deactivated or archived since: do not retry.
+			// Deleted, deactivated or archived since: do not retry. The
+			// run stays FAILED, now for good, and says so in an event of
+			// its own: a completion callback held back while a retry was
+			// due goes out on it.
+			why := "the configuration no longer exists"
+			if err == nil {
+				why = config.Launchable().Error()
+			}
 			_, err := s.change(ctx, refOf(parent), func(r *Run) (Update, error) {
+				if r.RetryAt.IsZero() {
+					return Update{}, nil
+				}
 				r.RetryAt = time.Time{}
-				return Update{Save: true}, nil
+				return Update{Save: true, Event: s.transition(r, Reaper, StatusFailed, "not retried: "+why)}, nil
 			})
 			if err != nil {
 				return retried, err

@@ -134,9 +134,13 @@ type Launch struct {
 // The member and the configuration are read in one round trip, which is why
 // Launch authorizes itself rather than leaving it to the API layer.
 func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (Run, bool, error) {
-	run, cfg, err := s.prepare(ctx, who, need, l)
-	if err != nil {
+	run, cfg, earlier, err := s.prepare(ctx, who, need, l)
+	switch {
+	case err != nil:
 		return Run{}, false, err
+	case earlier != nil:
+		logging.Annotate(ctx, slog.String("run_id", earlier.RunID), slog.Bool("replay", true))
+		return *earlier, true, nil
 	}
 	err = s.store.CreateRun(ctx, run)
 	if errors.Is(err, ErrAlreadyExists) {
@@ -156,9 +160,12 @@ func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l
 // would be a replay: DryRun then returns the run it would answer with.
 func (s *Service) DryRun(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (LaunchMessage, *Run, error) {
 	logging.Annotate(ctx, slog.Bool("dry_run", true))
-	run, cfg, err := s.prepare(ctx, who, need, l)
-	if err != nil {
+	run, cfg, earlier, err := s.prepare(ctx, who, need, l)
+	switch {
+	case err != nil:
 		return LaunchMessage{}, nil, err
+	case earlier != nil:
+		return LaunchMessage{}, earlier, nil
 	}
 	if l.IdempotencyKey != "" {
 		existing, err := s.store.GetRun(ctx, run.Account, run.Key)
@@ -178,27 +185,28 @@ func (s *Service) DryRun(ctx context.Context, who auth.Caller, need auth.Role, l
 }
 
 // prepare reads and checks what a launch needs, and returns the run it
-// would create.
-func (s *Service) prepare(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (Run, *Configuration, error) {
+// would create. When the launch is refused but is the replay of an earlier
+// launch with the same idempotency key, it returns that earlier run
+// instead: a replay answers as the first launch did, whatever changed since
+// (the configuration deactivated, the callback host no longer allowed).
+func (s *Service) prepare(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (Run, *Configuration, *Run, error) {
 	kind, ok := KindOf(l.ConfigType)
 	if !ok {
-		return Run{}, nil, InvalidField("configuration_type", "unknown configuration type %q", l.ConfigType)
+		return Run{}, nil, nil, InvalidField("configuration_type", "unknown configuration type %q", l.ConfigType)
 	}
 	ref := ConfigRef{Environment: l.Environment, Kind: kind, ConfigurationID: l.ConfigurationID}
 	role, cfg, err := s.store.LoadLaunch(ctx, l.Account, who.Email, ref)
 	if err != nil {
-		return Run{}, nil, fmt.Errorf("store.LoadLaunch: %w", err)
+		return Run{}, nil, nil, fmt.Errorf("store.LoadLaunch: %w", err)
 	}
 	if err := s.authz.Check(who, l.Account, role, need); err != nil {
-		return Run{}, nil, err
+		return Run{}, nil, nil, err
 	}
-	if err := launchable(cfg, l); err != nil {
-		return Run{}, nil, err
-	}
-	if l.CallbackURL != "" {
-		if err := s.callbacks.CheckCallbackURL(ctx, l.Account, l.CallbackURL); err != nil {
-			return Run{}, nil, err
+	if err := s.refusal(ctx, cfg, l); err != nil {
+		if earlier := s.earlierLaunch(ctx, kind, l); earlier != nil {
+			return Run{}, nil, earlier, nil
 		}
+		return Run{}, nil, nil, err
 	}
 
 	key := RandomKey()
@@ -213,7 +221,31 @@ func (s *Service) prepare(ctx context.Context, who auth.Caller, need auth.Role, 
 	if l.ExecutionDate != "" {
 		run.ExecutionDate = l.ExecutionDate
 	}
-	return run, cfg, nil
+	return run, cfg, nil, nil
+}
+
+// refusal says why the configuration cannot launch l, if it cannot.
+func (s *Service) refusal(ctx context.Context, cfg *Configuration, l Launch) error {
+	if err := launchable(cfg, l); err != nil {
+		return err
+	}
+	if l.CallbackURL != "" {
+		return s.callbacks.CheckCallbackURL(ctx, l.Account, l.CallbackURL)
+	}
+	return nil
+}
+
+// earlierLaunch returns the run an earlier launch made of the same request
+// with the same idempotency key, if there is one.
+func (s *Service) earlierLaunch(ctx context.Context, kind Kind, l Launch) *Run {
+	if l.IdempotencyKey == "" {
+		return nil
+	}
+	existing, err := s.store.GetRun(ctx, l.Account, IdempotentKey(l.Account, l.IdempotencyKey))
+	if err != nil || existing.IdempotencyKey != l.IdempotencyKey || existing.RequestHash != requestHash(kind, l) {
+		return nil
+	}
+	return &existing
 }
 
 // NewRun returns a new RUNNING run of cfg with the given key, started at
@@ -430,11 +462,14 @@ func (s *Service) Wait(ctx context.Context, ref RunRef, wait time.Duration) (Run
 	if err != nil || run.Status.Final() || wait <= 0 {
 		return run, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	watched, err := s.store.WatchRun(ctx, ref.Account, run.Key, func(r Run) bool { return r.Status.Final() })
+	watched, err := s.store.WatchRun(waitCtx, ref.Account, run.Key, func(r Run) bool { return r.Status.Final() })
 	if err != nil {
-		return Run{}, fmt.Errorf("store.WatchRun: %w", err)
+		// The wait ended before the listener's first snapshot, or its
+		// stream broke: the caller still gets the run as it is now.
+		logging.FromContext(ctx).WarnContext(ctx, "waiting for the run ended without a snapshot; reading it again", slog.Any("error", err))
+		return s.Get(ctx, ref)
 	}
 	return watched, nil
 }

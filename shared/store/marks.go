@@ -2,13 +2,11 @@ package store
 
 import (
 	"context"
-	"errors"
+	"slices"
 	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
-
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 // Marks (the outbox records of published launch messages) are committed
@@ -23,11 +21,11 @@ const (
 	markCommitters    = 2
 )
 
-// markGroup holds the marks waiting for a Commit. Committing is done by the
-// goroutines of the launches themselves: the first marks to find fewer
-// than markCommitters committers at work commit, and a committer that
-// leaves marks waiting hands them to a goroutine of their own, so that its
-// launch is answered without waiting for the others'.
+// markGroup holds the marks waiting for a Commit. At most markCommitters
+// goroutines commit at a time; each takes the marks waiting, commits them,
+// and goes on while marks are left, so a mark never waits with nobody to
+// commit it. The launches themselves only wait for their own mark, within
+// their own deadline.
 type markGroup struct {
 	mu         sync.Mutex
 	waiting    []*mark
@@ -51,71 +49,73 @@ func (s *Store) markPublished(ctx context.Context, ref *firestore.DocumentRef, m
 	g := &s.marks
 	g.mu.Lock()
 	g.waiting = append(g.waiting, m)
-	commit := g.committers < markCommitters
-	if commit {
+	if g.committers < markCommitters {
 		g.committers++
+		go s.commitMarks()
 	}
 	g.mu.Unlock()
-	if commit {
-		s.commitMarks()
-	}
 	select {
 	case err := <-m.done:
 		return err
 	case <-ctx.Done():
-		// The mark may still be committed: it is idempotent.
-		return ctx.Err()
+		// A mark nobody waits for any more leaves the queue, so that
+		// abandoned marks cannot hold up live ones when Firestore is slow.
+		// One already taken into a Commit may still land: it is idempotent.
+		g.mu.Lock()
+		g.waiting = slices.DeleteFunc(g.waiting, func(w *mark) bool { return w == m })
+		g.mu.Unlock()
+		return classify("store.MarkPublished", ctx.Err())
 	}
 }
 
-// commitMarks commits the marks waiting, up to maxMarksPerCommit, then
-// hands what arrived meanwhile to another goroutine or, when nothing did,
-// stops being a committer.
+// commitMarks commits the marks waiting, up to maxMarksPerCommit at a time,
+// until none are left.
 func (s *Store) commitMarks() {
 	g := &s.marks
-	g.mu.Lock()
-	n := min(len(g.waiting), maxMarksPerCommit)
-	group := g.waiting[:n:n]
-	g.waiting = g.waiting[n:]
-	g.mu.Unlock()
-
-	// The group's Commit is not any one launch's, so none of their contexts
-	// may cancel it; the store's timeout bounds it.
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-	defer cancel()
-	s.commitGroup(ctx, group)
-
-	g.mu.Lock()
-	more := len(g.waiting) > 0
-	if !more {
-		g.committers--
-	}
-	g.mu.Unlock()
-	if more {
-		go s.commitMarks()
+	for {
+		g.mu.Lock()
+		n := min(len(g.waiting), maxMarksPerCommit)
+		if n == 0 {
+			g.committers--
+			g.mu.Unlock()
+			return
+		}
+		group := slices.Clone(g.waiting[:n])
+		g.waiting = g.waiting[n:]
+		g.mu.Unlock()
+		s.commitGroup(group)
 	}
 }
 
 // commitGroup commits group in one Commit and tells each mark the result.
-// A Commit is all or nothing: when it fails for a reason other than an
-// unavailable Firestore (a run deleted under its mark, say), each mark is
-// committed alone, so that one mark cannot fail the others.
-func (s *Store) commitGroup(ctx context.Context, group []*mark) {
+// The Commit is no one launch's, so none of their contexts may cancel it;
+// the store's timeout bounds it. A Commit is all or nothing: when one of
+// several marks fails, for any reason (a run deleted under its mark,
+// contention on one document), each mark is committed alone, at once, so
+// that one mark cannot fail the others.
+func (s *Store) commitGroup(group []*mark) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
 	//lint:ignore SA1019 WriteBatch is the client's one Commit of several writes; BulkWriter starts at 500 writes/s and batches on a timer.
 	batch := s.client.Batch()
 	for _, m := range group {
 		batch.Update(m.ref, m.updates)
 	}
 	_, err := batch.Commit(ctx)
-	err = classify("store.MarkPublished", err)
-	if err != nil && len(group) > 1 && !errors.Is(err, runs.ErrUnavailable) {
+	if err == nil || len(group) == 1 {
 		for _, m := range group {
-			_, err := m.ref.Update(ctx, m.updates)
 			m.done <- classify("store.MarkPublished", err)
 		}
 		return
 	}
+	var wg sync.WaitGroup
 	for _, m := range group {
-		m.done <- err
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+			defer cancel()
+			_, err := m.ref.Update(ctx, m.updates)
+			m.done <- classify("store.MarkPublished", err)
+		})
 	}
+	wg.Wait()
 }

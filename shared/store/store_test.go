@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore/apiv1/firestorepb"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
 
@@ -247,27 +246,61 @@ func TestMarkPublished(t *testing.T) {
 	}
 }
 
-// TestMarkPublishedTogether marks many runs at once: every mark lands on
-// its own run, a missing run fails only its own mark, and the marks share
-// Commits.
+// commitRecorder is a gRPC interceptor that records the Commits a client
+// makes: how many writes each carried, whether it failed, and how many
+// batched Commits (more than one write) were in flight at once. Until
+// released, it holds every Commit.
+type commitRecorder struct {
+	mu                 sync.Mutex
+	sizes              []int
+	failedBatches      int
+	inFlight, maxBatch int
+	release            chan struct{}
+}
+
+func (c *commitRecorder) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	commit, ok := req.(*firestorepb.CommitRequest)
+	if !ok {
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	<-c.release
+	writes := len(commit.GetWrites())
+	c.mu.Lock()
+	if writes > 1 {
+		c.inFlight++
+		c.maxBatch = max(c.maxBatch, c.inFlight)
+	}
+	c.mu.Unlock()
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sizes = append(c.sizes, writes)
+	if writes > 1 {
+		c.inFlight--
+		if err != nil {
+			c.failedBatches++
+		}
+	}
+	return err
+}
+
+// TestMarkPublishedTogether marks many runs at once while Firestore holds
+// the first Commits: the marks that queue meanwhile are committed together,
+// at most 20 per Commit and 2 Commits at a time; every mark lands on its
+// own run; a missing run fails its own mark only, although it shared a
+// Commit with others.
 func TestMarkPublishedTogether(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	var commits atomic.Int64
-	countCommits := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if strings.HasSuffix(method, "/Commit") {
-			commits.Add(1)
-		}
-		return invoker(ctx, method, req, reply, cc, opts...)
-	}
-	client := testenv.FirestoreVia(t, testenv.Project(t), os.Getenv(emulators.FirestoreHostEnv), grpc.WithChainUnaryInterceptor(countCommits))
+	rec := &commitRecorder{release: make(chan struct{})}
+	close(rec.release)
+	client := testenv.FirestoreVia(t, testenv.Project(t), os.Getenv(emulators.FirestoreHostEnv), grpc.WithChainUnaryInterceptor(rec.intercept))
 	s, err := store.New(client, store.DefaultTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	// One run in 50 does not exist, so that some Commits hold a mark that
-	// must fail among marks that must not.
+	// One run in 50 does not exist.
 	const n = 200
 	keys := make([]string, n)
 	missing := map[string]bool{}
@@ -280,7 +313,9 @@ func TestMarkPublishedTogether(t *testing.T) {
 		}
 		keys[i] = run.Key
 	}
-	commits.Store(0)
+	rec.mu.Lock()
+	rec.sizes, rec.release = nil, make(chan struct{})
+	rec.mu.Unlock()
 
 	at := t0.Add(time.Second)
 	errs := make([]error, len(keys))
@@ -288,6 +323,8 @@ func TestMarkPublishedTogether(t *testing.T) {
 	for i, key := range keys {
 		wg.Go(func() { errs[i] = s.MarkPublished(ctx, "000099", key, "msg-"+key, at) })
 	}
+	time.Sleep(200 * time.Millisecond) // every mark is queued or held
+	close(rec.release)
 	wg.Wait()
 
 	for i, key := range keys {
@@ -306,10 +343,59 @@ func TestMarkPublishedTogether(t *testing.T) {
 			t.Errorf("run %s after its mark = %+v, %v", key, got, err)
 		}
 	}
-	if c := commits.Load(); c >= n {
-		t.Errorf("%d marks took %d Commits: they were not committed together", n, c)
-	} else {
-		t.Logf("%d concurrent marks, %d Commits", n, c)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	batched := 0
+	for _, size := range rec.sizes {
+		if size > 20 {
+			t.Errorf("a Commit of %d marks, want at most 20", size)
+		}
+		if size > 1 {
+			batched++
+		}
+	}
+	if batched == 0 {
+		t.Errorf("no Commit held more than one mark (sizes %v)", rec.sizes)
+	}
+	if rec.maxBatch > 2 {
+		t.Errorf("%d batched Commits at once, want at most 2", rec.maxBatch)
+	}
+	if rec.failedBatches == 0 {
+		t.Errorf("no batched Commit held a missing run's mark (sizes %v): the isolation of a failing mark was not exercised", rec.sizes)
+	}
+	t.Logf("%d marks: %d Commits, %d of them batched, %d batched Commits failed and were redone mark by mark", n, len(rec.sizes), batched, rec.failedBatches)
+}
+
+// TestMarkPublishedWithinItsDeadline: a launch waits for its mark no longer
+// than its own deadline, even while Firestore holds the Commit, and says
+// the store was unavailable.
+func TestMarkPublishedWithinItsDeadline(t *testing.T) {
+	t.Parallel()
+	rec := &commitRecorder{release: make(chan struct{})}
+	close(rec.release)
+	client := testenv.FirestoreVia(t, testenv.Project(t), os.Getenv(emulators.FirestoreHostEnv), grpc.WithChainUnaryInterceptor(rec.intercept))
+	s, err := store.New(client, store.DefaultTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := newRun("c_DEV", "DEV", runs.StatusRunning, t0)
+	if err := s.CreateRun(context.Background(), run); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	rec.release = make(chan struct{})
+	rec.mu.Unlock()
+	defer close(rec.release)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = s.MarkPublished(ctx, "000099", run.Key, "msg-1", t0)
+	if !errors.Is(err, runs.ErrUnavailable) {
+		t.Errorf("mark past its deadline = %v, want ErrUnavailable", err)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Errorf("the mark waited %v past a 100ms deadline", waited)
 	}
 }
 

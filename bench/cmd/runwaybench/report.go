@@ -426,8 +426,8 @@ func (r *report) throughputSection(b *strings.Builder) {
 	}
 	auth := profilePerOp(f.profile, "token verification")
 	fmt.Fprintf(b, "**What would bring it closer.** Runway already commits the marks of concurrent launches together "+
-		"(`shared/store/marks.go`: %s Commits per launch here, one of them CreateRun's), as the floor+grouped outbox does with the "+
-		"clients (%s of CPU per launch instead of %s for the floor+outbox); runway ÷ floor+grouped outbox: %s. ",
+		"(`shared/store/marks.go`: %s Commits per launch here, one of them CreateRun's), as the floor+grouped outbox does through the same "+
+		"store.MarkPublished (%s of CPU per launch instead of %s for the floor+outbox); runway ÷ floor+grouped outbox: %s. ",
 		fmtFloat(float64(rw.fs.Calls["Commit"])/float64(max(rw.ops, 1))), fmtUS(cpuGR), fmtUS(cpuFO), x(ratio(rw.rate(), grouped.rate())))
 	n := 1
 	if math.IsNaN(auth) || auth > authWorthCaching {
