@@ -1070,7 +1070,7 @@ func (c *specChecker) checkCallback(got *http.Request, rotated api.RotateCallbac
 		t.Errorf("X-Runway-Key-Id %q, want the current secret's %q", got.Header.Get("X-Runway-Key-Id"), rotated.Secret.KeyID)
 	}
 	if sig := got.Header.Get("X-Runway-Signature"); strings.Count(sig, "v1=") != len(rotated.Settings.Secrets) ||
-		callbacks.Verify(rotated.Secret.Secret, sig, body, time.Now(), 5*time.Minute) != nil {
+		callbacks.Verify(rotated.Secret.Secret, sig, got.Header.Get("X-Runway-Event-Id"), body, time.Now(), 5*time.Minute) != nil {
 		t.Errorf("X-Runway-Signature %q: not one v1 per secret, or not signed with the new one", sig)
 	}
 }

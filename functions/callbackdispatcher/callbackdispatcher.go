@@ -171,7 +171,7 @@ func (h *Handler) attempt(ctx context.Context, run runs.Run, ev runs.RunEvent, n
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Runway-Callback/1")
-	req.Header.Set(callbacks.HeaderSignature, callbacks.Sign(settings.Secrets, h.now(), body))
+	req.Header.Set(callbacks.HeaderSignature, callbacks.Sign(settings.Secrets, h.now(), ev.EventID, body))
 	req.Header.Set(callbacks.HeaderKeyID, settings.Secrets[0].ID)
 	req.Header.Set(callbacks.HeaderEventID, ev.EventID)
 	req.Header.Set(callbacks.HeaderAttempt, strconv.Itoa(n))

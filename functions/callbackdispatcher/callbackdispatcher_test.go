@@ -126,7 +126,7 @@ func TestCallbackIsSignedRetriedAndRecorded(t *testing.T) {
 		t.Fatalf("%d callbacks, want 2 (a 500, then a 200)", len(got))
 	}
 	for i, r := range got {
-		if err := callbacks.Verify(secret, r.header.Get("X-Runway-Signature"), r.body, time.Now(), 5*time.Minute); err != nil {
+		if err := callbacks.Verify(secret, r.header.Get("X-Runway-Signature"), r.header.Get("X-Runway-Event-Id"), r.body, time.Now(), 5*time.Minute); err != nil {
 			t.Errorf("attempt %d: %v", i+1, err)
 		}
 		var result api.RunResult
@@ -141,7 +141,7 @@ func TestCallbackIsSignedRetriedAndRecorded(t *testing.T) {
 		}
 	}
 	// A wrong secret does not verify.
-	if callbacks.Verify(secret+"x", got[1].header.Get("X-Runway-Signature"), got[1].body, time.Now(), time.Minute) == nil {
+	if callbacks.Verify(secret+"x", got[1].header.Get("X-Runway-Signature"), got[1].header.Get("X-Runway-Event-Id"), got[1].body, time.Now(), time.Minute) == nil {
 		t.Error("the signature verifies with another secret")
 	}
 

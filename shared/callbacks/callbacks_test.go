@@ -113,22 +113,24 @@ func TestSignAndVerify(t *testing.T) {
 	current, _ := NewSecret("a", now)
 	previous, _ := NewSecret("a", now.Add(-time.Hour))
 	body := []byte(`{"run_id":"x","status":"SUCCESS"}`)
-	header := Sign([]Secret{current, previous}, now, body)
+	const event = "ev-1"
+	header := Sign([]Secret{current, previous}, now, event, body)
 	if !strings.HasPrefix(header, "t=1700000000,v1=") || strings.Count(header, "v1=") != 2 {
 		t.Fatalf("header %q", header)
 	}
 	for _, s := range []Secret{current, previous} {
-		if err := Verify(s.Value, header, body, now.Add(time.Minute), 5*time.Minute); err != nil {
+		if err := Verify(s.Value, header, event, body, now.Add(time.Minute), 5*time.Minute); err != nil {
 			t.Errorf("verify with %s: %v", s.ID, err)
 		}
 	}
 	other, _ := NewSecret("a", now)
 	for name, err := range map[string]error{
-		"other secret":  Verify(other.Value, header, body, now, 5*time.Minute),
-		"changed body":  Verify(current.Value, header, []byte(`{"run_id":"x","status":"FAILED"}`), now, 5*time.Minute),
-		"too old":       Verify(current.Value, header, body, now.Add(10*time.Minute), 5*time.Minute),
-		"no timestamp":  Verify(current.Value, strings.Replace(header, "t=", "x=", 1), body, now, 5*time.Minute),
-		"changed stamp": Verify(current.Value, strings.Replace(header, "t=1700000000", "t=1700000001", 1), body, now, 5*time.Minute),
+		"other secret":  Verify(other.Value, header, event, body, now, 5*time.Minute),
+		"changed body":  Verify(current.Value, header, event, []byte(`{"run_id":"x","status":"FAILED"}`), now, 5*time.Minute),
+		"other event":   Verify(current.Value, header, "ev-2", body, now, 5*time.Minute),
+		"too old":       Verify(current.Value, header, event, body, now.Add(10*time.Minute), 5*time.Minute),
+		"no timestamp":  Verify(current.Value, strings.Replace(header, "t=", "x=", 1), event, body, now, 5*time.Minute),
+		"changed stamp": Verify(current.Value, strings.Replace(header, "t=1700000000", "t=1700000001", 1), event, body, now, 5*time.Minute),
 	} {
 		if !errors.Is(err, ErrBadSignature) {
 			t.Errorf("%s: %v, want ErrBadSignature", name, err)

@@ -19,22 +19,24 @@ const (
 	HeaderAttempt   = "X-Runway-Delivery-Attempt"
 )
 
-// Sign returns the X-Runway-Signature of body sent at t: one v1 signature
-// per secret, each the hex HMAC-SHA256, keyed by the secret, of
-// "<t>.<body>", where t is in Unix seconds.
-func Sign(secrets []Secret, t time.Time, body []byte) string {
+// Sign returns the X-Runway-Signature of body, the callback of event
+// eventID, sent at t: one v1 signature per secret, each the hex
+// HMAC-SHA256, keyed by the secret, of "<t>.<event id>.<body>", where t is
+// in Unix seconds. The event id is signed so that a captured callback
+// cannot be replayed under another X-Runway-Event-Id, past the receiver's
+// deduplication.
+func Sign(secrets []Secret, t time.Time, eventID string, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
 	parts := []string{"t=" + ts}
 	for _, s := range secrets {
-		parts = append(parts, "v1="+signature(s.Value, ts, body))
+		parts = append(parts, "v1="+signature(s.Value, ts, eventID, body))
 	}
 	return strings.Join(parts, ",")
 }
 
-func signature(secret, ts string, body []byte) string {
+func signature(secret, ts, eventID string, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(ts))
-	mac.Write([]byte("."))
+	mac.Write([]byte(ts + "." + eventID + "."))
 	mac.Write(body)
 	return hex.EncodeToString(mac.Sum(nil))
 }
@@ -42,10 +44,11 @@ func signature(secret, ts string, body []byte) string {
 // ErrBadSignature is returned by Verify for a callback it cannot trust.
 var ErrBadSignature = errors.New("callbacks: bad signature")
 
-// Verify checks, as a receiver does, that header signs body with secret,
-// and that it was made less than tolerance before now (which stops
-// replays of old callbacks).
-func Verify(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
+// Verify checks, as a receiver does, that header signs body, the callback
+// of event eventID (its X-Runway-Event-Id), with secret, and that it was
+// made less than tolerance before now (which stops replays of old
+// callbacks).
+func Verify(secret, header, eventID string, body []byte, now time.Time, tolerance time.Duration) error {
 	var ts string
 	var sigs []string
 	for _, part := range strings.Split(header, ",") {
@@ -64,7 +67,7 @@ func Verify(secret, header string, body []byte, now time.Time, tolerance time.Du
 	if age := now.Sub(time.Unix(sec, 0)); age > tolerance || age < -tolerance {
 		return fmt.Errorf("%w: signed %s ago, more than the %s tolerated", ErrBadSignature, age.Round(time.Second), tolerance)
 	}
-	want := signature(secret, ts, body)
+	want := signature(secret, ts, eventID, body)
 	for _, sig := range sigs {
 		if hmac.Equal([]byte(sig), []byte(want)) {
 			return nil
