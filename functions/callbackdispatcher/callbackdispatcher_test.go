@@ -263,10 +263,11 @@ func TestCallbackGivesUp(t *testing.T) {
 	}
 }
 
-// TestRetriedRunCallsBackOnce: a failed run that is retried does not call
-// back; its retry, which keeps the callback_url and the parameters, does.
-func TestRetriedRunCallsBackOnce(t *testing.T) {
-	t.Parallel()
+// retryingStack is a stack delivering to the reference executor and the
+// dispatcher, with a receiver allowed for callbacks and a configuration
+// retried once at once; it returns the configuration's id.
+func retryingStack(t *testing.T) (*stacktest.Stack, *receiver, string) {
+	t.Helper()
 	s := stacktest.New(t)
 	s.Seed(t)
 	s.StartDelivery(t, "ReferenceExecutor", "CallbackDispatcher")
@@ -275,8 +276,15 @@ func TestRetriedRunCallsBackOnce(t *testing.T) {
 	var deployed api.ConfigurationResponse
 	s.Post(t, "/v1/configuration", `{"action": "deploy_configuration", "configuration": {"account": "000099", "environment": "DEV",
 		"configuration_type": "table-to-table", "configuration_id": "000099_flaky", "retries": 1, "retry_delay": "0s"}}`).Decode(t, &deployed)
-	first := launchJob(t, s, deployed.Configuration.ConfigurationID,
-		`, "callback_url": "`+hook.URL+`", "parameters": {"sleep_ms": 50, "fail_attempts": 1}`)
+	return s, hook, deployed.Configuration.ConfigurationID
+}
+
+// TestRetriedRunCallsBackOnce: a failed run that is retried does not call
+// back; its retry, which keeps the callback_url and the parameters, does.
+func TestRetriedRunCallsBackOnce(t *testing.T) {
+	t.Parallel()
+	s, hook, id := retryingStack(t)
+	first := launchJob(t, s, id, `, "callback_url": "`+hook.URL+`", "parameters": {"sleep_ms": 50, "fail_attempts": 1}`)
 
 	ctx := context.Background()
 	var retry runs.Run
@@ -309,15 +317,7 @@ func TestRetriedRunCallsBackOnce(t *testing.T) {
 // meanwhile), the run's FAILED is final and the callback goes out.
 func TestAbandonedRetryCallsBack(t *testing.T) {
 	t.Parallel()
-	s := stacktest.New(t)
-	s.Seed(t)
-	s.StartDelivery(t, "ReferenceExecutor", "CallbackDispatcher")
-	hook := newReceiver(t, false)
-	setUp(t, s, "127.0.0.1")
-	var deployed api.ConfigurationResponse
-	s.Post(t, "/v1/configuration", `{"action": "deploy_configuration", "configuration": {"account": "000099", "environment": "DEV",
-		"configuration_type": "table-to-table", "configuration_id": "000099_dropped", "retries": 1, "retry_delay": "0s"}}`).Decode(t, &deployed)
-	id := deployed.Configuration.ConfigurationID
+	s, hook, id := retryingStack(t)
 	first := launchJob(t, s, id, `, "callback_url": "`+hook.URL+`", "parameters": {"fail_attempts": 1}`)
 
 	ctx := context.Background()

@@ -258,6 +258,29 @@ type commitRecorder struct {
 	release            chan struct{}
 }
 
+// newRecordedStore returns a store whose Commits rec records; they go
+// through until rec.hold.
+func newRecordedStore(t *testing.T) (*store.Store, *commitRecorder) {
+	t.Helper()
+	rec := &commitRecorder{release: make(chan struct{})}
+	close(rec.release)
+	client := testenv.FirestoreVia(t, testenv.Project(t), os.Getenv(emulators.FirestoreHostEnv), grpc.WithChainUnaryInterceptor(rec.intercept))
+	s, err := store.New(client, store.DefaultTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, rec
+}
+
+// hold forgets the Commits recorded so far and holds the next ones until
+// the returned release is called.
+func (c *commitRecorder) hold() (release func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sizes, c.release = nil, make(chan struct{})
+	return sync.OnceFunc(func() { close(c.release) })
+}
+
 func (c *commitRecorder) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	commit, ok := req.(*firestorepb.CommitRequest)
 	if !ok {
@@ -292,13 +315,7 @@ func (c *commitRecorder) intercept(ctx context.Context, method string, req, repl
 func TestMarkPublishedTogether(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rec := &commitRecorder{release: make(chan struct{})}
-	close(rec.release)
-	client := testenv.FirestoreVia(t, testenv.Project(t), os.Getenv(emulators.FirestoreHostEnv), grpc.WithChainUnaryInterceptor(rec.intercept))
-	s, err := store.New(client, store.DefaultTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, rec := newRecordedStore(t)
 
 	// One run in 50 does not exist.
 	const n = 200
@@ -313,9 +330,7 @@ func TestMarkPublishedTogether(t *testing.T) {
 		}
 		keys[i] = run.Key
 	}
-	rec.mu.Lock()
-	rec.sizes, rec.release = nil, make(chan struct{})
-	rec.mu.Unlock()
+	release := rec.hold()
 
 	at := t0.Add(time.Second)
 	errs := make([]error, len(keys))
@@ -324,7 +339,7 @@ func TestMarkPublishedTogether(t *testing.T) {
 		wg.Go(func() { errs[i] = s.MarkPublished(ctx, "000099", key, "msg-"+key, at) })
 	}
 	time.Sleep(200 * time.Millisecond) // every mark is queued or held
-	close(rec.release)
+	release()
 	wg.Wait()
 
 	for i, key := range keys {
@@ -371,26 +386,17 @@ func TestMarkPublishedTogether(t *testing.T) {
 // the store was unavailable.
 func TestMarkPublishedWithinItsDeadline(t *testing.T) {
 	t.Parallel()
-	rec := &commitRecorder{release: make(chan struct{})}
-	close(rec.release)
-	client := testenv.FirestoreVia(t, testenv.Project(t), os.Getenv(emulators.FirestoreHostEnv), grpc.WithChainUnaryInterceptor(rec.intercept))
-	s, err := store.New(client, store.DefaultTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, rec := newRecordedStore(t)
 	run := newRun("c_DEV", "DEV", runs.StatusRunning, t0)
 	if err := s.CreateRun(context.Background(), run); err != nil {
 		t.Fatal(err)
 	}
-	rec.mu.Lock()
-	rec.release = make(chan struct{})
-	rec.mu.Unlock()
-	defer close(rec.release)
+	defer rec.hold()()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = s.MarkPublished(ctx, "000099", run.Key, "msg-1", t0)
+	err := s.MarkPublished(ctx, "000099", run.Key, "msg-1", t0)
 	if !errors.Is(err, runs.ErrUnavailable) {
 		t.Errorf("mark past its deadline = %v, want ErrUnavailable", err)
 	}
