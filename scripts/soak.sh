@@ -17,6 +17,7 @@ start=$(date +%s)
   scripts/fuzz.sh ${SOAK_FUZZ_SCALE:-30} &&
   echo '== invariants and faults, ${SOAK_ROUNDS:-3} rounds' &&
   go test -race -count=${SOAK_ROUNDS:-3} \
-    -run 'Invariants|Outage|Killed|Concurrent|Duplicate|Silent' \
-    . ./functions/daglaunch/ ./functions/workflowtrigger/ ./functions/referenceexecutor/ ./functions/reaper/ ./functions/access/"
+    -run 'Invariants|Outage|Killed|Concurrent|Duplicate|Silent|MarkPublished' \
+    . ./functions/daglaunch/ ./functions/workflowtrigger/ ./functions/referenceexecutor/ ./functions/reaper/ ./functions/access/ \
+    ./shared/store/"
 echo "== soak clean in $(( $(date +%s) - start ))s"
