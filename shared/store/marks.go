@@ -9,13 +9,13 @@ import (
 	"cloud.google.com/go/firestore"
 )
 
-// Marks (the outbox records of published launch messages) are committed
-// together: every launch waits for its own mark, so one Commit per launch
-// would cost each launch a second Commit and the emulator or Firestore a
-// Commit per launch. A mark that arrives while the committers are busy
-// waits for the next Commit, which takes up to maxMarksPerCommit of the
-// marks waiting. One at a time, a mark is committed at once, as before.
-// bench/RESULTS.md (section 3) measures what it saves.
+// Every launch records on its run that its message went out (the outbox
+// mark) before it answers. Marks of concurrent launches are committed
+// together, so that under load the database sees a Commit per batch
+// rather than one per launch: a mark that arrives while the committers are
+// busy waits for the next Commit, which takes up to maxMarksPerCommit of
+// the marks waiting. Alone, a mark is committed at once. bench/RESULTS.md
+// (section 3) measures what it saves.
 const (
 	maxMarksPerCommit = 20
 	markCommitters    = 2
