@@ -183,15 +183,17 @@ func (s *Service) retryFailedRuns(ctx context.Context, store ReaperStore, cfg Re
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return retried, fmt.Errorf("store.GetConfiguration: %w", err)
 		}
-		if err != nil || config.Launchable() != nil {
+		var why string
+		if err != nil {
+			why = "the configuration no longer exists"
+		} else if refusal := config.Launchable(); refusal != nil {
+			why = refusal.Error()
+		}
+		if why != "" {
 			// Deleted, deactivated or archived since: do not retry. The
 			// run stays FAILED, now for good, and says so in an event of
 			// its own: a completion callback held back while a retry was
 			// due goes out on it.
-			why := "the configuration no longer exists"
-			if err == nil {
-				why = config.Launchable().Error()
-			}
 			_, err := s.change(ctx, refOf(parent), func(r *Run) (Update, error) {
 				if r.RetryAt.IsZero() {
 					return Update{}, nil

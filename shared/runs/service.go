@@ -167,17 +167,8 @@ func (s *Service) DryRun(ctx context.Context, who auth.Caller, need auth.Role, l
 	case earlier != nil:
 		return LaunchMessage{}, earlier, nil
 	}
-	if l.IdempotencyKey != "" {
-		existing, err := s.store.GetRun(ctx, run.Account, run.Key)
-		switch {
-		case err == nil:
-			if err := replayable(run, existing); err != nil {
-				return LaunchMessage{}, nil, err
-			}
-			return LaunchMessage{}, &existing, nil
-		case !errors.Is(err, ErrNotFound):
-			return LaunchMessage{}, nil, fmt.Errorf("store.GetRun: %w", err)
-		}
+	if earlier, err := s.earlierLaunch(ctx, run); err != nil || earlier != nil {
+		return LaunchMessage{}, earlier, err
 	}
 	msg := LaunchMessageOf(run, cfg.Definition)
 	msg.RunID = ""
@@ -202,21 +193,23 @@ func (s *Service) prepare(ctx context.Context, who auth.Caller, need auth.Role, 
 	if err := s.authz.Check(who, l.Account, role, need); err != nil {
 		return Run{}, nil, nil, err
 	}
+	key := RandomKey()
+	if l.IdempotencyKey != "" {
+		key = IdempotentKey(l.Account, l.IdempotencyKey)
+	}
+	hash := requestHash(kind, l)
 	if err := s.refusal(ctx, cfg, l); err != nil {
-		if earlier := s.earlierLaunch(ctx, kind, l); earlier != nil {
+		attempt := Run{Account: l.Account, Key: key, IdempotencyKey: l.IdempotencyKey, RequestHash: hash}
+		if earlier, lookupErr := s.earlierLaunch(ctx, attempt); lookupErr == nil && earlier != nil {
 			return Run{}, nil, earlier, nil
 		}
 		return Run{}, nil, nil, err
 	}
 
-	key := RandomKey()
-	if l.IdempotencyKey != "" {
-		key = IdempotentKey(l.Account, l.IdempotencyKey)
-	}
 	run := NewRun(*cfg, key, s.clock())
 	run.ConfigurationType = l.ConfigType // as the caller named it: gbq-to-gbq stays gbq-to-gbq
 	run.TriggerType, run.StartedBy = TriggerAPI, who.Email
-	run.IdempotencyKey, run.RequestHash = l.IdempotencyKey, requestHash(kind, l)
+	run.IdempotencyKey, run.RequestHash = l.IdempotencyKey, hash
 	run.Parameters, run.CallbackURL = l.Parameters, l.CallbackURL
 	if l.ExecutionDate != "" {
 		run.ExecutionDate = l.ExecutionDate
@@ -235,17 +228,25 @@ func (s *Service) refusal(ctx context.Context, cfg *Configuration, l Launch) err
 	return nil
 }
 
-// earlierLaunch returns the run an earlier launch made of the same request
-// with the same idempotency key, if there is one.
-func (s *Service) earlierLaunch(ctx context.Context, kind Kind, l Launch) *Run {
-	if l.IdempotencyKey == "" {
-		return nil
+// earlierLaunch returns the run an earlier launch made with attempt's
+// idempotency key (attempt.Key is derived from it), or nil when there is
+// no key or no such launch; a conflict when that launch was of another
+// request.
+func (s *Service) earlierLaunch(ctx context.Context, attempt Run) (*Run, error) {
+	if attempt.IdempotencyKey == "" {
+		return nil, nil
 	}
-	existing, err := s.store.GetRun(ctx, l.Account, IdempotentKey(l.Account, l.IdempotencyKey))
-	if err != nil || existing.IdempotencyKey != l.IdempotencyKey || existing.RequestHash != requestHash(kind, l) {
-		return nil
+	existing, err := s.store.GetRun(ctx, attempt.Account, attempt.Key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("store.GetRun: %w", err)
 	}
-	return &existing
+	if err := replayable(attempt, existing); err != nil {
+		return nil, err
+	}
+	return &existing, nil
 }
 
 // NewRun returns a new RUNNING run of cfg with the given key, started at
@@ -294,15 +295,15 @@ func launchable(cfg *Configuration, l Launch) error {
 // replay answers a launch whose idempotency key was used before: with the
 // first launch's run if the requests are the same, with a conflict if not.
 func (s *Service) replay(ctx context.Context, attempt Run) (Run, bool, error) {
-	existing, err := s.store.GetRun(ctx, attempt.Account, attempt.Key)
-	if err != nil {
-		return Run{}, false, fmt.Errorf("store.GetRun: %w", err)
+	existing, err := s.earlierLaunch(ctx, attempt)
+	if err == nil && existing == nil {
+		err = fmt.Errorf("store.GetRun: %w", ErrNotFound) // gone since CreateRun found it
 	}
-	if err := replayable(attempt, existing); err != nil {
+	if err != nil {
 		return Run{}, false, err
 	}
 	logging.Annotate(ctx, slog.String("run_id", existing.RunID), slog.Bool("replay", true))
-	return existing, true, nil
+	return *existing, true, nil
 }
 
 // replayable explains why attempt, whose key is existing's, is not a

@@ -38,10 +38,11 @@ type mark struct {
 	done    chan error // buffered: the committer never blocks on it
 }
 
-// markPublished records on the run's document that its launch message went
-// out, committed with the marks of concurrent launches.
-func (s *Store) markPublished(ctx context.Context, ref *firestore.DocumentRef, messageID string, at time.Time) error {
-	m := &mark{ref: ref, done: make(chan error, 1), updates: []firestore.Update{
+// MarkPublished implements runs.Store: it records on the run's document
+// that its launch message went out, committed with the marks of concurrent
+// launches.
+func (s *Store) MarkPublished(ctx context.Context, account, key, messageID string, at time.Time) error {
+	m := &mark{ref: s.runs(account).Doc(key), done: make(chan error, 1), updates: []firestore.Update{
 		{Path: "published", Value: true},
 		{Path: "published_at", Value: at},
 		{Path: "pubsub_message_id", Value: messageID},
@@ -103,8 +104,9 @@ func (s *Store) commitGroup(group []*mark) {
 	}
 	_, err := batch.Commit(ctx)
 	if err == nil || len(group) == 1 {
+		err = classify("store.MarkPublished", err)
 		for _, m := range group {
-			m.done <- classify("store.MarkPublished", err)
+			m.done <- err
 		}
 		return
 	}

@@ -450,12 +450,6 @@ func (s *Store) MarkEventPublished(ctx context.Context, account, key, eventID st
 	return classify("store.MarkEventPublished", err)
 }
 
-// MarkPublished implements runs.Store.
-// Concurrent marks are committed together (marks.go).
-func (s *Store) MarkPublished(ctx context.Context, account, key, messageID string, at time.Time) error {
-	return s.markPublished(ctx, s.runs(account).Doc(key), messageID, at)
-}
-
 // Events returns the run's recorded changes, oldest first.
 func (s *Store) Events(ctx context.Context, account, key string) ([]runs.Event, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)

@@ -103,7 +103,7 @@ type outboxMode int
 
 const (
 	noOutbox      outboxMode = iota
-	outboxWrite              // one Update of its own, as Runway's MarkPublished
+	outboxWrite              // one Update of its own per launch
 	groupedOutbox            // store.MarkPublished: committed together with concurrent launches' marks
 )
 
@@ -125,18 +125,19 @@ func (f *floor) launch(ctx context.Context, mode outboxMode) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	updates := []firestore.Update{
-		{Path: "published", Value: true},
-		{Path: "published_at", Value: time.Now().UTC().Truncate(time.Microsecond)},
-		{Path: "pubsub_message_id", Value: id},
-	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
 	switch mode {
 	case outboxWrite:
+		updates := []firestore.Update{
+			{Path: "published", Value: true},
+			{Path: "published_at", Value: at},
+			{Path: "pubsub_message_id", Value: id},
+		}
 		if _, err := ref.Update(ctx, updates); err != nil {
 			return "", err
 		}
 	case groupedOutbox:
-		if err := f.marks.MarkPublished(ctx, f.account, key, id, time.Now().UTC().Truncate(time.Microsecond)); err != nil {
+		if err := f.marks.MarkPublished(ctx, f.account, key, id, at); err != nil {
 			return "", err
 		}
 	}
