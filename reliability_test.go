@@ -317,16 +317,7 @@ func TestFirestoreOutage(t *testing.T) {
 	token := s.Token(t, stacktest.Admin)
 
 	var unavailable atomic.Int64
-	stop := make(chan struct{})
-	go func() {
-		time.Sleep(1500 * time.Millisecond)
-		proxy.SetDown(true)
-		time.Sleep(3 * time.Second)
-		proxy.SetDown(false)
-		time.Sleep(4 * time.Second)
-		close(stop)
-	}()
-	done, failures := loadWithKeys(t, 6, stop, func(key string) (int, string, string) {
+	launch := func(key string) (int, string, string) {
 		resp := s.Do(t, http.MethodPost, "/v1/dag/launch", token, launchBody(key))
 		if resp.Status == http.StatusServiceUnavailable {
 			e := resp.WantError(t, http.StatusServiceUnavailable)
@@ -338,7 +329,26 @@ func TestFirestoreOutage(t *testing.T) {
 		var got api.LaunchResponse
 		_ = json.Unmarshal(resp.Body, &got)
 		return resp.Status, got.RunID, string(resp.Body)
-	})
+	}
+	// The load's launches can all be waiting to record their publish when
+	// the cut comes (they wait the outage out), so one launch is also sent
+	// in the middle of the outage: it must meet it.
+	stop, probe := make(chan struct{}), make(chan int, 1)
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		proxy.SetDown(true)
+		time.Sleep(time.Second)
+		status, _, _ := launch("outage-probe")
+		probe <- status
+		time.Sleep(2 * time.Second)
+		proxy.SetDown(false)
+		time.Sleep(4 * time.Second)
+		close(stop)
+	}()
+	done, failures := loadWithKeys(t, 6, stop, launch)
+	if status := <-probe; status != http.StatusServiceUnavailable {
+		t.Errorf("a launch in the middle of the outage answered %d, want 503", status)
+	}
 	if unavailable.Load() == 0 {
 		t.Fatal("no launch met the outage: the test proves nothing")
 	}
