@@ -21,7 +21,11 @@ func StartDelivery(ctx context.Context, env *Env, functions ...string) error {
 		if route.Topic == nil || (len(functions) > 0 && !slices.Contains(functions, route.Function)) {
 			continue
 		}
-		handle, err := route.NewHandler(env)
+		routeEnv, err := env.For(route)
+		if err != nil {
+			return err
+		}
+		handle, err := route.NewHandler(routeEnv)
 		if err != nil {
 			return fmt.Errorf("runway: %s: %w", route.Function, err)
 		}

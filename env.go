@@ -112,20 +112,40 @@ func NewEnvWith(ctx context.Context, cfg config.Config, clients Clients) (_ *Env
 	if env.Authorizer, err = auth.NewAuthorizer(env.Store, cfg.Admins); err != nil {
 		return nil, err
 	}
-	callbackPolicy := callbacks.Policy{Settings: env.Store, AllowPrivate: cfg.AuthMode == config.AuthDev}
-	if env.Runs, err = runs.NewService(runs.Deps{Store: env.Store, Bus: env.Bus, Authz: env.Authorizer, Callbacks: callbackPolicy}); err != nil {
-		return nil, err
-	}
-	if cfg.LaunchRate > 0 {
-		env.LaunchLimiter = api.NewLimiter(cfg.LaunchRate, cfg.LaunchPeriod)
-	}
-	if env.Configs, err = configs.NewService(env.Store, nil); err != nil {
-		return nil, err
-	}
-	if env.Workflows, err = workflows.NewService(env.Store, env.Runs, nil); err != nil {
+	if err := env.buildServices(); err != nil {
 		return nil, err
 	}
 	return env, nil
+}
+
+// buildServices builds the domain services on the Env's store and bus.
+func (e *Env) buildServices() (err error) {
+	callbackPolicy := callbacks.Policy{Settings: e.Store, AllowPrivate: e.Config.AuthMode == config.AuthDev}
+	if e.Runs, err = runs.NewService(runs.Deps{Store: e.Store, Bus: e.Bus, Authz: e.Authorizer, Callbacks: callbackPolicy}); err != nil {
+		return err
+	}
+	if e.Config.LaunchRate > 0 {
+		e.LaunchLimiter = api.NewLimiter(e.Config.LaunchRate, e.Config.LaunchPeriod)
+	}
+	if e.Configs, err = configs.NewService(e.Store, nil); err != nil {
+		return err
+	}
+	if e.Workflows, err = workflows.NewService(e.Store, e.Runs, nil); err != nil {
+		return err
+	}
+	return nil
+}
+
+// For returns the Env route's function runs with: the clients of e, and
+// services that publish only to the topics the route declares, as the
+// function's deployment is allowed to.
+func (e *Env) For(route Route) (*Env, error) {
+	f := *e
+	f.Bus = e.Bus.Only(route.Publishes...)
+	if err := f.buildServices(); err != nil {
+		return nil, fmt.Errorf("runway: %s: %w", route.Function, err)
+	}
+	return &f, nil
 }
 
 // Close flushes the publishers and closes the clients.

@@ -17,7 +17,7 @@ func NewMux(env *Env) (http.Handler, error) {
 		if route.Path == "" {
 			continue // a Pub/Sub or scheduled function: see StartDelivery
 		}
-		handler, err := route.New(env)
+		handler, err := route.Handler(env)
 		if err != nil {
 			return nil, fmt.Errorf("runway: %s: %w", route.Function, err)
 		}

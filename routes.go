@@ -45,6 +45,11 @@ type Route struct {
 	// function; NewHandler builds its message handler.
 	Topic      func(config.Config) string
 	NewHandler func(env *Env) (bus.Handler, error)
+
+	// Publishes are the topics the function publishes to. Its handler is
+	// built on a bus that refuses the others (Env.For), and Terraform
+	// grants it these and no others (terraform/check_test.go).
+	Publishes []bus.Topic
 }
 
 // Routes is the route table, the one source of truth for which functions
@@ -52,17 +57,21 @@ type Route struct {
 // OpenAPI spec and the Terraform are all checked against it.
 var Routes = []Route{
 	{
-		Function: "DagLaunch",
-		Method:   http.MethodPost,
-		Path:     "/v1/dag/launch",
+		Function:  "DagLaunch",
+		Publishes: []bus.Topic{bus.LaunchTopic},
+		Method:    http.MethodPost,
+		Path:      "/v1/dag/launch",
 		New: func(env *Env) (http.Handler, error) {
 			return daglaunch.New(daglaunch.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer, Limiter: env.LaunchLimiter})
 		},
 	},
 	{
 		Function: "DagStatus",
-		Method:   http.MethodPost,
-		Path:     "/v1/dag/status",
+		// Status changes go to the run events topic, cancel_run's cancel
+		// message to the launch topic, where the run's executor listens.
+		Publishes: []bus.Topic{bus.LaunchTopic, bus.RunEventsTopic},
+		Method:    http.MethodPost,
+		Path:      "/v1/dag/status",
 		New: func(env *Env) (http.Handler, error) {
 			return dagstatus.New(dagstatus.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer})
 		},
@@ -109,8 +118,9 @@ var Routes = []Route{
 		},
 	},
 	{
-		Function: "Reaper",
-		Schedule: "* * * * *",
+		Function:  "Reaper",
+		Publishes: []bus.Topic{bus.LaunchTopic, bus.RunEventsTopic},
+		Schedule:  "* * * * *",
 		New: func(env *Env) (http.Handler, error) {
 			return reaper.New(reaper.Deps{Runs: env.Runs, Store: env.Store, Config: runs.DefaultReaperConfig,
 				Authenticate: env.Verifier.RequireCaller(env.Config.SystemCallers)})
@@ -132,8 +142,9 @@ var Routes = []Route{
 		},
 	},
 	{
-		Function: "WorkflowTrigger",
-		Topic:    func(c config.Config) string { return c.RunEventsTopic },
+		Function:  "WorkflowTrigger",
+		Publishes: []bus.Topic{bus.LaunchTopic},
+		Topic:     func(c config.Config) string { return c.RunEventsTopic },
 		NewHandler: func(env *Env) (bus.Handler, error) {
 			h, err := workflowtrigger.New(env.Workflows)
 			if err != nil {
@@ -170,6 +181,10 @@ func RouteFor(function string) (Route, bool) {
 // handler, or the push endpoint that checks the push subscription's token
 // and hands the message over.
 func (r Route) Handler(env *Env) (http.Handler, error) {
+	env, err := env.For(r)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case r.New != nil:
 		return r.New(env)

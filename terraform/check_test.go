@@ -200,6 +200,38 @@ func check(dir, goMod string, usedIndexes []string) []string {
 		}
 	}
 
+	// Publish rights: each function may publish to the topics its route
+	// declares, which its code is held to (runway.Env.For), and no others.
+	accountOf := map[string]string{} // service account resource → entry point
+	for entry, name := range byEntry {
+		if sa := reference(attr(functions[name], "service_config.service_account_email")); sa != "" {
+			accountOf[strings.TrimSuffix(sa, ".email")] = entry
+		}
+	}
+	granted := map[string][]string{} // entry point → topic keys
+	for name, b := range m.resources("google_pubsub_topic_iam_member") {
+		entry, ok := accountOf[strings.TrimSuffix(reference(attr(b, "member")), ".member")]
+		if !ok {
+			continue // not a function's own account (a push subscription's, say)
+		}
+		if literal(attr(b, "role")) != "roles/pubsub.publisher" {
+			add("google_pubsub_topic_iam_member.%s grants %s a role other than roles/pubsub.publisher", name, entry)
+		}
+		granted[entry] = append(granted[entry], literalSet(attr(b, "for_each"))...)
+	}
+	for _, r := range runway.Routes {
+		var want []string
+		for _, t := range r.Publishes {
+			want = append(want, string(t))
+		}
+		got := granted[r.Function]
+		sort.Strings(want)
+		sort.Strings(got)
+		if !slices.Equal(want, got) {
+			add("%s may publish to %v in Terraform, its route declares %v", r.Function, got, want)
+		}
+	}
+
 	// The load balancer: one route per API function, at its paths.
 	lbRoutes := m.objectKeys("lb_routes")
 	for _, r := range runway.Routes {
@@ -289,6 +321,18 @@ func refExpr(e hclsyntax.Expression) string {
 		return ""
 	}
 	return render(vars[0])
+}
+
+// literalSet reads a for_each of toset([...]) literals.
+func literalSet(a *hclsyntax.Attribute) []string {
+	if a == nil {
+		return nil
+	}
+	call, ok := a.Expr.(*hclsyntax.FunctionCallExpr)
+	if !ok || call.Name != "toset" || len(call.Args) != 1 {
+		return nil
+	}
+	return literalList(call.Args[0])
 }
 
 func literalList(e hclsyntax.Expression) []string {

@@ -22,7 +22,7 @@ resource "google_project_iam_member" "dag_launch" {
   member  = google_service_account.dag_launch.member
 }
 
-# Publish on its topic(s) only: keys of local.topic_names (pubsub.tf).
+# Publish on the topics its route declares (Publishes in routes.go) only.
 resource "google_pubsub_topic_iam_member" "dag_launch" {
   for_each = toset([
     "launch",

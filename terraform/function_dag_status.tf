@@ -1,6 +1,7 @@
 # DagStatus: POST /v1/dag/status (check_run_status, get_last_status,
-# get_by_status, get_run_events, set_run_status, report_run_status). A status
-# change is published to runway-run-events, which WorkflowTrigger follows.
+# get_by_status, get_run_events, set_run_status, report_run_status, cancel_run,
+# set_runs_status). A status change is published to runway-run-events, which
+# WorkflowTrigger follows; a cancel to runway-launch, for the run's executor.
 #
 # Behind the load balancer: its paths are local.lb_routes["DagStatus"] in lb.tf,
 # which also grants allUsers roles/run.invoker (the function checks tokens
@@ -23,9 +24,12 @@ resource "google_project_iam_member" "dag_status" {
   member  = google_service_account.dag_status.member
 }
 
-# Publish on its topic(s) only: keys of local.topic_names (pubsub.tf).
+# Publish on the topics its route declares (Publishes in routes.go) only:
+# status changes on run_events, cancel_run's cancel messages on launch, where
+# the run's executor listens.
 resource "google_pubsub_topic_iam_member" "dag_status" {
   for_each = toset([
+    "launch",
     "run_events",
   ])
 

@@ -24,7 +24,7 @@ resource "google_project_iam_member" "reaper" {
   member  = google_service_account.reaper.member
 }
 
-# Publish on its topic(s) only: keys of local.topic_names (pubsub.tf).
+# Publish on the topics its route declares (Publishes in routes.go) only.
 resource "google_pubsub_topic_iam_member" "reaper" {
   for_each = toset([
     "launch",

@@ -25,7 +25,7 @@ resource "google_project_iam_member" "workflow_trigger" {
   member  = google_service_account.workflow_trigger.member
 }
 
-# Publish on its topic(s) only: keys of local.topic_names (pubsub.tf).
+# Publish on the topics its route declares (Publishes in routes.go) only.
 resource "google_pubsub_topic_iam_member" "workflow_trigger" {
   for_each = toset([
     "launch",

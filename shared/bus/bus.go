@@ -38,10 +38,24 @@ type Topics struct {
 	RunEvents string // run status changes, for workflows
 }
 
+// Topic is one of Runway's topics, by the key local.topic_names gives it
+// in terraform/pubsub.tf. The route table declares the topics each
+// function publishes to, and Terraform grants it those and no others.
+type Topic string
+
+// Runway's topics.
+const (
+	LaunchTopic    Topic = "launch"     // launch and cancel messages
+	RunEventsTopic Topic = "run_events" // run status changes
+)
+
 // Bus publishes Runway's messages.
 type Bus struct {
 	launch    *pubsub.Publisher
 	runEvents *pubsub.Publisher
+	// allowed are the topics this Bus may publish to: all of them, or
+	// those of one function (Only).
+	allowed map[Topic]bool
 }
 
 // New returns a Bus that publishes to topics. A publish that cannot be
@@ -53,7 +67,8 @@ func New(client *pubsub.Client, topics Topics, timeout time.Duration) (*Bus, err
 	if topics.Launch == "" || topics.RunEvents == "" {
 		return nil, errors.New("bus: missing topic names")
 	}
-	b := &Bus{launch: client.Publisher(topics.Launch), runEvents: client.Publisher(topics.RunEvents)}
+	b := &Bus{launch: client.Publisher(topics.Launch), runEvents: client.Publisher(topics.RunEvents),
+		allowed: map[Topic]bool{LaunchTopic: true, RunEventsTopic: true}}
 	for _, p := range []*pubsub.Publisher{b.launch, b.runEvents} {
 		// Callers wait for their publish, so send each message at once
 		// rather than waiting to fill a batch; concurrent callers still
@@ -64,8 +79,31 @@ func New(client *pubsub.Client, topics Topics, timeout time.Duration) (*Bus, err
 	return b, nil
 }
 
+// Only returns a Bus sharing b's publishers that publishes to topics only:
+// the Bus of one function, which Terraform grants those topics and no
+// others. Publishing elsewhere fails, so that a function's tests catch a
+// publish its deployment would be refused.
+func (b *Bus) Only(topics ...Topic) *Bus {
+	only := &Bus{launch: b.launch, runEvents: b.runEvents, allowed: map[Topic]bool{}}
+	for _, t := range topics {
+		only.allowed[t] = b.allowed[t]
+	}
+	return only
+}
+
+// may returns the error of a publish to topic by a Bus not allowed to.
+func (b *Bus) may(topic Topic) error {
+	if b.allowed[topic] {
+		return nil
+	}
+	return fmt.Errorf("bus: this function may not publish to the %s topic: declare it in the route's Publishes (routes.go), which Terraform's grants follow", topic)
+}
+
 // PublishLaunch implements runs.Publisher.
 func (b *Bus) PublishLaunch(ctx context.Context, msg runs.LaunchMessage) (string, error) {
+	if err := b.may(LaunchTopic); err != nil {
+		return "", err
+	}
 	return publish(ctx, b.launch, "the launch topic", msg, map[string]string{
 		AttrAccount:           msg.Account,
 		AttrEnvironment:       msg.Environment,
@@ -80,6 +118,9 @@ func (b *Bus) PublishLaunch(ctx context.Context, msg runs.LaunchMessage) (string
 // launch topic, so that they reach the executors of the run's type through
 // the subscriptions they already have.
 func (b *Bus) PublishCancel(ctx context.Context, msg runs.CancelMessage) (string, error) {
+	if err := b.may(LaunchTopic); err != nil {
+		return "", err
+	}
 	return publish(ctx, b.launch, "the launch topic", msg, map[string]string{
 		AttrAccount:           msg.Account,
 		AttrEnvironment:       msg.Environment,
@@ -91,6 +132,9 @@ func (b *Bus) PublishCancel(ctx context.Context, msg runs.CancelMessage) (string
 
 // PublishRunEvent implements runs.Publisher.
 func (b *Bus) PublishRunEvent(ctx context.Context, ev runs.RunEvent) (string, error) {
+	if err := b.may(RunEventsTopic); err != nil {
+		return "", err
+	}
 	return publish(ctx, b.runEvents, "the run events topic", ev, map[string]string{
 		AttrAccount:           ev.Account,
 		AttrEnvironment:       ev.Environment,
