@@ -109,6 +109,8 @@ func domainStatus(kind error) int {
 	switch {
 	case errors.Is(kind, runs.ErrInvalid):
 		return http.StatusBadRequest
+	case errors.Is(kind, runs.ErrForbidden):
+		return http.StatusForbidden
 	case errors.Is(kind, runs.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(kind, runs.ErrConflict):

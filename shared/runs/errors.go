@@ -10,6 +10,7 @@ import (
 // status in shared/api.FromError.
 var (
 	ErrInvalid     = errors.New("invalid")     // 400: the request cannot be carried out as written
+	ErrForbidden   = errors.New("forbidden")   // 403: the caller may not do this to this run
 	ErrNotFound    = errors.New("not found")   // 404
 	ErrConflict    = errors.New("conflict")    // 409: the current state forbids it
 	ErrUnavailable = errors.New("unavailable") // 503: a dependency is down; retrying may succeed
@@ -45,6 +46,11 @@ func (e *Error) Unwrap() []error {
 // NotFound returns an ErrNotFound error with a message for the caller.
 func NotFound(format string, args ...any) error {
 	return &Error{Kind: ErrNotFound, Message: fmt.Sprintf(format, args...)}
+}
+
+// Forbidden returns an ErrForbidden error with a message for the caller.
+func Forbidden(format string, args ...any) error {
+	return &Error{Kind: ErrForbidden, Message: fmt.Sprintf(format, args...)}
 }
 
 // Conflict returns an ErrConflict error with a message for the caller.

@@ -40,6 +40,7 @@ type Run struct {
 
 	// What the executor reported.
 	ClaimedBy     string         // the executor_id of the executor that took the run
+	ClaimCaller   string         // who sent the claiming report: only they may report on the run
 	Heartbeats    int            // RUNNING reports received
 	LastHeartbeat time.Time      // zero until the executor's first report
 	Error         *RunError      // why the run failed, if it did

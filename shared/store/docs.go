@@ -49,6 +49,7 @@ type runDoc struct {
 	PublishClaimedAt *time.Time `firestore:"publish_claimed_at,omitempty"`
 
 	ClaimedBy     string         `firestore:"claimed_by,omitempty"`
+	ClaimCaller   string         `firestore:"claim_caller,omitempty"`
 	Heartbeats    int            `firestore:"heartbeats"`
 	LastHeartbeat *time.Time     `firestore:"last_heartbeat,omitempty"`
 	Error         *runs.RunError `firestore:"error,omitempty"`
@@ -115,6 +116,7 @@ func encodeRun(r runs.Run) runDoc {
 		PubSubMessageID:    r.MessageID,
 		PublishClaimedAt:   optionalTime(r.PublishClaim),
 		ClaimedBy:          r.ClaimedBy,
+		ClaimCaller:        r.ClaimCaller,
 		Heartbeats:         r.Heartbeats,
 		LastHeartbeat:      optionalTime(r.LastHeartbeat),
 		Error:              r.Error,
@@ -161,6 +163,7 @@ func decodeRun(snap *firestore.DocumentSnapshot) (runs.Run, error) {
 		MessageID:          d.PubSubMessageID,
 		PublishClaim:       valueOf(d.PublishClaimedAt),
 		ClaimedBy:          d.ClaimedBy,
+		ClaimCaller:        d.ClaimCaller,
 		Heartbeats:         d.Heartbeats,
 		LastHeartbeat:      valueOf(d.LastHeartbeat),
 		Error:              d.Error,
