@@ -39,8 +39,8 @@ type Env struct {
 	Runs       *runs.Service
 	Configs    *configs.Service
 	Workflows  *workflows.Service
-	// LaunchLimiter limits each caller's launches; nil for no limit.
-	LaunchLimiter *api.Limiter
+	// Limits keep one caller from starving the others on the instance.
+	Limits *api.Limits
 
 	// ExecutorHTTP, when set, is the authenticated client the reference
 	// executor reports with (the dev stack and the tests set it); otherwise
@@ -112,10 +112,26 @@ func NewEnvWith(ctx context.Context, cfg config.Config, clients Clients) (_ *Env
 	if env.Authorizer, err = auth.NewAuthorizer(env.Store, cfg.Admins); err != nil {
 		return nil, err
 	}
+	env.Limits = newLimits(cfg)
 	if err := env.buildServices(); err != nil {
 		return nil, err
 	}
 	return env, nil
+}
+
+// newLimits returns the limits cfg sets, one set per instance.
+func newLimits(cfg config.Config) *api.Limits {
+	limiter := func(r config.Rate) *api.Limiter {
+		if r.N == 0 {
+			return nil
+		}
+		return api.NewLimiter(r.N, r.Period, nil)
+	}
+	return &api.Limits{
+		Rate:    limiter(cfg.Rate),
+		Actions: map[string]*api.Limiter{"launch_job": limiter(cfg.LaunchRate), "report_run_status": limiter(cfg.ReportRate)},
+		Waits:   api.NewSlots(cfg.MaxWaits, cfg.MaxWaitsPerCaller),
+	}
 }
 
 // buildServices builds the domain services on the Env's store and bus.
@@ -123,9 +139,6 @@ func (e *Env) buildServices() (err error) {
 	callbackPolicy := callbacks.Policy{Settings: e.Store, AllowPrivate: e.Config.AuthMode == config.AuthDev}
 	if e.Runs, err = runs.NewService(runs.Deps{Store: e.Store, Bus: e.Bus, Authz: e.Authorizer, Callbacks: callbackPolicy}); err != nil {
 		return err
-	}
-	if e.Config.LaunchRate > 0 {
-		e.LaunchLimiter = api.NewLimiter(e.Config.LaunchRate, e.Config.LaunchPeriod)
 	}
 	if e.Configs, err = configs.NewService(e.Store, nil); err != nil {
 		return err

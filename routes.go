@@ -62,7 +62,7 @@ var Routes = []Route{
 		Method:    http.MethodPost,
 		Path:      "/v1/dag/launch",
 		New: func(env *Env) (http.Handler, error) {
-			return daglaunch.New(daglaunch.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer, Limiter: env.LaunchLimiter})
+			return daglaunch.New(daglaunch.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
 		},
 	},
 	{
@@ -73,7 +73,7 @@ var Routes = []Route{
 		Method:    http.MethodPost,
 		Path:      "/v1/dag/status",
 		New: func(env *Env) (http.Handler, error) {
-			return dagstatus.New(dagstatus.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer})
+			return dagstatus.New(dagstatus.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
 		},
 	},
 	{
@@ -81,7 +81,7 @@ var Routes = []Route{
 		Method:   http.MethodPost,
 		Path:     "/v1/workflow/status",
 		New: func(env *Env) (http.Handler, error) {
-			return workflowstatus.New(workflowstatus.Deps{Workflows: env.Workflows, Authn: env.Verifier, Authz: env.Authorizer})
+			return workflowstatus.New(workflowstatus.Deps{Workflows: env.Workflows, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
 		},
 	},
 	{
@@ -89,7 +89,7 @@ var Routes = []Route{
 		Method:   http.MethodPost,
 		Path:     "/v1/configuration/status",
 		New: func(env *Env) (http.Handler, error) {
-			return configurationstatus.New(configurationstatus.Deps{Configs: env.Configs, Authn: env.Verifier, Authz: env.Authorizer})
+			return configurationstatus.New(configurationstatus.Deps{Configs: env.Configs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
 		},
 	},
 	{
@@ -97,7 +97,7 @@ var Routes = []Route{
 		Method:   http.MethodPost,
 		Path:     "/v1/configuration",
 		New: func(env *Env) (http.Handler, error) {
-			return configuration.New(configuration.Deps{Configs: env.Configs, Authn: env.Verifier, Authz: env.Authorizer})
+			return configuration.New(configuration.Deps{Configs: env.Configs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
 		},
 	},
 	{
@@ -105,7 +105,7 @@ var Routes = []Route{
 		Method:   http.MethodPost,
 		Path:     "/v1/access",
 		New: func(env *Env) (http.Handler, error) {
-			return access.New(access.Deps{Members: env.Store, Callbacks: env.Store, Authn: env.Verifier, Authz: env.Authorizer})
+			return access.New(access.Deps{Members: env.Store, Callbacks: env.Store, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
 		},
 	},
 	{
@@ -114,7 +114,7 @@ var Routes = []Route{
 		Path:     executions.Paths[0],
 		Aliases:  executions.Paths[1:],
 		New: func(env *Env) (http.Handler, error) {
-			return executions.New(executions.Deps{Store: env.Store, Authn: env.Verifier, Authz: env.Authorizer})
+			return executions.New(executions.Deps{Store: env.Store, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
 		},
 	},
 	{

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
@@ -119,6 +120,12 @@ func check(dir, goMod string, usedIndexes []string) []string {
 		if !slices.ContainsFunc(config.Variables, func(v config.Variable) bool { return v.Name == name }) || devOnly[name] {
 			add("local.function_env sets %s, which the code does not read", name)
 		}
+	}
+	// Long waits must leave room for executors' reports on DagStatus.
+	if v, ok := env["RUNWAY_MAX_WAITS"]; !ok || !slices.ContainsFunc(v.Variables(), func(t hcl.Traversal) bool {
+		return render(t) == "var.max_instance_request_concurrency"
+	}) {
+		add("local.function_env must derive RUNWAY_MAX_WAITS from var.max_instance_request_concurrency, below it")
 	}
 	if v, ok := env["RUNWAY_AUTH_MODE"]; !ok || literalExpr(v) != config.AuthGoogle {
 		add("local.function_env must set RUNWAY_AUTH_MODE to %q", config.AuthGoogle)

@@ -51,14 +51,20 @@ locals {
     RUNWAY_RUN_EVENTS_TOPIC   = google_pubsub_topic.runway["run_events"].name
     RUNWAY_PUBLISH_TIMEOUT    = var.publish_timeout
     RUNWAY_STORE_TIMEOUT      = var.store_timeout
+    RUNWAY_RATE_LIMIT         = var.rate_limit
     RUNWAY_LAUNCH_RATE_LIMIT  = var.launch_rate_limit
-    RUNWAY_AUTH_MODE          = "google"
-    RUNWAY_AUDIENCES          = join(",", distinct(concat([local.api_url], var.api_audiences)))
-    RUNWAY_API_URL            = local.api_url
-    RUNWAY_SA_KEYS_URL        = var.service_account_keys_url
-    RUNWAY_ADMINS             = join(",", var.admins)
-    RUNWAY_SYSTEM_CALLERS     = join(",", local.system_callers)
-    RUNWAY_LOG_LEVEL          = var.log_level
+    RUNWAY_REPORT_RATE_LIMIT  = var.report_rate_limit
+    # Long waits may hold at most half of an instance's requests: the other
+    # half stays free for executors' reports, which share DagStatus.
+    RUNWAY_MAX_WAITS            = tostring(max(1, floor(var.max_instance_request_concurrency / 2)))
+    RUNWAY_MAX_WAITS_PER_CALLER = tostring(var.max_waits_per_caller)
+    RUNWAY_AUTH_MODE            = "google"
+    RUNWAY_AUDIENCES            = join(",", distinct(concat([local.api_url], var.api_audiences)))
+    RUNWAY_API_URL              = local.api_url
+    RUNWAY_SA_KEYS_URL          = var.service_account_keys_url
+    RUNWAY_ADMINS               = join(",", var.admins)
+    RUNWAY_SYSTEM_CALLERS       = join(",", local.system_callers)
+    RUNWAY_LOG_LEVEL            = var.log_level
   }
 }
 

@@ -42,6 +42,7 @@ func TestChecksCatchMutations(t *testing.T) {
 			"own).\"\n  default     = 10", "own).\"\n  default     = 8", "push_max_delivery_attempts"},
 		{"a runtime behind go.mod", "variables.tf", `default     = "go126"`, `default     = "go125"`, "go_runtime"},
 		{"a public function", "scheduler.tf", `member   = google_service_account.reaper_scheduler.member`, `member   = "allUsers"`, "grants allUsers"},
+		{"waits not bound by the concurrency", "main.tf", "tostring(max(1, floor(var.max_instance_request_concurrency / 2)))", `"40"`, "RUNWAY_MAX_WAITS"},
 		{"a publish right removed", "function_reaper.tf", "    \"launch\",\n    \"run_events\",", "    \"run_events\",", "Reaper may publish to [run_events] in Terraform, its route declares [launch run_events]"},
 		{"an index removed", "firestore.tf", `    ["kind", "environment", "status"],`, ``, "runs: environment ASCENDING, kind ASCENDING, status ASCENDING; start_execution_date DESCENDING"},
 	}

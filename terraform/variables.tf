@@ -254,3 +254,21 @@ variable "launch_rate_limit" {
   type        = string
   default     = "20/s"
 }
+
+variable "rate_limit" {
+  description = "Requests per caller and per function instance, for the actions without a rate of their own, e.g. 100/s; 0 for no limit (RUNWAY_RATE_LIMIT)."
+  type        = string
+  default     = "100/s"
+}
+
+variable "report_rate_limit" {
+  description = "report_run_status requests per executor and per function instance (RUNWAY_REPORT_RATE_LIMIT)."
+  type        = string
+  default     = "1000/s"
+}
+
+variable "max_waits_per_caller" {
+  description = "check_run_status requests with wait_seconds one caller may hold at once per instance (RUNWAY_MAX_WAITS_PER_CALLER)."
+  type        = number
+  default     = 10
+}

@@ -41,6 +41,8 @@ type Deps struct {
 	Callbacks CallbackSettings
 	Authn     api.Authenticator
 	Authz     api.Authorizer
+	// Limits keep one caller from starving the others; nil for none.
+	Limits *api.Limits
 	// Now is the clock new secrets are dated with; nil means time.Now.
 	Now func() time.Time
 }
@@ -65,7 +67,7 @@ func New(deps Deps) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	endpoint, err := api.NewEndpoint("access", deps.Authn, deps.Authz,
+	endpoint, err := api.NewEndpoint("access", deps.Authn, deps.Authz, deps.Limits,
 		api.NewAction("list_members", h.listMembers),
 		api.NewAction("add_member", h.addMember),
 		api.NewAction("remove_member", h.removeMember),

@@ -24,6 +24,8 @@ type Deps struct {
 	Configs *configs.Service
 	Authn   api.Authenticator
 	Authz   api.Authorizer
+	// Limits keep one caller from starving the others; nil for none.
+	Limits *api.Limits
 }
 
 // Handler serves Configuration.
@@ -38,7 +40,7 @@ func New(deps Deps) (*Handler, error) {
 		return nil, errors.New("configuration: missing configs service")
 	}
 	h := &Handler{configs: deps.Configs}
-	endpoint, err := api.NewEndpoint("configuration", deps.Authn, deps.Authz,
+	endpoint, err := api.NewEndpoint("configuration", deps.Authn, deps.Authz, deps.Limits,
 		api.NewAction("deploy_configuration", h.deploy),
 		api.NewAction("get_configuration", h.get),
 		api.NewAction("list_configurations", h.list),

@@ -19,6 +19,8 @@ type Deps struct {
 	Configs *configs.Service
 	Authn   api.Authenticator
 	Authz   api.Authorizer
+	// Limits keep one caller from starving the others; nil for none.
+	Limits *api.Limits
 }
 
 // Handler serves ConfigurationStatus.
@@ -33,7 +35,7 @@ func New(deps Deps) (*Handler, error) {
 		return nil, errors.New("configurationstatus: missing configs service")
 	}
 	h := &Handler{configs: deps.Configs}
-	endpoint, err := api.NewEndpoint("configurationstatus", deps.Authn, deps.Authz,
+	endpoint, err := api.NewEndpoint("configurationstatus", deps.Authn, deps.Authz, deps.Limits,
 		api.NewAction("set_configuration_status", h.setStatus),
 	)
 	if err != nil {

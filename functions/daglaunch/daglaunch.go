@@ -16,8 +16,8 @@ type Deps struct {
 	Runs  *runs.Service
 	Authn api.Authenticator
 	Authz api.Authorizer
-	// Limiter limits each caller's launches; nil for no limit.
-	Limiter *api.Limiter
+	// Limits keep one caller from starving the others; nil for none.
+	Limits *api.Limits
 }
 
 // Handler serves DagLaunch.
@@ -32,10 +32,10 @@ func New(deps Deps) (*Handler, error) {
 		return nil, errors.New("daglaunch: missing runs service")
 	}
 	h := &Handler{runs: deps.Runs}
-	endpoint, err := api.NewEndpoint("daglaunch", deps.Authn, deps.Authz,
+	endpoint, err := api.NewEndpoint("daglaunch", deps.Authn, deps.Authz, deps.Limits,
 		// Launch reads the caller's role with the configuration, in one
 		// round trip, and checks the policy's role itself.
-		api.NewAction("launch_job", h.launch).AuthorizedByAct().LimitedBy(deps.Limiter),
+		api.NewAction("launch_job", h.launch).AuthorizedByAct(),
 	)
 	if err != nil {
 		return nil, err

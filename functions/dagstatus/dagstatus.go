@@ -20,6 +20,8 @@ type Deps struct {
 	Runs  *runs.Service
 	Authn api.Authenticator
 	Authz api.Authorizer
+	// Limits keep one caller from starving the others; nil for none.
+	Limits *api.Limits
 	// Now is the clock durations of running runs are measured with; nil
 	// means time.Now.
 	Now func() time.Time
@@ -28,8 +30,9 @@ type Deps struct {
 // Handler serves DagStatus.
 type Handler struct {
 	*api.Endpoint
-	runs *runs.Service
-	now  func() time.Time
+	runs   *runs.Service
+	limits *api.Limits
+	now    func() time.Time
 }
 
 // New returns the DagStatus handler.
@@ -37,11 +40,11 @@ func New(deps Deps) (*Handler, error) {
 	if deps.Runs == nil {
 		return nil, errors.New("dagstatus: missing runs service")
 	}
-	h := &Handler{runs: deps.Runs, now: deps.Now}
+	h := &Handler{runs: deps.Runs, limits: deps.Limits, now: deps.Now}
 	if h.now == nil {
 		h.now = time.Now
 	}
-	endpoint, err := api.NewEndpoint("dagstatus", deps.Authn, deps.Authz,
+	endpoint, err := api.NewEndpoint("dagstatus", deps.Authn, deps.Authz, deps.Limits,
 		api.NewAction("check_run_status", h.checkRunStatus),
 		api.NewAction("get_last_status", h.getLastStatus),
 		api.NewAction("get_by_status", h.getByStatus),
@@ -58,10 +61,22 @@ func New(deps Deps) (*Handler, error) {
 	return h, nil
 }
 
-func (h *Handler) checkRunStatus(ctx context.Context, _ auth.Caller, req api.CheckRunStatusRequest) (api.Results, error) {
-	run, err := h.runs.Wait(ctx, req.RunRef(), time.Duration(req.WaitSeconds)*time.Second)
+func (h *Handler) checkRunStatus(ctx context.Context, who auth.Caller, req api.CheckRunStatusRequest) (api.Results, error) {
+	run, err := h.runs.Get(ctx, req.RunRef())
 	if err != nil {
 		return api.Results{}, err
+	}
+	if req.WaitSeconds > 0 && !run.Status.Final() {
+		// A wait holds one of the instance's requests for up to a minute:
+		// the slots cap them, so that executors' reports always get in.
+		release, refused := h.limits.HoldWait(who.Email)
+		if refused != nil {
+			return api.Results{}, refused
+		}
+		defer release()
+		if run, err = h.runs.Watch(ctx, req.RunRef(), run, time.Duration(req.WaitSeconds)*time.Second); err != nil {
+			return api.Results{}, err
+		}
 	}
 	return api.NewResults(h.now(), run), nil
 }

@@ -48,15 +48,18 @@ type Deps struct {
 	Store Store
 	Authn api.Authenticator
 	Authz api.Authorizer
-	Now   func() time.Time
+	// Limits keep one caller from starving the others; nil for none.
+	Limits *api.Limits
+	Now    func() time.Time
 }
 
 // Handler serves Executions.
 type Handler struct {
-	store Store
-	authn api.Authenticator
-	authz api.Authorizer
-	now   func() time.Time
+	store  Store
+	authn  api.Authenticator
+	authz  api.Authorizer
+	limits *api.Limits
+	now    func() time.Time
 }
 
 // New returns the Executions handler.
@@ -67,7 +70,7 @@ func New(deps Deps) (*Handler, error) {
 	case deps.Authn == nil || deps.Authz == nil:
 		return nil, errors.New("executions: missing authentication or authorization")
 	}
-	h := &Handler{store: deps.Store, authn: deps.Authn, authz: deps.Authz, now: deps.Now}
+	h := &Handler{store: deps.Store, authn: deps.Authn, authz: deps.Authz, limits: deps.Limits, now: deps.Now}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -122,6 +125,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	logging.Annotate(ctx, slog.String("account", q.account))
+	if err := h.limits.Allow("get_flow_status", who.Email); err != nil {
+		api.WriteError(ctx, w, err)
+		return
+	}
 	if err := h.authz.Authorize(ctx, who, q.account, auth.Required("get_flow_status")); err != nil {
 		api.WriteError(ctx, w, err)
 		return

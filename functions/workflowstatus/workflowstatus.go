@@ -18,6 +18,8 @@ type Deps struct {
 	Workflows *workflows.Service
 	Authn     api.Authenticator
 	Authz     api.Authorizer
+	// Limits keep one caller from starving the others; nil for none.
+	Limits *api.Limits
 }
 
 // Handler serves WorkflowStatus.
@@ -32,7 +34,7 @@ func New(deps Deps) (*Handler, error) {
 		return nil, errors.New("workflowstatus: missing workflows service")
 	}
 	h := &Handler{workflows: deps.Workflows}
-	endpoint, err := api.NewEndpoint("workflowstatus", deps.Authn, deps.Authz,
+	endpoint, err := api.NewEndpoint("workflowstatus", deps.Authn, deps.Authz, deps.Limits,
 		api.NewAction("reset_workflow_status", h.reset),
 		api.NewAction("get_workflow_status", h.status),
 	)

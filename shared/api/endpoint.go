@@ -7,14 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"reflect"
 	"runtime/debug"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/logging"
@@ -53,7 +50,6 @@ type Action struct {
 
 	requestType reflect.Type
 	fields      map[string]bool
-	limiter     *Limiter
 	decode      func(body []byte) (Request, *Error)
 	act         func(ctx context.Context, who auth.Caller, req Request) (any, error)
 }
@@ -96,10 +92,12 @@ type Endpoint struct {
 	actions map[string]Action
 	authn   Authenticator
 	authz   Authorizer
+	limits  *Limits
 }
 
-// NewEndpoint returns an Endpoint serving actions.
-func NewEndpoint(name string, authn Authenticator, authz Authorizer, actions ...Action) (*Endpoint, error) {
+// NewEndpoint returns an Endpoint serving actions, to callers within
+// limits (nil for none).
+func NewEndpoint(name string, authn Authenticator, authz Authorizer, limits *Limits, actions ...Action) (*Endpoint, error) {
 	switch {
 	case authn == nil:
 		return nil, fmt.Errorf("%s: missing authenticator", name)
@@ -108,7 +106,7 @@ func NewEndpoint(name string, authn Authenticator, authz Authorizer, actions ...
 	case len(actions) == 0:
 		return nil, fmt.Errorf("%s: no actions", name)
 	}
-	e := &Endpoint{name: name, actions: map[string]Action{}, authn: authn, authz: authz}
+	e := &Endpoint{name: name, actions: map[string]Action{}, authn: authn, authz: authz, limits: limits}
 	for _, a := range actions {
 		if _, dup := e.actions[a.Name]; dup {
 			return nil, fmt.Errorf("%s: action %q declared twice", name, a.Name)
@@ -165,17 +163,14 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	logging.Annotate(ctx, slog.String("account", req.AccountID()))
+	// Before authorizing, which reads the store: a caller past its rate
+	// costs nothing more.
+	if err := e.limits.Allow(action.Name, who.Email); err != nil {
+		WriteError(ctx, w, err)
+		return
+	}
 	if !action.SelfAuthorized {
 		if err := e.authz.Authorize(ctx, who, req.AccountID(), action.Role); err != nil {
-			WriteError(ctx, w, err)
-			return
-		}
-	}
-	if action.limiter != nil {
-		if ok, wait := action.limiter.Allow(who.Email, time.Now()); !ok {
-			seconds := int(math.Ceil(wait.Seconds()))
-			err := Errorf(http.StatusTooManyRequests, "too many %s requests from %s; retry in %d s", action.Name, who.Email, seconds)
-			err.Header = http.Header{"Retry-After": {strconv.Itoa(seconds)}}
 			WriteError(ctx, w, err)
 			return
 		}
@@ -274,12 +269,5 @@ func truncate(s string, n int) string {
 // AuthorizedByAct returns a copy of a marked SelfAuthorized.
 func (a Action) AuthorizedByAct() Action {
 	a.SelfAuthorized = true
-	return a
-}
-
-// LimitedBy returns a copy of a whose callers l limits: past their rate,
-// they get 429 with Retry-After. A nil l limits nothing.
-func (a Action) LimitedBy(l *Limiter) Action {
-	a.limiter = l
 	return a
 }

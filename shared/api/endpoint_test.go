@@ -37,7 +37,7 @@ func (roleTable) Authorize(_ context.Context, who auth.Caller, account string, n
 
 func newTestEndpoint(t *testing.T, act func(context.Context, auth.Caller, GetByStatusRequest) (Results, error)) *Endpoint {
 	t.Helper()
-	e, err := NewEndpoint("test", tokenAuth{}, roleTable{},
+	e, err := NewEndpoint("test", tokenAuth{}, roleTable{}, nil,
 		NewAction("get_by_status", act),
 		NewAction("set_run_status", func(context.Context, auth.Caller, SetRunStatusRequest) (Results, error) {
 			t.Error("set_run_status acted although the caller lacks the role")
@@ -158,16 +158,16 @@ func TestEndpointAnswersEveryRefusalWithAJSONError(t *testing.T) {
 func TestNewEndpointRejectsBadTables(t *testing.T) {
 	t.Parallel()
 	act := func(context.Context, auth.Caller, GetByStatusRequest) (Results, error) { return Results{}, nil }
-	if _, err := NewEndpoint("x", nil, roleTable{}, NewAction("get_by_status", act)); err == nil {
+	if _, err := NewEndpoint("x", nil, roleTable{}, nil, NewAction("get_by_status", act)); err == nil {
 		t.Error("accepted a missing authenticator")
 	}
-	if _, err := NewEndpoint("x", tokenAuth{}, roleTable{}); err == nil {
+	if _, err := NewEndpoint("x", tokenAuth{}, roleTable{}, nil); err == nil {
 		t.Error("accepted an endpoint without actions")
 	}
-	if _, err := NewEndpoint("x", tokenAuth{}, roleTable{}, NewAction("get_by_status", act), NewAction("get_by_status", act)); err == nil {
+	if _, err := NewEndpoint("x", tokenAuth{}, roleTable{}, nil, NewAction("get_by_status", act), NewAction("get_by_status", act)); err == nil {
 		t.Error("accepted an action declared twice")
 	}
-	if _, err := NewEndpoint("x", tokenAuth{}, roleTable{}, NewAction("drop_tables", act)); err == nil {
+	if _, err := NewEndpoint("x", tokenAuth{}, roleTable{}, nil, NewAction("drop_tables", act)); err == nil {
 		t.Error("accepted an action that auth.Policy does not know")
 	}
 }

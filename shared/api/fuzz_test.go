@@ -20,7 +20,7 @@ func noop[Req Request](context.Context, auth.Caller, Req) (OK, error) { return O
 // of the API, each acting by doing nothing: what is fuzzed is the way to it.
 func everyAction(t testing.TB) *Endpoint {
 	t.Helper()
-	e, err := NewEndpoint("fuzz", tokenAuth{}, allow{},
+	e, err := NewEndpoint("fuzz", tokenAuth{}, allow{}, nil,
 		NewAction("launch_job", noop[LaunchRequest]),
 		NewAction("check_run_status", noop[CheckRunStatusRequest]),
 		NewAction("get_last_status", noop[GetLastStatusRequest]),

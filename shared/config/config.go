@@ -39,10 +39,20 @@ type Config struct {
 	// StoreTimeout bounds each Firestore operation, so that an outage
 	// answers 503 rather than holding requests open.
 	StoreTimeout time.Duration
-	// LaunchRate is how many launches a caller may make per LaunchPeriod,
-	// on one instance (0: no limit).
-	LaunchRate   int
-	LaunchPeriod time.Duration
+	// Rate is how many requests a caller may make of each function
+	// instance, across the actions without a rate of their own: one caller
+	// cannot take an instance from the others.
+	Rate Rate
+	// LaunchRate is how many launches a caller may make, per instance.
+	LaunchRate Rate
+	// ReportRate is how many report_run_status requests an executor may
+	// make, per instance: a budget of their own, which no reads use up.
+	ReportRate Rate
+	// MaxWaits caps the check_run_status requests holding a wait_seconds
+	// at once on an instance, so that they leave room for executors'
+	// reports; MaxWaitsPerCaller caps those of one caller.
+	MaxWaits          int
+	MaxWaitsPerCaller int
 	// AuthMode is AuthGoogle or AuthDev.
 	AuthMode string
 	// Audiences are the API's URLs, which Google ID tokens must be issued for.
@@ -81,7 +91,11 @@ var Variables = []Variable{
 	{"RUNWAY_RUN_EVENTS_TOPIC", "runway-run-events", "Pub/Sub topic run status changes are published to"},
 	{"RUNWAY_PUBLISH_TIMEOUT", "10s", "how long a launch waits for its publish before leaving it to the Reaper"},
 	{"RUNWAY_STORE_TIMEOUT", "10s", "how long a Firestore operation may take before the request answers 503"},
-	{"RUNWAY_LAUNCH_RATE_LIMIT", "20/s", "launches per caller and per instance (20/s, 600/m…; 0 for none), past which 429"},
+	{"RUNWAY_RATE_LIMIT", "100/s", "requests per caller and per instance of the actions without a rate of their own (100/s, 600/m…; 0 for none), past which 429"},
+	{"RUNWAY_LAUNCH_RATE_LIMIT", "20/s", "launch_job requests per caller and per instance, past which 429"},
+	{"RUNWAY_REPORT_RATE_LIMIT", "1000/s", "report_run_status requests per executor and per instance, past which 429"},
+	{"RUNWAY_MAX_WAITS", "40", "check_run_status requests waiting (wait_seconds) at once per instance, past which 429: keep it under the function's concurrency, which executors' reports share"},
+	{"RUNWAY_MAX_WAITS_PER_CALLER", "10", "check_run_status requests one caller may hold waiting at once per instance, past which 429"},
 	{"RUNWAY_AUTH_MODE", AuthGoogle, "google, or dev for the local stack (refused on Cloud Functions)"},
 	{"RUNWAY_AUDIENCES", "", "comma-separated API URLs accepted as Google ID token audiences (required in google mode)"},
 	{"RUNWAY_API_URL", "", "the API's URL, where the reference executor reports (required by ReferenceExecutor)"},
@@ -140,9 +154,22 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		problems = append(problems, fmt.Errorf("RUNWAY_STORE_TIMEOUT must be a positive duration such as 10s, not %q", get("RUNWAY_STORE_TIMEOUT")))
 	}
 	c.StoreTimeout = storeTimeout
-	if c.LaunchRate, c.LaunchPeriod, err = parseRate(get("RUNWAY_LAUNCH_RATE_LIMIT")); err != nil {
-		problems = append(problems, fmt.Errorf("RUNWAY_LAUNCH_RATE_LIMIT: %w", err))
+	rate := func(name string) Rate {
+		r, err := parseRate(get(name))
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", name, err))
+		}
+		return r
 	}
+	c.Rate, c.LaunchRate, c.ReportRate = rate("RUNWAY_RATE_LIMIT"), rate("RUNWAY_LAUNCH_RATE_LIMIT"), rate("RUNWAY_REPORT_RATE_LIMIT")
+	count := func(name string) int {
+		n, err := strconv.Atoi(get(name))
+		if err != nil || n < 1 {
+			problems = append(problems, fmt.Errorf("%s must be a whole number of at least 1, not %q", name, get(name)))
+		}
+		return n
+	}
+	c.MaxWaits, c.MaxWaitsPerCaller = count("RUNWAY_MAX_WAITS"), count("RUNWAY_MAX_WAITS_PER_CALLER")
 	switch c.AuthMode {
 	case AuthGoogle:
 		if len(c.Audiences) == 0 {
@@ -196,17 +223,23 @@ func list(s string) []string {
 	return out
 }
 
+// Rate is N events per Period; the zero Rate is no limit.
+type Rate struct {
+	N      int
+	Period time.Duration
+}
+
 // parseRate reads a rate written "<n>/s", "<n>/m" or "<n>/h"; "0" means
 // none.
-func parseRate(s string) (int, time.Duration, error) {
+func parseRate(s string) (Rate, error) {
 	if s == "0" {
-		return 0, 0, nil
+		return Rate{}, nil
 	}
 	count, unit, ok := strings.Cut(s, "/")
 	n, err := strconv.Atoi(count)
 	period := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
 	if !ok || err != nil || n < 1 || period == 0 {
-		return 0, 0, fmt.Errorf("write a rate like 20/s, 600/m or 1000/h, or 0 for none; not %q", s)
+		return Rate{}, fmt.Errorf("write a rate like 20/s, 600/m or 1000/h, or 0 for none; not %q", s)
 	}
-	return n, period, nil
+	return Rate{N: n, Period: period}, nil
 }

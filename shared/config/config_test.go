@@ -22,7 +22,8 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := Config{
 		Project: "p", FirestoreDatabase: "(default)", LaunchTopic: "runway-launch", RunEventsTopic: "runway-run-events",
-		PublishTimeout: 10 * time.Second, StoreTimeout: 10 * time.Second, LaunchRate: 20, LaunchPeriod: time.Second,
+		PublishTimeout: 10 * time.Second, StoreTimeout: 10 * time.Second,
+		Rate: Rate{100, time.Second}, LaunchRate: Rate{20, time.Second}, ReportRate: Rate{1000, time.Second}, MaxWaits: 40, MaxWaitsPerCaller: 10,
 		AuthMode: AuthGoogle, Audiences: []string{"https://a.example", "https://b.example"},
 		DevKeyFile: ".runway/dev-key.pem", ServiceAccountKeysURL: "https://www.googleapis.com/service_accounts/v1/jwk/{email}",
 		LogLevel: slog.LevelInfo,
@@ -39,13 +40,15 @@ func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 		"RUNWAY_PUBLISH_TIMEOUT":   "soon",
 		"RUNWAY_STORE_TIMEOUT":     "-1s",
 		"RUNWAY_LAUNCH_RATE_LIMIT": "lots",
+		"RUNWAY_REPORT_RATE_LIMIT": "5/d",
+		"RUNWAY_MAX_WAITS":         "0",
 		"RUNWAY_ADMINS":            "root",
 		"RUNWAY_LOG_LEVEL":         "loud",
 	}))
 	if err == nil {
 		t.Fatal("accepted a broken configuration")
 	}
-	for _, want := range []string{"RUNWAY_PROJECT", "RUNWAY_PUBLISH_TIMEOUT", "RUNWAY_STORE_TIMEOUT", "RUNWAY_LAUNCH_RATE_LIMIT", "RUNWAY_AUDIENCES", "RUNWAY_ADMINS", "RUNWAY_LOG_LEVEL"} {
+	for _, want := range []string{"RUNWAY_PROJECT", "RUNWAY_PUBLISH_TIMEOUT", "RUNWAY_STORE_TIMEOUT", "RUNWAY_LAUNCH_RATE_LIMIT", "RUNWAY_REPORT_RATE_LIMIT", "RUNWAY_MAX_WAITS", "RUNWAY_AUDIENCES", "RUNWAY_ADMINS", "RUNWAY_LOG_LEVEL"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s: %v", want, err)
 		}

@@ -456,12 +456,11 @@ func (s *Service) Get(ctx context.Context, ref RunRef) (Run, error) {
 	return run, nil
 }
 
-// Wait returns the run ref names once it has finished, or as it is when
-// wait is over.
-func (s *Service) Wait(ctx context.Context, ref RunRef, wait time.Duration) (Run, error) {
-	run, err := s.Get(ctx, ref)
-	if err != nil || run.Status.Final() || wait <= 0 {
-		return run, err
+// Watch returns run, which ref names, once it has finished, or as it is
+// when wait is over.
+func (s *Service) Watch(ctx context.Context, ref RunRef, run Run, wait time.Duration) (Run, error) {
+	if run.Status.Final() || wait <= 0 {
+		return run, nil
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()

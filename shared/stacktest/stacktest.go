@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -84,9 +85,7 @@ type Option func(*options)
 
 type options struct {
 	firestoreVia, pubsubVia *testenv.Proxy
-	publishTimeout          string
-	storeTimeout            string
-	launchRateLimit         string
+	config                  map[string]string // RUNWAY_* variables
 }
 
 // WithFirestoreVia makes the stack reach Firestore through p, which the
@@ -98,19 +97,30 @@ func WithFirestoreVia(p *testenv.Proxy) Option { return func(o *options) { o.fir
 func WithPubSubVia(p *testenv.Proxy) Option { return func(o *options) { o.pubsubVia = p } }
 
 // WithPublishTimeout sets RUNWAY_PUBLISH_TIMEOUT (5s by default).
-func WithPublishTimeout(d string) Option { return func(o *options) { o.publishTimeout = d } }
+func WithPublishTimeout(d string) Option { return WithConfig("RUNWAY_PUBLISH_TIMEOUT", d) }
 
-// WithStoreTimeout sets RUNWAY_STORE_TIMEOUT (10s by default).
-func WithStoreTimeout(d string) Option { return func(o *options) { o.storeTimeout = d } }
+// WithStoreTimeout sets RUNWAY_STORE_TIMEOUT (30s by default: the
+// emulator of a loaded machine is slow, and only outage tests want 503s
+// sooner).
+func WithStoreTimeout(d string) Option { return WithConfig("RUNWAY_STORE_TIMEOUT", d) }
 
-// WithLaunchRateLimit sets RUNWAY_LAUNCH_RATE_LIMIT (0, none, by default:
-// tests launch in bursts).
-func WithLaunchRateLimit(r string) Option { return func(o *options) { o.launchRateLimit = r } }
+// WithConfig sets a RUNWAY_* variable of the stack's configuration. By
+// default the stack sets no rate limits and caps no waits: tests send
+// bursts.
+func WithConfig(name, value string) Option { return func(o *options) { o.config[name] = value } }
 
 // New starts a stack on a new project. It is stopped when the test ends.
 func New(t testing.TB, opts ...Option) *Stack {
 	t.Helper()
-	o := options{publishTimeout: "5s", storeTimeout: "10s", launchRateLimit: "0"}
+	o := options{config: map[string]string{
+		"RUNWAY_PUBLISH_TIMEOUT":      "5s",
+		"RUNWAY_STORE_TIMEOUT":        "30s",
+		"RUNWAY_RATE_LIMIT":           "0",
+		"RUNWAY_LAUNCH_RATE_LIMIT":    "0",
+		"RUNWAY_REPORT_RATE_LIMIT":    "0",
+		"RUNWAY_MAX_WAITS":            "10000",
+		"RUNWAY_MAX_WAITS_PER_CALLER": "10000",
+	}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -123,16 +133,15 @@ func New(t testing.TB, opts ...Option) *Stack {
 		t.Fatal(err)
 	}
 	saKeys := newKeyServer(t)
-	cfg, err := config.Load(mapLookup(map[string]string{
-		"RUNWAY_PROJECT":           project,
-		"RUNWAY_AUTH_MODE":         config.AuthDev,
-		"RUNWAY_DEV_KEY_FILE":      filepath.Join(t.TempDir(), "dev-key.pem"),
-		"RUNWAY_PUBLISH_TIMEOUT":   o.publishTimeout,
-		"RUNWAY_STORE_TIMEOUT":     o.storeTimeout,
-		"RUNWAY_LAUNCH_RATE_LIMIT": o.launchRateLimit,
-		"RUNWAY_AUDIENCES":         Audience,
-		"RUNWAY_SA_KEYS_URL":       saKeys.server.URL + "/jwk/{email}",
-	}))
+	vars := map[string]string{
+		"RUNWAY_PROJECT":      project,
+		"RUNWAY_AUTH_MODE":    config.AuthDev,
+		"RUNWAY_DEV_KEY_FILE": filepath.Join(t.TempDir(), "dev-key.pem"),
+		"RUNWAY_AUDIENCES":    Audience,
+		"RUNWAY_SA_KEYS_URL":  saKeys.server.URL + "/jwk/{email}",
+	}
+	maps.Copy(vars, o.config)
+	cfg, err := config.Load(mapLookup(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
