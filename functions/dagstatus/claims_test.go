@@ -2,9 +2,12 @@ package dagstatus_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
@@ -65,4 +68,30 @@ func TestClaimsAreBoundToTheCaller(t *testing.T) {
 func eventsBody(runID string) string {
 	return `{"action": "get_run_events", "account": "000099", "configuration_type": "table-to-table",
 		"configuration_id": "` + ttt + `", "run_id": "` + runID + `"}`
+}
+
+// TestMetricsFirestoreCannotHoldAsMaps: an executor's metrics nested deeper
+// than Firestore maps go, with arrays in arrays or reserved keys, are
+// recorded and read back exactly (they were a 500).
+func TestMetricsFirestoreCannotHoldAsMaps(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	var deep any = 1.0
+	for range 25 {
+		deep = map[string]any{"level": deep}
+	}
+	metrics := map[string]any{"deep": deep, "matrix": []any{[]any{1.0}, []any{}}, "": "empty key", "__name__": "reserved"}
+	text, err := json.Marshal(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runID := launchRun(t, s)
+	s.Do(t, http.MethodPost, statusPath, s.Token(t, stacktest.Executor),
+		reportBody(runID, "exec-1", "SUCCESS", `, "metrics": `+string(text))).Decode(t, &api.Results{})
+	var history api.RunEventsResponse
+	s.Post(t, statusPath, eventsBody(runID)).Decode(t, &history)
+	if diff := cmp.Diff(metrics, history.Metrics); diff != "" {
+		t.Errorf("metrics read back (-reported +read):\n%s", diff)
+	}
 }

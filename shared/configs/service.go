@@ -164,6 +164,18 @@ func (s *Service) Get(ctx context.Context, account string, ref runs.ConfigRef) (
 	return cfg, nil
 }
 
+// isKey reports whether key is "" or a configuration's document key,
+// "{environment}~{kind}~{configuration_id}" (store.ConfigKey).
+func isKey(key string) bool {
+	if key == "" {
+		return true
+	}
+	environment, rest, ok := strings.Cut(key, "~")
+	kind, id, ok2 := strings.Cut(rest, "~")
+	_, known := runs.KindOf(kind)
+	return ok && ok2 && known && environmentPattern.MatchString(environment) && configIDPattern.MatchString(id)
+}
+
 func notFound(account string, ref runs.ConfigRef) error {
 	return runs.NotFound("configuration %s (%s) not found in environment %s of account %s",
 		ref.ConfigurationID, ref.Kind, ref.Environment, account)
@@ -173,7 +185,9 @@ func notFound(account string, ref runs.ConfigRef) error {
 // environment, type and id, and the token of the next page ("" at the end).
 func (s *Service) List(ctx context.Context, account string, f Filter, limit int, pageToken string) ([]runs.Configuration, string, error) {
 	after, err := base64.RawURLEncoding.DecodeString(pageToken)
-	if err != nil {
+	if err != nil || !isKey(string(after)) {
+		// A made-up token is refused here: Firestore would fail on a key
+		// that cannot be a document id (a 500).
 		return nil, "", runs.InvalidField("page_token", "page_token is not one this API returned")
 	}
 	list, next, err := s.store.ListConfigurations(ctx, account, f, limit, string(after))

@@ -23,13 +23,13 @@ const (
 // version history) or a status change of a configuration, in the
 // configuration's events subcollection.
 type configEventDoc struct {
-	Type       string         `firestore:"type"`
-	At         time.Time      `firestore:"at"`
-	By         string         `firestore:"by"`
-	Version    int            `firestore:"version"`
-	Activated  bool           `firestore:"activated"`
-	Archived   bool           `firestore:"archived"`
-	Definition map[string]any `firestore:"definition,omitempty"`
+	Type       string    `firestore:"type"`
+	At         time.Time `firestore:"at"`
+	By         string    `firestore:"by"`
+	Version    int       `firestore:"version"`
+	Activated  bool      `firestore:"activated"`
+	Archived   bool      `firestore:"archived"`
+	Definition any       `firestore:"definition,omitempty"` // see encodeObject
 }
 
 // txReader reads configurations within a transaction.
@@ -101,7 +101,7 @@ func (s *Store) DeployConfiguration(ctx context.Context, cfg runs.Configuration,
 		}
 		deployed = c
 		return tx.Create(ref.Collection("events").NewDoc(), configEventDoc{Type: configDeployed, At: c.UpdatedAt, By: c.UpdatedBy,
-			Version: c.Version, Activated: c.Activated, Archived: c.Archived, Definition: c.Definition})
+			Version: c.Version, Activated: c.Activated, Archived: c.Archived, Definition: encodeObject(c.Definition)})
 	})
 	if err != nil {
 		return runs.Configuration{}, classifyTx("store.DeployConfiguration", err)

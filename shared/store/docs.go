@@ -53,7 +53,7 @@ type runDoc struct {
 	Heartbeats    int            `firestore:"heartbeats"`
 	LastHeartbeat *time.Time     `firestore:"last_heartbeat,omitempty"`
 	Error         *runs.RunError `firestore:"error,omitempty"`
-	Metrics       map[string]any `firestore:"metrics,omitempty"`
+	Metrics       any            `firestore:"metrics,omitempty"` // see encodeObject
 
 	// The execution policy; deadline and retry_at exist only while the
 	// Reaper has something to do with the run, which keeps its queries small.
@@ -77,6 +77,43 @@ func valueOf(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// encodeObject stores a free-form JSON object (a definition, an executor's
+// metrics) as its JSON text. A Firestore map cannot hold every JSON object
+// the API accepts (nesting past 20 levels, an array in an array, an empty
+// or reserved key such as __name__: each a 500 when it was stored as a
+// map), and would index every one of its fields; the text holds any
+// object, and no query needs to look inside. nil stays absent.
+func encodeObject(v map[string]any) any {
+	if v == nil {
+		return nil
+	}
+	text, err := json.Marshal(v)
+	if err != nil {
+		// Unreachable for what a JSON decoder made; keep the map, which
+		// fails loudly at the write if it cannot be stored.
+		return v
+	}
+	return string(text)
+}
+
+// decodeObject reads what encodeObject stored, or the map documents written
+// before it hold.
+func decodeObject(v any) (map[string]any, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case map[string]any:
+		return v, nil
+	case string:
+		var m map[string]any
+		if err := json.Unmarshal([]byte(v), &m); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("a %T where a JSON object was stored", v)
 }
 
 func rawJSON(s string) json.RawMessage {
@@ -120,7 +157,7 @@ func encodeRun(r runs.Run) runDoc {
 		Heartbeats:         r.Heartbeats,
 		LastHeartbeat:      optionalTime(r.LastHeartbeat),
 		Error:              r.Error,
-		Metrics:            r.Metrics,
+		Metrics:            encodeObject(r.Metrics),
 		TimeoutMillis:      r.Timeout.Milliseconds(),
 		Deadline:           optionalTime(r.Deadline),
 		Retries:            r.Retries,
@@ -134,6 +171,10 @@ func decodeRun(snap *firestore.DocumentSnapshot) (runs.Run, error) {
 	var d runDoc
 	if err := snap.DataTo(&d); err != nil {
 		return runs.Run{}, fmt.Errorf("store: decode run %s: %w", snap.Ref.Path, err)
+	}
+	metrics, err := decodeObject(d.Metrics)
+	if err != nil {
+		return runs.Run{}, fmt.Errorf("store: decode the metrics of run %s: %w", snap.Ref.Path, err)
 	}
 	return runs.Run{
 		Key:                snap.Ref.ID,
@@ -167,7 +208,7 @@ func decodeRun(snap *firestore.DocumentSnapshot) (runs.Run, error) {
 		Heartbeats:         d.Heartbeats,
 		LastHeartbeat:      valueOf(d.LastHeartbeat),
 		Error:              d.Error,
-		Metrics:            d.Metrics,
+		Metrics:            metrics,
 		Timeout:            time.Duration(d.TimeoutMillis) * time.Millisecond,
 		Deadline:           valueOf(d.Deadline),
 		Retries:            d.Retries,
@@ -178,23 +219,23 @@ func decodeRun(snap *firestore.DocumentSnapshot) (runs.Run, error) {
 }
 
 type configDoc struct {
-	Account           string         `firestore:"account"`
-	Environment       string         `firestore:"environment"`
-	ConfigurationType string         `firestore:"configuration_type"`
-	Kind              string         `firestore:"kind"`
-	ConfigurationID   string         `firestore:"configuration_id"`
-	JobID             string         `firestore:"job_id"`
-	Activated         bool           `firestore:"activated"`
-	Archived          bool           `firestore:"archived"`
-	Definition        map[string]any `firestore:"definition"`
-	Workflow          *workflowDoc   `firestore:"workflow,omitempty"`
-	TimeoutMillis     int64          `firestore:"timeout_ms,omitempty"`
-	Retries           int            `firestore:"retries,omitempty"`
-	RetryDelayMillis  int64          `firestore:"retry_delay_ms,omitempty"`
-	TriggerKeys       []string       `firestore:"trigger_keys,omitempty"` // see triggerKey
-	Version           int            `firestore:"version"`
-	UpdatedBy         string         `firestore:"updated_by"`
-	UpdatedAt         time.Time      `firestore:"updated_at"`
+	Account           string       `firestore:"account"`
+	Environment       string       `firestore:"environment"`
+	ConfigurationType string       `firestore:"configuration_type"`
+	Kind              string       `firestore:"kind"`
+	ConfigurationID   string       `firestore:"configuration_id"`
+	JobID             string       `firestore:"job_id"`
+	Activated         bool         `firestore:"activated"`
+	Archived          bool         `firestore:"archived"`
+	Definition        any          `firestore:"definition"` // see encodeObject
+	Workflow          *workflowDoc `firestore:"workflow,omitempty"`
+	TimeoutMillis     int64        `firestore:"timeout_ms,omitempty"`
+	Retries           int          `firestore:"retries,omitempty"`
+	RetryDelayMillis  int64        `firestore:"retry_delay_ms,omitempty"`
+	TriggerKeys       []string     `firestore:"trigger_keys,omitempty"` // see triggerKey
+	Version           int          `firestore:"version"`
+	UpdatedBy         string       `firestore:"updated_by"`
+	UpdatedAt         time.Time    `firestore:"updated_at"`
 }
 
 // workflowDoc is a workflow's parsed definition, kept beside it.
@@ -231,7 +272,7 @@ func encodeConfig(c runs.Configuration) configDoc {
 		JobID:             c.JobID,
 		Activated:         c.Activated,
 		Archived:          c.Archived,
-		Definition:        c.Definition,
+		Definition:        encodeObject(c.Definition),
 		Version:           c.Version,
 		UpdatedBy:         c.UpdatedBy,
 		UpdatedAt:         c.UpdatedAt,
@@ -243,6 +284,10 @@ func decodeConfig(snap *firestore.DocumentSnapshot) (runs.Configuration, error) 
 	if err := snap.DataTo(&d); err != nil {
 		return runs.Configuration{}, fmt.Errorf("store: decode configuration %s: %w", snap.Ref.Path, err)
 	}
+	definition, err := decodeObject(d.Definition)
+	if err != nil {
+		return runs.Configuration{}, fmt.Errorf("store: decode the definition of configuration %s: %w", snap.Ref.Path, err)
+	}
 	cfg := runs.Configuration{
 		Account:           d.Account,
 		Environment:       d.Environment,
@@ -252,7 +297,7 @@ func decodeConfig(snap *firestore.DocumentSnapshot) (runs.Configuration, error) 
 		JobID:             d.JobID,
 		Activated:         d.Activated,
 		Archived:          d.Archived,
-		Definition:        d.Definition,
+		Definition:        definition,
 		Policy: runs.Policy{Timeout: time.Duration(d.TimeoutMillis) * time.Millisecond, Retries: d.Retries,
 			RetryDelay: time.Duration(d.RetryDelayMillis) * time.Millisecond},
 		Version:   d.Version,
