@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/emulators"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
@@ -47,11 +49,12 @@ type launchRecord struct {
 	runID  string
 }
 
-// launchMessages counts the launch messages received per run id.
-func launchMessages(t *testing.T, sub *pubsub.Subscriber, wait time.Duration) map[string]int {
+// launchMessages waits for n launch messages, and any extra, and counts
+// them per run id.
+func launchMessages(t *testing.T, sub *pubsub.Subscriber, n int) map[string]int {
 	t.Helper()
 	count := map[string]int{}
-	for _, m := range stacktest.Messages(t, sub, wait) {
+	for _, m := range stacktest.Receive(t, sub, n) {
 		count[m.Attributes["run_id"]]++
 	}
 	return count
@@ -115,7 +118,7 @@ func TestConcurrentLaunchInvariants(t *testing.T) {
 	if created := s.RunCount(t, "000099") - before; created != len(runIDs) {
 		t.Errorf("%d runs created, %d answered", created, len(runIDs))
 	}
-	messages := launchMessages(t, sub, 3*time.Second)
+	messages := launchMessages(t, sub, len(runIDs))
 	for id := range runIDs {
 		if messages[id] != 1 {
 			t.Errorf("run %s has %d launch messages, want 1", id, messages[id])
@@ -136,58 +139,67 @@ func TestConcurrentStatusChangeInvariants(t *testing.T) {
 	var launched api.LaunchResponse
 	s.Post(t, "/v1/dag/launch", launchBody("")).Decode(t, &launched)
 
+	key, _ := runs.RunKey(launched.RunID)
 	statuses := []string{"SUCCESS", "FAILED", "RUNNING", "NO_MATCH", "CHECKED"}
-	var wg sync.WaitGroup
-	var refused, contended atomic.Int64
-	for i := range 30 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			body := `{"action": "set_run_status", "account": "000099", "configuration_type": "table-to-table",
-				"configuration_id": "` + reliabilityJob + `", "run_id": "` + launched.RunID + `", "status": "` + statuses[i%len(statuses)] + `"}`
-			if resp := s.Do(t, http.MethodPost, "/v1/dag/status", s.Token(t, fmt.Sprintf("user%d@example.com", i%3)), body); resp.Status != http.StatusOK {
-				refused.Add(1)
-			}
-		}()
+	// setStatus sends change i, as one of three users.
+	setStatus := func(i int) stacktest.Response {
+		body := `{"action": "set_run_status", "account": "000099", "configuration_type": "table-to-table",
+			"configuration_id": "` + reliabilityJob + `", "run_id": "` + launched.RunID + `", "status": "` + statuses[i%len(statuses)] + `"}`
+		return s.Do(t, http.MethodPost, "/v1/dag/status", s.Token(t, fmt.Sprintf("user%d@example.com", i%3)), body)
 	}
-	wg.Wait()
-	// The three users are not members: make them, and try again.
-	if refused.Load() > 0 {
-		for i := range 3 {
-			if _, err := s.Env.Store.PutMember(context.Background(), "000099", fmt.Sprintf("user%d@example.com", i), 2, "test"); err != nil {
-				t.Fatal(err)
-			}
+	// runAndLog is the run and its events, as stored.
+	runAndLog := func() (runs.Run, []runs.Event) {
+		run, err := s.Env.Store.GetRun(context.Background(), "000099", key)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for i := range 30 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				body := `{"action": "set_run_status", "account": "000099", "configuration_type": "table-to-table",
-					"configuration_id": "` + reliabilityJob + `", "run_id": "` + launched.RunID + `", "status": "` + statuses[i%len(statuses)] + `"}`
-				// Thirty transactions on one document: some lose to the
-				// contention and are told to retry (503), changing nothing.
-				switch resp := s.Do(t, http.MethodPost, "/v1/dag/status", s.Token(t, fmt.Sprintf("user%d@example.com", i%3)), body); resp.Status {
-				case http.StatusOK:
-				case http.StatusServiceUnavailable:
-					resp.WantError(t, http.StatusServiceUnavailable)
-					contended.Add(1)
-				default:
-					t.Errorf("set_run_status by a member: %s", resp)
-				}
-			}()
+		log, err := s.Env.Store.Events(context.Background(), "000099", key)
+		if err != nil {
+			t.Fatal(err)
 		}
-		wg.Wait()
+		return run, log
 	}
 
-	key, _ := runs.RunKey(launched.RunID)
-	run, err := s.Env.Store.GetRun(context.Background(), "000099", key)
-	if err != nil {
-		t.Fatal(err)
+	// The three users are not members yet: every change is refused with
+	// 403, and leaves the run and its events as they were.
+	runBefore, logBefore := runAndLog()
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			if resp := setStatus(i); resp.Status != http.StatusForbidden {
+				t.Errorf("set_run_status by a user who is not a member: %s, want 403", resp)
+			}
+		})
 	}
-	log, err := s.Env.Store.Events(context.Background(), "000099", key)
-	if err != nil {
-		t.Fatal(err)
+	wg.Wait()
+	if runAfter, logAfter := runAndLog(); !cmp.Equal(runBefore, runAfter) || !cmp.Equal(logBefore, logAfter) {
+		t.Fatalf("refused changes changed the run: %+v → %+v, events %+v → %+v", runBefore, runAfter, logBefore, logAfter)
 	}
+
+	// Made executers, they try again.
+	for i := range 3 {
+		if _, err := s.Env.Store.PutMember(context.Background(), "000099", fmt.Sprintf("user%d@example.com", i), auth.RoleExecuter, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var contended atomic.Int64
+	for i := range 30 {
+		wg.Go(func() {
+			// Thirty transactions on one document: some lose to the
+			// contention and are told to retry (503), changing nothing.
+			switch resp := setStatus(i); resp.Status {
+			case http.StatusOK:
+			case http.StatusServiceUnavailable:
+				resp.WantError(t, http.StatusServiceUnavailable)
+				contended.Add(1)
+			default:
+				t.Errorf("set_run_status by a member: %s", resp)
+			}
+		})
+	}
+	wg.Wait()
+
+	run, log := runAndLog()
 	if len(log) == 0 {
 		t.Fatal("no event recorded")
 	}
@@ -207,7 +219,7 @@ func TestConcurrentStatusChangeInvariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	published := map[string]bool{}
-	for _, m := range stacktest.Messages(t, events, 3*time.Second) {
+	for _, m := range stacktest.Receive(t, events, len(log)) {
 		var ev runs.RunEvent
 		if err := json.Unmarshal(m.Data, &ev); err == nil {
 			published[ev.EventID] = true
@@ -219,6 +231,17 @@ func TestConcurrentStatusChangeInvariants(t *testing.T) {
 		}
 	}
 	t.Logf("%d concurrent changes (%d lost to contention) left %d events, all chained and published", 30, contended.Load(), len(log))
+}
+
+// waitFor waits up to a minute for cond, from a goroutine of the test: on
+// time out, it fails the test and returns.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("timed out waiting for %s", what)
+			return
+		}
+	}
 }
 
 // loadWithKeys launches from workers, each key retried until it gets a
@@ -291,7 +314,7 @@ func checkOneRunPerKey(t *testing.T, s *stacktest.Stack, done map[string]string,
 			t.Fatal("runs still unpublished after 60s of Reaper passes")
 		}
 	}
-	messages := launchMessages(t, sub, 3*time.Second)
+	messages := launchMessages(t, sub, len(done))
 	duplicates := 0
 	for key, runID := range done {
 		switch n := messages[runID]; {
@@ -316,9 +339,12 @@ func TestFirestoreOutage(t *testing.T) {
 	sub := s.Subscribe(t, "runway-launch")
 	token := s.Token(t, stacktest.Admin)
 
-	var unavailable atomic.Int64
+	var unavailable, launched atomic.Int64
 	launch := func(key string) (int, string, string) {
 		resp := s.Do(t, http.MethodPost, "/v1/dag/launch", token, launchBody(key))
+		if resp.Status == http.StatusOK {
+			launched.Add(1)
+		}
 		if resp.Status == http.StatusServiceUnavailable {
 			e := resp.WantError(t, http.StatusServiceUnavailable)
 			if !strings.Contains(e.Message, "temporarily unavailable") {
@@ -330,20 +356,22 @@ func TestFirestoreOutage(t *testing.T) {
 		_ = json.Unmarshal(resp.Body, &got)
 		return resp.Status, got.RunID, string(resp.Body)
 	}
-	// The load's launches can all be waiting to record their publish when
-	// the cut comes (they wait the outage out), so one launch is also sent
-	// in the middle of the outage: it must meet it.
+	// Firestore is cut once the load is under way, and restored once it
+	// has been down for a second and more. The load's launches can all be
+	// waiting to record their publish when the cut comes (they wait the
+	// outage out), so one launch is also sent in the middle of the outage:
+	// it must meet it. The load stops once 10 more launches succeeded.
 	stop, probe := make(chan struct{}), make(chan int, 1)
 	go func() {
-		time.Sleep(1500 * time.Millisecond)
+		defer close(stop)
+		waitFor(t, "5 launches before the outage", func() bool { return launched.Load() >= 5 })
 		proxy.SetDown(true)
 		time.Sleep(time.Second)
 		status, _, _ := launch("outage-probe")
 		probe <- status
-		time.Sleep(2 * time.Second)
 		proxy.SetDown(false)
-		time.Sleep(4 * time.Second)
-		close(stop)
+		after := launched.Load()
+		waitFor(t, "10 launches after the outage", func() bool { return launched.Load() >= after+10 })
 	}()
 	done, failures := loadWithKeys(t, 6, stop, launch)
 	if status := <-probe; status != http.StatusServiceUnavailable {
@@ -392,16 +420,19 @@ func TestProcessKilledMidRequest(t *testing.T) {
 	first, url := start()
 	base.Store(url)
 
-	var killed atomic.Int64
+	// The first process is killed once the load is under way; the load
+	// stops once its successor served 5 launches.
+	var killed, launched atomic.Int64
 	stop := make(chan struct{})
 	go func() {
-		time.Sleep(1500 * time.Millisecond)
+		defer close(stop)
+		waitFor(t, "5 launches by the first process", func() bool { return launched.Load() >= 5 })
 		first.Process.Kill() // SIGKILL: no shutdown, requests cut off mid-way
 		killed.Add(1)
 		_, url := start()
 		base.Store(url)
-		time.Sleep(3 * time.Second)
-		close(stop)
+		after := launched.Load()
+		waitFor(t, "5 launches by its successor", func() bool { return launched.Load() >= after+5 })
 	}()
 	client := &http.Client{Timeout: 10 * time.Second}
 	done, failures := loadWithKeys(t, 6, stop, func(key string) (int, string, string) {
@@ -415,6 +446,9 @@ func TestProcessKilledMidRequest(t *testing.T) {
 		defer resp.Body.Close()
 		var got api.LaunchResponse
 		_ = json.NewDecoder(resp.Body).Decode(&got)
+		if resp.StatusCode == http.StatusOK {
+			launched.Add(1)
+		}
 		return resp.StatusCode, got.RunID, ""
 	})
 	if killed.Load() != 1 || len(done) < 10 {

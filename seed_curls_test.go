@@ -3,6 +3,7 @@ package runway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -41,9 +42,18 @@ type example struct {
 	response string // the documented response, "" when the reference shows none
 }
 
+// unreplayed are the reference files with curls that are not replayed,
+// and why.
+var unreplayed = map[string]string{
+	"tailer-api-features-page.txt": "the same page as tailer-api-features.md, as text",
+}
+
 var (
 	curlPattern  = regexp.MustCompile(`(?s)--data '(.*?)'\s*\\\s*"(https://[^"]+)"`)
 	fencePattern = regexp.MustCompile("(?s)```[a-z]*\n(.*?)```")
+	// anyCurl finds every curl command, whatever its form: what the
+	// example parser must find them all of.
+	anyCurl = regexp.MustCompile(`\bcurl\s`)
 )
 
 // examples extracts every curl of a reference file, and the response
@@ -93,15 +103,28 @@ func served(path string) bool {
 	return false
 }
 
+// TestReferenceCopiesAreCurrent: docs/reference is a copy of the
+// project's reference documents, ../shared/reference beside the repo (or
+// RUNWAY_REFERENCE_DIR), kept in the repo so that the other tests do not
+// depend on files outside it. The copies must match the originals, which
+// must be there to compare with.
 func TestReferenceCopiesAreCurrent(t *testing.T) {
-	// docs/reference is a copy of ../shared/reference, kept in the repo so
-	// that CI does not depend on files outside it. Where the original is
-	// present, the copies must match it.
-	original := filepath.Join("..", "shared", "reference")
+	original := os.Getenv("RUNWAY_REFERENCE_DIR")
+	if original == "" {
+		original = filepath.Join("..", "shared", "reference")
+	}
 	entries, err := os.ReadDir(original)
+	if err == nil && len(entries) == 0 {
+		err = errors.New("it is empty")
+	}
 	if err != nil {
-		t.Logf("no %s beside the repo; the copies in docs/reference are used as they are", original)
-		return
+		t.Fatalf("the reference documents are not at %s (%v), so docs/reference cannot be checked against them: "+
+			"put them there, or set RUNWAY_REFERENCE_DIR to their directory", original, err)
+	}
+	for _, f := range referenceFiles {
+		if _, err := os.Stat(filepath.Join(original, f)); err != nil {
+			t.Errorf("%s has no %s, whose curls the tests replay", original, f)
+		}
 	}
 	for _, e := range entries {
 		want, _ := os.ReadFile(filepath.Join(original, e.Name()))
@@ -113,6 +136,28 @@ func TestReferenceCopiesAreCurrent(t *testing.T) {
 }
 
 func TestEveryReferenceCurlIsFound(t *testing.T) {
+	// Every curl of a replayed file is found; the other files have none,
+	// or say why they are not replayed.
+	entries, err := os.ReadDir(filepath.Join("docs", "reference"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join("docs", "reference", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		curls := len(anyCurl.FindAll(data, -1))
+		switch {
+		case slices.Contains(referenceFiles, e.Name()):
+			if found := len(examples(t, e.Name())); curls == 0 || found != curls {
+				t.Errorf("%s: the example parser found %d of its %d curls", e.Name(), found, curls)
+			}
+		case curls > 0 && unreplayed[e.Name()] == "":
+			t.Errorf("%s has %d curls, which no test replays: add it to referenceFiles", e.Name(), curls)
+		}
+	}
+
 	perPath := map[string]int{}
 	responses := 0
 	for _, f := range referenceFiles {
@@ -161,7 +206,11 @@ func TestReferenceCurlsWithServiceAccountToken(t *testing.T) {
 
 func replayReferenceCurls(t *testing.T, token func(*testing.T, *stacktest.Stack) string) {
 	for _, file := range referenceFiles {
-		for _, ex := range examples(t, file) {
+		exs := examples(t, file)
+		if len(exs) == 0 {
+			t.Fatalf("no curl found in %s", file)
+		}
+		for _, ex := range exs {
 			if !served(ex.path) {
 				continue // served by a later function; TestEveryReferenceCurlIsFound counts them
 			}

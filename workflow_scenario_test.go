@@ -50,7 +50,7 @@ func TestReferenceWorkflowScenario(t *testing.T) {
 	// far must make of it: events travel through Pub/Sub.
 	waitFor := func(cycle int, wantMet string) api.WorkflowStatus {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(time.Minute)
 		for {
 			w := workflow()
 			if w.Cycle == cycle && met(w) == wantMet {

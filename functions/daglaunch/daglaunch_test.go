@@ -78,7 +78,7 @@ func TestLaunchCreatesARunAndPublishesIt(t *testing.T) {
 		t.Errorf("the run is not marked published: %+v", run)
 	}
 
-	msgs := stacktest.Messages(t, sub, 2*time.Second)
+	msgs := stacktest.Receive(t, sub, 1)
 	if len(msgs) != 1 {
 		t.Fatalf("%d launch messages, want 1", len(msgs))
 	}
@@ -215,7 +215,7 @@ func TestRefusedLaunchesWriteAndPublishNothing(t *testing.T) {
 	if after := s.RunCount(t, "000099"); after != before {
 		t.Errorf("refused launches created %d runs", after-before)
 	}
-	if msgs := stacktest.Messages(t, sub, time.Second); len(msgs) != 0 {
+	if msgs := stacktest.Receive(t, sub, 0); len(msgs) != 0 {
 		t.Errorf("refused launches published %d messages", len(msgs))
 	}
 }
@@ -234,7 +234,7 @@ func TestLaunchParameters(t *testing.T) {
 	if got := string(getRun(t, s, runID).Parameters); got != compact {
 		t.Errorf("stored parameters %s, want %s", got, compact)
 	}
-	msgs := stacktest.Messages(t, sub, 2*time.Second)
+	msgs := stacktest.Receive(t, sub, 1)
 	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Data), `"parameters":`+compact) {
 		t.Fatalf("launch messages %v do not carry the parameters", msgs)
 	}
@@ -266,7 +266,7 @@ func TestDryRunLaunchWritesNothing(t *testing.T) {
 	sub := s.Subscribe(t, "runway-launch")
 	token := s.Token(t, stacktest.Admin)
 	used := launch(t, s, token, launchBody(`, "idempotency_key": "used"`))
-	stacktest.Messages(t, sub, time.Second)
+	stacktest.Receive(t, sub, 1)
 	before := s.Snapshot(t, "000099")
 
 	var got api.LaunchResponse
@@ -291,7 +291,7 @@ func TestDryRunLaunchWritesNothing(t *testing.T) {
 	if diff := cmp.Diff(before, s.Snapshot(t, "000099")); diff != "" {
 		t.Errorf("dry runs changed documents (-before +after):\n%s", diff)
 	}
-	if msgs := stacktest.Messages(t, sub, time.Second); len(msgs) != 0 {
+	if msgs := stacktest.Receive(t, sub, 0); len(msgs) != 0 {
 		t.Errorf("dry runs published %d messages", len(msgs))
 	}
 }
@@ -321,7 +321,7 @@ func TestIdempotentLaunch(t *testing.T) {
 	if n := s.RunCount(t, "000099") - before; n != 2 {
 		t.Errorf("%d runs created, want 2", n)
 	}
-	if msgs := stacktest.Messages(t, sub, 2*time.Second); len(msgs) != 2 {
+	if msgs := stacktest.Receive(t, sub, 2); len(msgs) != 2 {
 		t.Errorf("%d launch messages, want 2", len(msgs))
 	}
 }
@@ -389,7 +389,7 @@ func TestConcurrentIdempotentLaunchesCreateOneRun(t *testing.T) {
 	if n := s.RunCount(t, "000099") - before; n != 1 {
 		t.Errorf("%d runs created by %d concurrent launches with one key, want 1", n, callers)
 	}
-	msgs := stacktest.Messages(t, sub, 2*time.Second)
+	msgs := stacktest.Receive(t, sub, 1)
 	if len(msgs) != 1 {
 		t.Fatalf("%d launch messages, want 1", len(msgs))
 	}

@@ -84,7 +84,7 @@ func TestPublishLaunch(t *testing.T) {
 // make sure no more arrive.
 func receive(t *testing.T, sub *pubsub.Subscriber, n int) []*pubsub.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var got []*pubsub.Message
 	msgs := make(chan *pubsub.Message)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -354,6 +355,50 @@ func Messages(t testing.TB, sub *pubsub.Subscriber, wait time.Duration) []*pubsu
 		mu.Unlock()
 	})
 	if err != nil && ctx.Err() == nil {
+		t.Fatalf("receive: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return got
+}
+
+// Receive waits up to 30s for n messages on sub, then 2s more for any
+// extra one, and returns all it received: what a test that counts the
+// messages published compares with n, without betting on how soon a
+// loaded emulator delivers them. n = 0 checks that nothing arrives.
+func Receive(t testing.TB, sub *pubsub.Subscriber, n int) []*pubsub.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var (
+		mu  sync.Mutex
+		got []*pubsub.Message
+	)
+	enough := make(chan struct{})
+	if n == 0 {
+		close(enough)
+	}
+	received := make(chan error, 1)
+	go func() {
+		received <- sub.Receive(ctx, func(_ context.Context, m *pubsub.Message) {
+			m.Ack()
+			mu.Lock()
+			defer mu.Unlock()
+			if got = append(got, m); len(got) == n {
+				close(enough)
+			}
+		})
+	}()
+	select {
+	case <-enough:
+		select {
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+		}
+	case <-ctx.Done():
+	}
+	cancel()
+	if err := <-received; err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("receive: %v", err)
 	}
 	mu.Lock()

@@ -255,6 +255,7 @@ type commitRecorder struct {
 	sizes              []int
 	failedBatches      int
 	inFlight, maxBatch int
+	held               int // writes of the Commits held now
 	release            chan struct{}
 }
 
@@ -286,9 +287,14 @@ func (c *commitRecorder) intercept(ctx context.Context, method string, req, repl
 	if !ok {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
-	<-c.release
 	writes := len(commit.GetWrites())
 	c.mu.Lock()
+	c.held += writes
+	release := c.release
+	c.mu.Unlock()
+	<-release
+	c.mu.Lock()
+	c.held -= writes
 	if writes > 1 {
 		c.inFlight++
 		c.maxBatch = max(c.maxBatch, c.inFlight)
@@ -338,7 +344,17 @@ func TestMarkPublishedTogether(t *testing.T) {
 	for i, key := range keys {
 		wg.Go(func() { errs[i] = s.MarkPublished(ctx, "000099", key, "msg-"+key, at) })
 	}
-	time.Sleep(200 * time.Millisecond) // every mark is queued or held
+	// Released once every mark is queued, or in a Commit held.
+	queued := func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.held+s.WaitingMarks() == n
+	}
+	for deadline := time.Now().Add(30 * time.Second); !queued(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the %d marks were not all queued or held within 30s", n)
+		}
+	}
 	release()
 	wg.Wait()
 
@@ -393,15 +409,19 @@ func TestMarkPublishedWithinItsDeadline(t *testing.T) {
 	}
 	defer rec.hold()()
 
+	// The Commit is held until the test ends: a mark that returns at all
+	// returns on its own deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	start := time.Now()
-	err := s.MarkPublished(ctx, "000099", run.Key, "msg-1", t0)
-	if !errors.Is(err, runs.ErrUnavailable) {
-		t.Errorf("mark past its deadline = %v, want ErrUnavailable", err)
-	}
-	if waited := time.Since(start); waited > 2*time.Second {
-		t.Errorf("the mark waited %v past a 100ms deadline", waited)
+	marked := make(chan error, 1)
+	go func() { marked <- s.MarkPublished(ctx, "000099", run.Key, "msg-1", t0) }()
+	select {
+	case err := <-marked:
+		if !errors.Is(err, runs.ErrUnavailable) {
+			t.Errorf("mark past its deadline = %v, want ErrUnavailable", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the mark waited for the held Commit, 30s past its 100ms deadline")
 	}
 }
 

@@ -1,0 +1,142 @@
+package reaper_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/runwaydata/runway"
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/stacktest"
+)
+
+// googleKeys returns a key standing in for Google's ID token signing key,
+// and an HTTP client that sends every request (for Google's certificates)
+// to a local server publishing its public half.
+func googleKeys(t *testing.T) (*rsa.PrivateKey, *http.Client) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
+			"kty": "RSA", "alg": "RS256", "use": "sig", "kid": "google-1",
+			"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
+			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
+		}}})
+	}))
+	t.Cleanup(server.Close)
+	target, _ := url.Parse(server.URL)
+	return key, &http.Client{Transport: redirect{target}}
+}
+
+type redirect struct{ target *url.URL }
+
+func (rt redirect) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host = rt.target.Scheme, rt.target.Host
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// googleIDToken signs a Google ID token of email for audience.
+func googleIDToken(t *testing.T, key *rsa.PrivateKey, email, audience string) string {
+	t.Helper()
+	now := time.Now()
+	token := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+		"iss": "https://accounts.google.com", "aud": audience, "sub": "1234567890", "email": email, "email_verified": true,
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	})
+	token.Header["kid"] = "google-1"
+	signed, err := token.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed
+}
+
+// TestReaperPassForTheScheduler: the Reaper's endpoint, as the route table
+// builds it, makes a pass for a Google ID token of a RUNWAY_SYSTEM_CALLERS
+// account (Cloud Scheduler's) and answers what the pass did.
+func TestReaperPassForTheScheduler(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := stacktest.New(t)
+	s.Seed(t)
+	// A run whose launch message never went out, two minutes ago.
+	cfg, err := s.Env.Configs.Get(ctx, "000099", runs.ConfigRef{Environment: "DEV", Kind: runs.KindTableToTable, ConfigurationID: job})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := runs.NewRun(cfg, runs.RandomKey(), time.Now().Add(-2*time.Minute))
+	if err := s.Env.Store.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+
+	// The stack's environment, with Google's keys served locally and the
+	// scheduler's service account as the one system caller.
+	const scheduler = "reaper-scheduler@data-platform.iam.gserviceaccount.com"
+	key, client := googleKeys(t)
+	env := *s.Env
+	env.Config.SystemCallers = []string{scheduler}
+	env.Verifier, err = auth.NewVerifier(ctx, auth.VerifierConfig{Audiences: []string{stacktest.Audience}, HTTPClient: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	route, _ := runway.RouteFor("Reaper")
+	h, err := route.Handler(&env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(token string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+
+	w := post(googleIDToken(t, key, scheduler, stacktest.Audience))
+	if w.Code != http.StatusOK {
+		t.Fatalf("the scheduler's call answered %d %s, want 200", w.Code, w.Body)
+	}
+	var pass runs.Pass
+	dec := json.NewDecoder(w.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pass); err != nil {
+		t.Fatalf("the answer is not a pass: %v", err)
+	}
+	if diff := cmp.Diff(runs.Pass{Published: 1}, pass); diff != "" {
+		t.Errorf("pass (-want +got):\n%s", diff)
+	}
+	if got, err := s.Env.Store.GetRun(ctx, "000099", run.Key); err != nil || got.PublishedAt.IsZero() {
+		t.Errorf("the unpublished run after the pass: %+v, %v", got, err)
+	}
+
+	// The same keys, for anyone else or another audience, are refused.
+	for name, tc := range map[string]struct {
+		token string
+		want  int
+	}{
+		"another caller":   {googleIDToken(t, key, "someone@data-platform.iam.gserviceaccount.com", stacktest.Audience), http.StatusForbidden},
+		"another audience": {googleIDToken(t, key, scheduler, "https://elsewhere.example.com"), http.StatusUnauthorized},
+	} {
+		if w := post(tc.token); w.Code != tc.want || !strings.Contains(w.Body.String(), `"code"`) {
+			t.Errorf("%s: %d %s, want a JSON %d", name, w.Code, w.Body, tc.want)
+		}
+	}
+}
