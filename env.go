@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
+	"sync"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
@@ -46,6 +48,33 @@ type Env struct {
 	// executor reports with (the dev stack and the tests set it); otherwise
 	// it uses Google ID tokens of its service account, for RUNWAY_API_URL.
 	ExecutorHTTP *http.Client
+
+	sealerOnce sync.Once
+	sealer     callbacks.Sealer
+	sealerErr  error
+	kmsSealer  *callbacks.KMSSealer // closed by Close
+}
+
+// CallbackSealer returns what seals and opens the accounts' callback
+// signing secrets, which Access and CallbackDispatcher need: Cloud KMS
+// with RUNWAY_CALLBACK_KMS_KEY, else, in dev mode only, a local key beside
+// the dev signing key (callback-key in its directory).
+func (e *Env) CallbackSealer(ctx context.Context) (callbacks.Sealer, error) {
+	e.sealerOnce.Do(func() {
+		switch {
+		case e.Config.CallbackKMSKey != "":
+			e.kmsSealer, e.sealerErr = callbacks.NewKMSSealer(ctx, e.Config.CallbackKMSKey)
+			e.sealer = e.kmsSealer
+		case e.Config.AuthMode == config.AuthDev:
+			e.sealer, e.sealerErr = callbacks.LoadOrCreateLocalSealer(filepath.Join(filepath.Dir(e.Config.DevKeyFile), "callback-key"))
+		default:
+			e.sealerErr = errors.New("runway: RUNWAY_CALLBACK_KMS_KEY is required by Access and CallbackDispatcher outside dev mode")
+		}
+		if e.sealerErr != nil {
+			e.sealer = nil
+		}
+	})
+	return e.sealer, e.sealerErr
 }
 
 // ExecutorClient returns the client the reference executor reports to the
@@ -133,6 +162,9 @@ func (e *Env) Close() error {
 	var errs []error
 	if e.Bus != nil {
 		e.Bus.Close()
+	}
+	if e.kmsSealer != nil {
+		errs = append(errs, e.kmsSealer.Close())
 	}
 	if e.PubSub != nil {
 		errs = append(errs, e.PubSub.Close())
