@@ -36,6 +36,9 @@ func TestBuildpackMainServesEveryEntryPoint(t *testing.T) {
 		"RUNWAY_PROJECT="+testenv.Project(t),
 		"RUNWAY_AUDIENCES=https://runway.test",
 		"RUNWAY_API_URL=https://runway.test",
+		// Access and CallbackDispatcher seal callback secrets with Cloud KMS;
+		// the client is built at start-up, and called only when used.
+		"RUNWAY_CALLBACK_KMS_KEY=projects/p/locations/global/keyRings/runway/cryptoKeys/callback-secrets",
 		"GOOGLE_APPLICATION_CREDENTIALS="+credentials,
 	)
 	for _, route := range runway.Routes {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
@@ -46,6 +47,36 @@ type Env struct {
 	// executor reports with (the dev stack and the tests set it); otherwise
 	// it uses Google ID tokens of its service account, for RUNWAY_API_URL.
 	ExecutorHTTP *http.Client
+
+	// sealer seals and opens the accounts' callback signing secrets; nil
+	// where there is no key for it (CallbackSealer says why).
+	sealer    callbacks.Sealer
+	kmsSealer *callbacks.KMSSealer // closed by Close
+}
+
+// CallbackSealer returns what seals and opens the accounts' callback
+// signing secrets, which Access and CallbackDispatcher need: Cloud KMS
+// with RUNWAY_CALLBACK_KMS_KEY, else, in dev mode only, a local key beside
+// the dev signing key (callback-key in its directory).
+func (e *Env) CallbackSealer() (callbacks.Sealer, error) {
+	if e.sealer == nil {
+		return nil, errors.New("runway: RUNWAY_CALLBACK_KMS_KEY is required by Access and CallbackDispatcher outside dev mode")
+	}
+	return e.sealer, nil
+}
+
+// buildSealer builds what CallbackSealer returns.
+func (e *Env) buildSealer(ctx context.Context) (err error) {
+	switch {
+	case e.Config.CallbackKMSKey != "":
+		// The client dials on first use: functions that never seal pay
+		// nothing but its construction.
+		e.kmsSealer, err = callbacks.NewKMSSealer(ctx, e.Config.CallbackKMSKey)
+		e.sealer = e.kmsSealer
+	case e.Config.AuthMode == config.AuthDev:
+		e.sealer, err = callbacks.LoadOrCreateLocalSealer(filepath.Join(filepath.Dir(e.Config.DevKeyFile), "callback-key"))
+	}
+	return err
 }
 
 // ExecutorClient returns the client the reference executor reports to the
@@ -113,6 +144,9 @@ func NewEnvWith(ctx context.Context, cfg config.Config, clients Clients) (_ *Env
 		return nil, err
 	}
 	env.Limits = newLimits(cfg)
+	if err := env.buildSealer(ctx); err != nil {
+		return nil, err
+	}
 	if err := env.buildServices(); err != nil {
 		return nil, err
 	}
@@ -166,6 +200,9 @@ func (e *Env) Close() error {
 	var errs []error
 	if e.Bus != nil {
 		e.Bus.Close()
+	}
+	if e.kmsSealer != nil {
+		errs = append(errs, e.kmsSealer.Close())
 	}
 	if e.PubSub != nil {
 		errs = append(errs, e.PubSub.Close())

@@ -878,7 +878,7 @@ func TestOpenAPISpecDescribesLiveResponses(t *testing.T) {
 	// runFinished callback, and the events that record it.
 	hook := newCallbackReceiver(t)
 	send(liveCase{name: "set_callback_settings of the receiver", method: http.MethodPost, target: "/v1/access", token: admin,
-		status: http.StatusOK, body: `{"action": "set_callback_settings", "account": "000099", "allowed_hosts": ["127.0.0.1", "hooks.example.com"]}`})
+		status: http.StatusOK, body: `{"action": "set_callback_settings", "account": "000099", "allowed_hosts": ["` + strings.TrimPrefix(hook.URL, "http://") + `", "hooks.example.com"]}`})
 	var rotated api.RotateCallbackSecretResponse
 	if err := json.Unmarshal(send(liveCase{name: "rotate_callback_secret, keeping the previous", method: http.MethodPost, target: "/v1/access",
 		token: admin, status: http.StatusOK, body: `{"action": "rotate_callback_secret", "account": "000099"}`}), &rotated); err != nil ||

@@ -105,7 +105,11 @@ var Routes = []Route{
 		Method:   http.MethodPost,
 		Path:     "/v1/access",
 		New: func(env *Env) (http.Handler, error) {
-			return access.New(access.Deps{Members: env.Store, Callbacks: env.Store, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
+			sealer, err := env.CallbackSealer()
+			if err != nil {
+				return nil, err
+			}
+			return access.New(access.Deps{Members: env.Store, Callbacks: env.Store, Sealer: sealer, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
 		},
 	},
 	{
@@ -157,8 +161,12 @@ var Routes = []Route{
 		Function: "CallbackDispatcher",
 		Topic:    func(c config.Config) string { return c.RunEventsTopic },
 		NewHandler: func(env *Env) (bus.Handler, error) {
+			sealer, err := env.CallbackSealer()
+			if err != nil {
+				return nil, err
+			}
 			dev := env.Config.AuthMode == config.AuthDev
-			h, err := callbackdispatcher.New(callbackdispatcher.Deps{Store: env.Store, Client: callbacks.NewClient(dev), AllowPrivate: dev})
+			h, err := callbackdispatcher.New(callbackdispatcher.Deps{Store: env.Store, Client: callbacks.NewClient(dev), Sealer: sealer, AllowPrivate: dev})
 			if err != nil {
 				return nil, err
 			}

@@ -32,6 +32,7 @@ func check(dir, goMod string, usedIndexes []string) []string {
 		return []string{err.Error()}
 	}
 	problems := checkIndexes(m, usedIndexes)
+	problems = append(problems, checkCallbacks(m)...)
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
 	// The code's defaults: the topics it publishes to.

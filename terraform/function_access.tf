@@ -1,4 +1,6 @@
-# Access: POST /v1/access (list_members, add_member, remove_member).
+# Access: POST /v1/access (list_members, add_member, remove_member, and the
+# callback settings: get_callback_settings, set_callback_settings,
+# rotate_callback_secret).
 #
 # Behind the load balancer: its paths are local.lb_routes["Access"] in lb.tf,
 # which also grants allUsers roles/run.invoker (the function checks tokens
@@ -19,6 +21,14 @@ resource "google_project_iam_member" "access" {
   project = var.project
   role    = each.value
   member  = google_service_account.access.member
+}
+
+# It seals the callback signing secrets it makes (kms.tf): encrypt only, it
+# never opens one.
+resource "google_kms_crypto_key_iam_member" "access_callback_secrets" {
+  crypto_key_id = google_kms_crypto_key.callback_secrets.id
+  role          = "roles/cloudkms.cryptoKeyEncrypter"
+  member        = google_service_account.access.member
 }
 
 resource "google_cloudfunctions2_function" "access" {
@@ -55,6 +65,7 @@ resource "google_cloudfunctions2_function" "access" {
 
   depends_on = [
     google_project_iam_member.access,
+    google_kms_crypto_key_iam_member.access_callback_secrets,
     google_project_iam_member.builder,
     google_storage_bucket_iam_member.builder_source,
     google_artifact_registry_repository_iam_member.builder,

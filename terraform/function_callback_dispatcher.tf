@@ -7,7 +7,8 @@
 # subscription's backoff; the function gives up after its own attempt count
 # (recorded in the run's events), before the dead-letter topic does. Only
 # final statuses are pushed (the subscription's filter). The function calls
-# the internet: its HTTP client refuses private addresses.
+# the internet: its HTTP client refuses private addresses. It is the only
+# function that may decrypt the callback signing secrets (kms.tf).
 
 resource "google_service_account" "callback_dispatcher" {
   account_id   = "runway-callback-dispatcher"
@@ -24,6 +25,13 @@ resource "google_project_iam_member" "callback_dispatcher" {
   project = var.project
   role    = each.value
   member  = google_service_account.callback_dispatcher.member
+}
+
+# It opens the callback signing secrets to sign (kms.tf): decrypt only.
+resource "google_kms_crypto_key_iam_member" "callback_dispatcher_callback_secrets" {
+  crypto_key_id = google_kms_crypto_key.callback_secrets.id
+  role          = "roles/cloudkms.cryptoKeyDecrypter"
+  member        = google_service_account.callback_dispatcher.member
 }
 
 resource "google_cloudfunctions2_function" "callback_dispatcher" {
@@ -60,6 +68,7 @@ resource "google_cloudfunctions2_function" "callback_dispatcher" {
 
   depends_on = [
     google_project_iam_member.callback_dispatcher,
+    google_kms_crypto_key_iam_member.callback_dispatcher_callback_secrets,
     google_project_iam_member.builder,
     google_storage_bucket_iam_member.builder_source,
     google_artifact_registry_repository_iam_member.builder,

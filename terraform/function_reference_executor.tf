@@ -8,9 +8,20 @@
 #
 # Delivery is a push subscription on runway-launch, as for WorkflowTrigger
 # (see pubsub.tf): retry with exponential backoff, then the dead-letter topic.
+# Its filter lets through the launch and cancel messages of
+# var.reference_executor_accounts only: an executor serves the accounts it is
+# meant for, never every account (docs/executors.md, 8).
 
 locals {
   reference_executor_count = var.enable_reference_executor ? 1 : 0
+
+  # The accounts it serves, the message types it handles, and the extra
+  # filter, if any. A Pub/Sub filter is at most 256 bytes.
+  reference_executor_filter = join(" AND ", concat(
+    ["(${join(" OR ", [for a in var.reference_executor_accounts : "attributes.account = \"${a}\""])})"],
+    ["(attributes.message_type = \"launch\" OR attributes.message_type = \"cancel\")"],
+    var.reference_executor_filter == "" ? [] : ["(${var.reference_executor_filter})"],
+  ))
 }
 
 resource "google_service_account" "reference_executor" {
@@ -100,7 +111,7 @@ resource "google_pubsub_subscription" "reference_executor" {
 
   name   = "runway-launch-reference-executor"
   topic  = google_pubsub_topic.runway["launch"].id
-  filter = var.reference_executor_filter
+  filter = local.reference_executor_filter
 
   ack_deadline_seconds       = 300
   message_retention_duration = "604800s"
@@ -117,6 +128,17 @@ resource "google_pubsub_subscription" "reference_executor" {
   dead_letter_policy {
     dead_letter_topic     = google_pubsub_topic.dead_letter["launch"].id
     max_delivery_attempts = var.push_max_delivery_attempts
+  }
+
+  lifecycle {
+    precondition {
+      condition     = length(var.reference_executor_accounts) > 0
+      error_message = "reference_executor_accounts must list the accounts the reference executor serves (it never serves every account)."
+    }
+    precondition {
+      condition     = length(local.reference_executor_filter) <= 256
+      error_message = "The reference executor's filter is longer than Pub/Sub's 256 bytes: list fewer accounts, or shorten reference_executor_filter."
+    }
   }
 
   push_config {

@@ -5,6 +5,7 @@
 #   main.tf        providers, the shared function settings (env map), APIs, source
 #   pubsub.tf      topics, dead-letter topics, the Pub/Sub service agent
 #   firestore.tf   database and composite indexes
+#   kms.tf         the Cloud KMS key sealing the callback signing secrets
 #   lb.tf          the route table of the HTTPS host, NEGs, backends, URL map
 #   scheduler.tf   the Reaper's Cloud Scheduler job
 #   function_*.tf  each function: its service account, its roles, the function
@@ -65,6 +66,7 @@ locals {
     RUNWAY_ADMINS               = join(",", var.admins)
     RUNWAY_SYSTEM_CALLERS       = join(",", local.system_callers)
     RUNWAY_LOG_LEVEL            = var.log_level
+    RUNWAY_CALLBACK_KMS_KEY     = google_kms_crypto_key.callback_secrets.id
   }
 }
 
@@ -79,6 +81,7 @@ locals {
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudkms.googleapis.com",
     "cloudresourcemanager.googleapis.com",
     "cloudscheduler.googleapis.com",
     "compute.googleapis.com",

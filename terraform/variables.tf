@@ -149,9 +149,20 @@ variable "enable_reference_executor" {
   default     = false
 }
 
+variable "reference_executor_accounts" {
+  type        = list(string)
+  description = "The accounts whose launches ReferenceExecutor executes (required when it is enabled): its subscription filters on attributes.account, so that it never serves every account. A filter cannot be changed after the subscription is created (changing it replaces the subscription)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.reference_executor_accounts : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", a))])
+    error_message = "reference_executor_accounts must be account ids (letters, digits, _ and -)."
+  }
+}
+
 variable "reference_executor_filter" {
   type        = string
-  description = "Pub/Sub filter of the ReferenceExecutor subscription, e.g. attributes.configuration_type = \"table-to-table\". Empty means every launch. A filter cannot be changed after the subscription is created (changing it replaces the subscription)."
+  description = "An extra Pub/Sub filter of the ReferenceExecutor subscription, ANDed with the accounts and message types, e.g. attributes.configuration_type = \"table-to-table\". Empty for none."
   default     = ""
 }
 

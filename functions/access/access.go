@@ -39,8 +39,11 @@ type CallbackSettings interface {
 type Deps struct {
 	Members   Members
 	Callbacks CallbackSettings
-	Authn     api.Authenticator
-	Authz     api.Authorizer
+	// Sealer seals the signing secrets before they are stored: Access
+	// only seals, it never opens one.
+	Sealer callbacks.Sealer
+	Authn  api.Authenticator
+	Authz  api.Authorizer
 	// Limits keep one caller from starving the others; nil for none.
 	Limits *api.Limits
 	// Now is the clock new secrets are dated with; nil means time.Now.
@@ -52,6 +55,7 @@ type Handler struct {
 	*api.Endpoint
 	members   Members
 	callbacks CallbackSettings
+	sealer    callbacks.Sealer
 	now       func() time.Time
 }
 
@@ -62,8 +66,10 @@ func New(deps Deps) (*Handler, error) {
 		return nil, errors.New("access: missing members store")
 	case deps.Callbacks == nil:
 		return nil, errors.New("access: missing callback settings store")
+	case deps.Sealer == nil:
+		return nil, errors.New("access: missing callback secret sealer")
 	}
-	h := &Handler{members: deps.Members, callbacks: deps.Callbacks, now: deps.Now}
+	h := &Handler{members: deps.Members, callbacks: deps.Callbacks, sealer: deps.Sealer, now: deps.Now}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -124,7 +130,7 @@ func (h *Handler) setCallbackSettings(ctx context.Context, who auth.Caller, req 
 	hosts := slices.Compact(slices.Sorted(slices.Values(req.AllowedHosts)))
 	settings, err := h.callbacks.UpdateCallbackSettings(ctx, req.Account, who.Email, func(s *callbacks.Settings) error {
 		s.AllowedHosts = hosts
-		return nil
+		return h.sealAll(ctx, req.Account, s)
 	})
 	if err != nil {
 		return api.CallbackSettingsResponse{}, err
@@ -138,9 +144,15 @@ func (h *Handler) rotateCallbackSecret(ctx context.Context, who auth.Caller, req
 	if err != nil {
 		return api.RotateCallbackSecretResponse{}, fmt.Errorf("access: new secret: %w", err)
 	}
+	// The new secret is sealed before the transaction, which may run
+	// more than once; it is shown in this answer, and stored sealed only.
+	sealed, err := callbacks.Settings{Secrets: []callbacks.Secret{secret}}.Seal(ctx, h.sealer, req.Account)
+	if err != nil {
+		return api.RotateCallbackSecretResponse{}, err
+	}
 	settings, err := h.callbacks.UpdateCallbackSettings(ctx, req.Account, who.Email, func(s *callbacks.Settings) error {
-		*s = s.Rotate(secret, req.RetirePrevious)
-		return nil
+		*s = s.Rotate(sealed.Secrets[0], req.RetirePrevious)
+		return h.sealAll(ctx, req.Account, s)
 	})
 	if err != nil {
 		return api.RotateCallbackSecretResponse{}, err
@@ -149,4 +161,16 @@ func (h *Handler) rotateCallbackSecret(ctx context.Context, who auth.Caller, req
 	logging.Annotate(ctx, slog.String("key_id", secret.ID), slog.Bool("retire_previous", req.RetirePrevious))
 	shown := api.CallbackSecret{KeyID: secret.ID, Secret: secret.Value, CreatedAt: api.FormatTime(secret.CreatedAt), CreatedBy: secret.CreatedBy}
 	return api.RotateCallbackSecretResponse{Secret: shown, Settings: api.NewCallbackSettingsResponse(req.Account, settings)}, nil
+}
+
+// sealAll seals the secrets of s still in plain text: those of a document
+// stored before secrets were sealed, which every change of the settings
+// thus migrates.
+func (h *Handler) sealAll(ctx context.Context, account string, s *callbacks.Settings) error {
+	sealed, err := s.Seal(ctx, h.sealer, account)
+	if err != nil {
+		return err
+	}
+	*s = sealed
+	return nil
 }

@@ -2,15 +2,18 @@ package access_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/testenv"
 )
@@ -196,5 +199,87 @@ func TestCallbackSettings(t *testing.T) {
 	}
 	if strings.Contains(s.Logs(), third.Secret.Secret) {
 		t.Error("a secret was logged")
+	}
+	// Firestore holds the secrets sealed, never in plain text.
+	raw := rawSettings(t, s)
+	for _, secret := range []string{first.Secret.Secret, second.Secret.Secret, third.Secret.Secret} {
+		if strings.Contains(raw, secret) || strings.Contains(raw, strings.TrimPrefix(secret, "rwcs_")) {
+			t.Errorf("the stored settings hold a secret in plain text: %s", raw)
+		}
+	}
+	if !strings.Contains(raw, `"sealed"`) {
+		t.Errorf("the stored settings have no sealed secret: %s", raw)
+	}
+}
+
+// rawSettings is account 000099's callback settings document as Firestore
+// holds it, printed.
+func rawSettings(t *testing.T, s *stacktest.Stack) string {
+	t.Helper()
+	snap, err := s.Env.Firestore.Doc("accounts/000099/settings/callbacks").Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%q", snap.Data())
+}
+
+// TestAllowedHostPorts: an allowed host may name its port; without one it
+// allows 443 only (docs/callbacks.md).
+func TestAllowedHostPorts(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	var settings api.CallbackSettingsResponse
+	s.Post(t, path, `{"action": "set_callback_settings", "account": "000099",
+		"allowed_hosts": ["hooks.example.com:8443", "hooks.example.com", "*.ci.example.com:9000"]}`).Decode(t, &settings)
+	if diff := cmp.Diff([]string{"*.ci.example.com:9000", "hooks.example.com", "hooks.example.com:8443"}, settings.AllowedHosts); diff != "" {
+		t.Errorf("allowed hosts (-want +got):\n%s", diff)
+	}
+	for _, host := range []string{"hooks.example.com:", "hooks.example.com:0", "hooks.example.com:65536", "hooks.example.com:08443",
+		"hooks.example.com:https", ":8443", "hooks.example.com:8443/x", "hooks.example.com:1:2"} {
+		s.Post(t, path, `{"action": "set_callback_settings", "account": "000099", "allowed_hosts": ["`+host+`"]}`).
+			WantError(t, http.StatusBadRequest, "allowed_hosts")
+	}
+}
+
+// TestPlainTextSecretsAreSealedOnTheNextChange: the secrets of a settings
+// document stored before secrets were sealed are sealed by the next
+// change of the settings, and still open to the same value.
+func TestPlainTextSecretsAreSealedOnTheNextChange(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	ctx := context.Background()
+	legacy, _ := callbacks.NewSecret(stacktest.Admin, time.Now().UTC().Truncate(time.Microsecond))
+	_, err := s.Env.Firestore.Doc("accounts/000099/settings/callbacks").Set(ctx, map[string]any{
+		"allowed_hosts": []string{"hooks.example.com"},
+		"secrets":       []map[string]any{{"id": legacy.ID, "value": legacy.Value, "created_at": legacy.CreatedAt, "created_by": legacy.CreatedBy}},
+		"updated_by":    stacktest.Admin, "updated_at": time.Now(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var settings api.CallbackSettingsResponse
+	s.Post(t, path, `{"action": "get_callback_settings", "account": "000099"}`).Decode(t, &settings)
+	if len(settings.Secrets) != 1 || settings.Secrets[0].KeyID != legacy.ID {
+		t.Fatalf("the plain-text secret is not read: %+v", settings)
+	}
+	var rotated api.RotateCallbackSecretResponse
+	s.Post(t, path, `{"action": "rotate_callback_secret", "account": "000099"}`).Decode(t, &rotated)
+	raw := rawSettings(t, s)
+	if strings.Contains(raw, legacy.Value) || strings.Contains(raw, rotated.Secret.Secret) || strings.Count(raw, `"sealed"`) != 2 {
+		t.Errorf("after the rotation, the stored settings are %s: want both secrets sealed, neither in plain text", raw)
+	}
+	stored, err := s.Env.Store.CallbackSettings(ctx, "000099")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := s.Env.CallbackSealer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := stored.Open(ctx, sealer, "000099")
+	if err != nil || len(opened.Secrets) != 2 || opened.Secrets[0].Value != rotated.Secret.Secret || opened.Secrets[1].Value != legacy.Value {
+		t.Errorf("the sealed secrets open to %+v (%v): want the new one, then the plain-text one", opened.Secrets, err)
 	}
 }

@@ -2,9 +2,11 @@
 // push subscription to the run events topic: when a run that asked for a
 // callback (launch_job's callback_url) reaches a final status, it POSTs
 // the run's result there, signed with the account's secrets
-// (shared/callbacks). A failed attempt is returned as an error, so that
-// Pub/Sub delivers the event again after the subscription's backoff; every
-// attempt is recorded in the run's events.
+// (shared/callbacks), which it is the only function to open. A failed
+// attempt is returned as an error, so that Pub/Sub delivers the event
+// again after the subscription's backoff; every attempt is recorded in the
+// run's events, with the callback URL's query redacted: the account's
+// viewers read them.
 package callbackdispatcher
 
 import (
@@ -52,6 +54,8 @@ type Deps struct {
 	// Client sends the callbacks: callbacks.NewClient, which refuses
 	// private addresses unless AllowPrivate.
 	Client *http.Client
+	// Sealer opens the account's signing secrets, stored sealed.
+	Sealer callbacks.Sealer
 	// AllowPrivate allows http and private addresses: the local dev stack.
 	AllowPrivate bool
 	// MaxAttempts is how many times a callback is tried; 0 means
@@ -65,6 +69,7 @@ type Deps struct {
 type Handler struct {
 	store        Store
 	client       *http.Client
+	sealer       callbacks.Sealer
 	allowPrivate bool
 	maxAttempts  int
 	now          func() time.Time
@@ -77,8 +82,10 @@ func New(deps Deps) (*Handler, error) {
 		return nil, errors.New("callbackdispatcher: missing store")
 	case deps.Client == nil:
 		return nil, errors.New("callbackdispatcher: missing HTTP client")
+	case deps.Sealer == nil:
+		return nil, errors.New("callbackdispatcher: missing callback secret sealer")
 	}
-	h := &Handler{store: deps.Store, client: deps.Client, allowPrivate: deps.AllowPrivate, maxAttempts: deps.MaxAttempts, now: deps.Now}
+	h := &Handler{store: deps.Store, client: deps.Client, sealer: deps.Sealer, allowPrivate: deps.AllowPrivate, maxAttempts: deps.MaxAttempts, now: deps.Now}
 	if h.maxAttempts <= 0 {
 		h.maxAttempts = DefaultMaxAttempts
 	}
@@ -151,8 +158,16 @@ func (h *Handler) Handle(ctx context.Context, m bus.Message) error {
 }
 
 // attempt sends the callback, and says how it went: EventDelivered,
-// EventFailed or EventAbandoned, with a detail for the run's events.
+// EventFailed or EventAbandoned, with a detail for the run's events, which
+// shows the callback URL with its query redacted.
 func (h *Handler) attempt(ctx context.Context, run runs.Run, ev runs.RunEvent, n int) (string, string) {
+	outcome, detail := h.send(ctx, run, ev, n)
+	// Whatever quoted the URL (an error of the HTTP client does), the
+	// account's viewers do not see its query.
+	return outcome, strings.ReplaceAll(detail, run.CallbackURL, callbacks.RedactURL(run.CallbackURL))
+}
+
+func (h *Handler) send(ctx context.Context, run runs.Run, ev runs.RunEvent, n int) (string, string) {
 	settings, err := h.store.CallbackSettings(ctx, ev.Account)
 	if err != nil {
 		return EventFailed, "settings unavailable"
@@ -160,6 +175,10 @@ func (h *Handler) attempt(ctx context.Context, run runs.Run, ev runs.RunEvent, n
 	// The settings may have changed since the launch: check again.
 	if err := settings.CheckURL(run.CallbackURL, h.allowPrivate); err != nil {
 		return EventAbandoned, err.Error()
+	}
+	if settings, err = settings.Open(ctx, h.sealer, ev.Account); err != nil {
+		logging.FromContext(ctx).ErrorContext(ctx, "cannot open the account's callback secrets", slog.Any("error", err))
+		return EventFailed, "the signing secrets could not be opened"
 	}
 	body, err := json.Marshal(resultAt(run, ev))
 	if err != nil {
@@ -181,13 +200,14 @@ func (h *Handler) attempt(ctx context.Context, run runs.Run, ev runs.RunEvent, n
 	took := time.Since(start).Round(time.Millisecond)
 	switch {
 	case errors.Is(err, callbacks.ErrPrivateAddress):
-		return EventAbandoned, "refused: " + err.Error()
+		// Unwrapped: the *url.Error quotes the URL, query and all.
+		return EventAbandoned, "refused: " + errors.Unwrap(err).Error()
 	case err != nil:
 		return EventFailed, fmt.Sprintf("no answer after %s: %v", took, errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	answer := fmt.Sprintf("%s answered %s in %s", run.CallbackURL, reasonPhrase(resp), took)
+	answer := fmt.Sprintf("%s answered %s in %s", callbacks.RedactURL(run.CallbackURL), reasonPhrase(resp), took)
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		return EventDelivered, answer

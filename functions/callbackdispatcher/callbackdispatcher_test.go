@@ -7,15 +7,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/runwaydata/runway/functions/access"
 	"github.com/runwaydata/runway/functions/callbackdispatcher"
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/callbacks"
+	"github.com/runwaydata/runway/shared/callbacks/kmstest"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -35,6 +38,7 @@ type receiver struct {
 }
 
 type received struct {
+	url    string // the path and query the receiver was called at
 	header http.Header
 	body   []byte
 }
@@ -45,7 +49,7 @@ func newReceiver(t *testing.T, tls bool, answers ...int) *receiver {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		r.requests = append(r.requests, received{req.Header.Clone(), body})
+		r.requests = append(r.requests, received{req.URL.RequestURI(), req.Header.Clone(), body})
 		status := http.StatusOK
 		if len(r.answers) > 0 {
 			status, r.answers = r.answers[0], r.answers[1:]
@@ -67,7 +71,14 @@ func (r *receiver) received() []received {
 	return append([]received(nil), r.requests...)
 }
 
-// setUp allows host for callbacks on account 000099 and returns the
+// hostPort is the allowed host that lets callbacks reach a receiver: its
+// host and port (an allowed host without a port allows port 443 only).
+func hostPort(raw string) string {
+	u, _ := url.Parse(raw)
+	return u.Host
+}
+
+// setUp allows hosts for callbacks on account 000099 and returns the
 // signing secret.
 func setUp(t *testing.T, s *stacktest.Stack, hosts ...string) string {
 	t.Helper()
@@ -76,6 +87,17 @@ func setUp(t *testing.T, s *stacktest.Stack, hosts ...string) string {
 	var rotated api.RotateCallbackSecretResponse
 	s.Post(t, "/v1/access", `{"action": "rotate_callback_secret", "account": "000099"}`).Decode(t, &rotated)
 	return rotated.Secret.Secret
+}
+
+// stackSealer is the stack's sealer of callback secrets: the dev stack's
+// local key.
+func stackSealer(t *testing.T, s *stacktest.Stack) callbacks.Sealer {
+	t.Helper()
+	sealer, err := s.Env.CallbackSealer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealer
 }
 
 func launchWithCallback(t *testing.T, s *stacktest.Stack, url string) string {
@@ -99,24 +121,62 @@ func finish(t *testing.T, s *stacktest.Stack, runID, status string) {
 
 func history(t *testing.T, s *stacktest.Stack, runID string) api.RunEventsResponse {
 	t.Helper()
+	return historyAs(t, s, s.Token(t, stacktest.Admin), runID)
+}
+
+func historyAs(t *testing.T, s *stacktest.Stack, token, runID string) api.RunEventsResponse {
+	t.Helper()
 	var h api.RunEventsResponse
-	s.Post(t, "/v1/dag/status", `{"action": "get_run_events", "account": "000099", "environment": "DEV",
+	s.Do(t, http.MethodPost, "/v1/dag/status", token, `{"action": "get_run_events", "account": "000099", "environment": "DEV",
 		"configuration_type": "table-to-table", "configuration_id": "`+configID+`", "run_id": "`+runID+`"}`).Decode(t, &h)
 	return h
 }
 
+// viewer returns the token of a new viewer of account 000099.
+func viewer(t *testing.T, s *stacktest.Stack) string {
+	t.Helper()
+	s.Post(t, "/v1/access", `{"action": "add_member", "account": "000099", "email": "viewer@example.com", "role": "viewer"}`).
+		Decode(t, &api.MemberResponse{})
+	return s.Token(t, "viewer@example.com")
+}
+
+// rawSettings is the account's callback settings document as Firestore
+// holds it, printed.
+func rawSettings(t *testing.T, s *stacktest.Stack) string {
+	t.Helper()
+	snap, err := s.Env.Firestore.Doc("accounts/000099/settings/callbacks").Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%q", snap.Data())
+}
+
+// wantNoSecret fails the test if doc holds secret, whole or its random part.
+func wantNoSecret(t *testing.T, doc, secret string) {
+	t.Helper()
+	if secret == "" || strings.Contains(doc, secret) || strings.Contains(doc, strings.TrimPrefix(secret, "rwcs_")) {
+		t.Errorf("the stored settings hold the secret in plain text: %s", doc)
+	}
+	if !strings.Contains(doc, "sealed") {
+		t.Errorf("the stored settings have no sealed secret: %s", doc)
+	}
+}
+
 // TestCallbackIsSignedRetriedAndRecorded: a run that finishes calls its
-// callback_url back with its result, signed with the account's secret;
-// the receiver's 500 makes Runway try again, and every attempt is in the
-// run's events.
+// callback_url back with its result, signed with the account's secret,
+// which Firestore holds sealed only; the receiver's 500 makes Runway try
+// again, and every attempt is in the run's events, where the account's
+// viewers do not see the URL's query.
 func TestCallbackIsSignedRetriedAndRecorded(t *testing.T) {
 	t.Parallel()
 	s := stacktest.New(t)
 	s.Seed(t)
 	s.StartDelivery(t, "CallbackDispatcher")
 	hook := newReceiver(t, false, http.StatusInternalServerError)
-	secret := setUp(t, s, "127.0.0.1")
-	runID := launchWithCallback(t, s, hook.URL+"/runway?team=data")
+	secret := setUp(t, s, hostPort(hook.URL))
+	wantNoSecret(t, rawSettings(t, s), secret)
+	const token = "tok_8f2e61d0c3"
+	runID := launchWithCallback(t, s, hook.URL+"/runway?team=data&token="+token)
 
 	finish(t, s, runID, "FAILED")
 	stacktest.Eventually(t, "the second attempt", func() bool { return len(hook.received()) >= 2 })
@@ -139,6 +199,9 @@ func TestCallbackIsSignedRetriedAndRecorded(t *testing.T) {
 		if r.header.Get("X-Runway-Event-Id") != got[0].header.Get("X-Runway-Event-Id") || r.header.Get("X-Runway-Key-Id") == "" {
 			t.Errorf("attempt %d headers %v", i+1, r.header)
 		}
+		if r.url != "/runway?team=data&token="+token {
+			t.Errorf("attempt %d called %s: the receiver gets the URL as launched", i+1, r.url)
+		}
 	}
 	// A wrong secret does not verify.
 	if callbacks.Verify(secret+"x", got[1].header.Get("X-Runway-Signature"), got[1].header.Get("X-Runway-Event-Id"), got[1].body, time.Now(), time.Minute) == nil {
@@ -146,11 +209,11 @@ func TestCallbackIsSignedRetriedAndRecorded(t *testing.T) {
 	}
 
 	var trail []string
-	for _, e := range history(t, s, runID).Events {
+	for _, e := range historyAs(t, s, viewer(t, s), runID).Events {
 		if strings.HasPrefix(e.Type, "callback") {
 			trail = append(trail, e.Type)
-			if e.To != "FAILED" || !strings.Contains(e.Detail, hook.URL) {
-				t.Errorf("event %+v", e)
+			if e.To != "FAILED" || !strings.Contains(e.Detail, hook.URL+"/runway?REDACTED answered") || strings.Contains(e.Detail, token) {
+				t.Errorf("event %+v: want the URL with its query redacted", e)
 			}
 		}
 	}
@@ -175,11 +238,12 @@ func TestCallbackNeverSentToAPrivateAddress(t *testing.T) {
 	s := stacktest.New(t)
 	s.Seed(t)
 	hook := newReceiver(t, true)
-	setUp(t, s, "localhost")
 	port := hook.URL[strings.LastIndex(hook.URL, ":"):]
+	setUp(t, s, "localhost"+port)
 	// https and an allowed name pass the launch's checks; where the name
 	// leads is only known when connecting.
-	runID := launchWithCallback(t, s, "https://localhost"+port+"/hook")
+	const token = "tok_5d1c9a"
+	runID := launchWithCallback(t, s, "https://localhost"+port+"/hook?token="+token)
 	events := s.Subscribe(t, "runway-run-events")
 	finish(t, s, runID, "SUCCESS")
 	msgs := stacktest.Messages(t, events, 2*time.Second)
@@ -187,7 +251,7 @@ func TestCallbackNeverSentToAPrivateAddress(t *testing.T) {
 		t.Fatalf("%d run events", len(msgs))
 	}
 
-	h, err := callbackdispatcher.New(callbackdispatcher.Deps{Store: s.Env.Store, Client: callbacks.NewClient(false)})
+	h, err := callbackdispatcher.New(callbackdispatcher.Deps{Store: s.Env.Store, Client: callbacks.NewClient(false), Sealer: stackSealer(t, s)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +270,9 @@ func TestCallbackNeverSentToAPrivateAddress(t *testing.T) {
 			abandoned = append(abandoned, e)
 		}
 	}
-	if len(abandoned) != 1 || abandoned[0].Type != "callback_abandoned" || !strings.Contains(abandoned[0].Detail, "not a public internet address") {
-		t.Errorf("callback events %+v", abandoned)
+	if len(abandoned) != 1 || abandoned[0].Type != "callback_abandoned" || !strings.Contains(abandoned[0].Detail, "not a public internet address") ||
+		strings.Contains(abandoned[0].Detail, token) {
+		t.Errorf("callback events %+v: want one abandoned, without the URL's query", abandoned)
 	}
 
 	// Without dev mode, launches refuse http and private addresses outright.
@@ -225,9 +290,9 @@ func TestCallbackGivesUp(t *testing.T) {
 	t.Parallel()
 	s := stacktest.New(t)
 	s.Seed(t)
-	setUp(t, s, "127.0.0.1")
 	failing := newReceiver(t, false, 503, 503, 503, 503)
 	refusing := newReceiver(t, false, http.StatusGone)
+	setUp(t, s, hostPort(failing.URL), hostPort(refusing.URL))
 	events := s.Subscribe(t, "runway-run-events")
 	failingRun := launchWithCallback(t, s, failing.URL)
 	refusedRun := launchWithCallback(t, s, refusing.URL)
@@ -237,7 +302,8 @@ func TestCallbackGivesUp(t *testing.T) {
 	if len(msgs) != 2 {
 		t.Fatalf("%d run events", len(msgs))
 	}
-	h, err := callbackdispatcher.New(callbackdispatcher.Deps{Store: s.Env.Store, Client: callbacks.NewClient(true), AllowPrivate: true, MaxAttempts: 3})
+	h, err := callbackdispatcher.New(callbackdispatcher.Deps{Store: s.Env.Store, Client: callbacks.NewClient(true), Sealer: stackSealer(t, s),
+		AllowPrivate: true, MaxAttempts: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +338,7 @@ func retryingStack(t *testing.T) (*stacktest.Stack, *receiver, string) {
 	s.Seed(t)
 	s.StartDelivery(t, "ReferenceExecutor", "CallbackDispatcher")
 	hook := newReceiver(t, false)
-	setUp(t, s, "127.0.0.1")
+	setUp(t, s, hostPort(hook.URL))
 	var deployed api.ConfigurationResponse
 	s.Post(t, "/v1/configuration", `{"action": "deploy_configuration", "configuration": {"account": "000099", "environment": "DEV",
 		"configuration_type": "table-to-table", "configuration_id": "000099_flaky", "retries": 1, "retry_delay": "0s"}}`).Decode(t, &deployed)
@@ -359,5 +425,179 @@ func TestAbandonedRetryCallsBack(t *testing.T) {
 	stacktest.Eventually(t, "the callback", func() bool { return len(hook.received()) > 0 })
 	if got := hook.received(); !strings.Contains(string(got[0].body), `"run_id":"`+first+`"`) || !strings.Contains(string(got[0].body), `"status":"FAILED"`) {
 		t.Errorf("callback %s, want the first run's FAILED", got[0].body)
+	}
+}
+
+// TestCallbackOnlyToTheAllowedPort: an allowed host without a port allows
+// the default port only (443 for https), at launch and when calling back;
+// another port must be named in allowed_hosts.
+func TestCallbackOnlyToTheAllowedPort(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	hook := newReceiver(t, false)
+	setUp(t, s, "127.0.0.1")
+	e := s.Post(t, "/v1/dag/launch", `{"action": "launch_job", "account": "000099", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "`+configID+`", "callback_url": "`+hook.URL+`/x"}`).
+		WantError(t, http.StatusBadRequest, "callback_url")
+	if !strings.Contains(e.Errors[0].Problem, "port "+hook.URL[strings.LastIndex(hook.URL, ":")+1:]+" of host 127.0.0.1 is not allowed") {
+		t.Errorf("refusal %q does not say the port is not allowed", e.Errors[0].Problem)
+	}
+
+	// Allowed with its port, then taken out: the pending callback is
+	// abandoned, without reaching the port.
+	setUp(t, s, hostPort(hook.URL))
+	events := s.Subscribe(t, "runway-run-events")
+	runID := launchWithCallback(t, s, hook.URL+"/x")
+	setUp(t, s, "127.0.0.1")
+	finish(t, s, runID, "SUCCESS")
+	msgs := stacktest.Messages(t, events, 2*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d run events", len(msgs))
+	}
+	h, err := callbackdispatcher.New(callbackdispatcher.Deps{Store: s.Env.Store, Client: callbacks.NewClient(true), Sealer: stackSealer(t, s), AllowPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Handle(context.Background(), bus.Message{ID: msgs[0].ID, Data: msgs[0].Data, Attributes: msgs[0].Attributes}); err != nil {
+		t.Fatalf("Handle = %v; a refused port is not retried", err)
+	}
+	if n := len(hook.received()); n != 0 {
+		t.Errorf("the receiver on a port not allowed got %d callbacks", n)
+	}
+	last := history(t, s, runID).Events
+	if e := last[len(last)-1]; e.Type != "callback_abandoned" || !strings.Contains(e.Detail, "is not allowed: an entry of allowed_hosts without a port") {
+		t.Errorf("last event %+v", e)
+	}
+
+	// The production policy: https on 443 unless the port is named.
+	setUp(t, s, "hooks.example.com", "alt.example.com:8443")
+	policy := callbacks.Policy{Settings: s.Env.Store}
+	for url, ok := range map[string]bool{
+		"https://hooks.example.com/x":      true,
+		"https://hooks.example.com:443/x":  true,
+		"https://hooks.example.com:8443/x": false,
+		"https://alt.example.com:8443/x":   true,
+		"https://alt.example.com/x":        false,
+	} {
+		if err := policy.CheckCallbackURL(context.Background(), "000099", url); (err == nil) != ok {
+			t.Errorf("CheckCallbackURL(%s) = %v, want allowed %v", url, err, ok)
+		}
+	}
+}
+
+// TestPlainTextSecretsStillSignThenGetSealed: a settings document stored
+// before secrets were sealed still signs callbacks; the next change of the
+// settings seals its secrets, which keep signing.
+func TestPlainTextSecretsStillSignThenGetSealed(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	s.StartDelivery(t, "CallbackDispatcher")
+	hook := newReceiver(t, false)
+	legacy, _ := callbacks.NewSecret("admin@example.com", time.Now().UTC().Truncate(time.Microsecond))
+	_, err := s.Env.Firestore.Doc("accounts/000099/settings/callbacks").Set(context.Background(), map[string]any{
+		"allowed_hosts": []string{hostPort(hook.URL)},
+		"secrets":       []map[string]any{{"id": legacy.ID, "value": legacy.Value, "created_at": legacy.CreatedAt, "created_by": legacy.CreatedBy}},
+		"updated_by":    "admin@example.com", "updated_at": time.Now(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified := func(r received) error {
+		return callbacks.Verify(legacy.Value, r.header.Get("X-Runway-Signature"), r.header.Get("X-Runway-Event-Id"), r.body, time.Now(), 5*time.Minute)
+	}
+	runID := launchWithCallback(t, s, hook.URL+"/x")
+	finish(t, s, runID, "FAILED")
+	stacktest.Eventually(t, "the callback signed with the plain-text secret", func() bool { return len(hook.received()) == 1 })
+	if err := verified(hook.received()[0]); err != nil {
+		t.Errorf("signed with the plain-text secret: %v", err)
+	}
+
+	s.Post(t, "/v1/access", `{"action": "set_callback_settings", "account": "000099", "allowed_hosts": ["`+hostPort(hook.URL)+`"]}`).
+		Decode(t, &api.CallbackSettingsResponse{})
+	wantNoSecret(t, rawSettings(t, s), legacy.Value)
+	finish(t, s, runID, "CHECKED")
+	stacktest.Eventually(t, "the callback signed with the sealed secret", func() bool { return len(hook.received()) == 2 })
+	if err := verified(hook.received()[1]); err != nil {
+		t.Errorf("signed with the sealed secret: %v", err)
+	}
+}
+
+// TestCallbacksWithCloudKMS: the Access function and the dispatcher of a
+// deployment, sealing and opening through the Cloud KMS client (against a
+// local KeyManagementService): the secret is stored wrapped by KMS, and
+// callbacks verify with it. A dispatcher without the key cannot sign.
+func TestCallbacksWithCloudKMS(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	kms := kmstest.Start(t)
+	sealer := kms.Sealer(t, kmstest.Key)
+	accessFn, err := access.New(access.Deps{Members: s.Env.Store, Callbacks: s.Env.Store, Sealer: sealer, Authn: s.Env.Verifier, Authz: s.Env.Authorizer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accessServer := httptest.NewServer(accessFn)
+	t.Cleanup(accessServer.Close)
+	post := func(body string, v any) {
+		req, _ := http.NewRequest(http.MethodPost, accessServer.URL+"/v1/access", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+s.Token(t, stacktest.Admin))
+		s.Send(t, req).Decode(t, v)
+	}
+	hook := newReceiver(t, false)
+	post(`{"action": "set_callback_settings", "account": "000099", "allowed_hosts": ["`+hostPort(hook.URL)+`"]}`, &api.CallbackSettingsResponse{})
+	var rotated api.RotateCallbackSecretResponse
+	post(`{"action": "rotate_callback_secret", "account": "000099"}`, &rotated)
+	raw := rawSettings(t, s)
+	wantNoSecret(t, raw, rotated.Secret.Secret)
+	if !strings.Contains(raw, "rwkms1:") || kms.Encrypts.Load() != 1 || kms.Decrypts.Load() != 0 {
+		t.Errorf("stored %s after %d Encrypt and %d Decrypt calls: want the secret wrapped by Cloud KMS, which Access never asks to decrypt",
+			raw, kms.Encrypts.Load(), kms.Decrypts.Load())
+	}
+
+	events := s.Subscribe(t, "runway-run-events")
+	runID := launchWithCallback(t, s, hook.URL+"/x")
+	finish(t, s, runID, "SUCCESS")
+	msgs := stacktest.Messages(t, events, 2*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d run events", len(msgs))
+	}
+	m := bus.Message{ID: msgs[0].ID, Data: msgs[0].Data, Attributes: msgs[0].Attributes}
+
+	// The dev stack's local key cannot open what Cloud KMS sealed: the
+	// attempt fails, to be tried again, and nothing is sent.
+	local, err := callbackdispatcher.New(callbackdispatcher.Deps{Store: s.Env.Store, Client: callbacks.NewClient(true), Sealer: stackSealer(t, s), AllowPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := local.Handle(context.Background(), m); err == nil || len(hook.received()) != 0 {
+		t.Fatalf("a dispatcher without the key: Handle = %v, %d callbacks sent", err, len(hook.received()))
+	}
+	h, err := callbackdispatcher.New(callbackdispatcher.Deps{Store: s.Env.Store, Client: callbacks.NewClient(true), Sealer: sealer, AllowPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Handle(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	got := hook.received()
+	if len(got) != 1 || kms.Decrypts.Load() != 1 {
+		t.Fatalf("%d callbacks after %d Decrypt calls", len(got), kms.Decrypts.Load())
+	}
+	if err := callbacks.Verify(rotated.Secret.Secret, got[0].header.Get("X-Runway-Signature"), got[0].header.Get("X-Runway-Event-Id"), got[0].body,
+		time.Now(), 5*time.Minute); err != nil {
+		t.Errorf("the callback does not verify with the rotated secret: %v", err)
+	}
+	var trail []string
+	for _, e := range history(t, s, runID).Events {
+		if strings.HasPrefix(e.Type, "callback") {
+			trail = append(trail, e.Type+": "+e.Detail)
+		}
+	}
+	if len(trail) != 2 || !strings.Contains(trail[0], "callback_failed: attempt 1: the signing secrets could not be opened") ||
+		!strings.HasPrefix(trail[1], "callback_delivered: attempt 2") {
+		t.Errorf("callback events %q", trail)
 	}
 }

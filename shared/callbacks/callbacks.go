@@ -1,10 +1,12 @@
 // Package callbacks is what Runway's completion callbacks need: an
 // account's settings (the hosts launches may call back, the signing
 // secrets), the checks of a callback URL, the signature receivers verify,
-// and an HTTP client that cannot be pointed at private addresses.
+// the sealing of the secrets where they are stored (seal.go), and an HTTP
+// client that cannot be pointed at private addresses.
 package callbacks
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +24,9 @@ import (
 // Settings are an account's callback settings.
 type Settings struct {
 	// AllowedHosts are the host names launches may call back: exact
-	// names, or *.example.com for the names under example.com.
+	// names, or *.example.com for the names under example.com, on the
+	// scheme's default port (443 for https) unless the entry names
+	// another: hooks.example.com:8443.
 	AllowedHosts []string
 	// Secrets sign callbacks, newest first: the first is the current one,
 	// the second, if any, the previous one, kept while receivers switch.
@@ -30,8 +35,13 @@ type Settings struct {
 
 // Secret is a signing secret.
 type Secret struct {
-	ID        string // the key id, sent in X-Runway-Key-Id with the current secret
-	Value     string
+	ID string // the key id, sent in X-Runway-Key-Id with the current secret
+	// Value is the secret in plain text: a new one, one Settings.Open
+	// opened, or one stored before secrets were sealed. Only Sign needs it.
+	Value string
+	// Sealed is the secret as stored, sealed by a Sealer (see
+	// Settings.Seal); nil when it was never sealed.
+	Sealed    []byte
 	CreatedAt time.Time
 	CreatedBy string
 }
@@ -42,27 +52,62 @@ const MaxAllowedHosts = 50
 var hostPattern = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // ValidHostPattern explains what is wrong with an allowed host, or
-// returns nil.
+// returns nil: a lower-case host name or *. pattern, optionally followed
+// by :port (1 to 65535, without leading zeros).
 func ValidHostPattern(h string) error {
-	if len(h) > 253 || !hostPattern.MatchString(h) {
-		return fmt.Errorf("%q is not a lower-case host name such as hooks.example.com, or a pattern such as *.example.com", h)
+	host, port, hasPort := strings.Cut(h, ":")
+	if len(host) > 253 || !hostPattern.MatchString(host) || (hasPort && !validPort(port)) {
+		return fmt.Errorf("%q is not a lower-case host name such as hooks.example.com, or a pattern such as *.example.com, "+
+			"optionally with a port such as hooks.example.com:8443", h)
 	}
 	return nil
 }
 
-// Allows reports whether the settings allow callbacks to host.
-func (s Settings) Allows(host string) bool {
-	host = strings.ToLower(host)
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == p
+}
+
+// defaultPorts are the ports an allowed host without a port allows.
+var defaultPorts = map[string]string{"https": "443", "http": "80"}
+
+// Allows reports whether the settings allow callbacks to u: its host
+// must match an allowed host, and its port be the one the entry names,
+// or, for an entry without a port, the scheme's default port (443 for
+// https).
+func (s Settings) Allows(u *url.URL) bool {
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if port == "" {
+		port = defaultPorts[u.Scheme]
+	}
 	for _, allowed := range s.AllowedHosts {
-		if suffix, ok := strings.CutPrefix(allowed, "*"); ok {
-			if strings.HasSuffix(host, suffix) && len(host) > len(suffix) {
-				return true
-			}
-		} else if host == allowed {
+		pattern, allowedPort, named := strings.Cut(allowed, ":")
+		if !named {
+			allowedPort = defaultPorts[u.Scheme]
+		}
+		if port != "" && port == allowedPort && hostMatches(pattern, host) {
 			return true
 		}
 	}
 	return false
+}
+
+// allowsHost reports whether an allowed host matches host, on any port.
+func (s Settings) allowsHost(host string) bool {
+	for _, allowed := range s.AllowedHosts {
+		pattern, _, _ := strings.Cut(allowed, ":")
+		if hostMatches(pattern, strings.ToLower(host)) {
+			return true
+		}
+	}
+	return false
+}
+
+func hostMatches(pattern, host string) bool {
+	if suffix, ok := strings.CutPrefix(pattern, "*"); ok {
+		return strings.HasSuffix(host, suffix) && len(host) > len(suffix)
+	}
+	return host == pattern
 }
 
 // ErrNotAllowed is why a callback URL is refused by the account's
@@ -75,7 +120,7 @@ var ErrNotAllowed = errors.New("callback URL not allowed")
 func (s Settings) CheckURL(raw string, allowPrivate bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Hostname() == "" {
-		return fmt.Errorf("%w: %q is not an absolute URL", ErrNotAllowed, raw)
+		return fmt.Errorf("%w: %q is not an absolute URL", ErrNotAllowed, RedactURL(raw))
 	}
 	if u.Scheme != "https" && !(allowPrivate && u.Scheme == "http") {
 		return fmt.Errorf("%w: callbacks are sent over https only", ErrNotAllowed)
@@ -83,7 +128,13 @@ func (s Settings) CheckURL(raw string, allowPrivate bool) error {
 	if len(s.Secrets) == 0 {
 		return fmt.Errorf("%w: the account has no callback secret to sign with; an admin makes one with rotate_callback_secret", ErrNotAllowed)
 	}
-	if !s.Allows(u.Hostname()) {
+	if !s.Allows(u) {
+		host := strings.ToLower(u.Hostname())
+		if port := cmp.Or(u.Port(), defaultPorts[u.Scheme]); s.allowsHost(host) {
+			return fmt.Errorf("%w: port %s of host %s is not allowed: an entry of allowed_hosts without a port allows port %s only; "+
+				"an admin allows this one with %s:%s in allowed_hosts (set_callback_settings)",
+				ErrNotAllowed, port, host, defaultPorts[u.Scheme], host, port)
+		}
 		return fmt.Errorf("%w: host %s is not in the account's allowed_hosts; an admin adds it with set_callback_settings", ErrNotAllowed, u.Hostname())
 	}
 	if !allowPrivate {
@@ -92,6 +143,21 @@ func (s Settings) CheckURL(raw string, allowPrivate bool) error {
 		}
 	}
 	return nil
+}
+
+// RedactURL is a callback URL as Runway shows it to the account's
+// members: its query, where receivers often keep a token, is replaced by
+// REDACTED, and its fragment dropped. Only the dispatcher uses the URL as
+// it was given.
+func RedactURL(raw string) string {
+	i := strings.IndexAny(raw, "?#")
+	switch {
+	case i < 0:
+		return raw
+	case raw[i] == '#':
+		return raw[:i]
+	}
+	return raw[:i] + "?REDACTED"
 }
 
 // NewSecret returns a new random secret, made by who at now.

@@ -4,36 +4,57 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestAllows(t *testing.T) {
-	s := Settings{AllowedHosts: []string{"hooks.example.com", "*.ci.example.com"}}
-	for host, want := range map[string]bool{
-		"hooks.example.com":      true,
-		"HOOKS.example.com":      true,
-		"a.ci.example.com":       true,
-		"a.b.ci.example.com":     true,
-		"ci.example.com":         false, // the pattern is for the names under it
-		"evilci.example.com":     false,
-		"hooks.example.com.evil": false,
-		"example.com":            false,
+	s := Settings{AllowedHosts: []string{"hooks.example.com", "*.ci.example.com", "alt.example.com:8443", "*.dev.example.com:9000"}}
+	for raw, want := range map[string]bool{
+		"https://hooks.example.com/x":      true,
+		"https://HOOKS.example.com/x":      true,
+		"https://hooks.example.com:443/x":  true, // the default port, written out
+		"https://a.ci.example.com/x":       true,
+		"https://a.b.ci.example.com/x":     true,
+		"https://ci.example.com/x":         false, // the pattern is for the names under it
+		"https://evilci.example.com/x":     false,
+		"https://hooks.example.com.evil/x": false,
+		"https://example.com/x":            false,
+		// Without a port, an entry allows the default port only.
+		"https://hooks.example.com:8443/x": false,
+		"https://hooks.example.com:22/x":   false,
+		"https://a.ci.example.com:8080/x":  false,
+		"http://hooks.example.com/x":       true, // http (dev stack only): its default port, 80
+		"http://hooks.example.com:443/x":   false,
+		// An entry naming a port allows that port only.
+		"https://alt.example.com:8443/x":   true,
+		"https://alt.example.com/x":        false,
+		"https://alt.example.com:8444/x":   false,
+		"https://a.dev.example.com:9000/x": true,
+		"https://a.dev.example.com/x":      false,
 	} {
-		if got := s.Allows(host); got != want {
-			t.Errorf("Allows(%q) = %v, want %v", host, got, want)
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Allows(u); got != want {
+			t.Errorf("Allows(%s) = %v, want %v", raw, got, want)
 		}
 	}
 }
 
 func TestValidHostPattern(t *testing.T) {
-	for _, ok := range []string{"hooks.example.com", "*.example.com", "localhost", "127.0.0.1"} {
+	for _, ok := range []string{"hooks.example.com", "*.example.com", "localhost", "127.0.0.1",
+		"hooks.example.com:8443", "*.example.com:9000", "localhost:1", "hooks.example.com:443", "h:65535"} {
 		if err := ValidHostPattern(ok); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "*", "*.", "a.*.example.com", "Hooks.example.com", "https://hooks.example.com", "hooks.example.com:443", "-a.example.com", "a..b"} {
+	for _, bad := range []string{"", "*", "*.", "a.*.example.com", "Hooks.example.com", "https://hooks.example.com", "-a.example.com", "a..b",
+		"hooks.example.com:", "hooks.example.com:0", "hooks.example.com:65536", "hooks.example.com:08443", "hooks.example.com:+443",
+		"hooks.example.com:https", "hooks.example.com:443:1", ":443", "hooks.example.com/x:443"} {
 		if ValidHostPattern(bad) == nil {
 			t.Errorf("%q was accepted", bad)
 		}
@@ -42,29 +63,58 @@ func TestValidHostPattern(t *testing.T) {
 
 func TestCheckURL(t *testing.T) {
 	secret, _ := NewSecret("admin@example.com", time.Now())
-	s := Settings{AllowedHosts: []string{"hooks.example.com", "10.1.2.3", "localhost"}, Secrets: []Secret{secret}}
+	s := Settings{AllowedHosts: []string{"hooks.example.com", "10.1.2.3", "localhost:8443", "alt.example.com:8443"}, Secrets: []Secret{secret}}
 	for url, allowPrivate := range map[string]bool{
-		"https://hooks.example.com/runway": false,
-		"https://localhost:8443/x":         false, // a name: the dialer checks what it resolves to
-		"http://hooks.example.com/runway":  true,
-		"http://10.1.2.3/hook":             true,
+		"https://hooks.example.com/runway":      false,
+		"https://hooks.example.com:443/runway":  false,
+		"https://localhost:8443/x":              false, // a name: the dialer checks what it resolves to
+		"https://alt.example.com:8443/x?t=1":    false,
+		"http://hooks.example.com/runway":       true,
+		"http://10.1.2.3/hook":                  true,
+		"https://alt.example.com:8443/x?t=1#me": true,
 	} {
 		if err := s.CheckURL(url, allowPrivate); err != nil {
 			t.Errorf("CheckURL(%s, %v) = %v", url, allowPrivate, err)
 		}
 	}
 	for url, want := range map[string]string{
-		"http://hooks.example.com/runway": "https only",
-		"https://other.example.com/":      "not in the account's allowed_hosts",
-		"https://10.1.2.3/hook":           "not a public internet address",
-		"ftp://hooks.example.com/":        "https only",
+		"http://hooks.example.com/runway":      "https only",
+		"https://other.example.com/":           "not in the account's allowed_hosts",
+		"https://10.1.2.3/hook":                "not a public internet address",
+		"ftp://hooks.example.com/":             "https only",
+		"https://hooks.example.com:8443/":      "port 8443 of host hooks.example.com is not allowed: an entry of allowed_hosts without a port allows port 443 only; an admin allows this one with hooks.example.com:8443",
+		"https://hooks.example.com:22/":        "port 22 of host hooks.example.com is not allowed",
+		"https://alt.example.com/":             "port 443 of host alt.example.com is not allowed",
+		"https://localhost/x":                  "port 443 of host localhost is not allowed",
+		"https://localhost:9443/x":             "port 9443 of host localhost is not allowed",
+		"https://other.example.com:8443/x?t=1": "host other.example.com is not in",
 	} {
 		if err := s.CheckURL(url, false); err == nil || !errors.Is(err, ErrNotAllowed) || !strings.Contains(err.Error(), want) {
 			t.Errorf("CheckURL(%s) = %v, want %q", url, err, want)
 		}
 	}
+	// The dev stack allows http and private addresses, not other ports.
+	if err := s.CheckURL("http://10.1.2.3:8080/hook", true); err == nil || !strings.Contains(err.Error(), "port 8080") {
+		t.Errorf("dev stack, another port: %v", err)
+	}
 	if err := (Settings{AllowedHosts: s.AllowedHosts}).CheckURL("https://hooks.example.com/", false); err == nil || !strings.Contains(err.Error(), "rotate_callback_secret") {
 		t.Errorf("without a secret: %v", err)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://h.example.com/x":                       "https://h.example.com/x",
+		"https://h.example.com/x?token=s3cr3t":          "https://h.example.com/x?REDACTED",
+		"https://h.example.com:8443/x?a=1&token=s3cr3t": "https://h.example.com:8443/x?REDACTED",
+		"https://h.example.com/x?":                      "https://h.example.com/x?REDACTED",
+		"https://h.example.com/x#frag?token=s3cr3t":     "https://h.example.com/x",
+		"https://h.example.com/x?t=s3cr3t#frag":         "https://h.example.com/x?REDACTED",
+		"https://h.example.com?token=s3cr3t":            "https://h.example.com?REDACTED",
+	} {
+		if got := RedactURL(raw); got != want {
+			t.Errorf("RedactURL(%s) = %s, want %s", raw, got, want)
+		}
 	}
 }
 

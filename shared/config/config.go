@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,12 @@ type Config struct {
 	SystemCallers []string
 	// LogLevel is the least severe level logged.
 	LogLevel slog.Level
+
+	// CallbackKMSKey is the Cloud KMS key that seals the accounts'
+	// callback signing secrets (Access seals, CallbackDispatcher opens).
+	// Empty on the dev stack, which seals them with a local key beside
+	// DevKeyFile instead; the local key is refused on Cloud Run/Functions.
+	CallbackKMSKey string
 }
 
 // Variable describes one environment variable Config reads.
@@ -104,6 +111,7 @@ var Variables = []Variable{
 	{"RUNWAY_ADMINS", "", "comma-separated emails of platform admins"},
 	{"RUNWAY_SYSTEM_CALLERS", "", "comma-separated service accounts of the push subscriptions and the scheduler"},
 	{"RUNWAY_LOG_LEVEL", "info", "debug, info, warning or error"},
+	{"RUNWAY_CALLBACK_KMS_KEY", "", "Cloud KMS key sealing the callback signing secrets (required by Access and CallbackDispatcher outside dev mode)"},
 }
 
 // FromEnv reads the configuration from the process environment.
@@ -207,11 +215,20 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		problems = append(problems, fmt.Errorf("RUNWAY_LOG_LEVEL must be debug, info, warning or error, not %q", get("RUNWAY_LOG_LEVEL")))
 	}
 	c.LogLevel = level
+
+	// Callback secrets: sealed with Cloud KMS; with a local key in dev mode only.
+	c.CallbackKMSKey = get("RUNWAY_CALLBACK_KMS_KEY")
+	if c.CallbackKMSKey != "" && !kmsKeyName.MatchString(c.CallbackKMSKey) {
+		problems = append(problems, fmt.Errorf("RUNWAY_CALLBACK_KMS_KEY must be a key name such as projects/P/locations/L/keyRings/R/cryptoKeys/K, not %q", c.CallbackKMSKey))
+	}
+
 	if len(problems) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(problems...))
 	}
 	return c, nil
 }
+
+var kmsKeyName = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$`)
 
 func list(s string) []string {
 	var out []string

@@ -96,3 +96,16 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestCallbackKMSKey(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"RUNWAY_PROJECT": "p", "RUNWAY_AUDIENCES": "https://a.example",
+		"RUNWAY_CALLBACK_KMS_KEY": "projects/p/locations/europe-west1/keyRings/runway/cryptoKeys/callback-secrets"}
+	if c, err := Load(lookup(env)); err != nil || c.CallbackKMSKey != env["RUNWAY_CALLBACK_KMS_KEY"] {
+		t.Fatalf("Load = %+v, %v", c, err)
+	}
+	env["RUNWAY_CALLBACK_KMS_KEY"] = "callback-secrets"
+	if _, err := Load(lookup(env)); err == nil || !strings.Contains(err.Error(), "RUNWAY_CALLBACK_KMS_KEY") {
+		t.Fatalf("a key that is not a resource name: %v", err)
+	}
+}

@@ -15,7 +15,7 @@ import (
 
 // The account's callback settings live in one document:
 //
-//	accounts/{account}/settings/callbacks   allowed hosts and signing secrets
+//	accounts/{account}/settings/callbacks   allowed hosts and signing secrets, sealed
 //
 // and each callback attempt is a run event with a predictable id:
 //
@@ -25,7 +25,8 @@ func (s *Store) callbackSettingsRef(account string) *firestore.DocumentRef {
 }
 
 // CallbackSettings returns the account's callback settings; an account
-// that never set any has none.
+// that never set any has none. Its secrets are as stored: sealed, to be
+// opened by callbacks.Settings.Open where they sign.
 func (s *Store) CallbackSettings(ctx context.Context, account string) (callbacks.Settings, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -37,7 +38,9 @@ func (s *Store) CallbackSettings(ctx context.Context, account string) (callbacks
 }
 
 // UpdateCallbackSettings applies change to the account's callback
-// settings in a transaction, on behalf of by.
+// settings in a transaction, on behalf of by. The secrets change leaves
+// must all be sealed (callbacks.Settings.Seal): a secret in plain text is
+// refused, never stored.
 func (s *Store) UpdateCallbackSettings(ctx context.Context, account, by string, change func(*callbacks.Settings) error) (callbacks.Settings, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -55,8 +58,12 @@ func (s *Store) UpdateCallbackSettings(ctx context.Context, account, by string, 
 		if err := change(&settings); err != nil {
 			return err
 		}
+		doc, err := encodeCallbackSettings(settings, by, time.Now().UTC())
+		if err != nil {
+			return err
+		}
 		result = settings
-		return tx.Set(ref, encodeCallbackSettings(settings, by, time.Now().UTC()))
+		return tx.Set(ref, doc)
 	})
 	if err != nil {
 		return callbacks.Settings{}, classifyTx("store.UpdateCallbackSettings", err)

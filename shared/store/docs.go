@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -358,22 +359,33 @@ type callbackSettingsDoc struct {
 	UpdatedAt    time.Time           `firestore:"updated_at"`
 }
 
+// callbackSecretDoc is a signing secret as stored: sealed (see
+// callbacks.Sealer), never in plain text. Value, the secret in plain
+// text, is only read, from documents written before secrets were sealed;
+// the next change of the account's settings seals it.
 type callbackSecretDoc struct {
 	ID        string    `firestore:"id"`
-	Value     string    `firestore:"value"`
+	Sealed    []byte    `firestore:"sealed,omitempty"`
+	Value     string    `firestore:"value,omitempty"`
 	CreatedAt time.Time `firestore:"created_at"`
 	CreatedBy string    `firestore:"created_by"`
 }
 
-func encodeCallbackSettings(s callbacks.Settings, by string, at time.Time) callbackSettingsDoc {
+// errUnsealedSecret refuses to store a secret in plain text.
+var errUnsealedSecret = errors.New("store: a callback secret is not sealed; it is never stored in plain text")
+
+func encodeCallbackSettings(s callbacks.Settings, by string, at time.Time) (callbackSettingsDoc, error) {
 	d := callbackSettingsDoc{AllowedHosts: s.AllowedHosts, Secrets: []callbackSecretDoc{}, UpdatedBy: by, UpdatedAt: at}
 	if d.AllowedHosts == nil {
 		d.AllowedHosts = []string{}
 	}
 	for _, sec := range s.Secrets {
-		d.Secrets = append(d.Secrets, callbackSecretDoc{ID: sec.ID, Value: sec.Value, CreatedAt: sec.CreatedAt, CreatedBy: sec.CreatedBy})
+		if len(sec.Sealed) == 0 {
+			return callbackSettingsDoc{}, fmt.Errorf("%w: %s", errUnsealedSecret, sec.ID)
+		}
+		d.Secrets = append(d.Secrets, callbackSecretDoc{ID: sec.ID, Sealed: sec.Sealed, CreatedAt: sec.CreatedAt, CreatedBy: sec.CreatedBy})
 	}
-	return d
+	return d, nil
 }
 
 func decodeCallbackSettings(snap *firestore.DocumentSnapshot) (callbacks.Settings, error) {
@@ -386,7 +398,11 @@ func decodeCallbackSettings(snap *firestore.DocumentSnapshot) (callbacks.Setting
 	}
 	s := callbacks.Settings{AllowedHosts: d.AllowedHosts}
 	for _, sec := range d.Secrets {
-		s.Secrets = append(s.Secrets, callbacks.Secret{ID: sec.ID, Value: sec.Value, CreatedAt: sec.CreatedAt.UTC(), CreatedBy: sec.CreatedBy})
+		secret := callbacks.Secret{ID: sec.ID, Sealed: sec.Sealed, CreatedAt: sec.CreatedAt.UTC(), CreatedBy: sec.CreatedBy}
+		if len(sec.Sealed) == 0 {
+			secret.Sealed, secret.Value = nil, sec.Value
+		}
+		s.Secrets = append(s.Secrets, secret)
 	}
 	return s, nil
 }

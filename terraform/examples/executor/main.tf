@@ -3,9 +3,13 @@
 # Runway publishes every launch to the runway-launch topic with attributes
 # account, environment, configuration_type, run_id and attempt. An executor
 # owns a subscription on that topic that only lets through its
-# configuration_type, runs the job, and reports the run's status to Runway's
-# API (POST /v1/dag/status, action report_run_status) with a Google ID token of
-# its service account whose audience is the API URL.
+# configuration_type for the accounts it serves, runs the job, and reports the
+# run's status to Runway's API (POST /v1/dag/status, action report_run_status)
+# with a Google ID token of its service account whose audience is the API URL.
+#
+# One executor per account is the safe default: an executor serving several
+# accounts holds the rights of all of them, and an editor of one account could
+# name another account's project in a definition (docs/executors.md, 8).
 #
 # Google Cloud permissions: subscribe on its own subscription, nothing else.
 # Runway permissions: its service account must be a member with role
@@ -16,6 +20,13 @@ locals {
   launch_topic   = "projects/${local.runway_project}/topics/runway-launch"
   dead_letter    = "projects/${local.runway_project}/topics/runway-launch-dead-letter"
   push           = var.push_endpoint != ""
+
+  # The accounts it serves, and the type it runs. A filter is at most 256
+  # bytes: a few accounts at most (an executor per account is the rule).
+  filter = join(" AND ", [
+    "(${join(" OR ", [for a in var.accounts : "attributes.account = \"${a}\""])})",
+    "attributes.configuration_type = \"${var.configuration_type}\"",
+  ])
 }
 
 data "google_project" "this" {
@@ -31,9 +42,10 @@ resource "google_pubsub_subscription" "launches" {
   name  = "runway-launch-${var.name}"
   topic = local.launch_topic
 
-  # Only this executor's launches; the others are acked for it by Pub/Sub.
-  # A filter cannot be changed: changing it replaces the subscription.
-  filter = "attributes.configuration_type = \"${var.configuration_type}\""
+  # Only this executor's launches (and cancels): its accounts, its type; the
+  # others are acked for it by Pub/Sub. A filter cannot be changed: changing
+  # it replaces the subscription.
+  filter = local.filter
 
   ack_deadline_seconds       = 600
   message_retention_duration = "604800s"
@@ -50,6 +62,13 @@ resource "google_pubsub_subscription" "launches" {
   dead_letter_policy {
     dead_letter_topic     = local.dead_letter
     max_delivery_attempts = var.max_delivery_attempts
+  }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.filter) <= 256
+      error_message = "The subscription filter is longer than Pub/Sub's 256 bytes: serve fewer accounts with this executor (one per account is the rule)."
+    }
   }
 
   dynamic "push_config" {

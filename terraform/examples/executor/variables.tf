@@ -19,6 +19,16 @@ variable "name" {
   }
 }
 
+variable "accounts" {
+  type        = list(string)
+  description = "The Runway accounts this executor serves (the launch messages' account attribute), e.g. [\"000099\"]. One account per executor is the safe rule: see docs/executors.md, section 8."
+
+  validation {
+    condition     = length(var.accounts) > 0 && alltrue([for a in var.accounts : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", a))])
+    error_message = "accounts must list at least one account id (letters, digits, _ and -)."
+  }
+}
+
 variable "configuration_type" {
   type        = string
   description = "The configuration_type this executor runs (the launch messages' configuration_type attribute), e.g. table-to-table."
