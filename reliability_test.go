@@ -153,7 +153,7 @@ func TestConcurrentStatusChangeInvariants(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		log, err := s.Env.Store.Events(context.Background(), "000099", key)
+		log, err := s.Env.Store.Events(context.Background(), "000099", key, runs.EventPage{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}

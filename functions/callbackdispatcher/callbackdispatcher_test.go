@@ -409,7 +409,7 @@ func TestAbandonedRetryCallsBack(t *testing.T) {
 	if run.RetryRunID != "" || !run.RetryAt.IsZero() || run.Status != runs.StatusFailed {
 		t.Fatalf("after the Reaper: %+v, want FAILED, no retry", run)
 	}
-	events, err := s.Env.Store.Events(ctx, "000099", key)
+	events, err := s.Env.Store.Events(ctx, "000099", key, runs.EventPage{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

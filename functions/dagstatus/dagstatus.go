@@ -116,11 +116,12 @@ func (h *Handler) reportRunStatus(ctx context.Context, who auth.Caller, req api.
 }
 
 func (h *Handler) getRunEvents(ctx context.Context, _ auth.Caller, req api.GetRunEventsRequest) (api.RunEventsResponse, error) {
-	run, events, err := h.runs.History(ctx, req.RunRef())
+	page := req.Page()
+	run, events, next, err := h.runs.History(ctx, req.RunRef(), page)
 	if err != nil {
 		return api.RunEventsResponse{}, err
 	}
-	return api.NewRunEventsResponse(run, events), nil
+	return api.NewRunEventsResponse(run, events, page, next), nil
 }
 
 func (h *Handler) cancelRun(ctx context.Context, who auth.Caller, req api.CancelRunRequest) (api.Results, error) {

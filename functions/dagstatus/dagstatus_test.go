@@ -284,7 +284,7 @@ func TestSetRunStatus(t *testing.T) {
 		t.Errorf("RUNNING again kept the end date: %+v", stored)
 	}
 
-	changes, err := s.Env.Store.Events(ctx, "000099", key)
+	changes, err := s.Env.Store.Events(ctx, "000099", key, runs.EventPage{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +443,7 @@ func TestSetRunsStatus(t *testing.T) {
 	for _, r := range failed {
 		key, _ := runs.RunKey(r.RunID)
 		run, _ := s.Env.Store.GetRun(ctx, "000099", key)
-		trail, _ := s.Env.Store.Events(ctx, "000099", key)
+		trail, _ := s.Env.Store.Events(ctx, "000099", key, runs.EventPage{Limit: 1000})
 		last := trail[len(trail)-1]
 		if run.Status != runs.StatusChecked || last.Detail != "set_runs_status" || last.By != stacktest.Admin || last.From != runs.StatusFailed {
 			t.Errorf("run %s: %s, last event %+v", r.RunID, run.Status, last)
@@ -528,7 +528,7 @@ func TestRefusedStatusChangesWriteNothing(t *testing.T) {
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("refused changes changed the run (-before +after):\n%s", diff)
 	}
-	if events, _ := s.Env.Store.Events(ctx, "000099", key); len(events) != 0 {
+	if events, _ := s.Env.Store.Events(ctx, "000099", key, runs.EventPage{Limit: 1000}); len(events) != 0 {
 		t.Errorf("refused changes recorded %d events", len(events))
 	}
 }

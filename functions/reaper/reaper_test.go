@@ -73,7 +73,7 @@ func TestPubSubOutage(t *testing.T) {
 	proxy.SetDown(false)
 	reapUntil(t, s, "the run and the event to be published", func() bool {
 		run, err := s.Env.Store.GetRun(context.Background(), "000099", key)
-		changes, _ := s.Env.Store.Events(context.Background(), "000099", checkedKey)
+		changes, _ := s.Env.Store.Events(context.Background(), "000099", checkedKey, runs.EventPage{Limit: 1000})
 		return err == nil && !run.PublishedAt.IsZero() && len(changes) == 1 && changes[0].Published
 	})
 	// More passes publish nothing more.

@@ -203,7 +203,7 @@ func TestDuplicateDeliveriesExecuteOnce(t *testing.T) {
 		t.Errorf("a late delivery: %v, %d works", err, works.Load())
 	}
 	key, _ := runs.RunKey(runID)
-	events, err := s.Env.Store.Events(context.Background(), "000099", key)
+	events, err := s.Env.Store.Events(context.Background(), "000099", key, runs.EventPage{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/base64"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -97,17 +99,70 @@ func (r CancelRunRequest) Validate() []FieldError {
 	return p
 }
 
-// GetRunEventsRequest is the body of get_run_events on /v1/dag/status.
+// Limits of get_run_events: how many recorded events a page holds.
+const (
+	DefaultEventsLimit = 100
+	MaxEventsLimit     = 1000
+)
+
+// GetRunEventsRequest is the body of get_run_events on /v1/dag/status: a
+// page of a run's history. A run's events have no bound (a person may flip
+// its status for ever), so they come in pages: the answer's
+// next_page_token, sent back as page_token, gives the next.
 type GetRunEventsRequest struct {
 	Action string `json:"action"`
 	RunIdentity
+	Limit     *int   `json:"limit,omitempty"`
+	PageToken string `json:"page_token,omitempty"`
 }
 
 // Validate implements Request.
 func (r GetRunEventsRequest) Validate() []FieldError {
 	var p problems
 	r.validate(&p)
+	if r.Limit != nil && (*r.Limit < 1 || *r.Limit > MaxEventsLimit) {
+		p.add("limit", "must be between 1 and %d", MaxEventsLimit)
+	}
+	if _, ok := decodeEventCursor(r.PageToken); !ok {
+		p.add("page_token", "is not one this API returned")
+	}
 	return p
+}
+
+// Page returns the page of events the request asks for.
+func (r GetRunEventsRequest) Page() runs.EventPage {
+	page := runs.EventPage{Limit: DefaultEventsLimit}
+	if r.Limit != nil {
+		page.Limit = *r.Limit
+	}
+	page.After, _ = decodeEventCursor(r.PageToken)
+	return page
+}
+
+// eventIDPattern matches the ids Firestore gives new documents.
+var eventIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{20}$`)
+
+// encodeEventCursor writes a page token: the time and id of the page's
+// last event, "<RFC 3339>/<id>" in base64.
+func encodeEventCursor(c runs.EventCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.At.UTC().Format(time.RFC3339Nano) + "/" + c.ID))
+}
+
+// decodeEventCursor reads a page token; "" is the first page.
+func decodeEventCursor(token string) (runs.EventCursor, bool) {
+	if token == "" {
+		return runs.EventCursor{}, true
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return runs.EventCursor{}, false
+	}
+	at, id, ok := strings.Cut(string(raw), "/")
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if !ok || err != nil || t.IsZero() || !eventIDPattern.MatchString(id) {
+		return runs.EventCursor{}, false
+	}
+	return runs.EventCursor{At: t.UTC(), ID: id}, true
 }
 
 // RunEventsResponse is a run's history: its launch, its publication, who
@@ -128,6 +183,8 @@ type RunEventsResponse struct {
 	Error         *runs.RunError `json:"error,omitempty"`
 	Metrics       map[string]any `json:"metrics,omitempty"`
 	Events        []RunEvent     `json:"events"`
+	// NextPageToken, when present, asks for the events after these.
+	NextPageToken string `json:"next_page_token,omitempty"`
 }
 
 // RunEvent is one entry of a run's history.
@@ -140,10 +197,12 @@ type RunEvent struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// NewRunEventsResponse puts a run and its recorded events in one history,
-// oldest first. The launch and the publication are read off the run
-// itself, which records them.
-func NewRunEventsResponse(run runs.Run, events []runs.Event) RunEventsResponse {
+// NewRunEventsResponse puts a run and a page of its recorded events in one
+// history, oldest first, with the token of the next page when next is not
+// nil. The launch and the publication are read off the run itself, which
+// records them: the launch opens the first page (page.After is zero), and
+// the publication goes on the page whose span of time holds it.
+func NewRunEventsResponse(run runs.Run, events []runs.Event, page runs.EventPage, next *runs.EventCursor) RunEventsResponse {
 	out := RunEventsResponse{
 		RunID: run.RunID, Status: string(run.Status), TriggerType: run.TriggerType, Attempt: run.Attempt,
 		ParentRunID: run.ParentRunID, RetryRunID: run.RetryRunID, RetryAt: formatOptional(run.RetryAt),
@@ -154,17 +213,25 @@ func NewRunEventsResponse(run runs.Run, events []runs.Event) RunEventsResponse {
 		at time.Time
 		ev RunEvent
 	}
-	all := []timed{{run.StartExecutionDate, RunEvent{Type: "launched", At: FormatTime(run.StartExecutionDate), By: run.StartedBy,
-		To: string(runs.StatusRunning), Detail: run.TriggerType}}}
-	if !run.PublishedAt.IsZero() {
-		all = append(all, timed{run.PublishedAt, RunEvent{Type: "published", At: FormatTime(run.PublishedAt), By: "runway", Detail: run.MessageID}})
+	var all []timed
+	first := page.After.At.IsZero()
+	if first {
+		all = append(all, timed{run.StartExecutionDate, RunEvent{Type: "launched", At: FormatTime(run.StartExecutionDate), By: run.StartedBy,
+			To: string(runs.StatusRunning), Detail: run.TriggerType}})
+	}
+	if p := run.PublishedAt; !p.IsZero() && (first || p.After(page.After.At)) && (next == nil || !p.After(next.At)) {
+		all = append(all, timed{p, RunEvent{Type: "published", At: FormatTime(p), By: "runway", Detail: run.MessageID}})
 	}
 	for _, e := range events {
 		all = append(all, timed{e.At, RunEvent{Type: e.Type, At: FormatTime(e.At), By: e.By, From: string(e.From), To: string(e.To), Detail: e.Detail}})
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
+	out.Events = make([]RunEvent, 0, len(all))
 	for _, t := range all {
 		out.Events = append(out.Events, t.ev)
+	}
+	if next != nil {
+		out.NextPageToken = encodeEventCursor(*next)
 	}
 	return out
 }

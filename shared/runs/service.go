@@ -49,8 +49,8 @@ type Store interface {
 	MarkPublished(ctx context.Context, account, key, messageID string, at time.Time) error
 	// MarkEventPublished records that a run event was published.
 	MarkEventPublished(ctx context.Context, account, key, eventID string) error
-	// Events returns the run's recorded events, oldest first.
-	Events(ctx context.Context, account, key string) ([]Event, error)
+	// Events returns a page of the run's recorded events, oldest first.
+	Events(ctx context.Context, account, key string, page EventPage) ([]Event, error)
 }
 
 // Publisher publishes Runway's messages. shared/bus implements it on
@@ -474,17 +474,37 @@ func (s *Service) Watch(ctx context.Context, ref RunRef, run Run, wait time.Dura
 	return watched, nil
 }
 
-// History returns the run ref names and its recorded events.
-func (s *Service) History(ctx context.Context, ref RunRef) (Run, []Event, error) {
+// EventPage selects a page of a run's events: at most Limit, after After.
+type EventPage struct {
+	After EventCursor // the zero cursor for the first page
+	Limit int
+}
+
+// EventCursor is where a page of events ended: the time and id of its
+// last event. Events are ordered by both, since several may share a time.
+type EventCursor struct {
+	At time.Time
+	ID string
+}
+
+// History returns the run ref names and a page of its recorded events,
+// and where the next page starts: nil when this page is the last.
+func (s *Service) History(ctx context.Context, ref RunRef, page EventPage) (Run, []Event, *EventCursor, error) {
 	run, err := s.Get(ctx, ref)
 	if err != nil {
-		return Run{}, nil, err
+		return Run{}, nil, nil, err
 	}
-	events, err := s.store.Events(ctx, run.Account, run.Key)
+	// One more than the page holds says whether another page follows.
+	events, err := s.store.Events(ctx, run.Account, run.Key, EventPage{After: page.After, Limit: page.Limit + 1})
 	if err != nil {
-		return Run{}, nil, fmt.Errorf("store.Events: %w", err)
+		return Run{}, nil, nil, fmt.Errorf("store.Events: %w", err)
 	}
-	return run, events, nil
+	if len(events) <= page.Limit {
+		return run, events, nil, nil
+	}
+	events = events[:page.Limit]
+	last := events[len(events)-1]
+	return run, events, &EventCursor{At: last.At, ID: last.ID}, nil
 }
 
 // Find returns the runs of account that q selects, newest first.

@@ -450,11 +450,16 @@ func (s *Store) MarkEventPublished(ctx context.Context, account, key, eventID st
 	return classify("store.MarkEventPublished", err)
 }
 
-// Events returns the run's recorded changes, oldest first.
-func (s *Store) Events(ctx context.Context, account, key string) ([]runs.Event, error) {
+// Events implements runs.Store: a page of the run's recorded changes,
+// oldest first, in the order of (at, document id), after page.After.
+func (s *Store) Events(ctx context.Context, account, key string, page runs.EventPage) ([]runs.Event, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	snaps, err := s.runs(account).Doc(key).Collection("events").OrderBy("at", firestore.Asc).Documents(ctx).GetAll()
+	q := s.runs(account).Doc(key).Collection("events").OrderBy("at", firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc)
+	if !page.After.At.IsZero() {
+		q = q.StartAfter(page.After.At, page.After.ID)
+	}
+	snaps, err := q.Limit(page.Limit).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, classify("store.Events", err)
 	}

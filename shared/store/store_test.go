@@ -208,7 +208,7 @@ func TestUpdateRun(t *testing.T) {
 	if stored.Status != runs.StatusChecked {
 		t.Errorf("a change without an event was written: %s", stored.Status)
 	}
-	events, err := s.Events(ctx, "000099", run.Key)
+	events, err := s.Events(ctx, "000099", run.Key, runs.EventPage{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestUpdateRun(t *testing.T) {
 	if err := s.MarkEventPublished(ctx, "000099", run.Key, event.ID); err != nil {
 		t.Fatal(err)
 	}
-	if events, _ := s.Events(ctx, "000099", run.Key); !events[0].Published {
+	if events, _ := s.Events(ctx, "000099", run.Key, runs.EventPage{Limit: 1000}); !events[0].Published {
 		t.Error("MarkEventPublished did not mark the event")
 	}
 
