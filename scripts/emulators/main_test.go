@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -21,7 +22,7 @@ import (
 )
 
 // TestEmulatorsDieWithTheLauncher starts the built command with a command
-// that sleeps, then kills it (SIGKILL) or hangs up its terminal (SIGHUP):
+// that waits, then kills it (SIGKILL) or hangs up its terminal (SIGHUP):
 // neither gcloud nor the Java emulators may outlive it, nor keep their
 // ports open.
 func TestEmulatorsDieWithTheLauncher(t *testing.T) {
@@ -31,24 +32,34 @@ func TestEmulatorsDieWithTheLauncher(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
-			t.Parallel()
+			// The command runs until the test closes its input.
+			input, endInput, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
 			var out lockedBuffer
-			launcher := exec.Command(bin, "-logs", t.TempDir(), "--", "sleep", "600")
-			launcher.Stdout, launcher.Stderr = &out, &out
-			// A group of its own, so that the cleanup ends the launcher and
-			// its sleep, and nothing else.
-			launcher.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			launcher := exec.Command(bin, "-logs", t.TempDir(), "--", "cat")
+			launcher.Stdin, launcher.Stdout, launcher.Stderr = input, &out, &out
 			if err := launcher.Start(); err != nil {
 				t.Fatal(err)
 			}
+			input.Close()
+			exited := make(chan struct{})
+			go func() { _ = launcher.Wait(); close(exited) }()
 			t.Cleanup(func() {
-				_ = syscall.Kill(-launcher.Process.Pid, syscall.SIGKILL)
-				_ = launcher.Wait()
+				endInput.Close()
+				_ = launcher.Process.Kill()
+				<-exited
 			})
 
 			banner := regexp.MustCompile(`Firestore on (\S+), Pub/Sub on (\S+) `)
 			var hosts []string
 			waitFor(t, 5*time.Minute, func() bool {
+				select {
+				case <-exited:
+					t.Fatalf("the launcher exited before the emulators were ready:\n%s", out.String())
+				default:
+				}
 				if m := banner.FindStringSubmatch(out.String()); m != nil {
 					hosts = m[1:]
 				}
@@ -62,8 +73,8 @@ func TestEmulatorsDieWithTheLauncher(t *testing.T) {
 					}
 				}
 			})
-			if java := slices.IndexFunc(procs, func(p process) bool { return strings.Contains(p.cmdline, "java") }); java < 0 {
-				t.Fatalf("no Java process among the launcher's emulator processes %v", procs)
+			if java := slices.DeleteFunc(slices.Clone(procs), func(p process) bool { return !strings.HasPrefix(p.cmdline, "java ") }); len(java) != 2 {
+				t.Fatalf("%d Java emulators among the emulators' processes, want 2: %v", len(java), procs)
 			}
 
 			if err := launcher.Process.Signal(sig); err != nil {
@@ -83,7 +94,7 @@ func TestEmulatorsDieWithTheLauncher(t *testing.T) {
 						left = append(left, "a listener on "+host)
 					}
 				}
-				return "after " + sig.String() + " of the launcher, these are left:\n" + strings.Join(left, "\n")
+				return fmt.Sprintf("after signal %d (%v) to the launcher, these are left:\n%s", sig, sig, strings.Join(left, "\n"))
 			})
 		})
 	}
@@ -130,7 +141,7 @@ func emulatorProcesses(t *testing.T, launcher int) []process {
 		}
 	}
 	if len(groups) != 2 {
-		t.Fatalf("the launcher leads %d process groups, want one per emulator", len(groups))
+		t.Fatalf("the launcher's children lead %d process groups, want one per emulator", len(groups))
 	}
 	var procs []process
 	for _, p := range all {
