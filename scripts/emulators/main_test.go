@@ -73,7 +73,7 @@ func TestEmulatorsDieWithTheLauncher(t *testing.T) {
 					}
 				}
 			})
-			if java := slices.DeleteFunc(slices.Clone(procs), func(p process) bool { return !strings.HasPrefix(p.cmdline, "java ") }); len(java) != 2 {
+			if java := slices.DeleteFunc(slices.Clone(procs), func(p process) bool { return filepath.Base(p.exe) != "java" }); len(java) != 2 {
 				t.Fatalf("%d Java emulators among the emulators' processes, want 2: %v", len(java), procs)
 			}
 
@@ -106,7 +106,7 @@ type process struct {
 	pid, ppid, pgid int
 	state           byte
 	start           string
-	cmdline         string
+	exe, cmdline    string
 }
 
 func (p process) String() string { return strconv.Itoa(p.pid) + " " + p.cmdline }
@@ -166,8 +166,9 @@ func readProcess(pid int) (process, bool) {
 	ppid, _ := strconv.Atoi(fields[1])
 	pgid, _ := strconv.Atoi(fields[2])
 	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	args := strings.Split(string(cmdline), "\x00")
 	return process{pid: pid, ppid: ppid, pgid: pgid, state: fields[0][0], start: fields[19],
-		cmdline: strings.TrimSpace(string(bytes.ReplaceAll(cmdline, []byte{0}, []byte(" "))))}, true
+		exe: args[0], cmdline: strings.TrimSpace(strings.Join(args, " "))}, true
 }
 
 func answers(host string) bool {

@@ -218,18 +218,19 @@ func (e *Emulators) Env() []string {
 
 // Stop ends the emulators and waits for them to exit.
 func (e *Emulators) Stop() {
+	// SIGKILL (the emulators keep nothing worth a clean exit), sent while
+	// each group still holds its guard, so its id cannot name another group.
 	for _, cmd := range e.procs {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
+	e.lifeline.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for _, cmd := range e.procs {
 		for syscall.Kill(-cmd.Process.Pid, 0) == nil && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	e.procs = nil
-	e.lifeline.Close()
 }
 
 // FreePort returns a TCP port that was free a moment ago on 127.0.0.1.
