@@ -171,8 +171,8 @@ func startOnce(ctx context.Context, em emulator, logDir string, watched *os.File
 			return nil, "", fmt.Errorf("emulators: the %s emulator is not ready: %v:\n%s", em.name, context.Cause(ctx), tail(logPath))
 		case <-time.After(200 * time.Millisecond):
 		}
-		// Only the emulator's own line says that it, and not some other
-		// process, listens on the port.
+		// The emulator's log, not an answer on the port (another process
+		// may hold it), says whether the emulator got the port.
 		out, _ := os.ReadFile(logPath)
 		switch {
 		case bytes.Contains(out, []byte(bindFailed)):
