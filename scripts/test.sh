@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check Runway has: formatting, go vet, staticcheck (when
-# installed), and the whole Go test suite (unit, emulator integration, seed
-# golden tests) with -race, against the Firestore and Pub/Sub emulators
-# started once for the whole run. .ci/run calls exactly this.
+# Runs every check Runway has: formatting, go vet, staticcheck, and the
+# whole Go test suite (unit, emulator integration, seed golden tests) with
+# -race, against the Firestore and Pub/Sub emulators started once for the
+# whole run. .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/preflight.sh
@@ -17,22 +17,10 @@ unformatted=$(gofmt -l .)
 echo "== go vet"
 go vet ./...
 
-# staticcheck at a pinned version, built into .runway/bin from the Go module
-# proxy the first time; without the proxy, a staticcheck on PATH is used.
-staticcheck_version=v0.8.2
-staticcheck=.runway/bin/staticcheck-$staticcheck_version
-mkdir -p .runway/bin
-if [ ! -x "$staticcheck" ]; then
-  GOBIN=$PWD/.runway/bin go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version" 2>/dev/null &&
-    mv .runway/bin/staticcheck "$staticcheck" ||
-    staticcheck=$(command -v staticcheck || true)
-fi
-if [ -n "$staticcheck" ]; then
-  echo "== staticcheck"
-  "$staticcheck" ./...
-else
-  echo "== staticcheck: not installed and the module proxy could not build it, skipped (go install honnef.co/go/tools/cmd/staticcheck@$staticcheck_version)"
-fi
+# staticcheck at the version pinned by the tool directive of go.mod; it
+# fails the run when it cannot be built.
+echo "== staticcheck"
+go tool staticcheck ./...
 
 if command -v terraform >/dev/null; then
   echo "== terraform fmt"

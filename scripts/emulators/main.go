@@ -1,7 +1,8 @@
 // Command emulators runs a command with the Firestore and Pub/Sub
 // emulators: it starts both on free local ports, runs the command with
 // FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST set, and stops the
-// emulators when the command ends or on Ctrl-C.
+// emulators when the command ends, on Ctrl-C, SIGTERM or SIGHUP (the
+// terminal closing). Killed outright, it takes the emulators with it.
 //
 //	go run ./scripts/emulators -- go test ./...
 package main
@@ -30,7 +31,7 @@ func main() {
 }
 
 func run(logDir string, args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	em, err := emulators.Start(ctx, logDir)
 	if err != nil {
@@ -47,8 +48,9 @@ func run(logDir string, args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	// Pass SIGINT/SIGTERM on to the command (Ctrl-C in a terminal reaches
-	// it anyway) and wait for it to finish before the emulators go away.
+	// Pass SIGINT, SIGTERM and SIGHUP on to the command as SIGTERM (Ctrl-C
+	// in a terminal reaches it anyway) and wait for it to finish before the
+	// emulators go away.
 	done := make(chan struct{})
 	go func() {
 		select {
