@@ -246,7 +246,7 @@ func TestCallbackNeverSentToAPrivateAddress(t *testing.T) {
 	runID := launchWithCallback(t, s, "https://localhost"+port+"/hook?token="+token)
 	events := s.Subscribe(t, "runway-run-events")
 	finish(t, s, runID, "SUCCESS")
-	msgs := stacktest.Messages(t, events, 2*time.Second)
+	msgs := stacktest.Receive(t, events, 1)
 	if len(msgs) != 1 {
 		t.Fatalf("%d run events", len(msgs))
 	}
@@ -298,7 +298,7 @@ func TestCallbackGivesUp(t *testing.T) {
 	refusedRun := launchWithCallback(t, s, refusing.URL)
 	finish(t, s, failingRun, "SUCCESS")
 	finish(t, s, refusedRun, "SUCCESS")
-	msgs := stacktest.Messages(t, events, 2*time.Second)
+	msgs := stacktest.Receive(t, events, 2)
 	if len(msgs) != 2 {
 		t.Fatalf("%d run events", len(msgs))
 	}
@@ -451,7 +451,7 @@ func TestCallbackOnlyToTheAllowedPort(t *testing.T) {
 	runID := launchWithCallback(t, s, hook.URL+"/x")
 	setUp(t, s, "127.0.0.1")
 	finish(t, s, runID, "SUCCESS")
-	msgs := stacktest.Messages(t, events, 2*time.Second)
+	msgs := stacktest.Receive(t, events, 1)
 	if len(msgs) != 1 {
 		t.Fatalf("%d run events", len(msgs))
 	}
@@ -560,7 +560,7 @@ func TestCallbacksWithCloudKMS(t *testing.T) {
 	events := s.Subscribe(t, "runway-run-events")
 	runID := launchWithCallback(t, s, hook.URL+"/x")
 	finish(t, s, runID, "SUCCESS")
-	msgs := stacktest.Messages(t, events, 2*time.Second)
+	msgs := stacktest.Receive(t, events, 1)
 	if len(msgs) != 1 {
 		t.Fatalf("%d run events", len(msgs))
 	}

@@ -339,29 +339,6 @@ func (s *Stack) RunCount(t testing.TB, account string) int {
 	return len(snaps)
 }
 
-// Messages receives what arrives on sub for the given time.
-func Messages(t testing.TB, sub *pubsub.Subscriber, wait time.Duration) []*pubsub.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	var (
-		mu  sync.Mutex
-		got []*pubsub.Message
-	)
-	err := sub.Receive(ctx, func(_ context.Context, m *pubsub.Message) {
-		m.Ack()
-		mu.Lock()
-		got = append(got, m)
-		mu.Unlock()
-	})
-	if err != nil && ctx.Err() == nil {
-		t.Fatalf("receive: %v", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	return got
-}
-
 // Receive waits up to 30s for n messages on sub, then 2s more for any
 // extra one, and returns all it received: what a test that counts the
 // messages published compares with n, without betting on how soon a
