@@ -22,6 +22,7 @@ import (
 	"github.com/runwaydata/runway/shared/executor"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/schedules"
 	"github.com/runwaydata/runway/shared/store"
 	"github.com/runwaydata/runway/shared/workflows"
 )
@@ -40,6 +41,7 @@ type Env struct {
 	Runs       *runs.Service
 	Configs    *configs.Service
 	Workflows  *workflows.Service
+	Schedules  *schedules.Service
 	// Limits keep one caller from starving the others on the instance.
 	Limits *api.Limits
 
@@ -153,6 +155,11 @@ func NewEnvWith(ctx context.Context, cfg config.Config, clients Clients) (_ *Env
 	return env, nil
 }
 
+// DefaultScheduleConfig is how much a Scheduler pass does: every shard in
+// parallel, up to 500 due configurations a shard, and 10 ticks a
+// configuration catching up.
+var DefaultScheduleConfig = schedules.Config{Shards: store.ScheduleShards, Configurations: 500, TicksPerConfiguration: 10}
+
 // newLimits returns the limits cfg sets, one set per instance.
 func newLimits(cfg config.Config) *api.Limits {
 	limiter := func(r config.Rate) *api.Limiter {
@@ -178,6 +185,9 @@ func (e *Env) buildServices() (err error) {
 		return err
 	}
 	if e.Workflows, err = workflows.NewService(e.Store, e.Runs, nil); err != nil {
+		return err
+	}
+	if e.Schedules, err = schedules.NewService(e.Store, e.Runs, DefaultScheduleConfig, nil); err != nil {
 		return err
 	}
 	return nil

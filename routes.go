@@ -14,6 +14,7 @@ import (
 	"github.com/runwaydata/runway/functions/executions"
 	"github.com/runwaydata/runway/functions/reaper"
 	"github.com/runwaydata/runway/functions/referenceexecutor"
+	"github.com/runwaydata/runway/functions/scheduler"
 	"github.com/runwaydata/runway/functions/workflowstatus"
 	"github.com/runwaydata/runway/functions/workflowtrigger"
 	"github.com/runwaydata/runway/shared/bus"
@@ -127,6 +128,15 @@ var Routes = []Route{
 		Schedule:  "* * * * *",
 		New: func(env *Env) (http.Handler, error) {
 			return reaper.New(reaper.Deps{Runs: env.Runs, Store: env.Store, Config: runs.DefaultReaperConfig,
+				Authenticate: env.Verifier.RequireCaller(env.Config.SystemCallers)})
+		},
+	},
+	{
+		Function:  "Scheduler",
+		Publishes: []bus.Topic{bus.LaunchTopic},
+		Schedule:  "* * * * *",
+		New: func(env *Env) (http.Handler, error) {
+			return scheduler.New(scheduler.Deps{Schedules: env.Schedules,
 				Authenticate: env.Verifier.RequireCaller(env.Config.SystemCallers)})
 		},
 	},

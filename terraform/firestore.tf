@@ -50,6 +50,8 @@ locals {
       { collection = "runs", scope = "COLLECTION_GROUP", fields = [["status", "ASCENDING"], ["deadline", "ASCENDING"]] },
       { collection = "runs", scope = "COLLECTION_GROUP", fields = [["status", "ASCENDING"], ["retry_at", "ASCENDING"]] },
       { collection = "events", scope = "COLLECTION_GROUP", fields = [["published", "ASCENDING"], ["at", "ASCENDING"]] },
+      # The Scheduler's due configurations, shard by shard (store.ScheduleShards).
+      { collection = "configurations", scope = "COLLECTION_GROUP", fields = [["schedule_shard", "ASCENDING"], ["next_tick", "ASCENDING"]] },
       # The workflows of an environment, read when a workflow is deployed,
       # and list_configurations's filters (by document key).
       { collection = "configurations", scope = "COLLECTION", fields = [["environment", "ASCENDING"], ["kind", "ASCENDING"]] },

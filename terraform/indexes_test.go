@@ -204,6 +204,12 @@ func exerciseStore(t *testing.T, project string) {
 	must(err)
 	_, err = st.UnpublishedEvents(ctx, now, 10)
 	must(err)
+	// The Scheduler, shard by shard.
+	_, err = st.DueConfigurations(ctx, 0, now, 10)
+	must(err)
+	// A run's events, page by page.
+	_, err = st.Events(ctx, account, run.Key, runs.EventPage{After: runs.EventCursor{At: now, ID: "x"}, Limit: 10})
+	must(err)
 	// Runs by audit id, configurations by id and by filters.
 	_, err = st.RunByAuditID(ctx, account, run.AuditID)
 	must(err)
@@ -222,7 +228,7 @@ func exerciseStore(t *testing.T, project string) {
 	wf := runs.Configuration{Account: account, Environment: "DEV", ConfigurationType: "workflow", Kind: runs.KindWorkflow,
 		ConfigurationID: "wf", JobID: "workflow|wf", Activated: true, UpdatedAt: now,
 		Workflow: &runs.WorkflowSpec{AuthorizedJobIDs: []string{"x"}, Target: job.Ref(), TargetType: "table-to-table"}}
-	_, err = st.DeployConfiguration(ctx, wf, func(r configs.Reader, _ *runs.Configuration) error {
+	_, err = st.DeployConfiguration(ctx, wf, func(r configs.Reader, _, _ *runs.Configuration) error {
 		_, err := r.Workflows("DEV")
 		return err
 	})

@@ -37,6 +37,9 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // store for account. Every problem is reported, each naming its field as
 // "configuration.<field>".
 //
+// A data operation's start_date, schedule_interval, catchup and
+// max_active_runs are read as Tailer documents them (schedule.go).
+//
 // Besides the Tailer fields, a definition may set Runway's execution
 // policy: "timeout" (a run without a report for this long is failed),
 // "retries" (a failed run is retried this many times) and "retry_delay"
@@ -70,6 +73,8 @@ func Parse(definition map[string]any) (runs.Configuration, error) {
 	}
 	if kind == runs.KindWorkflow {
 		cfg.Workflow = p.workflow(cfg.Environment)
+	} else {
+		cfg.Schedule = p.schedule()
 	}
 	cfg.Policy = runs.Policy{
 		Timeout:    p.duration("timeout", time.Second, 7*24*time.Hour),

@@ -30,19 +30,21 @@ type Filter struct {
 
 // Store is the storage configurations need; shared/store implements it.
 type Store interface {
-	// DeployConfiguration runs check, then creates or replaces the
+	// DeployConfiguration runs check on the configuration deployed until
+	// now (nil if none) and the one to deploy, then creates or replaces the
 	// configuration with the next version number and records the deploy,
-	// in one transaction. check may complete cfg.
-	DeployConfiguration(ctx context.Context, cfg runs.Configuration, check func(Reader, *runs.Configuration) error) (runs.Configuration, error)
+	// in one transaction. check may complete next.
+	DeployConfiguration(ctx context.Context, cfg runs.Configuration, check func(r Reader, prev, next *runs.Configuration) error) (runs.Configuration, error)
 	// GetConfiguration returns the configuration, or an error wrapping
 	// runs.ErrNotFound.
 	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
 	// ListConfigurations returns up to limit configurations after the
 	// document key after, by key, and the key to continue from ("" at the end).
 	ListConfigurations(ctx context.Context, account string, f Filter, limit int, after string) ([]runs.Configuration, string, error)
-	// SetConfigurationStatus sets the flags and records the change, or
-	// returns an error wrapping runs.ErrNotFound.
-	SetConfigurationStatus(ctx context.Context, account string, ref runs.ConfigRef, activated, archived bool, by string, at time.Time) error
+	// SetConfigurationStatus applies change to the configuration's flags,
+	// ticks and update stamp, and records the change, in one transaction;
+	// or returns an error wrapping runs.ErrNotFound.
+	SetConfigurationStatus(ctx context.Context, account string, ref runs.ConfigRef, change func(*runs.Configuration)) error
 }
 
 // Service deploys, reads and switches configurations.
@@ -72,11 +74,50 @@ func (s *Service) Deploy(ctx context.Context, who auth.Caller, definition map[st
 	}
 	cfg.UpdatedBy = who.Email
 	cfg.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	deployed, err := s.store.DeployConfiguration(ctx, cfg, checkWorkflow)
+	deployed, err := s.store.DeployConfiguration(ctx, cfg, func(r Reader, prev, next *runs.Configuration) error {
+		if err := checkWorkflow(r, next); err != nil {
+			return err
+		}
+		next.Ticks = deployedTicks(prev, *next, next.UpdatedAt)
+		return nil
+	})
 	if err != nil {
 		return runs.Configuration{}, fmt.Errorf("store.DeployConfiguration: %w", err)
 	}
 	return deployed, nil
+}
+
+// deployedTicks returns where the schedule of next, deployed over prev (nil
+// for a first deploy), stands at now. A redeploy that leaves the schedule
+// as it was keeps its ticks, so that it neither skips nor repeats one; a
+// new or changed schedule starts anew, never launching a tick at or before
+// the last one launched.
+func deployedTicks(prev *runs.Configuration, next runs.Configuration, now time.Time) runs.Ticks {
+	var ticks runs.Ticks
+	if prev != nil {
+		ticks.Last = prev.Ticks.Last
+		if prev.Scheduled() && next.Scheduled() && prev.Schedule.Interval == next.Schedule.Interval &&
+			prev.Schedule.Start.Equal(next.Schedule.Start) && prev.Schedule.Catchup == next.Schedule.Catchup {
+			return prev.Ticks
+		}
+	}
+	if next.Scheduled() {
+		ticks.Next = FirstTick(next.Schedule, ticks, now)
+	}
+	return ticks
+}
+
+// statusTicks returns where c's schedule stands once its flags changed,
+// at now: no tick runs while it is deactivated or archived; activated
+// again, it resumes from now, or with catchup from its last tick.
+func statusTicks(c runs.Configuration, wasScheduled bool, now time.Time) runs.Ticks {
+	switch {
+	case !c.Scheduled():
+		return runs.Ticks{Last: c.Ticks.Last}
+	case wasScheduled:
+		return c.Ticks
+	}
+	return runs.Ticks{Last: c.Ticks.Last, Next: FirstTick(c.Schedule, c.Ticks, now)}
 }
 
 // checkWorkflow checks a workflow against what is deployed, and records its
@@ -199,7 +240,12 @@ func (s *Service) List(ctx context.Context, account string, f Filter, limit int,
 
 // SetStatus activates, deactivates, archives or unarchives a configuration.
 func (s *Service) SetStatus(ctx context.Context, who auth.Caller, account string, ref runs.ConfigRef, activated, archived bool) error {
-	err := s.store.SetConfigurationStatus(ctx, account, ref, activated, archived, who.Email, s.now().UTC().Truncate(time.Microsecond))
+	now := s.now().UTC().Truncate(time.Microsecond)
+	err := s.store.SetConfigurationStatus(ctx, account, ref, func(c *runs.Configuration) {
+		was := c.Scheduled()
+		c.Activated, c.Archived, c.UpdatedBy, c.UpdatedAt = activated, archived, who.Email, now
+		c.Ticks = statusTicks(*c, was, now)
+	})
 	if errors.Is(err, runs.ErrNotFound) {
 		return notFound(account, ref)
 	}

@@ -24,7 +24,7 @@ type Run struct {
 	StartExecutionDate time.Time // when the run was launched
 	LastUpdateDate     time.Time // zero for imported history that never had one
 	EndDate            time.Time // zero while the run is RUNNING
-	TriggerType        string    // TriggerAPI, TriggerWorkflow, TriggerRetry
+	TriggerType        string    // TriggerAPI, TriggerWorkflow, TriggerRetry, TriggerSchedule
 	StartedBy          string    // the caller's email, or "workflow:<id>", "retry:<run id>"
 	TriggerRunIDs      []string  // for a workflow's run: the runs that met its criteria
 	Attempt            int       // 1 for the first attempt
@@ -68,6 +68,7 @@ const (
 	TriggerAPI      = "api"
 	TriggerWorkflow = "workflow"
 	TriggerRetry    = "retry"
+	TriggerSchedule = "schedule"
 )
 
 // Duration is the run's duration: from its start to its end, or to now while
@@ -96,6 +97,8 @@ type Configuration struct {
 	Definition        map[string]any // the deployed JSON, as the user wrote it
 	Workflow          *WorkflowSpec  // for workflows: what the definition asks
 	Policy            Policy         // how its runs are watched and retried
+	Schedule          Schedule       // when it runs on its own, and how many runs at once
+	Ticks             Ticks          // where its schedule stands
 	Version           int            // 1 for the first deploy, then one more per deploy
 	UpdatedBy         string
 	UpdatedAt         time.Time
@@ -107,6 +110,37 @@ type Policy struct {
 	Timeout    time.Duration // a run without a report for this long is failed; 0 for never
 	Retries    int           // a failed run is retried this many times
 	RetryDelay time.Duration // before the first retry; doubled for each next one
+}
+
+// Schedule is when a configuration runs on its own, from its definition's
+// start_date, schedule_interval and catchup, and how many of its runs
+// may execute at once (max_active_runs).
+type Schedule struct {
+	// Interval is the schedule_interval as written: a five-field cron or
+	// a preset (@hourly, @daily…), in UTC; "" for none ("None").
+	Interval string
+	// Start is start_date at 00:00 UTC; zero when the definition has none.
+	Start time.Time
+	// Catchup launches every tick missed since Start (or since the last
+	// tick launched), oldest first; without it only the latest due tick.
+	Catchup bool
+	// MaxActiveRuns bounds the runs in executors' hands at once.
+	MaxActiveRuns int
+}
+
+// Ticks is where a configuration's schedule stands.
+type Ticks struct {
+	// Next is the next tick to launch; zero when no tick will run: no
+	// schedule, deactivated or archived.
+	Next time.Time
+	// Last is the last tick launched; zero before the first.
+	Last time.Time
+}
+
+// Scheduled reports whether c launches on its own: it has a schedule and
+// is activated and not archived.
+func (c Configuration) Scheduled() bool {
+	return c.Schedule.Interval != "" && c.Activated && !c.Archived
 }
 
 // Ref returns the configuration's reference.

@@ -73,13 +73,14 @@ func decodeConfigs(snaps []*firestore.DocumentSnapshot) ([]runs.Configuration, e
 }
 
 // DeployConfiguration implements configs.Store.
-func (s *Store) DeployConfiguration(ctx context.Context, cfg runs.Configuration, check func(configs.Reader, *runs.Configuration) error) (runs.Configuration, error) {
+func (s *Store) DeployConfiguration(ctx context.Context, cfg runs.Configuration, check func(r configs.Reader, prev, next *runs.Configuration) error) (runs.Configuration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	ref := s.configRef(cfg.Account, cfg.Ref())
 	var deployed runs.Configuration
 	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		c := cfg // the function may run again after a conflict
+		var prev *runs.Configuration
 		snap, err := tx.Get(ref)
 		switch {
 		case status.Code(err) == codes.NotFound:
@@ -87,13 +88,13 @@ func (s *Store) DeployConfiguration(ctx context.Context, cfg runs.Configuration,
 		case err != nil:
 			return err
 		default:
-			prev, err := decodeConfig(snap)
+			p, err := decodeConfig(snap)
 			if err != nil {
 				return err
 			}
-			c.Version = prev.Version + 1
+			prev, c.Version = &p, p.Version+1
 		}
-		if err := check(txReader{s: s, tx: tx, account: cfg.Account}, &c); err != nil {
+		if err := check(txReader{s: s, tx: tx, account: cfg.Account}, prev, &c); err != nil {
 			return err
 		}
 		if err := tx.Set(ref, encodeConfig(c)); err != nil {
@@ -153,8 +154,10 @@ func (s *Store) ListConfigurations(ctx context.Context, account string, f config
 	return list, next, err
 }
 
-// SetConfigurationStatus implements configs.Store.
-func (s *Store) SetConfigurationStatus(ctx context.Context, account string, ref runs.ConfigRef, activated, archived bool, by string, at time.Time) error {
+// SetConfigurationStatus implements configs.Store: in one transaction,
+// change sets the configuration's flags and ticks, which are written with
+// an event recording the change.
+func (s *Store) SetConfigurationStatus(ctx context.Context, account string, ref runs.ConfigRef, change func(*runs.Configuration)) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	doc := s.configRef(account, ref)
@@ -163,18 +166,22 @@ func (s *Store) SetConfigurationStatus(ctx context.Context, account string, ref 
 		if err != nil {
 			return err
 		}
-		version, _ := snap.DataAt("version")
+		c, err := decodeConfig(snap)
+		if err != nil {
+			return err
+		}
+		change(&c)
 		if err := tx.Update(doc, []firestore.Update{
-			{Path: "activated", Value: activated},
-			{Path: "archived", Value: archived},
-			{Path: "updated_by", Value: by},
-			{Path: "updated_at", Value: at},
+			{Path: "activated", Value: c.Activated},
+			{Path: "archived", Value: c.Archived},
+			{Path: "next_tick", Value: nullableTime(c.Ticks.Next)},
+			{Path: "updated_by", Value: c.UpdatedBy},
+			{Path: "updated_at", Value: c.UpdatedAt},
 		}); err != nil {
 			return err
 		}
-		v, _ := version.(int64)
-		return tx.Create(doc.Collection("events").NewDoc(), configEventDoc{Type: configStatus, At: at, By: by,
-			Version: int(v), Activated: activated, Archived: archived})
+		return tx.Create(doc.Collection("events").NewDoc(), configEventDoc{Type: configStatus, At: c.UpdatedAt, By: c.UpdatedBy,
+			Version: c.Version, Activated: c.Activated, Archived: c.Archived})
 	})
 	if err != nil {
 		return classifyTx(fmt.Sprintf("store.SetConfigurationStatus %s", ref.ConfigurationID), err)

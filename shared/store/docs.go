@@ -234,9 +234,21 @@ type configDoc struct {
 	Retries           int          `firestore:"retries,omitempty"`
 	RetryDelayMillis  int64        `firestore:"retry_delay_ms,omitempty"`
 	TriggerKeys       []string     `firestore:"trigger_keys,omitempty"` // see triggerKey
-	Version           int          `firestore:"version"`
-	UpdatedBy         string       `firestore:"updated_by"`
-	UpdatedAt         time.Time    `firestore:"updated_at"`
+	// The schedule, read from the definition at deploy, and where it
+	// stands. next_tick is present only while ticks run (scheduled,
+	// activated, not archived): the Scheduler's query finds it by
+	// (schedule_shard, next_tick), and no other configuration is in that
+	// index.
+	ScheduleInterval string     `firestore:"schedule_interval,omitempty"`
+	StartDate        *time.Time `firestore:"start_date,omitempty"`
+	Catchup          bool       `firestore:"catchup,omitempty"`
+	MaxActiveRuns    int        `firestore:"max_active_runs,omitempty"`
+	NextTick         *time.Time `firestore:"next_tick,omitempty"`
+	LastTick         *time.Time `firestore:"last_tick,omitempty"`
+	ScheduleShard    int        `firestore:"schedule_shard"`
+	Version          int        `firestore:"version"`
+	UpdatedBy        string     `firestore:"updated_by"`
+	UpdatedAt        time.Time  `firestore:"updated_at"`
 }
 
 // workflowDoc is a workflow's parsed definition, kept beside it.
@@ -265,6 +277,13 @@ func encodeConfig(c runs.Configuration) configDoc {
 		Retries:           c.Policy.Retries,
 		RetryDelayMillis:  c.Policy.RetryDelay.Milliseconds(),
 		TriggerKeys:       keys,
+		ScheduleInterval:  c.Schedule.Interval,
+		StartDate:         optionalTime(c.Schedule.Start),
+		Catchup:           c.Schedule.Catchup,
+		MaxActiveRuns:     c.Schedule.MaxActiveRuns,
+		NextTick:          optionalTime(c.Ticks.Next),
+		LastTick:          optionalTime(c.Ticks.Last),
+		ScheduleShard:     ScheduleShard(c.Ref()),
 		Account:           c.Account,
 		Environment:       c.Environment,
 		ConfigurationType: c.ConfigurationType,
@@ -301,6 +320,9 @@ func decodeConfig(snap *firestore.DocumentSnapshot) (runs.Configuration, error) 
 		Definition:        definition,
 		Policy: runs.Policy{Timeout: time.Duration(d.TimeoutMillis) * time.Millisecond, Retries: d.Retries,
 			RetryDelay: time.Duration(d.RetryDelayMillis) * time.Millisecond},
+		Schedule: runs.Schedule{Interval: d.ScheduleInterval, Start: valueOf(d.StartDate), Catchup: d.Catchup,
+			MaxActiveRuns: max(d.MaxActiveRuns, 1)},
+		Ticks:     runs.Ticks{Next: valueOf(d.NextTick), Last: valueOf(d.LastTick)},
 		Version:   d.Version,
 		UpdatedBy: d.UpdatedBy,
 		UpdatedAt: d.UpdatedAt.UTC(),

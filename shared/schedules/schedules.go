@@ -1,0 +1,179 @@
+// Package schedules launches configurations on their own schedules: a
+// Scheduler pass finds the configurations whose next tick is due and
+// launches each due tick once.
+//
+// A tick's run is created in the transaction that moves the
+// configuration's next tick past it, with a key derived from the
+// configuration and the tick: two passes at once, a pass that dies
+// halfway, or a redeploy in the middle of a tick still make one run per
+// tick. A run created but not published (the pass died before) is
+// published by the Reaper, as every launch is.
+package schedules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/runwaydata/runway/shared/configs"
+	"github.com/runwaydata/runway/shared/logging"
+	"github.com/runwaydata/runway/shared/runs"
+)
+
+// Store is the storage the Scheduler needs; shared/store implements it.
+type Store interface {
+	// DueConfigurations returns the configurations of shard whose next
+	// tick is at or before now, soonest first, at most limit.
+	DueConfigurations(ctx context.Context, shard int, now time.Time, limit int) ([]runs.Configuration, error)
+	// LaunchTicks reads the configuration and, in the same transaction,
+	// creates the runs decide returns and saves the ticks it returns.
+	// It returns the runs created (none when another pass created them
+	// first) and the configuration as read.
+	LaunchTicks(ctx context.Context, account string, ref runs.ConfigRef,
+		decide func(runs.Configuration) ([]runs.Run, runs.Ticks)) ([]runs.Run, runs.Configuration, error)
+}
+
+// Launcher starts a run the store created: it publishes its launch.
+type Launcher interface {
+	Publish(ctx context.Context, run runs.Run, definition map[string]any)
+}
+
+// Config tunes a pass.
+type Config struct {
+	// Shards is how many shards the store's due configurations are in
+	// (store.ScheduleShards); a pass reads them in parallel.
+	Shards int
+	// Configurations bounds the due configurations read per shard and
+	// pass; those left wait for the next pass.
+	Configurations int
+	// TicksPerConfiguration bounds the ticks one configuration launches
+	// per pass, when it catches up: one configuration cannot starve the
+	// others.
+	TicksPerConfiguration int
+}
+
+// Scheduled is who launches scheduled runs, as their started_by.
+const Scheduled = "schedule"
+
+// Service makes Scheduler passes.
+type Service struct {
+	store    Store
+	launcher Launcher
+	config   Config
+	now      func() time.Time
+}
+
+// NewService returns a Service; now may be nil for time.Now.
+func NewService(store Store, launcher Launcher, config Config, now func() time.Time) (*Service, error) {
+	switch {
+	case store == nil:
+		return nil, errors.New("schedules: missing store")
+	case launcher == nil:
+		return nil, errors.New("schedules: missing launcher")
+	case config.Shards < 1 || config.Configurations < 1 || config.TicksPerConfiguration < 1:
+		return nil, fmt.Errorf("schedules: a pass needs shards, configurations and ticks per configuration: %+v", config)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, launcher: launcher, config: config, now: now}, nil
+}
+
+// Pass is what one Scheduler pass did.
+type Pass struct {
+	Configurations int `json:"configurations"` // due configurations looked at
+	Launched       int `json:"launched"`       // runs launched, one per tick
+}
+
+// Pass launches the due ticks of every shard, shards in parallel.
+func (s *Service) Pass(ctx context.Context) (Pass, error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	var (
+		mu   sync.Mutex
+		pass Pass
+		errs []error
+	)
+	var g errgroup.Group
+	for shard := range s.config.Shards {
+		g.Go(func() error {
+			p, err := s.passShard(ctx, shard, now)
+			mu.Lock()
+			defer mu.Unlock()
+			pass.Configurations += p.Configurations
+			pass.Launched += p.Launched
+			if err != nil {
+				errs = append(errs, fmt.Errorf("shard %d: %w", shard, err))
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return pass, errors.Join(errs...)
+}
+
+func (s *Service) passShard(ctx context.Context, shard int, now time.Time) (Pass, error) {
+	due, err := s.store.DueConfigurations(ctx, shard, now, s.config.Configurations)
+	if err != nil {
+		return Pass{}, fmt.Errorf("store.DueConfigurations: %w", err)
+	}
+	pass := Pass{Configurations: len(due)}
+	var errs []error
+	for _, cfg := range due {
+		n, err := s.launch(ctx, cfg, now)
+		pass.Launched += n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("configuration %s: %w", cfg.ConfigurationID, err))
+		}
+	}
+	return pass, errors.Join(errs...)
+}
+
+// launch launches the due ticks of one configuration, and says how many.
+func (s *Service) launch(ctx context.Context, due runs.Configuration, now time.Time) (int, error) {
+	launched, cfg, err := s.store.LaunchTicks(ctx, due.Account, due.Ref(), func(cfg runs.Configuration) ([]runs.Run, runs.Ticks) {
+		return Decide(cfg, now, s.config.TicksPerConfiguration)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store.LaunchTicks: %w", err)
+	}
+	log := logging.FromContext(ctx).With(slog.String("account", cfg.Account), slog.String("configuration_id", cfg.ConfigurationID))
+	for _, run := range launched {
+		log.InfoContext(ctx, "scheduled tick launched", slog.String("run_id", run.RunID), slog.String("execution_date", run.ExecutionDate))
+		s.launcher.Publish(ctx, run, cfg.Definition)
+	}
+	return len(launched), nil
+}
+
+// Decide returns the runs cfg's due ticks launch at now, at most batch,
+// and where its schedule then stands. A configuration that no longer runs
+// on its own (deactivated, archived or unscheduled since it was found
+// due) launches nothing and keeps no next tick.
+func Decide(cfg runs.Configuration, now time.Time, batch int) ([]runs.Run, runs.Ticks) {
+	if !cfg.Scheduled() {
+		return nil, runs.Ticks{Last: cfg.Ticks.Last}
+	}
+	due, next := configs.DueTicks(cfg.Schedule, cfg.Ticks, now, batch)
+	ticks := runs.Ticks{Next: next, Last: cfg.Ticks.Last}
+	created := make([]runs.Run, 0, len(due))
+	for _, tick := range due {
+		created = append(created, TickRun(cfg, tick, now))
+		ticks.Last = tick
+	}
+	return created, ticks
+}
+
+// TickRun is the run that launches cfg's tick at now. Its key is derived
+// from the configuration and the tick, so that a tick can make one run.
+func TickRun(cfg runs.Configuration, tick, now time.Time) runs.Run {
+	key := runs.IdempotentKey(cfg.Account, fmt.Sprintf("schedule\x00%s\x00%s\x00%s\x00%s",
+		cfg.Environment, cfg.Kind, cfg.ConfigurationID, tick.UTC().Format(time.RFC3339)))
+	run := runs.NewRun(cfg, key, now)
+	run.TriggerType, run.StartedBy = runs.TriggerSchedule, Scheduled
+	run.ExecutionDate = tick.UTC().Format(time.DateOnly)
+	return run
+}
