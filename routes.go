@@ -127,8 +127,12 @@ var Routes = []Route{
 		Publishes: []bus.Topic{bus.LaunchTopic, bus.RunEventsTopic},
 		Schedule:  "* * * * *",
 		New: func(env *Env) (http.Handler, error) {
+			authenticate, err := env.systemCallers("Reaper")
+			if err != nil {
+				return nil, err
+			}
 			return reaper.New(reaper.Deps{Runs: env.Runs, Store: env.Store, Config: runs.DefaultReaperConfig,
-				Authenticate: env.Verifier.RequireCaller(env.Config.SystemCallers)})
+				Authenticate: authenticate})
 		},
 	},
 	{
@@ -136,8 +140,11 @@ var Routes = []Route{
 		Publishes: []bus.Topic{bus.LaunchTopic},
 		Schedule:  "* * * * *",
 		New: func(env *Env) (http.Handler, error) {
-			return scheduler.New(scheduler.Deps{Schedules: env.Schedules,
-				Authenticate: env.Verifier.RequireCaller(env.Config.SystemCallers)})
+			authenticate, err := env.systemCallers("Scheduler")
+			if err != nil {
+				return nil, err
+			}
+			return scheduler.New(scheduler.Deps{Schedules: env.Schedules, Authenticate: authenticate})
 		},
 	},
 	{
@@ -211,7 +218,24 @@ func (r Route) Handler(env *Env) (http.Handler, error) {
 		if err != nil {
 			return nil, err
 		}
-		return bus.PushHandler(env.Verifier.RequireCaller(env.Config.SystemCallers), h), nil
+		authenticate, err := env.systemCallers(r.Function)
+		if err != nil {
+			return nil, err
+		}
+		return bus.PushHandler(authenticate, h), nil
 	}
 	return nil, fmt.Errorf("runway: route %s has no handler", r.Function)
+}
+
+// systemCallers returns the check of the requests to function, which only
+// RUNWAY_SYSTEM_CALLERS may call, with Google ID tokens issued for the
+// function's own URL(s) in RUNWAY_PUSH_AUDIENCES. With system callers but
+// no URL for the function, every call would be refused: the instance does
+// not start.
+func (env *Env) systemCallers(function string) (func(*http.Request) error, error) {
+	audiences := env.Config.PushAudiences[function]
+	if len(env.Config.SystemCallers) > 0 && len(audiences) == 0 {
+		return nil, fmt.Errorf("RUNWAY_PUSH_AUDIENCES names no URL for %s: the tokens of RUNWAY_SYSTEM_CALLERS would all be refused", function)
+	}
+	return env.Verifier.RequireCaller(env.Config.SystemCallers, audiences), nil
 }

@@ -240,6 +240,13 @@ func check(dir, goMod string, usedIndexes []string) []string {
 		}
 	}
 
+	// Push subscriptions and the scheduler: each issues its tokens for what
+	// its function accepts (RUNWAY_PUSH_AUDIENCES), which is the function's
+	// own URL, https://REGION-PROJECT.cloudfunctions.net/NAME.
+	for _, p := range checkPushAudiences(m, env["RUNWAY_PUSH_AUDIENCES"], functions, byEntry, subscriptions, jobs) {
+		add("%s", p)
+	}
+
 	// The load balancer: one route per API function, at its paths.
 	lbRoutes := m.objectKeys("lb_routes")
 	for _, r := range runway.Routes {
@@ -352,4 +359,75 @@ func literalList(e hclsyntax.Expression) []string {
 		return nil
 	}
 	return strings_(v)
+}
+
+// checkPushAudiences checks that each push subscription and scheduler job
+// issues its OIDC tokens for an audience its function accepts, exactly,
+// and that what a function accepts is its own URL.
+func checkPushAudiences(m *module, envExpr hclsyntax.Expression, functions map[string]*hclsyntax.Block, byEntry map[string]string,
+	subscriptions, jobs map[string]*hclsyntax.Block) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	value, ok := m.evalString(envExpr)
+	if !ok {
+		return []string{"RUNWAY_PUSH_AUDIENCES of local.function_env does not evaluate from variables and locals"}
+	}
+	accepts, err := config.ParsePushAudiences(value)
+	if err != nil {
+		return []string{fmt.Sprintf("RUNWAY_PUSH_AUDIENCES %q: %v", value, err)}
+	}
+	functionsURL := fmt.Sprintf("https://%s-%s.cloudfunctions.net", m.vars["region"].AsString(), requiredPlaceholder("project"))
+	for entry, urls := range accepts {
+		r, ok := runway.RouteFor(entry)
+		if !ok || (r.Topic == nil && r.Schedule == "") {
+			add("RUNWAY_PUSH_AUDIENCES names %s, which is not a Pub/Sub-fed or scheduled function", entry)
+			continue
+		}
+		want := functionsURL + "/" + literal(attr(functions[byEntry[entry]], "name"))
+		for _, u := range urls {
+			if u != want {
+				add("RUNWAY_PUSH_AUDIENCES: %s accepts %s, which is not its URL %s", entry, u, want)
+			}
+		}
+	}
+	// The subscriptions and jobs that call a function, and where each sets
+	// its token's audience.
+	type caller struct {
+		kind, name, audience, entry string
+		block                       *hclsyntax.Block
+	}
+	var callers []caller
+	for _, r := range runway.Routes {
+		target := "google_cloudfunctions2_function." + byEntry[r.Function]
+		switch {
+		case r.Topic != nil:
+			for name, sub := range subscriptions {
+				if refersTo(reference(attr(sub, "push_config.push_endpoint")), target) {
+					callers = append(callers, caller{"subscription", name, "push_config.oidc_token.audience", r.Function, sub})
+				}
+			}
+		case r.Schedule != "":
+			for name, job := range jobs {
+				if refersTo(reference(attr(job, "http_target.uri")), target) {
+					callers = append(callers, caller{"scheduler job", name, "http_target.oidc_token.audience", r.Function, job})
+				}
+			}
+		}
+	}
+	for _, c := range callers {
+		a := attr(c.block, c.audience)
+		if a == nil {
+			add("%s %s sets no %s: its tokens would be issued for the run.app URL, which %s does not accept", c.kind, c.name, c.audience, c.entry)
+			continue
+		}
+		aud, ok := m.evalString(a.Expr)
+		if !ok {
+			add("%s %s: %s does not evaluate from variables and locals; make it local.push_audiences[%q]", c.kind, c.name, c.audience, c.entry)
+			continue
+		}
+		if !slices.Contains(accepts[c.entry], aud) {
+			add("%s %s issues tokens for %s, which %s does not accept (RUNWAY_PUSH_AUDIENCES: %v)", c.kind, c.name, aud, c.entry, accepts[c.entry])
+		}
+	}
+	return problems
 }

@@ -134,7 +134,8 @@ resource "google_pubsub_subscription" "callback_dispatcher" {
 
     oidc_token {
       service_account_email = google_service_account.callback_dispatcher_push.email
-      audience              = google_cloudfunctions2_function.callback_dispatcher.service_config[0].uri
+      # The function accepts this exactly (main.tf, push_audiences).
+      audience = local.push_audiences["CallbackDispatcher"]
     }
   }
 

@@ -146,7 +146,8 @@ resource "google_pubsub_subscription" "reference_executor" {
 
     oidc_token {
       service_account_email = google_service_account.reference_executor_push[0].email
-      audience              = google_cloudfunctions2_function.reference_executor[0].service_config[0].uri
+      # The function accepts this exactly (main.tf, push_audiences).
+      audience = local.push_audiences["ReferenceExecutor"]
     }
   }
 

@@ -134,7 +134,8 @@ resource "google_pubsub_subscription" "workflow_trigger" {
 
     oidc_token {
       service_account_email = google_service_account.workflow_trigger_push.email
-      audience              = google_cloudfunctions2_function.workflow_trigger.service_config[0].uri
+      # The function accepts this exactly (main.tf, push_audiences).
+      audience = local.push_audiences["WorkflowTrigger"]
     }
   }
 

@@ -52,6 +52,10 @@ func parseModule(dir string) (*module, error) {
 					if v, diags := d.Expr.Value(nil); !diags.HasErrors() {
 						m.vars[b.Labels[0]] = v
 					}
+				} else if t, ok := b.Body.Attributes["type"]; ok && hcl.ExprAsKeyword(t.Expr) == "string" {
+					// A required string: a placeholder naming it, so that
+					// the locals built from it evaluate.
+					m.vars[b.Labels[0]] = cty.StringVal(requiredPlaceholder(b.Labels[0]))
 				}
 			}
 		}
@@ -60,18 +64,41 @@ func parseModule(dir string) (*module, error) {
 	return m, nil
 }
 
+// requiredPlaceholder is the value a required string variable (one
+// without a default, such as project) has in the checks.
+func requiredPlaceholder(name string) string { return "VAR-" + name }
+
+// evalContext evaluates expressions over the variables and the locals
+// evaluated so far, with Terraform's collection functions.
+func (m *module) evalContext() *hcl.EvalContext {
+	return &hcl.EvalContext{
+		Functions: map[string]function.Function{
+			"concat": stdlib.ConcatFunc, "join": stdlib.JoinFunc, "distinct": stdlib.DistinctFunc,
+			"coalesce": stdlib.CoalesceFunc, "merge": stdlib.MergeFunc,
+		},
+		Variables: map[string]cty.Value{"local": cty.ObjectVal(m.values), "var": cty.ObjectVal(m.vars)},
+	}
+}
+
+// evalString evaluates e to a string, if it depends only on variables and
+// such locals.
+func (m *module) evalString(e hclsyntax.Expression) (string, bool) {
+	if e == nil {
+		return "", false
+	}
+	v, diags := e.Value(m.evalContext())
+	if diags.HasErrors() || !v.IsWhollyKnown() || v.IsNull() || !v.Type().Equals(cty.String) {
+		return "", false
+	}
+	return v.AsString(), true
+}
+
 // evalLocals evaluates the locals that depend only on variables, other such
 // locals and Terraform's collection functions.
 func (m *module) evalLocals() {
-	funcs := map[string]function.Function{
-		"concat": stdlib.ConcatFunc, "join": stdlib.JoinFunc, "distinct": stdlib.DistinctFunc,
-		"coalesce": stdlib.CoalesceFunc, "merge": stdlib.MergeFunc,
-	}
 	for progress := true; progress; {
 		progress = false
-		ctx := &hcl.EvalContext{Functions: funcs, Variables: map[string]cty.Value{
-			"local": cty.ObjectVal(m.values), "var": cty.ObjectVal(m.vars),
-		}}
+		ctx := m.evalContext()
 		for name, attr := range m.locals {
 			if _, done := m.values[name]; done {
 				continue

@@ -42,6 +42,30 @@ locals {
     google_service_account.reference_executor_push[*].email,
   )
 
+  # The audience of the OIDC tokens with which the push subscriptions and
+  # the scheduler call each function they feed (key: entry point), which
+  # the function accepts exactly (RUNWAY_PUSH_AUDIENCES).
+  #
+  # Cloud Run's invoker check takes a token whose audience is one of the
+  # service's URLs or custom audiences. A function made with the Cloud
+  # Functions v2 API has, besides its run.app URLs, a cloudfunctions.net URL
+  # (https://cloud.google.com/run/docs/triggering/https-request), the one
+  # Google's Cloud Functions docs issue tokens for ("For Cloud Functions,
+  # endpoint and audience are the same": the functions-bearer-token
+  # sample). Unlike the run.app URL of service_config[0].uri, which has a
+  # random part, it is known before the function exists, so each function
+  # is told its own URL without a dependency cycle. The pushes still go to
+  # the run.app URL, on which internal-only ingress admits them.
+  # A Go test checks that each subscription and job uses its function's
+  # entry here, and that the entry is that function's URL.
+  functions_url = "https://${var.region}-${var.project}.cloudfunctions.net"
+  push_audiences = {
+    CallbackDispatcher = "${local.functions_url}/runway-callback-dispatcher"
+    Reaper             = "${local.functions_url}/runway-reaper"
+    ReferenceExecutor  = "${local.functions_url}/runway-reference-executor"
+    WorkflowTrigger    = "${local.functions_url}/runway-workflow-trigger"
+  }
+
   # Every function gets exactly this environment: every RUNWAY_* variable
   # of shared/config but the dev-only RUNWAY_DEV_KEY_FILE (a Go test checks
   # it). Keep it the single place these are set.
@@ -66,6 +90,7 @@ locals {
     RUNWAY_ADMINS               = join(",", var.admins)
     RUNWAY_SYSTEM_CALLERS       = join(",", local.system_callers)
     RUNWAY_LOG_LEVEL            = var.log_level
+    RUNWAY_PUSH_AUDIENCES       = join(",", [for entry, url in local.push_audiences : "${entry}=${url}"])
     RUNWAY_CALLBACK_KMS_KEY     = google_kms_crypto_key.callback_secrets.id
   }
 }

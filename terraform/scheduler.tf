@@ -40,8 +40,8 @@ resource "google_cloud_scheduler_job" "reaper" {
 
     oidc_token {
       service_account_email = google_service_account.reaper_scheduler.email
-      # Cloud Run accepts tokens whose audience is the service URL.
-      audience = google_cloudfunctions2_function.reaper.service_config[0].uri
+      # The Reaper accepts this exactly (main.tf, push_audiences).
+      audience = local.push_audiences["Reaper"]
     }
   }
 

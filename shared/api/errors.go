@@ -3,8 +3,10 @@ package api
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/runwaydata/runway/shared/auth"
@@ -138,7 +140,11 @@ func fromAuthError(err *auth.Error) *Error {
 	case errors.Is(err.Kind, auth.ErrForbidden):
 		return &Error{Code: http.StatusForbidden, Message: err.Message, cause: err}
 	case errors.Is(err.Kind, auth.ErrUnavailable):
-		return &Error{Code: http.StatusServiceUnavailable, Message: err.Message, cause: err}
+		e := &Error{Code: http.StatusServiceUnavailable, Message: err.Message, cause: err}
+		if err.RetryAfter > 0 {
+			e.Header = http.Header{"Retry-After": {strconv.Itoa(int(math.Ceil(err.RetryAfter.Seconds())))}}
+		}
+		return e
 	default:
 		return &Error{Code: http.StatusInternalServerError, Message: "internal error", cause: err}
 	}

@@ -1,6 +1,9 @@
 package auth
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // The kinds of auth failure; shared/api maps them to 401, 403 and 503.
 var (
@@ -17,7 +20,10 @@ type Error struct {
 	// Missing is true when the request carried no credentials at all, which
 	// changes the WWW-Authenticate challenge (RFC 6750 §3.1).
 	Missing bool
-	Err     error
+	// RetryAfter, on an ErrUnavailable, is when the request may succeed
+	// again (the Retry-After of the 503); 0 when unknown.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string {

@@ -1,29 +1,24 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/sync/singleflight"
-	"google.golang.org/api/idtoken"
-	"google.golang.org/api/option"
+	"golang.org/x/time/rate"
 )
 
 // ClockSkew is how far the issuer's clock may be ahead of ours when we
-// check iat and nbf, and behind ours when we check exp.
+// check iat and nbf, and behind ours when we check exp. It applies alike
+// to every kind of token: Google's, service accounts' own and dev ones.
 const ClockSkew = 30 * time.Second
 
-// googleIssuers are the issuers of Google-signed ID tokens. idtoken does not
-// check the issuer, so Verify does.
+// googleIssuers are the issuers of Google-signed ID tokens.
 var googleIssuers = map[string]bool{
 	"accounts.google.com":         true,
 	"https://accounts.google.com": true,
@@ -41,6 +36,15 @@ type VerifierConfig struct {
 	// published, with {email} in place of the account; empty means
 	// DefaultServiceAccountKeysURL. Tests serve keys locally.
 	ServiceAccountKeysURL string
+	// GoogleCertsURL is where Google's ID token signing keys are
+	// published; empty means DefaultGoogleCertsURL.
+	GoogleCertsURL string
+	// UnknownAccountFetchRate and UnknownAccountFetchBurst bound the key
+	// fetches for service accounts whose keys are not cached (per second,
+	// after a burst); 0 means DefaultUnknownAccountFetchRate and
+	// DefaultUnknownAccountFetchBurst.
+	UnknownAccountFetchRate  rate.Limit
+	UnknownAccountFetchBurst int
 	// HTTPClient fetches Google's public keys. Tests point it at a local
 	// server; nil means the default client.
 	HTTPClient *http.Client
@@ -50,9 +54,13 @@ type VerifierConfig struct {
 
 // Verifier checks bearer tokens. One Verifier per process: it caches
 // Google's public keys for as long as Google's Cache-Control allows.
+//
+// Every kind of token is verified the same way, with golang-jwt against
+// keys Runway fetches and caches itself: the same clock, the same
+// ClockSkew and the same messages for all.
 type Verifier struct {
 	audiences       map[string]bool
-	google          *idtoken.Validator
+	google          *googleCerts
 	serviceAccounts *serviceAccountKeys
 	dev             ed25519.PublicKey
 	verified        verifiedTokens
@@ -70,18 +78,13 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	}
 	client := cfg.HTTPClient
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		client = &http.Client{Timeout: fetchTimeout}
 	}
-	// Wrap the transport so that a failed key fetch is told apart from a
-	// bad token (the first is a 503, the second a 401), and so that the
-	// requests of a new instance's first burst, which all miss the empty
-	// key cache, share one fetch: idtoken's cache does not coalesce them.
-	client = &http.Client{Transport: fetchProbe{next: &coalescing{next: client.Transport}}, Timeout: client.Timeout}
-	validator, err := idtoken.NewValidator(ctx, option.WithHTTPClient(client))
-	if err != nil {
-		return nil, fmt.Errorf("auth: new ID token validator: %w", err)
+	certsURL := cfg.GoogleCertsURL
+	if certsURL == "" {
+		certsURL = DefaultGoogleCertsURL
 	}
-	v.google = validator
+	v.google = &googleCerts{url: certsURL, client: client, now: v.now}
 	keysURL := cfg.ServiceAccountKeysURL
 	if keysURL == "" {
 		keysURL = DefaultServiceAccountKeysURL
@@ -89,7 +92,14 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	if !strings.Contains(keysURL, "{email}") {
 		return nil, fmt.Errorf("auth: the service account keys URL %q has no {email}", keysURL)
 	}
-	v.serviceAccounts = &serviceAccountKeys{url: keysURL, client: client, now: v.now, cache: map[string]keySet{}}
+	fetchRate, burst := cfg.UnknownAccountFetchRate, cfg.UnknownAccountFetchBurst
+	if fetchRate <= 0 {
+		fetchRate = DefaultUnknownAccountFetchRate
+	}
+	if burst <= 0 {
+		burst = DefaultUnknownAccountFetchBurst
+	}
+	v.serviceAccounts = newServiceAccountKeys(keysURL, client, v.now, fetchRate, burst)
 	return v, nil
 }
 
@@ -128,11 +138,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Caller, error) {
 	iss, _ := claims["iss"].(string)
 	switch {
 	case googleIssuers[iss]:
-		caller, err = v.verifyGoogle(ctx, token, parsed.Header, claims, func(aud string) bool { return v.audiences[aud] })
+		caller, err = v.verifyGoogle(ctx, token, parsed.Header, claims, now, v.audiences, "this API's")
 	case serviceAccountEmail.MatchString(iss):
-		caller, err = v.verifyServiceAccount(ctx, token, parsed.Header, claims)
+		caller, err = v.verifyServiceAccount(ctx, token, parsed.Header, claims, now)
 	case iss == DevIssuer:
-		caller, err = v.verifyDev(token)
+		caller, err = v.verifyDev(token, claims, now)
 	default:
 		err = unauthenticated(fmt.Sprintf("tokens issued by %q are not accepted", truncate(iss, 80)), nil)
 	}
@@ -145,27 +155,76 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Caller, error) {
 	return caller, nil
 }
 
-func (v *Verifier) verifyGoogle(ctx context.Context, token string, header map[string]any, claims jwt.MapClaims, acceptAudience func(string) bool) (Caller, error) {
-	// Google ID tokens are RS256. idtoken would also accept ES256 (IAP
-	// tokens, another issuer), so refuse anything else before it looks.
+// checkTimes checks a token's exp (required), iat and nbf against now,
+// allowing ClockSkew either way: one rule, and one message, for every kind
+// of token. Verifiers check it before fetching any key, so a stale token
+// costs no lookup; the signature check then applies the same rule again.
+func checkTimes(claims jwt.MapClaims, now time.Time) error {
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return unauthenticated("the token has no valid exp claim", err)
+	}
+	if now.After(exp.Add(ClockSkew)) {
+		return unauthenticated(fmt.Sprintf("the token expired at %s, %s ago (clocks may differ by %s at most)",
+			exp.UTC().Format(time.RFC3339), now.Sub(exp.Time).Truncate(time.Second), ClockSkew), jwt.ErrTokenExpired)
+	}
+	for _, c := range []struct {
+		name  string
+		get   func() (*jwt.NumericDate, error)
+		cause error
+	}{
+		{"iat", claims.GetIssuedAt, jwt.ErrTokenUsedBeforeIssued},
+		{"nbf", claims.GetNotBefore, jwt.ErrTokenNotValidYet},
+	} {
+		t, err := c.get()
+		if err != nil {
+			return unauthenticated("the token's "+c.name+" claim is not a time", err)
+		}
+		if t != nil && t.After(now.Add(ClockSkew)) {
+			return unauthenticated(fmt.Sprintf("the token is not valid yet: its %s is %s, %s from now (is the signer's clock ahead? clocks may differ by %s at most)",
+				c.name, t.UTC().Format(time.RFC3339), t.Sub(now).Truncate(time.Second), ClockSkew), c.cause)
+		}
+	}
+	return nil
+}
+
+// verifyGoogle checks a Google-signed ID token: RS256 with one of Google's
+// current keys, issued for one of audiences (whose names them in the
+// refusal), within its lifetime give or take ClockSkew, with a verified
+// email.
+func (v *Verifier) verifyGoogle(ctx context.Context, token string, header map[string]any, claims jwt.MapClaims, now time.Time, audiences map[string]bool, whose string) (Caller, error) {
+	// Google ID tokens are RS256 (IAP's are ES256, from another issuer).
 	if alg, _ := header["alg"].(string); alg != "RS256" {
 		return Caller{}, unauthenticated(fmt.Sprintf("Google ID tokens must be signed with RS256, not %q", truncate(alg, 20)), nil)
 	}
 	aud, _ := claims["aud"].(string)
-	if !acceptAudience(aud) {
-		return Caller{}, unauthenticated(fmt.Sprintf("the token's audience %q is not this API's", truncate(aud, 200)), nil)
+	if !audiences[aud] {
+		return Caller{}, unauthenticated(fmt.Sprintf("the token's audience %q is not %s", truncate(aud, 200), whose), nil)
 	}
-	if exp, err := claims.GetExpirationTime(); err != nil || exp == nil {
-		return Caller{}, unauthenticated("the token has no valid exp claim", err)
-	} else if v.now().After(exp.Add(ClockSkew)) {
-		return Caller{}, unauthenticated("the token expired at "+exp.UTC().Format(time.RFC3339), nil)
+	if err := checkTimes(claims, now); err != nil {
+		return Caller{}, err
 	}
-	probe := &probeResult{}
-	if _, err := v.google.Validate(withProbe(ctx, probe), token, aud); err != nil {
-		if probe.err != nil {
-			return Caller{}, &Error{Kind: ErrUnavailable, Message: "Google's public keys could not be fetched; retry later", Err: probe.err}
+	kid, _ := header["kid"].(string)
+	if kid == "" {
+		return Caller{}, unauthenticated("the token has no kid header naming Google's key", nil)
+	}
+	key, err := v.google.key(ctx, kid)
+	if err != nil {
+		return Caller{}, err
+	}
+	_, err = jwt.NewParser(
+		jwt.WithValidMethods([]string{"RS256"}),
+		jwt.WithAudience(aud),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(ClockSkew),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	).Parse(token, func(*jwt.Token) (any, error) { return key, nil })
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+			return Caller{}, unauthenticated("the token's signature is not valid", err)
 		}
-		return Caller{}, unauthenticated("the token's signature is not valid", err)
+		return Caller{}, unauthenticated("the token is not valid: "+claimsProblem(err), err)
 	}
 	email, _ := claims["email"].(string)
 	if email == "" {
@@ -177,19 +236,25 @@ func (v *Verifier) verifyGoogle(ctx context.Context, token string, header map[st
 	return Caller{Email: email, Via: "google"}, nil
 }
 
-func (v *Verifier) verifyDev(token string) (Caller, error) {
+func (v *Verifier) verifyDev(token string, claims jwt.MapClaims, now time.Time) (Caller, error) {
 	if v.dev == nil {
 		return Caller{}, unauthenticated("dev tokens are accepted only when the API runs in dev mode", nil)
 	}
-	claims := jwt.MapClaims{}
+	if err := checkTimes(claims, now); err != nil {
+		var authErr *Error
+		if errors.Is(err, jwt.ErrTokenExpired) && errors.As(err, &authErr) {
+			authErr.Message += "; make a new one with scripts/token --dev EMAIL"
+		}
+		return Caller{}, err
+	}
 	_, err := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(DevIssuer),
 		jwt.WithAudience(DevIssuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(ClockSkew),
-		jwt.WithTimeFunc(v.now),
-	).ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return v.dev, nil })
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	).Parse(token, func(*jwt.Token) (any, error) { return v.dev, nil })
 	if err != nil {
 		problem := claimsProblem(err)
 		if errors.Is(err, jwt.ErrTokenExpired) {
@@ -223,123 +288,46 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// fetchProbe records transport failures and non-200 answers in the probe
-// carried by the request's context.
-type fetchProbe struct{ next http.RoundTripper }
-
-type probeResult struct{ err error }
-
-type probeKey struct{}
-
-func withProbe(ctx context.Context, p *probeResult) context.Context {
-	return context.WithValue(ctx, probeKey{}, p)
-}
-
-func (f fetchProbe) RoundTrip(req *http.Request) (*http.Response, error) {
-	next := f.next
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	resp, err := next.RoundTrip(req)
-	if p, ok := req.Context().Value(probeKey{}).(*probeResult); ok {
-		switch {
-		case err != nil:
-			p.err = err
-		case resp.StatusCode != http.StatusOK:
-			p.err = fmt.Errorf("GET %s: status %d", req.URL.Redacted(), resp.StatusCode)
-		}
-	}
-	return resp, err
-}
-
-// coalescing makes concurrent GETs of one URL a single round trip, each
-// caller getting its own copy of the answer.
-type coalescing struct {
-	next  http.RoundTripper
-	group singleflight.Group
-}
-
-// maxKeysBytes bounds a key set's body.
-const maxKeysBytes = 1 << 20
-
-type fetched struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (c *coalescing) RoundTrip(req *http.Request) (*http.Response, error) {
-	next := c.next
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	if req.Method != http.MethodGet {
-		return next.RoundTrip(req)
-	}
-	ch := c.group.DoChan(req.URL.String(), func() (any, error) {
-		// The fetch serves every caller waiting for it, so the first
-		// caller's request ending (a client gone away) must not fail the
-		// others: it gets a context of its own.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), fetchTimeout)
-		defer cancel()
-		resp, err := next.RoundTrip(req.Clone(ctx))
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeysBytes))
-		if err != nil {
-			return nil, err
-		}
-		return fetched{status: resp.StatusCode, header: resp.Header, body: body}, nil
-	})
-	var res singleflight.Result
-	select {
-	case res = <-ch:
-	case <-req.Context().Done():
-		return nil, req.Context().Err()
-	}
-	if res.Err != nil {
-		return nil, res.Err
-	}
-	f := res.Val.(fetched)
-	return &http.Response{
-		Status: fmt.Sprintf("%d %s", f.status, http.StatusText(f.status)), StatusCode: f.status,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: f.header.Clone(), Body: io.NopCloser(bytes.NewReader(f.body)), ContentLength: int64(len(f.body)),
-		Request: req,
-	}, nil
-}
-
-// RequireCaller returns the check of functions that only Google calls on
-// Runway's behalf (Pub/Sub push subscriptions, Cloud Scheduler): the
-// request's token must be a Google ID token of one of emails.
+// RequireCaller returns the check of a function that only Google calls on
+// Runway's behalf (a Pub/Sub push subscription, Cloud Scheduler): the
+// request's token must be a Google ID token of one of emails, issued for
+// exactly one of audiences.
 //
-// Such tokens are issued for the function's own URL, which Cloud Run's
-// invoker check requires (and checks exactly, before the request reaches
-// Runway); so besides the API's audiences, the URL of a Cloud Run service
-// or Cloud Function is accepted here.
-func (v *Verifier) RequireCaller(emails []string) func(*http.Request) error {
+// audiences are the function's own URL(s), as configured
+// (RUNWAY_PUSH_AUDIENCES): the value its push subscription or scheduler job
+// sets as the OIDC token's audience. Cloud Run's invoker check verifies the
+// audience too, before the request reaches Runway: it accepts the URLs of
+// the service (its run.app URLs and, for a function made with the Cloud
+// Functions v2 API, its cloudfunctions.net URL, the audience Google's
+// Cloud Functions samples use) and its custom audiences. Checking it here
+// as well keeps out a token minted for another function or another
+// project's, should the invoker grants or ingress ever be wider than they
+// are. The API's audiences are not accepted: those tokens are callers'.
+func (v *Verifier) RequireCaller(emails, audiences []string) func(*http.Request) error {
 	allowed := map[string]bool{}
 	for _, e := range emails {
 		allowed[strings.ToLower(e)] = true
 	}
-	acceptAudience := func(aud string) bool { return v.audiences[aud] || isFunctionURL(aud) }
+	accepted := map[string]bool{}
+	for _, aud := range audiences {
+		accepted[aud] = true
+	}
 	return func(r *http.Request) error {
 		header := r.Header.Get("Authorization")
 		scheme, token, _ := strings.Cut(header, " ")
 		if header == "" || !strings.EqualFold(scheme, "Bearer") {
 			return &Error{Kind: ErrUnauthenticated, Missing: header == "", Message: "this function takes a Google ID token: Authorization: Bearer <token>"}
 		}
+		token = strings.TrimSpace(token)
 		claims := jwt.MapClaims{}
-		parsed, _, err := jwt.NewParser().ParseUnverified(strings.TrimSpace(token), claims)
+		parsed, _, err := jwt.NewParser().ParseUnverified(token, claims)
 		if err != nil {
 			return unauthenticated("the bearer token is not a well-formed JWT", err)
 		}
 		if iss, _ := claims["iss"].(string); !googleIssuers[iss] {
 			return forbidden("this function takes Google ID tokens of RUNWAY_SYSTEM_CALLERS only")
 		}
-		who, err := v.verifyGoogle(r.Context(), strings.TrimSpace(token), parsed.Header, claims, acceptAudience)
+		who, err := v.verifyGoogle(r.Context(), token, parsed.Header, claims, v.now(), accepted, "this function's URL (RUNWAY_PUSH_AUDIENCES)")
 		if err != nil {
 			return err
 		}
@@ -348,12 +336,4 @@ func (v *Verifier) RequireCaller(emails []string) func(*http.Request) error {
 		}
 		return nil
 	}
-}
-
-// isFunctionURL reports whether aud is the https URL of a Cloud Run service
-// or a Cloud Function.
-func isFunctionURL(aud string) bool {
-	u, err := url.Parse(aud)
-	return err == nil && u.Scheme == "https" &&
-		(strings.HasSuffix(u.Hostname(), ".run.app") || strings.HasSuffix(u.Hostname(), ".cloudfunctions.net"))
 }

@@ -34,6 +34,7 @@ type googleKeys struct {
 	kid     string
 	fetches atomic.Int64
 	delay   time.Duration // how long the server takes to answer
+	gate    chan struct{} // when not nil, the server answers once it is closed
 	server  *httptest.Server
 }
 
@@ -47,6 +48,9 @@ func newGoogleKeys(t testing.TB) *googleKeys {
 	g.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.fetches.Add(1)
 		time.Sleep(g.delay)
+		if g.gate != nil {
+			<-g.gate
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
 			"kty": "RSA", "alg": "RS256", "use": "sig", "kid": g.kid,
@@ -58,13 +62,16 @@ func newGoogleKeys(t testing.TB) *googleKeys {
 	return g
 }
 
-// client returns an HTTP client that sends every request to the local
-// key server, as if it were Google's.
+// client returns an HTTP client that sends the requests for Google's
+// certs to the local key server, as if it were Google's, and the others
+// (to local servers) where they go.
 func (g *googleKeys) client() *http.Client {
 	target, _ := url.Parse(g.server.URL)
 	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		r = r.Clone(r.Context())
-		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
+		if r.URL.Host == "www.googleapis.com" {
+			r = r.Clone(r.Context())
+			r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
+		}
 		return http.DefaultTransport.RoundTrip(r)
 	})}
 }
@@ -224,7 +231,7 @@ func TestAColdBurstFetchesGoogleKeysOnce(t *testing.T) {
 func TestACanceledCallerDoesNotFailTheBurst(t *testing.T) {
 	t.Parallel()
 	g := newGoogleKeys(t)
-	g.delay = 300 * time.Millisecond
+	g.gate = make(chan struct{}) // the fetch lasts until the test says
 	v := newVerifier(t, g, nil)
 	token := func(i int) string {
 		claims := idClaims(time.Now())
@@ -245,11 +252,12 @@ func TestACanceledCallerDoesNotFailTheBurst(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(50 * time.Millisecond) // they wait on the fetch
+	time.Sleep(50 * time.Millisecond) // they wait on the fetch (or join it later: it lasts)
 	cancel()
 	if err := <-first; err == nil {
 		t.Error("the canceled caller was answered as if verified")
 	}
+	close(g.gate)
 	wg.Wait()
 	if n := g.fetches.Load(); n != 1 {
 		t.Errorf("%d key fetches, want 1", n)
@@ -346,7 +354,11 @@ func TestAuthenticateReadsTheBearerHeader(t *testing.T) {
 	}
 }
 
-func TestRequireCaller(t *testing.T) {
+// TestRequireCallerAcceptsTheFunctionsOwnURLOnly: a system caller's token
+// must be issued for the function's own URL as configured, not for any
+// run.app or cloudfunctions.net URL (another project's, another
+// function's) nor for the API.
+func TestRequireCallerAcceptsTheFunctionsOwnURLOnly(t *testing.T) {
 	t.Parallel()
 	g := newGoogleKeys(t)
 	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
@@ -354,32 +366,45 @@ func TestRequireCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := newVerifier(t, g, key.Public().(ed25519.PublicKey))
-	check := v.RequireCaller([]string{"Scheduler@p.iam.gserviceaccount.com"})
+	const own = "https://europe-west1-p.cloudfunctions.net/runway-reaper"
+	check := v.RequireCaller([]string{"Scheduler@p.iam.gserviceaccount.com"}, []string{own})
 	request := func(token string) *http.Request {
 		r := httptest.NewRequest(http.MethodPost, "/", nil)
 		r.Header.Set("Authorization", "Bearer "+token)
 		return r
 	}
 	now := time.Now()
-	scheduler := idClaims(now)
-	scheduler["email"] = "scheduler@p.iam.gserviceaccount.com"
-	if err := check(request(g.sign(t, scheduler, nil))); err != nil {
-		t.Errorf("the scheduler's ID token was refused: %v", err)
+	scheduler := func(aud string) string {
+		c := idClaims(now)
+		c["email"], c["aud"] = "scheduler@p.iam.gserviceaccount.com", aud
+		return g.sign(t, c, nil)
 	}
-	// Pub/Sub push and Cloud Scheduler issue tokens for the function's URL.
-	scheduler["aud"] = "https://reaper-abc123-ew.a.run.app"
-	if err := check(request(g.sign(t, scheduler, nil))); err != nil {
+	if err := check(request(scheduler(own))); err != nil {
 		t.Errorf("the scheduler's ID token for the function's URL was refused: %v", err)
 	}
-	scheduler["aud"] = "https://evil.example.com"
-	if err := check(request(g.sign(t, scheduler, nil))); !errors.Is(err, auth.ErrUnauthenticated) {
-		t.Errorf("an ID token for another audience: %v, want unauthenticated", err)
+	for _, aud := range []string{
+		audience,                             // the API's
+		"https://reaper-abc123-ew.a.run.app", // some Cloud Run service
+		"https://europe-west1-other.cloudfunctions.net/runway-reaper",       // another project's function
+		"https://europe-west1-p.cloudfunctions.net/runway-workflow-trigger", // another function
+		own + "/",
+		"https://evil.example.com",
+	} {
+		if err := check(request(scheduler(aud))); !errors.Is(err, auth.ErrUnauthenticated) || !strings.Contains(err.Error(), "RUNWAY_PUSH_AUDIENCES") {
+			t.Errorf("the scheduler's ID token for %s: %v, want unauthenticated naming RUNWAY_PUSH_AUDIENCES", aud, err)
+		}
 	}
-	if err := check(request(g.sign(t, idClaims(now), nil))); !errors.Is(err, auth.ErrForbidden) {
+	someoneElse := idClaims(now)
+	someoneElse["aud"] = own
+	if err := check(request(g.sign(t, someoneElse, nil))); !errors.Is(err, auth.ErrForbidden) {
 		t.Errorf("someone else's ID token: %v, want forbidden", err)
 	}
 	dev, _ := auth.SignDevToken(key, "scheduler@p.iam.gserviceaccount.com", now, time.Hour)
 	if err := check(request(dev)); !errors.Is(err, auth.ErrForbidden) {
 		t.Errorf("a dev token in the scheduler's name: %v, want forbidden", err)
+	}
+	none := v.RequireCaller([]string{"scheduler@p.iam.gserviceaccount.com"}, nil)
+	if err := none(request(scheduler(own))); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("a function with no URL configured accepted a token: %v", err)
 	}
 }

@@ -72,6 +72,10 @@ type Config struct {
 	// SystemCallers are the service accounts of the push subscriptions and
 	// the scheduler, the only callers of the functions they feed.
 	SystemCallers []string
+	// PushAudiences are, by entry point, the URLs the functions that push
+	// subscriptions and the scheduler call are called as: each accepts
+	// system callers' tokens issued for its own URLs only.
+	PushAudiences map[string][]string
 	// LogLevel is the least severe level logged.
 	LogLevel slog.Level
 
@@ -110,6 +114,7 @@ var Variables = []Variable{
 	{"RUNWAY_SA_KEYS_URL", auth.DefaultServiceAccountKeysURL, "where service accounts' public keys are published ({email} is replaced)"},
 	{"RUNWAY_ADMINS", "", "comma-separated emails of platform admins"},
 	{"RUNWAY_SYSTEM_CALLERS", "", "comma-separated service accounts of the push subscriptions and the scheduler"},
+	{"RUNWAY_PUSH_AUDIENCES", "", "comma-separated EntryPoint=URL: the audience the push subscription's or scheduler's tokens are issued for, per function"},
 	{"RUNWAY_LOG_LEVEL", "info", "debug, info, warning or error"},
 	{"RUNWAY_CALLBACK_KMS_KEY", "", "Cloud KMS key sealing the callback signing secrets (required by Access and CallbackDispatcher outside dev mode)"},
 }
@@ -199,6 +204,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		problems = append(problems, fmt.Errorf("RUNWAY_SA_KEYS_URL must contain {email}, not %q", c.ServiceAccountKeysURL))
 	}
 	c.SystemCallers = list(get("RUNWAY_SYSTEM_CALLERS"))
+	if c.PushAudiences, err = ParsePushAudiences(get("RUNWAY_PUSH_AUDIENCES")); err != nil {
+		problems = append(problems, fmt.Errorf("RUNWAY_PUSH_AUDIENCES: %w", err))
+	}
 	c.APIURL = get("RUNWAY_API_URL")
 	if u, err := url.Parse(c.APIURL); c.APIURL != "" && (err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http")) {
 		problems = append(problems, fmt.Errorf("RUNWAY_API_URL must be a URL such as https://runway.example.com, not %q", c.APIURL))
@@ -245,6 +253,28 @@ type Rate struct {
 	N      int
 	Period time.Duration
 }
+
+// ParsePushAudiences reads RUNWAY_PUSH_AUDIENCES: comma-separated
+// EntryPoint=URL entries, an entry point possibly named more than once.
+// The Terraform check reads the module's value with it.
+func ParsePushAudiences(s string) (map[string][]string, error) {
+	var out map[string][]string
+	for _, item := range list(s) {
+		function, aud, ok := strings.Cut(item, "=")
+		function, aud = strings.TrimSpace(function), strings.TrimSpace(aud)
+		u, err := url.Parse(aud)
+		if !ok || !entryPoint.MatchString(function) || err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, fmt.Errorf("write EntryPoint=https://URL entries, such as Reaper=https://europe-west1-my-project.cloudfunctions.net/runway-reaper; not %q", item)
+		}
+		if out == nil {
+			out = map[string][]string{}
+		}
+		out[function] = append(out[function], aud)
+	}
+	return out, nil
+}
+
+var entryPoint = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
 
 // parseRate reads a rate written "<n>/s", "<n>/m" or "<n>/h"; "0" means
 // none.

@@ -109,3 +109,27 @@ func TestCallbackKMSKey(t *testing.T) {
 		t.Fatalf("a key that is not a resource name: %v", err)
 	}
 }
+
+func TestPushAudiences(t *testing.T) {
+	t.Parallel()
+	got, err := Load(lookup(map[string]string{
+		"RUNWAY_PROJECT": "p", "RUNWAY_AUDIENCES": "https://api.example",
+		"RUNWAY_PUSH_AUDIENCES": " Reaper=https://europe-west1-p.cloudfunctions.net/runway-reaper , WorkflowTrigger=https://europe-west1-p.cloudfunctions.net/runway-workflow-trigger,Reaper=https://runway-reaper-123.europe-west1.run.app",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"Reaper":          {"https://europe-west1-p.cloudfunctions.net/runway-reaper", "https://runway-reaper-123.europe-west1.run.app"},
+		"WorkflowTrigger": {"https://europe-west1-p.cloudfunctions.net/runway-workflow-trigger"},
+	}
+	if diff := cmp.Diff(want, got.PushAudiences); diff != "" {
+		t.Errorf("PushAudiences (-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{"https://europe-west1-p.cloudfunctions.net/runway-reaper", "Reaper=", "Reaper=http://insecure.example", "=https://x.example", "Re aper=https://x.example", "Reaper=runway-reaper"} {
+		_, err := Load(lookup(map[string]string{"RUNWAY_PROJECT": "p", "RUNWAY_AUDIENCES": "https://api.example", "RUNWAY_PUSH_AUDIENCES": bad}))
+		if err == nil || !strings.Contains(err.Error(), "RUNWAY_PUSH_AUDIENCES") {
+			t.Errorf("RUNWAY_PUSH_AUDIENCES=%q: %v, want an error naming it", bad, err)
+		}
+	}
+}
