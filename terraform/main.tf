@@ -63,6 +63,7 @@ locals {
     CallbackDispatcher = "${local.functions_url}/runway-callback-dispatcher"
     Reaper             = "${local.functions_url}/runway-reaper"
     ReferenceExecutor  = "${local.functions_url}/runway-reference-executor"
+    Scheduler          = "${local.functions_url}/runway-scheduler"
     WorkflowTrigger    = "${local.functions_url}/runway-workflow-trigger"
   }
 

@@ -39,6 +39,7 @@ output "function_service_uris" {
     { for entry, r in local.lb_routes : entry => r.uri },
     {
       Reaper          = google_cloudfunctions2_function.reaper.service_config[0].uri
+      Scheduler       = google_cloudfunctions2_function.scheduler.service_config[0].uri
       WorkflowTrigger = google_cloudfunctions2_function.workflow_trigger.service_config[0].uri
     },
     { for f in google_cloudfunctions2_function.reference_executor : "ReferenceExecutor" => f.service_config[0].uri },

@@ -229,12 +229,18 @@ variable "push_maximum_backoff" {
 }
 
 #
-# Reaper schedule
+# Reaper and Scheduler schedules
 #
 
 variable "reaper_schedule" {
   type        = string
   description = "Cron schedule of the Reaper (Cloud Scheduler, unix-cron format)."
+  default     = "* * * * *"
+}
+
+variable "scheduler_schedule" {
+  type        = string
+  description = "Cron schedule of the Scheduler, which launches the configurations' due ticks: every minute, the finest a schedule_interval can be."
   default     = "* * * * *"
 }
 

@@ -44,6 +44,7 @@ func New(deps Deps) (*Handler, error) {
 		api.NewAction("deploy_configuration", h.deploy),
 		api.NewAction("get_configuration", h.get),
 		api.NewAction("list_configurations", h.list),
+		api.NewAction("get_schedule", h.schedule),
 	)
 	if err != nil {
 		return nil, err
@@ -85,4 +86,15 @@ func (h *Handler) list(ctx context.Context, _ auth.Caller, req api.ListConfigura
 		out.Configurations = append(out.Configurations, api.NewConfigurationResult(c, false))
 	}
 	return out, nil
+}
+
+// upcomingTicks is how many next ticks get_schedule shows.
+const upcomingTicks = 5
+
+func (h *Handler) schedule(ctx context.Context, _ auth.Caller, req api.GetScheduleRequest) (api.ScheduleResponse, error) {
+	cfg, err := h.configs.Get(ctx, req.Account, req.Ref())
+	if err != nil {
+		return api.ScheduleResponse{}, err
+	}
+	return api.NewScheduleResponse(cfg, configs.UpcomingTicks(cfg.Schedule, cfg.Ticks, upcomingTicks)), nil
 }

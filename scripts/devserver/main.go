@@ -92,7 +92,14 @@ func run(addr, admin string) error {
 	if err := runway.StartDelivery(ctx, env); err != nil {
 		return err
 	}
-	go reapEvery(ctx, env, reaperInterval)
+	go every(ctx, env, "Reaper", passInterval, func(ctx context.Context) (any, bool, error) {
+		pass, err := env.Runs.Reap(ctx, env.Store, runs.DefaultReaperConfig)
+		return pass, pass != runs.Pass{}, err
+	})
+	go every(ctx, env, "Scheduler", passInterval, func(ctx context.Context) (any, bool, error) {
+		pass, err := env.Schedules.Pass(ctx)
+		return pass, pass.Launched > 0, err
+	})
 
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
@@ -112,24 +119,28 @@ func run(addr, admin string) error {
 // executorEmail is the reference executor's identity on the local stack.
 const executorEmail = "reference-executor@runway.local"
 
-// reaperInterval is how often the local stack's Reaper makes a pass: more
-// often than a deployment's every minute, so that demos need not wait.
-const reaperInterval = 5 * time.Second
+// passInterval is how often the local stack's Reaper and Scheduler make a
+// pass: more often than a deployment's every minute, so that demos need
+// not wait (a schedule still fires at most once a minute).
+const passInterval = 5 * time.Second
 
-func reapEvery(ctx context.Context, env *runway.Env, every time.Duration) {
-	ticker := time.NewTicker(every)
+// every runs pass, the local stand-in for a function Cloud Scheduler
+// calls, until ctx ends; it logs the passes that did something.
+func every(ctx context.Context, env *runway.Env, function string, interval time.Duration, pass func(context.Context) (any, bool, error)) {
+	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
-	log := env.Logger.With(slog.String("function", "Reaper"))
+	log := env.Logger.With(slog.String("function", function))
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			pass, err := env.Runs.Reap(ctx, env.Store, runs.DefaultReaperConfig)
-			if err != nil {
-				log.ErrorContext(ctx, "reaper pass failed", slog.Any("error", err))
-			} else if pass != (runs.Pass{}) {
-				log.InfoContext(ctx, "reaper pass", slog.Any("pass", pass))
+			result, did, err := pass(ctx)
+			switch {
+			case err != nil:
+				log.ErrorContext(ctx, "pass failed", slog.Any("error", err))
+			case did:
+				log.InfoContext(ctx, "pass", slog.Any("pass", result))
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"time"
+
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -129,17 +131,20 @@ func (r SetConfigurationStatusRequest) Validate() []FieldError {
 // ConfigurationResult is a configuration as the API returns it. The
 // definition is left out of lists.
 type ConfigurationResult struct {
-	Account           string         `json:"account"`
-	Environment       string         `json:"environment"`
-	ConfigurationType string         `json:"configuration_type"`
-	ConfigurationID   string         `json:"configuration_id"`
-	JobID             string         `json:"job_id"`
-	Activated         bool           `json:"activated"`
-	Archived          bool           `json:"archived"`
-	Version           int            `json:"version"`
-	UpdatedBy         string         `json:"updated_by"`
-	UpdatedAt         string         `json:"updated_at"`
-	Definition        map[string]any `json:"definition,omitempty"`
+	Account           string `json:"account"`
+	Environment       string `json:"environment"`
+	ConfigurationType string `json:"configuration_type"`
+	ConfigurationID   string `json:"configuration_id"`
+	JobID             string `json:"job_id"`
+	Activated         bool   `json:"activated"`
+	Archived          bool   `json:"archived"`
+	Version           int    `json:"version"`
+	UpdatedBy         string `json:"updated_by"`
+	UpdatedAt         string `json:"updated_at"`
+	// NextTick is when its schedule next launches it, while it runs on
+	// its own (get_schedule tells more).
+	NextTick   string         `json:"next_tick,omitempty"`
+	Definition map[string]any `json:"definition,omitempty"`
 }
 
 // NewConfigurationResult converts a configuration, with its definition or
@@ -148,7 +153,7 @@ func NewConfigurationResult(c runs.Configuration, withDefinition bool) Configura
 	r := ConfigurationResult{
 		Account: c.Account, Environment: c.Environment, ConfigurationType: c.ConfigurationType,
 		ConfigurationID: c.ConfigurationID, JobID: c.JobID, Activated: c.Activated, Archived: c.Archived,
-		Version: c.Version, UpdatedBy: c.UpdatedBy, UpdatedAt: FormatTime(c.UpdatedAt),
+		Version: c.Version, UpdatedBy: c.UpdatedBy, UpdatedAt: FormatTime(c.UpdatedAt), NextTick: formatOptional(c.Ticks.Next),
 	}
 	if withDefinition {
 		r.Definition = c.Definition
@@ -166,4 +171,65 @@ type ConfigurationResponse struct {
 type ConfigurationsResponse struct {
 	Configurations []ConfigurationResult `json:"configurations"`
 	NextPageToken  string                `json:"next_page_token,omitempty"`
+}
+
+// GetScheduleRequest is the body of get_schedule on /v1/configuration:
+// where a configuration's own schedule stands.
+type GetScheduleRequest struct {
+	Action string `json:"action"`
+	ConfigRefRequest
+}
+
+// Validate implements Request.
+func (r GetScheduleRequest) Validate() []FieldError {
+	var p problems
+	r.validate(&p)
+	return p
+}
+
+// ScheduleResponse answers get_schedule: a configuration's schedule, its
+// next ticks and the last one launched, and why no tick runs when none
+// does.
+type ScheduleResponse struct {
+	ConfigurationID   string `json:"configuration_id"`
+	ConfigurationType string `json:"configuration_type"`
+	Environment       string `json:"environment"`
+	// ScheduleInterval is as deployed; "None" when there is none.
+	ScheduleInterval string `json:"schedule_interval"`
+	StartDate        string `json:"start_date,omitempty"` // YYYY-MM-DD
+	Catchup          bool   `json:"catchup"`
+	MaxActiveRuns    int    `json:"max_active_runs"`
+	// NextTicks are the next times the schedule launches the
+	// configuration, soonest first; none while no tick runs.
+	NextTicks []string `json:"next_ticks"`
+	// LastTick is the last tick launched.
+	LastTick string `json:"last_tick,omitempty"`
+	// NotRunning says why no tick runs: no schedule_interval, deactivated
+	// or archived.
+	NotRunning string `json:"not_running,omitempty"`
+}
+
+// NewScheduleResponse describes c's schedule, with its upcoming ticks.
+func NewScheduleResponse(c runs.Configuration, upcoming []time.Time) ScheduleResponse {
+	r := ScheduleResponse{
+		ConfigurationID: c.ConfigurationID, ConfigurationType: c.ConfigurationType, Environment: c.Environment,
+		ScheduleInterval: c.Schedule.Interval, Catchup: c.Schedule.Catchup, MaxActiveRuns: c.Schedule.MaxActiveRuns,
+		NextTicks: make([]string, 0, len(upcoming)), LastTick: formatOptional(c.Ticks.Last),
+	}
+	if !c.Schedule.Start.IsZero() {
+		r.StartDate = c.Schedule.Start.Format(time.DateOnly)
+	}
+	for _, t := range upcoming {
+		r.NextTicks = append(r.NextTicks, FormatTime(t))
+	}
+	switch {
+	case c.Schedule.Interval == "":
+		r.ScheduleInterval = "None"
+		r.NotRunning = `schedule_interval is "None": it runs when launched (launch_job) or by a workflow`
+	case c.Archived:
+		r.NotRunning = "archived: no tick runs until it is unarchived (set_configuration_status)"
+	case !c.Activated:
+		r.NotRunning = "deactivated: no tick runs until it is activated again (set_configuration_status), from then on, or from its last tick with catchup"
+	}
+	return r
 }

@@ -30,6 +30,7 @@ var Policy = map[string]Role{
 	"deploy_configuration": RoleEditor,
 	"get_configuration":    RoleViewer,
 	"list_configurations":  RoleViewer,
+	"get_schedule":         RoleViewer,
 	// GET /rest/v1/executions/{flowId}: ETLWorks gives it to executers and up
 	"get_flow_status": RoleExecuter,
 	// /v1/access

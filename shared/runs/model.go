@@ -100,8 +100,11 @@ type Configuration struct {
 	Schedule          Schedule       // when it runs on its own, and how many runs at once
 	Ticks             Ticks          // where its schedule stands
 	Version           int            // 1 for the first deploy, then one more per deploy
-	UpdatedBy         string
-	UpdatedAt         time.Time
+	// Revision is when the stored configuration was last written, as it
+	// was read: a write conditional on it fails if it changed since.
+	Revision  time.Time
+	UpdatedBy string
+	UpdatedAt time.Time
 }
 
 // Policy is a configuration's execution policy, from its definition's

@@ -2,11 +2,11 @@
 // Scheduler pass finds the configurations whose next tick is due and
 // launches each due tick once.
 //
-// A tick's run is created in the transaction that moves the
-// configuration's next tick past it, with a key derived from the
-// configuration and the tick: two passes at once, a pass that dies
-// halfway, or a redeploy in the middle of a tick still make one run per
-// tick. A run created but not published (the pass died before) is
+// A tick's run is created in the same atomic write that moves the
+// configuration's next tick past it, on condition that the configuration
+// is as the pass read it, with a key derived from the configuration and
+// the tick: two passes at once, a pass that dies halfway, or a redeploy in
+// the middle of a tick still make one run per tick. A run created but not published (the pass died before) is
 // published by the Reaper, as every launch is.
 package schedules
 
@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -30,12 +31,13 @@ type Store interface {
 	// DueConfigurations returns the configurations of shard whose next
 	// tick is at or before now, soonest first, at most limit.
 	DueConfigurations(ctx context.Context, shard int, now time.Time, limit int) ([]runs.Configuration, error)
-	// LaunchTicks reads the configuration and, in the same transaction,
-	// creates the runs decide returns and saves the ticks it returns.
-	// It returns the runs created (none when another pass created them
-	// first) and the configuration as read.
-	LaunchTicks(ctx context.Context, account string, ref runs.ConfigRef,
-		decide func(runs.Configuration) ([]runs.Run, runs.Ticks)) ([]runs.Run, runs.Configuration, error)
+	// LaunchTicks creates the runs of cfg's due ticks and saves its new
+	// ticks, in one atomic write, if cfg is still as it was read (its
+	// Revision) and none of the runs exists; it reports whether it wrote.
+	LaunchTicks(ctx context.Context, cfg runs.Configuration, created []runs.Run, ticks runs.Ticks) (bool, error)
+	// GetConfiguration returns a configuration, or an error wrapping
+	// runs.ErrNotFound.
+	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
 }
 
 // Launcher starts a run the store created: it publishes its launch.
@@ -122,6 +124,9 @@ func (s *Service) passShard(ctx context.Context, shard int, now time.Time) (Pass
 		return Pass{}, fmt.Errorf("store.DueConfigurations: %w", err)
 	}
 	pass := Pass{Configurations: len(due)}
+	// Passes that overlap take the configurations in different orders, so
+	// that they seldom wait on each other's transactions.
+	rand.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
 	var errs []error
 	for _, cfg := range due {
 		n, err := s.launch(ctx, cfg, now)
@@ -133,20 +138,41 @@ func (s *Service) passShard(ctx context.Context, shard int, now time.Time) (Pass
 	return pass, errors.Join(errs...)
 }
 
+// writeAttempts bounds how often launch reads a configuration again that
+// changed under it.
+const writeAttempts = 5
+
 // launch launches the due ticks of one configuration, and says how many.
-func (s *Service) launch(ctx context.Context, due runs.Configuration, now time.Time) (int, error) {
-	launched, cfg, err := s.store.LaunchTicks(ctx, due.Account, due.Ref(), func(cfg runs.Configuration) ([]runs.Run, runs.Ticks) {
-		return Decide(cfg, now, s.config.TicksPerConfiguration)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("store.LaunchTicks: %w", err)
+// When another pass, or a redeploy, changed the configuration since it was
+// read, it reads it again and decides again: what the other pass launched
+// is no longer due, and a redeploy does not make a tick skipped.
+func (s *Service) launch(ctx context.Context, cfg runs.Configuration, now time.Time) (int, error) {
+	for range writeAttempts {
+		created, ticks := Decide(cfg, now, s.config.TicksPerConfiguration)
+		if len(created) == 0 && ticks == cfg.Ticks {
+			return 0, nil
+		}
+		wrote, err := s.store.LaunchTicks(ctx, cfg, created, ticks)
+		if err != nil {
+			return 0, fmt.Errorf("store.LaunchTicks: %w", err)
+		}
+		if wrote {
+			log := logging.FromContext(ctx).With(slog.String("account", cfg.Account), slog.String("configuration_id", cfg.ConfigurationID))
+			for _, run := range created {
+				log.InfoContext(ctx, "scheduled tick launched", slog.String("run_id", run.RunID), slog.String("execution_date", run.ExecutionDate))
+				s.launcher.Publish(ctx, run, cfg.Definition)
+			}
+			return len(created), nil
+		}
+		cfg, err = s.store.GetConfiguration(ctx, cfg.Account, cfg.Ref())
+		if errors.Is(err, runs.ErrNotFound) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("store.GetConfiguration: %w", err)
+		}
 	}
-	log := logging.FromContext(ctx).With(slog.String("account", cfg.Account), slog.String("configuration_id", cfg.ConfigurationID))
-	for _, run := range launched {
-		log.InfoContext(ctx, "scheduled tick launched", slog.String("run_id", run.RunID), slog.String("execution_date", run.ExecutionDate))
-		s.launcher.Publish(ctx, run, cfg.Definition)
-	}
-	return len(launched), nil
+	return 0, fmt.Errorf("it kept changing: %d attempts", writeAttempts)
 }
 
 // Decide returns the runs cfg's due ticks launch at now, at most batch,

@@ -44,6 +44,8 @@ var examples = map[string]Example{
 	"get_configuration": {"POST", "/v1/configuration", `{"action": "get_configuration", "account": "ACCOUNT", "environment": "DEV",
 		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV"}`},
 	"list_configurations": {"POST", "/v1/configuration", `{"action": "list_configurations", "account": "ACCOUNT"}`},
+	"get_schedule": {"POST", "/v1/configuration", `{"action": "get_schedule", "account": "ACCOUNT", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "000001_append_some_data_DEV"}`},
 	"report_run_status": {"POST", "/v1/dag/status", `{"action": "report_run_status", "account": "ACCOUNT", "environment": "DEV",
 		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV",
 		"run_id": "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179", "executor_id": "e-1", "status": "SUCCESS"}`},

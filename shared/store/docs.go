@@ -323,6 +323,7 @@ func decodeConfig(snap *firestore.DocumentSnapshot) (runs.Configuration, error) 
 		Schedule: runs.Schedule{Interval: d.ScheduleInterval, Start: valueOf(d.StartDate), Catchup: d.Catchup,
 			MaxActiveRuns: max(d.MaxActiveRuns, 1)},
 		Ticks:     runs.Ticks{Next: valueOf(d.NextTick), Last: valueOf(d.LastTick)},
+		Revision:  snap.UpdateTime,
 		Version:   d.Version,
 		UpdatedBy: d.UpdatedBy,
 		UpdatedAt: d.UpdatedAt.UTC(),

@@ -42,53 +42,32 @@ func (s *Store) DueConfigurations(ctx context.Context, shard int, now time.Time,
 	return decodeConfigs(snaps)
 }
 
-// LaunchTicks implements schedules.Store: in one transaction, it reads the
-// configuration, lets decide say which runs its due ticks launch and where
-// its schedule then stands, and creates those runs with the new ticks. A
-// run of a tick is created once: its key is the tick's, and the ticks it
-// launched are behind the next tick written with it. When another pass
-// created a tick's run first, nothing is written and no run is returned.
-func (s *Store) LaunchTicks(ctx context.Context, account string, ref runs.ConfigRef,
-	decide func(runs.Configuration) ([]runs.Run, runs.Ticks)) ([]runs.Run, runs.Configuration, error) {
+// LaunchTicks implements schedules.Store: it creates the runs of cfg's
+// due ticks and saves its new ticks in one atomic write, on condition that
+// cfg is still as it was read and that no run of those ticks exists. Of
+// two passes that read the same configuration, or of a pass and a
+// redeploy, one write wins and the other changes nothing (false), without
+// the waits of transactions that contend for the same document.
+func (s *Store) LaunchTicks(ctx context.Context, cfg runs.Configuration, created []runs.Run, ticks runs.Ticks) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	doc := s.configRef(account, ref)
-	var (
-		launched []runs.Run
-		cfg      runs.Configuration
-	)
-	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		launched = nil // the function may run again after a conflict
-		snap, err := tx.Get(doc)
-		if err != nil {
-			return err
-		}
-		if cfg, err = decodeConfig(snap); err != nil {
-			return err
-		}
-		created, ticks := decide(cfg)
-		if len(created) == 0 && ticks == cfg.Ticks {
-			return nil
-		}
-		for _, run := range created {
-			if err := tx.Create(s.runs(account).Doc(run.Key), encodeRun(run)); err != nil {
-				return err
-			}
-		}
-		cfg.Ticks = ticks
-		launched = created
-		return tx.Update(doc, []firestore.Update{
-			{Path: "next_tick", Value: nullableTime(ticks.Next)},
-			{Path: "last_tick", Value: nullableTime(ticks.Last)},
-		})
-	})
-	if status.Code(err) == codes.AlreadyExists {
-		return nil, cfg, nil
+	//lint:ignore SA1019 WriteBatch is the client's one Commit of several writes with preconditions, without a transaction.
+	batch := s.client.Batch()
+	for _, run := range created {
+		batch.Create(s.runs(cfg.Account).Doc(run.Key), encodeRun(run))
 	}
-	if err != nil {
-		return nil, runs.Configuration{}, classifyTx("store.LaunchTicks", err)
+	batch.Update(s.configRef(cfg.Account, cfg.Ref()), []firestore.Update{
+		{Path: "next_tick", Value: nullableTime(ticks.Next)},
+		{Path: "last_tick", Value: nullableTime(ticks.Last)},
+	}, firestore.LastUpdateTime(cfg.Revision))
+	_, err := batch.Commit(ctx)
+	switch status.Code(err) {
+	case codes.OK:
+		return true, nil
+	case codes.FailedPrecondition, codes.AlreadyExists, codes.NotFound:
+		return false, nil // changed, launched or deleted since it was read
 	}
-	return launched, cfg, nil
+	return false, classify("store.LaunchTicks", err)
 }
 
 // nullableTime is t as an update's value: the field's removal when t is

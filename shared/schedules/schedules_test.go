@@ -1,0 +1,274 @@
+package schedules_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/runwaydata/runway"
+	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
+	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/schedules"
+	"github.com/runwaydata/runway/shared/stacktest"
+	"github.com/runwaydata/runway/shared/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// clock is the time of a test's Scheduler, which the test moves: no test
+// waits for the next minute.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+
+func day(s string) time.Time {
+	t, err := time.Parse("2006-01-02 15:04", s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// world is a stack with a Scheduler and a configuration service on the
+// test's clock.
+type world struct {
+	*stacktest.Stack
+	clock     *clock
+	configs   *configs.Service
+	scheduler *schedules.Service
+}
+
+func newWorld(t *testing.T, now time.Time) *world {
+	t.Helper()
+	s := stacktest.New(t)
+	c := &clock{now: now}
+	cfgs, err := configs.NewService(s.Env.Store, c.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched, err := schedules.NewService(s.Env.Store, s.Env.Runs, runway.DefaultScheduleConfig, c.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{Stack: s, clock: c, configs: cfgs, scheduler: sched}
+}
+
+func (w *world) deploy(t *testing.T, id string, fields map[string]any) runs.Configuration {
+	t.Helper()
+	def := map[string]any{"configuration_type": "table-to-table", "configuration_id": id, "account": "000099", "environment": "DEV"}
+	for k, v := range fields {
+		def[k] = v
+	}
+	cfg, err := w.configs.Deploy(context.Background(), auth.Caller{Email: stacktest.Admin}, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// pass makes a Scheduler pass at time now.
+func (w *world) pass(t *testing.T, now time.Time) schedules.Pass {
+	t.Helper()
+	w.clock.Set(now)
+	p, err := w.scheduler.Pass(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// scheduled returns the execution dates of cfg's scheduled runs, oldest
+// first, and fails on any other run or on a run with the wrong fields.
+func (w *world) scheduled(t *testing.T, cfg runs.Configuration) []string {
+	t.Helper()
+	found, err := w.Env.Store.QueryRuns(context.Background(), "000099", runs.Query{Kind: cfg.Kind, Environment: cfg.Environment,
+		ConfigurationID: cfg.ConfigurationID, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dates []string
+	for _, r := range found {
+		if r.TriggerType != runs.TriggerSchedule || r.StartedBy != schedules.Scheduled || r.Status != runs.StatusRunning {
+			t.Errorf("run %s: trigger %q by %q, %s", r.RunID, r.TriggerType, r.StartedBy, r.Status)
+		}
+		dates = append(dates, r.ExecutionDate)
+	}
+	sort.Strings(dates)
+	return dates
+}
+
+// TestDailyScheduleDeployedAfterItsTime: "0 7 * * *" deployed at 09:00
+// does not run until the next day's 07:00 tick, which launches exactly one
+// run dated that day.
+func TestDailyScheduleDeployedAfterItsTime(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, day("2026-12-01 09:00"))
+	cfg := w.deploy(t, "000099_daily", map[string]any{"schedule_interval": "0 7 * * *", "start_date": "2026, 1, 1"})
+	if want := day("2026-12-02 07:00"); !cfg.Ticks.Next.Equal(want) {
+		t.Fatalf("next tick %v, want %v", cfg.Ticks.Next, want)
+	}
+	for _, now := range []string{"2026-12-01 09:00", "2026-12-01 23:59", "2026-12-02 06:59"} {
+		if p := w.pass(t, day(now)); p.Launched != 0 {
+			t.Fatalf("a pass at %s launched %d runs", now, p.Launched)
+		}
+	}
+	if p := w.pass(t, day("2026-12-02 07:00")); p.Launched != 1 {
+		t.Fatalf("the 07:00 pass launched %d runs", p.Launched)
+	}
+	// The next pass, still in that minute or a bit late, launches nothing.
+	w.pass(t, day("2026-12-02 07:00").Add(40*time.Second))
+	w.pass(t, day("2026-12-02 07:03"))
+	if got := w.scheduled(t, cfg); !cmp.Equal(got, []string{"2026-12-02"}) {
+		t.Errorf("scheduled runs dated %v, want one on 2026-12-02", got)
+	}
+	got, err := w.configs.Get(context.Background(), "000099", cfg.Ref())
+	if err != nil || !got.Ticks.Next.Equal(day("2026-12-03 07:00")) || !got.Ticks.Last.Equal(day("2026-12-02 07:00")) {
+		t.Errorf("ticks after the launch %+v (%v)", got.Ticks, err)
+	}
+}
+
+// TestCatchup: with catchup, every tick since start_date is launched,
+// oldest first, in batches of at most TicksPerConfiguration a pass;
+// without, only the latest.
+func TestCatchup(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, day("2026-12-01 09:00"))
+	catchup := w.deploy(t, "000099_catchup", map[string]any{"schedule_interval": "@daily", "start_date": "2026, 11, 28", "catchup": true})
+	latest := w.deploy(t, "000099_latest", map[string]any{"schedule_interval": "@daily", "start_date": "2026, 11, 28"})
+	long := w.deploy(t, "000099_long", map[string]any{"schedule_interval": "@daily", "start_date": "2026, 10, 1", "catchup": true})
+	w.pass(t, day("2026-12-01 09:00"))
+	if got, want := w.scheduled(t, catchup), []string{"2026-11-29", "2026-11-30", "2026-12-01"}; !cmp.Equal(got, want) {
+		t.Errorf("catchup: runs dated %v, want %v", got, want)
+	}
+	if got := w.scheduled(t, latest); len(got) != 0 {
+		t.Errorf("no catchup, deployed after the start: runs dated %v, want none until the next tick", got)
+	}
+	// 61 ticks since October 1st: the first pass launched 10, and each
+	// pass 10 more, so that the other configurations get theirs.
+	if got := w.scheduled(t, long); len(got) != runway.DefaultScheduleConfig.TicksPerConfiguration || got[0] != "2026-10-02" {
+		t.Fatalf("a long catchup's first pass: %d runs from %v", len(got), got)
+	}
+	for i := 0; i < 10; i++ {
+		w.pass(t, day("2026-12-01 09:00"))
+	}
+	if got := w.scheduled(t, long); len(got) != 61 || got[60] != "2026-12-01" {
+		t.Errorf("a long catchup: %d runs, the last %v", len(got), got[len(got)-1])
+	}
+}
+
+// TestDeactivationStopsTicks: no tick runs while a configuration is
+// deactivated or archived; activated again, it resumes from then on, or,
+// with catchup, from its last tick. A redeploy never launches a tick
+// again.
+func TestDeactivationStopsTicks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, day("2026-12-01 00:30"))
+	admin := auth.Caller{Email: stacktest.Admin}
+	plain := w.deploy(t, "000099_plain", map[string]any{"schedule_interval": "@hourly"})
+	catchup := w.deploy(t, "000099_caught", map[string]any{"schedule_interval": "@hourly", "catchup": true, "start_date": "2026, 12, 1"})
+	w.pass(t, day("2026-12-01 01:00")) // one run each
+	for _, cfg := range []runs.Configuration{plain, catchup} {
+		if err := w.configs.SetStatus(ctx, admin, "000099", cfg.Ref(), false, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.pass(t, day("2026-12-01 05:00"))
+	if n := len(w.scheduled(t, plain)) + len(w.scheduled(t, catchup)); n != 2 {
+		t.Fatalf("%d runs after passes while deactivated, want the 2 from before", n)
+	}
+	w.clock.Set(day("2026-12-01 05:30"))
+	for _, cfg := range []runs.Configuration{plain, catchup} {
+		if err := w.configs.SetStatus(ctx, admin, "000099", cfg.Ref(), true, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.pass(t, day("2026-12-01 05:30"))
+	if got := w.scheduled(t, plain); len(got) != 1 {
+		t.Errorf("activated again without catchup: %d runs, want none before 06:00", len(got))
+	}
+	if got := w.scheduled(t, catchup); len(got) != 5 { // 01:00, then 02:00 to 05:00 caught up
+		t.Errorf("activated again with catchup: %d runs, want 5", len(got))
+	}
+	// Redeploying the same schedule keeps its ticks; a changed one starts
+	// after the last tick launched, never before it.
+	w.deploy(t, "000099_caught", map[string]any{"schedule_interval": "@hourly", "catchup": true, "start_date": "2026, 12, 1", "retries": 1.0})
+	w.deploy(t, "000099_caught", map[string]any{"schedule_interval": "30 * * * *", "catchup": true, "start_date": "2026, 11, 1"})
+	w.pass(t, day("2026-12-01 05:40"))
+	if got := w.scheduled(t, catchup); len(got) != 6 {
+		t.Errorf("after redeploys: %d runs, want 6 (05:30 under the new schedule)", len(got))
+	}
+	// Archived: nothing.
+	if err := w.configs.SetStatus(ctx, admin, "000099", plain.Ref(), true, true); err != nil {
+		t.Fatal(err)
+	}
+	w.pass(t, day("2026-12-01 09:00"))
+	if got := w.scheduled(t, plain); len(got) != 1 {
+		t.Errorf("archived: %d runs, want still 1", len(got))
+	}
+}
+
+// TestEachTickRunsOnce: 100 trials of two Scheduler passes at the same
+// moment over 20 due configurations, with a redeploy of some of them in
+// the middle of the tick and a pass that dies halfway, launch exactly one
+// run per configuration and tick.
+func TestEachTickRunsOnce(t *testing.T) {
+	t.Parallel()
+	const configurations, trials = 20, 100
+	start := day("2026-12-01 00:00")
+	w := newWorld(t, start)
+	var cfgs []runs.Configuration
+	for i := range configurations {
+		cfgs = append(cfgs, w.deploy(t, fmt.Sprintf("000099_minutely_%02d", i), map[string]any{"schedule_interval": "* * * * *"}))
+	}
+	for trial := 1; trial <= trials; trial++ {
+		now := start.Add(time.Duration(trial) * time.Minute)
+		w.clock.Set(now)
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				if _, err := w.scheduler.Pass(context.Background()); err != nil {
+					t.Errorf("trial %d: %v", trial, err)
+				}
+			})
+		}
+		if trial%10 == 0 {
+			// A redeploy of the same schedule in the middle of the tick.
+			wg.Go(func() { w.deploy(t, "000099_minutely_00", map[string]any{"schedule_interval": "* * * * *"}) })
+		}
+		if trial%25 == 0 {
+			// A pass that dies as it starts.
+			wg.Go(func() {
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				_, _ = w.scheduler.Pass(ctx)
+			})
+		}
+		wg.Wait()
+	}
+	for _, cfg := range cfgs {
+		found, err := w.Env.Store.QueryRuns(context.Background(), "000099", runs.Query{Kind: cfg.Kind, Environment: cfg.Environment,
+			ConfigurationID: cfg.ConfigurationID, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ticks := map[string]int{}
+		for _, r := range found {
+			ticks[r.Key]++
+		}
+		if len(found) != trials || len(ticks) != trials {
+			t.Errorf("%s: %d runs, %d distinct, want %d: one per tick", cfg.ConfigurationID, len(found), len(ticks), trials)
+		}
+	}
+}
