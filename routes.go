@@ -98,7 +98,7 @@ var Routes = []Route{
 		Method:   http.MethodPost,
 		Path:     "/v1/configuration",
 		New: func(env *Env) (http.Handler, error) {
-			return configuration.New(configuration.Deps{Configs: env.Configs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
+			return configuration.New(configuration.Deps{Configs: env.Configs, Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
 		},
 	},
 	{

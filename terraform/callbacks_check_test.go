@@ -205,8 +205,8 @@ func TestCallbackChecksCatchMutations(t *testing.T) {
 	mutations := []struct {
 		name, file, from, to, want string
 	}{
-		{"the key not in the environment", "main.tf", "RUNWAY_CALLBACK_KMS_KEY   = google_kms_crypto_key.callback_secrets.id",
-			`RUNWAY_CALLBACK_KMS_KEY   = "projects/p/locations/l/keyRings/r/cryptoKeys/k"`, "RUNWAY_CALLBACK_KMS_KEY must be the id"},
+		{"the key not in the environment", "main.tf", "RUNWAY_CALLBACK_KMS_KEY     = google_kms_crypto_key.callback_secrets.id",
+			`RUNWAY_CALLBACK_KMS_KEY     = "projects/p/locations/l/keyRings/r/cryptoKeys/k"`, "RUNWAY_CALLBACK_KMS_KEY must be the id"},
 		{"Access may decrypt", "function_access.tf", `"roles/cloudkms.cryptoKeyEncrypter"`, `"roles/cloudkms.cryptoKeyEncrypterDecrypter"`,
 			"grants roles/cloudkms.cryptoKeyEncrypterDecrypter to Access"},
 		{"the dispatcher not granted", "function_callback_dispatcher.tf", `member        = google_service_account.callback_dispatcher.member`,

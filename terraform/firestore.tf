@@ -50,6 +50,10 @@ locals {
       { collection = "runs", scope = "COLLECTION_GROUP", fields = [["status", "ASCENDING"], ["deadline", "ASCENDING"]] },
       { collection = "runs", scope = "COLLECTION_GROUP", fields = [["status", "ASCENDING"], ["retry_at", "ASCENDING"]] },
       { collection = "events", scope = "COLLECTION_GROUP", fields = [["published", "ASCENDING"], ["at", "ASCENDING"]] },
+      # The runs waiting for a slot of max_active_runs: a configuration's,
+      # oldest first, and, for the Reaper, those waiting long.
+      { collection = "runs", scope = "COLLECTION", fields = [["config_key", "ASCENDING"], ["queued", "ASCENDING"], ["queued_at", "ASCENDING"]] },
+      { collection = "runs", scope = "COLLECTION_GROUP", fields = [["queued", "ASCENDING"], ["queued_at", "ASCENDING"]] },
       # The Scheduler's due configurations, shard by shard (store.ScheduleShards).
       { collection = "configurations", scope = "COLLECTION_GROUP", fields = [["schedule_shard", "ASCENDING"], ["next_tick", "ASCENDING"]] },
       # The workflows of an environment, read when a workflow is deployed,

@@ -204,6 +204,13 @@ func exerciseStore(t *testing.T, project string) {
 	must(err)
 	_, err = st.UnpublishedEvents(ctx, now, 10)
 	must(err)
+	// Runs waiting for a slot.
+	_, err = st.Waiting(ctx, account, job.Ref(), 10)
+	must(err)
+	_, _, err = st.Admit(ctx, account, job.Ref(), func(runs.Configuration, *runs.Run, int) {})
+	must(err)
+	_, err = st.LongWaiting(ctx, now, 10)
+	must(err)
 	// The Scheduler, shard by shard.
 	_, err = st.DueConfigurations(ctx, 0, now, 10)
 	must(err)

@@ -22,8 +22,10 @@ const defaultListLimit = 100
 // Deps are the Configuration function's dependencies.
 type Deps struct {
 	Configs *configs.Service
-	Authn   api.Authenticator
-	Authz   api.Authorizer
+	// Runs lists the runs waiting for a slot, in get_schedule.
+	Runs  *runs.Service
+	Authn api.Authenticator
+	Authz api.Authorizer
 	// Limits keep one caller from starving the others; nil for none.
 	Limits *api.Limits
 }
@@ -32,14 +34,18 @@ type Deps struct {
 type Handler struct {
 	*api.Endpoint
 	configs *configs.Service
+	runs    *runs.Service
 }
 
 // New returns the Configuration handler.
 func New(deps Deps) (*Handler, error) {
-	if deps.Configs == nil {
+	switch {
+	case deps.Configs == nil:
 		return nil, errors.New("configuration: missing configs service")
+	case deps.Runs == nil:
+		return nil, errors.New("configuration: missing runs service")
 	}
-	h := &Handler{configs: deps.Configs}
+	h := &Handler{configs: deps.Configs, runs: deps.Runs}
 	endpoint, err := api.NewEndpoint("configuration", deps.Authn, deps.Authz, deps.Limits,
 		api.NewAction("deploy_configuration", h.deploy),
 		api.NewAction("get_configuration", h.get),
@@ -91,10 +97,17 @@ func (h *Handler) list(ctx context.Context, _ auth.Caller, req api.ListConfigura
 // upcomingTicks is how many next ticks get_schedule shows.
 const upcomingTicks = 5
 
+// shownWaiting bounds the waiting runs get_schedule lists.
+const shownWaiting = 100
+
 func (h *Handler) schedule(ctx context.Context, _ auth.Caller, req api.GetScheduleRequest) (api.ScheduleResponse, error) {
 	cfg, err := h.configs.Get(ctx, req.Account, req.Ref())
 	if err != nil {
 		return api.ScheduleResponse{}, err
 	}
-	return api.NewScheduleResponse(cfg, configs.UpcomingTicks(cfg.Schedule, cfg.Ticks, upcomingTicks)), nil
+	waiting, err := h.runs.Waiting(ctx, req.Account, cfg.Ref(), shownWaiting)
+	if err != nil {
+		return api.ScheduleResponse{}, err
+	}
+	return api.NewScheduleResponse(cfg, configs.UpcomingTicks(cfg.Schedule, cfg.Ticks, upcomingTicks), waiting), nil
 }

@@ -93,6 +93,7 @@ func TestReaperPassForTheScheduler(t *testing.T) {
 	key, client := googleKeys(t)
 	env := *s.Env
 	env.Config.SystemCallers = []string{scheduler}
+	env.Config.PushAudiences = map[string][]string{"Reaper": {stacktest.Audience}}
 	env.Verifier, err = auth.NewVerifier(ctx, auth.VerifierConfig{Audiences: []string{stacktest.Audience}, HTTPClient: client})
 	if err != nil {
 		t.Fatal(err)

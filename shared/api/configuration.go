@@ -188,8 +188,8 @@ func (r GetScheduleRequest) Validate() []FieldError {
 }
 
 // ScheduleResponse answers get_schedule: a configuration's schedule, its
-// next ticks and the last one launched, and why no tick runs when none
-// does.
+// next ticks and the last one launched, why no tick runs when none does,
+// and the runs waiting for a slot.
 type ScheduleResponse struct {
 	ConfigurationID   string `json:"configuration_id"`
 	ConfigurationType string `json:"configuration_type"`
@@ -204,17 +204,24 @@ type ScheduleResponse struct {
 	NextTicks []string `json:"next_ticks"`
 	// LastTick is the last tick launched.
 	LastTick string `json:"last_tick,omitempty"`
+	// Waiting are the runs waiting for a slot of max_active_runs, oldest
+	// first (at most 100): launches, ticks, workflow firings or retries
+	// that start when a run of the configuration finishes.
+	Waiting []string `json:"waiting"`
 	// NotRunning says why no tick runs: no schedule_interval, deactivated
 	// or archived.
 	NotRunning string `json:"not_running,omitempty"`
 }
 
 // NewScheduleResponse describes c's schedule, with its upcoming ticks.
-func NewScheduleResponse(c runs.Configuration, upcoming []time.Time) ScheduleResponse {
+func NewScheduleResponse(c runs.Configuration, upcoming []time.Time, waiting []runs.Run) ScheduleResponse {
 	r := ScheduleResponse{
 		ConfigurationID: c.ConfigurationID, ConfigurationType: c.ConfigurationType, Environment: c.Environment,
 		ScheduleInterval: c.Schedule.Interval, Catchup: c.Schedule.Catchup, MaxActiveRuns: c.Schedule.MaxActiveRuns,
-		NextTicks: make([]string, 0, len(upcoming)), LastTick: formatOptional(c.Ticks.Last),
+		NextTicks: make([]string, 0, len(upcoming)), LastTick: formatOptional(c.Ticks.Last), Waiting: make([]string, 0, len(waiting)),
+	}
+	for _, w := range waiting {
+		r.Waiting = append(r.Waiting, w.RunID)
 	}
 	if !c.Schedule.Start.IsZero() {
 		r.StartDate = c.Schedule.Start.Format(time.DateOnly)

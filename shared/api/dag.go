@@ -344,10 +344,14 @@ type RunResult struct {
 	JobID             string `json:"job_id"`
 	LastUpdateDate    string `json:"last_update_date,omitempty"`
 	// Parameters are the launch's parameters, when it had some.
-	Parameters         json.RawMessage `json:"parameters,omitempty"`
-	RunID              string          `json:"run_id"`
-	StartExecutionDate string          `json:"start_execution_date"`
-	Status             string          `json:"status"`
+	Parameters json.RawMessage `json:"parameters,omitempty"`
+	// QueuedAt is when the run began waiting for a slot of its
+	// configuration's max_active_runs, while it waits: it is RUNNING, but
+	// not yet in an executor's hands.
+	QueuedAt           string `json:"queued_at,omitempty"`
+	RunID              string `json:"run_id"`
+	StartExecutionDate string `json:"start_execution_date"`
+	Status             string `json:"status"`
 }
 
 // Results is the answer of the status actions: {"results":[…]}, newest first.
@@ -373,6 +377,9 @@ func NewResults(now time.Time, found ...runs.Run) Results {
 		}
 		if !r.LastUpdateDate.IsZero() {
 			res.LastUpdateDate = FormatTime(r.LastUpdateDate)
+		}
+		if r.Queued {
+			res.QueuedAt = FormatTime(r.QueuedAt)
 		}
 		out.Results = append(out.Results, res)
 	}

@@ -189,7 +189,7 @@ type RunEventsResponse struct {
 
 // RunEvent is one entry of a run's history.
 type RunEvent struct {
-	Type   string `json:"type"` // launched, published, claimed, status, callback_delivered, callback_failed, callback_abandoned
+	Type   string `json:"type"` // launched, queued, admitted, published, claimed, status, callback_delivered, callback_failed, callback_abandoned
 	At     string `json:"at"`
 	By     string `json:"by"`
 	From   string `json:"from,omitempty"`
@@ -219,7 +219,20 @@ func NewRunEventsResponse(run runs.Run, events []runs.Event, page runs.EventPage
 		all = append(all, timed{run.StartExecutionDate, RunEvent{Type: "launched", At: FormatTime(run.StartExecutionDate), By: run.StartedBy,
 			To: string(runs.StatusRunning), Detail: run.TriggerType}})
 	}
-	if p := run.PublishedAt; !p.IsZero() && (first || p.After(page.After.At)) && (next == nil || !p.After(next.At)) {
+	// The run's own records of what happened to it, each on the page
+	// whose span of time holds it.
+	onPage := func(t time.Time) bool {
+		return !t.IsZero() && (first || t.After(page.After.At)) && (next == nil || !t.After(next.At))
+	}
+	if q := run.QueuedAt; onPage(q) {
+		all = append(all, timed{q, RunEvent{Type: "queued", At: FormatTime(q), By: "runway",
+			Detail: "every slot of the configuration's max_active_runs was held: waiting for one"}})
+	}
+	if a := run.AdmittedAt; onPage(a) && !run.QueuedAt.IsZero() {
+		all = append(all, timed{a, RunEvent{Type: "admitted", At: FormatTime(a), By: "runway",
+			Detail: "a slot of the configuration's max_active_runs freed: in executors' hands from now"}})
+	}
+	if p := run.PublishedAt; onPage(p) {
 		all = append(all, timed{p, RunEvent{Type: "published", At: FormatTime(p), By: "runway", Detail: run.MessageID}})
 	}
 	for _, e := range events {

@@ -3,11 +3,13 @@ package runs
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/logging"
 )
 
 // BulkBatch is how many runs a bulk status change writes per transaction:
@@ -51,17 +53,32 @@ func (s *Service) SetStatuses(ctx context.Context, who auth.Caller, account stri
 		for i, r := range batch {
 			keys[i] = r.Key
 		}
+		var released map[ConfigRef]bool
 		changed, events, err := s.store.UpdateRuns(ctx, account, keys, func(r *Run) (Update, error) {
 			if !q.selects(*r) || r.Status == status {
 				return Update{}, nil
 			}
-			return s.setStatus(r, who.Email, status, "", "set_runs_status")
+			update, err := s.setStatus(r, who.Email, status, "", "set_runs_status")
+			if update = settle(r, update); update.Release > 0 {
+				if released == nil {
+					released = map[ConfigRef]bool{}
+				}
+				released[configOf(*r)] = true
+			}
+			return update, err
 		})
 		if err != nil {
 			return result, fmt.Errorf("store.UpdateRuns: %w", err)
 		}
 		result.Changed = append(result.Changed, changed...)
 		s.publishEvents(ctx, changed, events)
+		// The batch freed these configurations' slots: their waiting runs
+		// go next.
+		for ref := range released {
+			if _, err := s.AdmitWaiting(ctx, account, ref); err != nil {
+				logging.FromContext(ctx).ErrorContext(ctx, "admitting waiting runs failed; the Reaper will", slog.Any("error", err))
+			}
+		}
 	}
 	return result, nil
 }

@@ -38,6 +38,14 @@ type Run struct {
 	MessageID          string          // the Pub/Sub message id of the launch message
 	PublishClaim       time.Time       // when a Reaper took the right to publish it, if one did
 
+	// Admission: a run is in executors' hands only while it holds one of
+	// its configuration's max_active_runs slots. A run launched when they
+	// are all held waits (Queued), unpublished, until a run finishes.
+	Queued     bool      // waiting for a slot
+	QueuedAt   time.Time // when it began waiting, if it ever did
+	Slot       int       // the slot it holds, 1 to max_active_runs, while admitted and not finished; 0 for none
+	AdmittedAt time.Time // when it got its slot; zero for runs from before slots
+
 	// What the executor reported.
 	ClaimedBy     string         // the executor_id of the executor that took the run
 	ClaimCaller   string         // who sent the claiming report: only they may report on the run
@@ -206,6 +214,11 @@ const (
 type Update struct {
 	Save  bool
 	Event *Event
+	// Release is the slot the run gives back with the change; 0 for none.
+	// The store hands it to the configuration's oldest waiting run, which
+	// Admit admits, in the same transaction.
+	Release int
+	Admit   func(cfg Configuration, r *Run, slot int)
 }
 
 // Query selects runs of one account, newest first.

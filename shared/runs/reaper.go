@@ -29,6 +29,9 @@ type ReaperStore interface {
 	OverdueRuns(ctx context.Context, now time.Time, limit int) ([]Run, error)
 	// DueRetries returns failed runs whose retry is due at now.
 	DueRetries(ctx context.Context, now time.Time, limit int) ([]Run, error)
+	// LongWaiting returns runs waiting for a slot since before before,
+	// oldest first.
+	LongWaiting(ctx context.Context, before time.Time, limit int) ([]Run, error)
 	// UnpublishedEvents returns status changes made before before that are
 	// not on the run events topic.
 	UnpublishedEvents(ctx context.Context, before time.Time, limit int) ([]EventRef, error)
@@ -68,6 +71,7 @@ type Pass struct {
 	TimedOut  int `json:"timed_out"` // silent runs failed
 	Retried   int `json:"retried"`   // failed runs retried
 	Events    int `json:"events"`    // unpublished run events published
+	Admitted  int `json:"admitted"`  // waiting runs admitted to a free slot
 }
 
 // Reap makes one Reaper pass: it publishes the runs and events a failed
@@ -89,6 +93,9 @@ func (s *Service) Reap(ctx context.Context, store ReaperStore, cfg ReaperConfig)
 		errs = append(errs, err)
 	}
 	if pass.Events, err = s.publishLeftoverEvents(ctx, store, cfg, now); err != nil {
+		errs = append(errs, err)
+	}
+	if pass.Admitted, err = s.admitLongWaiting(ctx, store, cfg, now); err != nil {
 		errs = append(errs, err)
 	}
 	return pass, errors.Join(errs...)
@@ -206,7 +213,7 @@ func (s *Service) retryFailedRuns(ctx context.Context, store ReaperStore, cfg Re
 			}
 			continue
 		}
-		retry := NewRun(config, IdempotentKey(parent.Account, "retry\x00"+parent.Key), now)
+		retry := NewQueuedRun(config, IdempotentKey(parent.Account, "retry\x00"+parent.Key), now)
 		retry.ConfigurationType, retry.ExecutionDate = parent.ConfigurationType, parent.ExecutionDate
 		retry.TriggerType, retry.StartedBy = TriggerRetry, parent.StartedBy
 		retry.Attempt, retry.ParentRunID = parent.Attempt+1, parent.RunID
@@ -220,7 +227,7 @@ func (s *Service) retryFailedRuns(ctx context.Context, store ReaperStore, cfg Re
 		if created {
 			logging.FromContext(ctx).InfoContext(ctx, "retrying a failed run", slog.String("run_id", parent.RunID),
 				slog.String("retry_run_id", retry.RunID), slog.Int("attempt", retry.Attempt))
-			s.Publish(ctx, retry, config.Definition)
+			s.Start(ctx, retry, config.Definition)
 			retried++
 		}
 	}
@@ -256,6 +263,30 @@ func (s *Service) publishLeftoverEvents(ctx context.Context, store ReaperStore, 
 		published++
 	}
 	return published, nil
+}
+
+// admitLongWaiting admits the runs that have waited for a slot longer
+// than a launch's own admission takes, configuration by configuration:
+// those whose admission was lost (the process died after queueing them),
+// and those of a configuration whose max_active_runs was raised.
+func (s *Service) admitLongWaiting(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time) (int, error) {
+	waiting, err := store.LongWaiting(ctx, now.Add(-cfg.PublishAfter), cfg.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("store.LongWaiting: %w", err)
+	}
+	admitted := 0
+	seen := map[string]bool{}
+	for _, run := range waiting {
+		if id := run.Account + "/" + string(run.Kind) + "/" + run.Environment + "/" + run.ConfigurationID; !seen[id] {
+			seen[id] = true
+			n, err := s.AdmitWaiting(ctx, run.Account, configOf(run))
+			admitted += n
+			if err != nil {
+				return admitted, err
+			}
+		}
+	}
+	return admitted, nil
 }
 
 func (s *Service) definition(ctx context.Context, store ReaperStore, run Run) (map[string]any, error) {

@@ -49,6 +49,15 @@ type Store interface {
 	MarkPublished(ctx context.Context, account, key, messageID string, at time.Time) error
 	// MarkEventPublished records that a run event was published.
 	MarkEventPublished(ctx context.Context, account, key, eventID string) error
+	// Waiting returns the runs of a configuration waiting for a slot,
+	// oldest first, at most limit.
+	Waiting(ctx context.Context, account string, ref ConfigRef, limit int) ([]Run, error)
+	// Admit reads, in one transaction, the configuration, its oldest
+	// waiting run and a free slot; when it finds both, admit sets the
+	// run's admission and the store takes the slot for it. It returns the
+	// run admitted, or nil when none waits or no slot is free, and the
+	// configuration; ErrAlreadyExists when a launch took the slot first.
+	Admit(ctx context.Context, account string, ref ConfigRef, admit func(cfg Configuration, r *Run, slot int)) (*Run, Configuration, error)
 	// Events returns a page of the run's recorded events, oldest first.
 	Events(ctx context.Context, account, key string, page EventPage) ([]Event, error)
 }
@@ -142,16 +151,16 @@ func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l
 		logging.Annotate(ctx, slog.String("run_id", earlier.RunID), slog.Bool("replay", true))
 		return *earlier, true, nil
 	}
-	err = s.store.CreateRun(ctx, run)
+	created, err := s.create(ctx, run, cfg.Schedule.MaxActiveRuns)
 	if errors.Is(err, ErrAlreadyExists) {
 		return s.replay(ctx, run)
 	}
 	if err != nil {
 		return Run{}, false, fmt.Errorf("store.CreateRun: %w", err)
 	}
-	logging.Annotate(ctx, slog.String("run_id", run.RunID))
-	s.Publish(ctx, run, cfg.Definition)
-	return run, false, nil
+	logging.Annotate(ctx, slog.String("run_id", run.RunID), slog.Bool("queued", created.Queued))
+	s.Start(ctx, created, cfg.Definition)
+	return created, false, nil
 }
 
 // DryRun checks a launch as Launch does (role, configuration, activation,
@@ -573,11 +582,24 @@ func (s *Service) change(ctx context.Context, ref RunRef, decide func(*Run) (Upd
 	if err != nil {
 		return Run{}, err
 	}
+	var admitted *admission
 	run, event, err := s.store.UpdateRun(ctx, ref.Account, key, func(r *Run) (Update, error) {
+		admitted = nil // the transaction may run again
 		if !ref.matches(*r) {
 			return Update{}, ref.notFound()
 		}
-		return decide(r)
+		update, err := decide(r)
+		if err != nil {
+			return update, err
+		}
+		update = settle(r, update)
+		if update.Release > 0 {
+			update.Admit = func(cfg Configuration, next *Run, slot int) {
+				admit(next, slot, s.clock())
+				admitted = &admission{run: *next, definition: cfg.Definition}
+			}
+		}
+		return update, nil
 	})
 	if errors.Is(err, ErrNotFound) {
 		return Run{}, ref.notFound()
@@ -589,7 +611,19 @@ func (s *Service) change(ctx context.Context, ref RunRef, decide func(*Run) (Upd
 	if event != nil && event.Type == EventStatus {
 		s.PublishEvent(ctx, run, *event)
 	}
+	if admitted != nil {
+		logging.FromContext(ctx).InfoContext(ctx, "a waiting run got the slot of a finished one",
+			slog.String("run_id", admitted.run.RunID), slog.String("after", run.RunID))
+		s.Publish(ctx, admitted.run, admitted.definition)
+	}
 	return run, nil
+}
+
+// admission is a run admitted by a change of another, to publish once the
+// change is saved.
+type admission struct {
+	run        Run
+	definition map[string]any
 }
 
 // PublishEvent puts a status change on the run events topic and records

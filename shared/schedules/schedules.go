@@ -40,9 +40,10 @@ type Store interface {
 	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
 }
 
-// Launcher starts a run the store created: it publishes its launch.
+// Launcher starts a run the store created: it is admitted to a slot of
+// its configuration's max_active_runs when one is free, and published.
 type Launcher interface {
-	Publish(ctx context.Context, run runs.Run, definition map[string]any)
+	Start(ctx context.Context, run runs.Run, definition map[string]any)
 }
 
 // Config tunes a pass.
@@ -160,7 +161,7 @@ func (s *Service) launch(ctx context.Context, cfg runs.Configuration, now time.T
 			log := logging.FromContext(ctx).With(slog.String("account", cfg.Account), slog.String("configuration_id", cfg.ConfigurationID))
 			for _, run := range created {
 				log.InfoContext(ctx, "scheduled tick launched", slog.String("run_id", run.RunID), slog.String("execution_date", run.ExecutionDate))
-				s.launcher.Publish(ctx, run, cfg.Definition)
+				s.launcher.Start(ctx, run, cfg.Definition)
 			}
 			return len(created), nil
 		}
@@ -194,11 +195,14 @@ func Decide(cfg runs.Configuration, now time.Time, batch int) ([]runs.Run, runs.
 }
 
 // TickRun is the run that launches cfg's tick at now. Its key is derived
-// from the configuration and the tick, so that a tick can make one run.
+// from the configuration and the tick, so that a tick can make one run. It
+// waits for a slot of the configuration's max_active_runs, and is admitted
+// once created: several ticks of a catchup start one at a time when
+// max_active_runs is 1.
 func TickRun(cfg runs.Configuration, tick, now time.Time) runs.Run {
 	key := runs.IdempotentKey(cfg.Account, fmt.Sprintf("schedule\x00%s\x00%s\x00%s\x00%s",
 		cfg.Environment, cfg.Kind, cfg.ConfigurationID, tick.UTC().Format(time.RFC3339)))
-	run := runs.NewRun(cfg, key, now)
+	run := runs.NewQueuedRun(cfg, key, now)
 	run.TriggerType, run.StartedBy = runs.TriggerSchedule, Scheduled
 	run.ExecutionDate = tick.UTC().Format(time.DateOnly)
 	return run

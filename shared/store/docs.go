@@ -44,10 +44,18 @@ type runDoc struct {
 	CallbackURL string `firestore:"callback_url,omitempty"`
 	// Published is false until the launch message is out; it is a field of
 	// its own because Firestore cannot query for an absent published_at.
-	Published        bool       `firestore:"published"`
+	// A queued run has none: it is not to be published until admitted,
+	// and the Reaper's query for unpublished runs does not find it.
+	Published        *bool      `firestore:"published,omitempty"`
 	PublishedAt      *time.Time `firestore:"published_at,omitempty"`
 	PubSubMessageID  string     `firestore:"pubsub_message_id,omitempty"`
 	PublishClaimedAt *time.Time `firestore:"publish_claimed_at,omitempty"`
+	// Admission (runs.Run): queued is present, true, only while the run
+	// waits for a slot, which keeps the queue queries' indexes small.
+	Queued     bool       `firestore:"queued,omitempty"`
+	QueuedAt   *time.Time `firestore:"queued_at,omitempty"`
+	Slot       int        `firestore:"slot,omitempty"`
+	AdmittedAt *time.Time `firestore:"admitted_at,omitempty"`
 
 	ClaimedBy     string         `firestore:"claimed_by,omitempty"`
 	ClaimCaller   string         `firestore:"claim_caller,omitempty"`
@@ -64,6 +72,16 @@ type runDoc struct {
 	RetryDelayMillis int64      `firestore:"retry_delay_ms,omitempty"`
 	RetryAt          *time.Time `firestore:"retry_at,omitempty"`
 	RetryRunID       string     `firestore:"retry_run_id,omitempty"`
+}
+
+// publishedFlag is the published field of r: absent while r waits for a
+// slot, false until its launch message is out.
+func publishedFlag(r runs.Run) *bool {
+	if r.Queued {
+		return nil
+	}
+	published := !r.PublishedAt.IsZero()
+	return &published
 }
 
 func optionalTime(t time.Time) *time.Time {
@@ -149,10 +167,14 @@ func encodeRun(r runs.Run) runDoc {
 		RequestHash:        r.RequestHash,
 		Parameters:         string(r.Parameters),
 		CallbackURL:        r.CallbackURL,
-		Published:          !r.PublishedAt.IsZero(),
+		Published:          publishedFlag(r),
 		PublishedAt:        optionalTime(r.PublishedAt),
 		PubSubMessageID:    r.MessageID,
 		PublishClaimedAt:   optionalTime(r.PublishClaim),
+		Queued:             r.Queued,
+		QueuedAt:           optionalTime(r.QueuedAt),
+		Slot:               r.Slot,
+		AdmittedAt:         optionalTime(r.AdmittedAt),
 		ClaimedBy:          r.ClaimedBy,
 		ClaimCaller:        r.ClaimCaller,
 		Heartbeats:         r.Heartbeats,
@@ -204,6 +226,10 @@ func decodeRun(snap *firestore.DocumentSnapshot) (runs.Run, error) {
 		PublishedAt:        valueOf(d.PublishedAt),
 		MessageID:          d.PubSubMessageID,
 		PublishClaim:       valueOf(d.PublishClaimedAt),
+		Queued:             d.Queued,
+		QueuedAt:           valueOf(d.QueuedAt),
+		Slot:               d.Slot,
+		AdmittedAt:         valueOf(d.AdmittedAt),
 		ClaimedBy:          d.ClaimedBy,
 		ClaimCaller:        d.ClaimCaller,
 		Heartbeats:         d.Heartbeats,

@@ -36,6 +36,14 @@ func (s *Store) DueRetries(ctx context.Context, now time.Time, limit int) ([]run
 		OrderBy("retry_at", firestore.Asc).Limit(limit))
 }
 
+// LongWaiting implements runs.ReaperStore: runs waiting for a slot since
+// before before, oldest first.
+func (s *Store) LongWaiting(ctx context.Context, before time.Time, limit int) ([]runs.Run, error) {
+	return s.runsOfGroup(ctx, "store.LongWaiting", s.client.CollectionGroup("runs").
+		Where("queued", "==", true).Where("queued_at", "<", before).
+		OrderBy("queued_at", firestore.Asc).Limit(limit))
+}
+
 func (s *Store) runsOfGroup(ctx context.Context, op string, q firestore.Query) ([]runs.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()

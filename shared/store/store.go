@@ -230,10 +230,14 @@ func (s *Store) PutConfiguration(ctx context.Context, cfg runs.Configuration) er
 
 // CreateRun implements runs.Store. The run document is its own launch
 // record (started_by, start_execution_date), so creating it is a single
-// write: the events subcollection holds what happens after.
+// write: the events subcollection holds what happens after. A run that
+// holds a slot takes it in the same write.
 func (s *Store) CreateRun(ctx context.Context, run runs.Run) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	if run.Slot > 0 {
+		return s.createAdmitted(ctx, run)
+	}
 	_, err := s.runs(run.Account).Doc(run.Key).Create(ctx, encodeRun(run))
 	return classify("store.CreateRun", err)
 }
@@ -370,6 +374,11 @@ func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(
 		if err != nil || !update.Save {
 			return err
 		}
+		if update.Release > 0 {
+			if err := s.releaseSlot(tx, run, update.Release, update.Admit); err != nil {
+				return err
+			}
+		}
 		if err := tx.Set(doc, encodeRun(run)); err != nil {
 			return err
 		}
@@ -423,6 +432,13 @@ func (s *Store) UpdateRuns(ctx context.Context, account string, keys []string, c
 			}
 			if !update.Save || update.Event == nil {
 				continue // what is saved here is always recorded: no event, no change
+			}
+			if update.Release > 0 {
+				// Several runs of a configuration may give slots back
+				// here: they are freed, and the caller admits who waits.
+				if err := s.releaseSlot(tx, run, update.Release, nil); err != nil {
+					return err
+				}
 			}
 			if err := tx.Set(snap.Ref, encodeRun(run)); err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 
 	"cloud.google.com/go/firestore/apiv1/firestorepb"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc"
 
 	"github.com/runwaydata/runway/shared/auth"
@@ -430,8 +431,10 @@ func TestMembersAndLoadLaunch(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	cfg := runs.Configuration{Account: "000099", Environment: "DEV", ConfigurationType: "gbq-to-gbq", Kind: runs.KindTableToTable,
-		ConfigurationID: "c_DEV", JobID: "gbq-to-gbq|c_DEV", Activated: true, Definition: map[string]any{"sleep_ms": int64(5), "nested": map[string]any{"a": "b"}},
-		Version: 3, UpdatedBy: "carol@example.com", UpdatedAt: t0}
+		ConfigurationID: "c_DEV", JobID: "gbq-to-gbq|c_DEV", Activated: true, Definition: map[string]any{"sleep_ms": float64(5), "nested": map[string]any{"a": "b"}},
+		Schedule: runs.Schedule{Interval: "@daily", Start: t0.Truncate(24 * time.Hour), MaxActiveRuns: 2},
+		Ticks:    runs.Ticks{Next: t0.Add(time.Hour).Truncate(time.Hour), Last: t0.Truncate(time.Hour)},
+		Version:  3, UpdatedBy: "carol@example.com", UpdatedAt: t0}
 	if err := s.PutConfiguration(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -444,8 +447,8 @@ func TestMembersAndLoadLaunch(t *testing.T) {
 	if err != nil || role != auth.RoleExecuter || got == nil {
 		t.Fatalf("LoadLaunch = %v, %+v, %v", role, got, err)
 	}
-	if diff := cmp.Diff(cfg, *got); diff != "" {
-		t.Errorf("configuration (-put +loaded):\n%s", diff)
+	if diff := cmp.Diff(cfg, *got, cmpopts.IgnoreFields(runs.Configuration{}, "Revision")); diff != "" || got.Revision.IsZero() {
+		t.Errorf("configuration (-put +loaded), revision %v:\n%s", got.Revision, diff)
 	}
 	if role, err := s.MemberRole(ctx, "000099", "ALICE@example.com"); role != auth.RoleExecuter || err != nil {
 		t.Errorf("MemberRole is case sensitive: %v, %v", role, err)

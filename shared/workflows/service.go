@@ -36,9 +36,10 @@ type Store interface {
 	SaveWorkflowState(ctx context.Context, account string, workflow runs.ConfigRef, prev *State, next State, launch *runs.Run) error
 }
 
-// Launcher publishes the launch of a run the store created.
+// Launcher starts a run the store created: it is admitted to a slot of
+// its configuration when one is free, and published.
 type Launcher interface {
-	Publish(ctx context.Context, run runs.Run, definition map[string]any)
+	Start(ctx context.Context, run runs.Run, definition map[string]any)
 }
 
 // maxAttempts bounds the retries of a state change that keeps losing to
@@ -138,7 +139,7 @@ func (s *Service) count(ctx context.Context, wf runs.Configuration, ev runs.RunE
 		switch {
 		case launch != nil:
 			log.InfoContext(ctx, "workflow criteria met: target launched", slog.String("target_run_id", launch.RunID), slog.Int("cycle", prev.Cycle))
-			s.launcher.Publish(ctx, *launch, target.Definition)
+			s.launcher.Start(ctx, *launch, target.Definition)
 		case fired:
 			log.WarnContext(ctx, "workflow criteria met but target not launched", slog.String("reason", next.LastFired.Skipped))
 		}
@@ -192,7 +193,9 @@ func (s *Service) fireCycle(ctx context.Context, wf runs.Configuration, st *Stat
 // can create one run.
 func targetRun(wf, target runs.Configuration, cycle int, now time.Time) runs.Run {
 	key := runs.IdempotentKey(wf.Account, fmt.Sprintf("workflow\x00%s\x00%s\x00%d", wf.Environment, wf.ConfigurationID, cycle))
-	run := runs.NewRun(target, key, now)
+	// Created with the workflow's state, it waits there for a slot of the
+	// target's max_active_runs, and is admitted after.
+	run := runs.NewQueuedRun(target, key, now)
 	run.TriggerType, run.StartedBy = runs.TriggerWorkflow, "workflow:"+wf.ConfigurationID
 	return run
 }

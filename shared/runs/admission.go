@@ -1,0 +1,139 @@
+package runs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/runwaydata/runway/shared/logging"
+)
+
+// A configuration's max_active_runs bounds its runs in executors' hands:
+// each holds one of its slots, numbered 1 to max_active_runs, from its
+// admission to its final status. A launch that finds no slot free waits,
+// queued and unpublished, and is admitted when a run of the configuration
+// finishes: the finishing run hands its slot to the oldest waiting run in
+// the same transaction (the store's UpdateRun), so that waiting runs go
+// first. A queued run is RUNNING, as Tailer's statuses have no other for
+// it; check_run_status shows queued_at and get_run_events when it waited
+// and when it was admitted.
+
+// maxAdmissions bounds the runs one AdmitWaiting call admits.
+const maxAdmissions = 100
+
+// pickSlot returns the slot a launch tries to take: one at random, so that
+// concurrent launches seldom try the same.
+func pickSlot(slots int) int { return 1 + rand.IntN(max(slots, 1)) }
+
+// admit gives r slot at now: r is in executors' hands from then on, and
+// its deadline runs from now.
+func admit(r *Run, slot int, now time.Time) {
+	r.Queued, r.Slot, r.AdmittedAt = false, slot, now
+	if r.Timeout > 0 {
+		r.Deadline = now.Add(r.Timeout)
+	}
+}
+
+// enqueue makes r wait for a slot from now. A waiting run has no deadline:
+// its executor's silence cannot begin before it has one.
+func enqueue(r *Run, now time.Time) {
+	r.Queued, r.QueuedAt, r.Slot, r.AdmittedAt, r.Deadline = true, now, 0, time.Time{}, time.Time{}
+}
+
+// NewQueuedRun is NewRun, waiting for a slot: what a workflow, a schedule
+// or a retry creates inside its own transaction, then starts with Start.
+func NewQueuedRun(cfg Configuration, key string, now time.Time) Run {
+	run := NewRun(cfg, key, now)
+	enqueue(&run, now)
+	return run
+}
+
+// settle applies to r what a change that finished it means for its slot:
+// a finished run gives its slot back (update.Release), and leaves the
+// queue if it was waiting.
+func settle(r *Run, update Update) Update {
+	if !update.Save || !r.Status.Final() {
+		return update
+	}
+	r.Queued = false
+	if r.Slot > 0 {
+		update.Release, r.Slot = r.Slot, 0
+	}
+	return update
+}
+
+// create creates run holding a slot, when the one it tries is free, or
+// waiting for one. It returns the run as created, or ErrAlreadyExists when
+// a run with its key exists.
+func (s *Service) create(ctx context.Context, run Run, slots int) (Run, error) {
+	admitted := run
+	admit(&admitted, pickSlot(slots), run.StartExecutionDate)
+	err := s.store.CreateRun(ctx, admitted)
+	if !errors.Is(err, ErrAlreadyExists) {
+		return admitted, err
+	}
+	// Either the run exists (a replay), or its slot is held.
+	switch _, err := s.store.GetRun(ctx, run.Account, run.Key); {
+	case err == nil:
+		return Run{}, ErrAlreadyExists
+	case !errors.Is(err, ErrNotFound):
+		return Run{}, fmt.Errorf("store.GetRun: %w", err)
+	}
+	queued := run
+	enqueue(&queued, run.StartExecutionDate)
+	return queued, s.store.CreateRun(ctx, queued)
+}
+
+// Start sends a run the store created on its way: its launch message if it
+// holds a slot, else its admission, if a slot is free. A failure is
+// logged: the Reaper publishes what is left unpublished, and admits what
+// waits with a slot free.
+func (s *Service) Start(ctx context.Context, run Run, definition map[string]any) {
+	if !run.Queued {
+		s.Publish(ctx, run, definition)
+		return
+	}
+	if _, err := s.AdmitWaiting(ctx, run.Account, configOf(run)); err != nil {
+		logging.FromContext(ctx).ErrorContext(ctx, "admitting waiting runs failed; the Reaper will", slog.String("run_id", run.RunID), slog.Any("error", err))
+	}
+}
+
+// AdmitWaiting admits the runs of a configuration that wait for a slot,
+// oldest first, while slots are free, and publishes their launches. It
+// returns how many it admitted.
+func (s *Service) AdmitWaiting(ctx context.Context, account string, ref ConfigRef) (int, error) {
+	admitted := 0
+	for range maxAdmissions {
+		run, cfg, err := s.store.Admit(ctx, account, ref, func(_ Configuration, r *Run, slot int) { admit(r, slot, s.clock()) })
+		switch {
+		case errors.Is(err, ErrAlreadyExists):
+			continue // a launch took the slot meanwhile: look again
+		case err != nil:
+			return admitted, fmt.Errorf("store.Admit: %w", err)
+		case run == nil:
+			return admitted, nil
+		}
+		logging.FromContext(ctx).InfoContext(ctx, "a waiting run got a slot", slog.String("run_id", run.RunID), slog.Int("slot", run.Slot))
+		s.Publish(ctx, *run, cfg.Definition)
+		admitted++
+	}
+	return admitted, nil
+}
+
+// configOf names the configuration of run.
+func configOf(run Run) ConfigRef {
+	return ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
+}
+
+// Waiting returns the runs of a configuration waiting for a slot, oldest
+// first, at most limit.
+func (s *Service) Waiting(ctx context.Context, account string, ref ConfigRef, limit int) ([]Run, error) {
+	waiting, err := s.store.Waiting(ctx, account, ref, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store.Waiting: %w", err)
+	}
+	return waiting, nil
+}
