@@ -31,7 +31,19 @@ import (
 // faults (Firestore or Pub/Sub cut, a process killed mid-request) break
 // none of it.
 
-const reliabilityJob = "000099_iowa_liquor_prepare_pda_DEV"
+// reliabilityJob is the job these tests launch, many times at once: it
+// lets that many runs be in executors' hands at once (max_active_runs),
+// so that every launch is published at once.
+const reliabilityJob = "000099_reliability_DEV"
+
+// seed loads the demo data and deploys reliabilityJob.
+func seed(t *testing.T, s *stacktest.Stack) {
+	t.Helper()
+	seed(t, s)
+	s.Post(t, "/v1/configuration", `{"action": "deploy_configuration", "configuration": {"configuration_type": "table-to-table",
+		"configuration_id": "000099_reliability", "account": "000099", "environment": "DEV", "max_active_runs": 1000}}`).
+		Decode(t, &api.ConfigurationResponse{})
+}
 
 func launchBody(key string) string {
 	extra := ""
@@ -65,7 +77,7 @@ func launchMessages(t *testing.T, sub *pubsub.Subscriber, n int) map[string]int 
 // call, and publish exactly one message per run.
 func TestConcurrentLaunchInvariants(t *testing.T) {
 	s := stacktest.New(t)
-	s.Seed(t)
+	seed(t, s)
 	sub := s.Subscribe(t, "runway-launch")
 	before := s.RunCount(t, "000099")
 	token := s.Token(t, stacktest.Admin)
@@ -134,7 +146,7 @@ func TestConcurrentLaunchInvariants(t *testing.T) {
 // previous left, and the run's status is the last change's.
 func TestConcurrentStatusChangeInvariants(t *testing.T) {
 	s := stacktest.New(t)
-	s.Seed(t)
+	seed(t, s)
 	events := s.Subscribe(t, "runway-run-events")
 	var launched api.LaunchResponse
 	s.Post(t, "/v1/dag/launch", launchBody("")).Decode(t, &launched)
@@ -335,7 +347,7 @@ func checkOneRunPerKey(t *testing.T, s *stacktest.Stack, done map[string]string,
 func TestFirestoreOutage(t *testing.T) {
 	proxy := testenv.NewProxy(t, os.Getenv(emulators.FirestoreHostEnv))
 	s := stacktest.New(t, stacktest.WithFirestoreVia(proxy), stacktest.WithStoreTimeout("1s"))
-	s.Seed(t)
+	seed(t, s)
 	sub := s.Subscribe(t, "runway-launch")
 	token := s.Token(t, stacktest.Admin)
 
@@ -400,7 +412,7 @@ func TestFirestoreOutage(t *testing.T) {
 func TestProcessKilledMidRequest(t *testing.T) {
 	bin := buildFunctions(t)
 	s := stacktest.New(t)
-	s.Seed(t)
+	seed(t, s)
 	sub := s.Subscribe(t, "runway-launch")
 	token := s.Token(t, stacktest.Admin)
 

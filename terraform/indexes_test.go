@@ -207,7 +207,7 @@ func exerciseStore(t *testing.T, project string) {
 	// Runs waiting for a slot.
 	_, err = st.Waiting(ctx, account, job.Ref(), 10)
 	must(err)
-	_, _, err = st.Admit(ctx, account, job.Ref(), func(runs.Configuration, *runs.Run, int) {})
+	_, err = st.Admit(ctx, account, job.Ref(), 2, func(*runs.Run, int) {})
 	must(err)
 	_, err = st.LongWaiting(ctx, now, 10)
 	must(err)

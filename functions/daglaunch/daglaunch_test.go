@@ -321,8 +321,16 @@ func TestIdempotentLaunch(t *testing.T) {
 	if n := s.RunCount(t, "000099") - before; n != 2 {
 		t.Errorf("%d runs created, want 2", n)
 	}
-	if msgs := stacktest.Receive(t, sub, 2); len(msgs) != 2 {
-		t.Errorf("%d launch messages, want 2", len(msgs))
+	// The demo job runs one at a time (max_active_runs 1): the other run
+	// waits, unpublished, for the first to finish.
+	if msgs := stacktest.Receive(t, sub, 1); len(msgs) != 1 || msgs[0].Attributes["run_id"] != first {
+		t.Errorf("%d launch messages, want 1, of the first run", len(msgs))
+	}
+	var waiting api.Results
+	s.Post(t, "/v1/dag/status", `{"action": "check_run_status", "account": "000099", "environment": "DEV",
+		"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV", "run_id": "`+other+`"}`).Decode(t, &waiting)
+	if r := waiting.Results[0]; r.Status != "RUNNING" || r.QueuedAt == "" {
+		t.Errorf("the second run: %+v, want RUNNING and queued", r)
 	}
 }
 

@@ -13,11 +13,10 @@ import (
 
 // A configuration's max_active_runs bounds its runs in executors' hands:
 // each holds one of its slots, numbered 1 to max_active_runs, from its
-// admission to its final status. A launch that finds no slot free waits,
-// queued and unpublished, and is admitted when a run of the configuration
-// finishes: the finishing run hands its slot to the oldest waiting run in
-// the same transaction (the store's UpdateRun), so that waiting runs go
-// first. A queued run is RUNNING, as Tailer's statuses have no other for
+// admission to its final status. A launch that finds no slot free, or runs
+// already waiting, waits, queued and unpublished; when a run of the
+// configuration finishes, it frees its slot and the oldest waiting run is
+// admitted. A queued run is RUNNING, as Tailer's statuses have no other for
 // it; check_run_status shows queued_at and get_run_events when it waited
 // and when it was admitted.
 
@@ -65,22 +64,37 @@ func settle(r *Run, update Update) Update {
 	return update
 }
 
-// create creates run holding a slot, when the one it tries is free, or
-// waiting for one. It returns the run as created, or ErrAlreadyExists when
-// a run with its key exists.
-func (s *Service) create(ctx context.Context, run Run, slots int) (Run, error) {
-	admitted := run
-	admit(&admitted, pickSlot(slots), run.StartExecutionDate)
-	err := s.store.CreateRun(ctx, admitted)
-	if !errors.Is(err, ErrAlreadyExists) {
-		return admitted, err
-	}
-	// Either the run exists (a replay), or its slot is held.
-	switch _, err := s.store.GetRun(ctx, run.Account, run.Key); {
-	case err == nil:
-		return Run{}, ErrAlreadyExists
-	case !errors.Is(err, ErrNotFound):
-		return Run{}, fmt.Errorf("store.GetRun: %w", err)
+// waitingAsync asks, beside a launch's own reads, whether runs of the
+// configuration wait for a slot, and returns the answer's getter: a launch
+// does not go before them. When the question fails, the answer is no: the
+// launch then takes a free slot, if one is.
+func (s *Service) waitingAsync(ctx context.Context, account string, ref ConfigRef) func() bool {
+	answer := make(chan bool, 1)
+	go func() {
+		waiting, err := s.store.Waiting(ctx, account, ref, 1)
+		answer <- err == nil && len(waiting) > 0
+	}()
+	return func() bool { return <-answer }
+}
+
+// create creates run holding a slot, when the one it tries is free and no
+// run waits (behind is false), or waiting for one. It returns the run as
+// created, or ErrAlreadyExists when a run with its key exists.
+func (s *Service) create(ctx context.Context, run Run, slots int, behind bool) (Run, error) {
+	if !behind {
+		admitted := run
+		admit(&admitted, pickSlot(slots), run.StartExecutionDate)
+		err := s.store.CreateRun(ctx, admitted)
+		if !errors.Is(err, ErrAlreadyExists) {
+			return admitted, err
+		}
+		// Either the run exists (a replay), or its slot is held.
+		switch _, err := s.store.GetRun(ctx, run.Account, run.Key); {
+		case err == nil:
+			return Run{}, ErrAlreadyExists
+		case !errors.Is(err, ErrNotFound):
+			return Run{}, fmt.Errorf("store.GetRun: %w", err)
+		}
 	}
 	queued := run
 	enqueue(&queued, run.StartExecutionDate)
@@ -96,18 +110,19 @@ func (s *Service) Start(ctx context.Context, run Run, definition map[string]any)
 		s.Publish(ctx, run, definition)
 		return
 	}
-	if _, err := s.AdmitWaiting(ctx, run.Account, configOf(run)); err != nil {
+	if _, err := s.AdmitWaiting(ctx, run.Account, configOf(run), run.MaxActiveRuns, definition); err != nil {
 		logging.FromContext(ctx).ErrorContext(ctx, "admitting waiting runs failed; the Reaper will", slog.String("run_id", run.RunID), slog.Any("error", err))
 	}
 }
 
-// AdmitWaiting admits the runs of a configuration that wait for a slot,
-// oldest first, while slots are free, and publishes their launches. It
-// returns how many it admitted.
-func (s *Service) AdmitWaiting(ctx context.Context, account string, ref ConfigRef) (int, error) {
+// AdmitWaiting admits the runs of a configuration that wait for one of
+// its slots (max_active_runs of them), oldest first, while slots are
+// free, and publishes their launches with definition. It returns how many
+// it admitted.
+func (s *Service) AdmitWaiting(ctx context.Context, account string, ref ConfigRef, slots int, definition map[string]any) (int, error) {
 	admitted := 0
 	for range maxAdmissions {
-		run, cfg, err := s.store.Admit(ctx, account, ref, func(_ Configuration, r *Run, slot int) { admit(r, slot, s.clock()) })
+		run, err := s.store.Admit(ctx, account, ref, slots, func(r *Run, slot int) { admit(r, slot, s.clock()) })
 		switch {
 		case errors.Is(err, ErrAlreadyExists):
 			continue // a launch took the slot meanwhile: look again
@@ -117,10 +132,38 @@ func (s *Service) AdmitWaiting(ctx context.Context, account string, ref ConfigRe
 			return admitted, nil
 		}
 		logging.FromContext(ctx).InfoContext(ctx, "a waiting run got a slot", slog.String("run_id", run.RunID), slog.Int("slot", run.Slot))
-		s.Publish(ctx, *run, cfg.Definition)
+		s.Publish(ctx, *run, definition)
 		admitted++
 	}
 	return admitted, nil
+}
+
+// admitAfter admits the runs waiting for the slot finished freed, if any
+// waits. A failure is logged: the Reaper admits what waits with a slot
+// free.
+func (s *Service) admitAfter(ctx context.Context, finished Run) {
+	if err := s.admitWaitingOf(ctx, finished.Account, configOf(finished)); err != nil {
+		logging.FromContext(ctx).ErrorContext(ctx, "admitting waiting runs failed; the Reaper will",
+			slog.String("after", finished.RunID), slog.Any("error", err))
+	}
+}
+
+// admitWaitingOf is AdmitWaiting for a configuration read from the store,
+// when a run of it waits.
+func (s *Service) admitWaitingOf(ctx context.Context, account string, ref ConfigRef) error {
+	waiting, err := s.store.Waiting(ctx, account, ref, 1)
+	if err != nil || len(waiting) == 0 {
+		return err
+	}
+	cfg, err := s.store.GetConfiguration(ctx, account, ref)
+	if errors.Is(err, ErrNotFound) {
+		return nil // deleted: its waiting runs stay as they are
+	}
+	if err != nil {
+		return fmt.Errorf("store.GetConfiguration: %w", err)
+	}
+	_, err = s.AdmitWaiting(ctx, account, ref, cfg.Schedule.MaxActiveRuns, cfg.Definition)
+	return err
 }
 
 // configOf names the configuration of run.

@@ -75,7 +75,7 @@ func (s *Service) SetStatuses(ctx context.Context, who auth.Caller, account stri
 		// The batch freed these configurations' slots: their waiting runs
 		// go next.
 		for ref := range released {
-			if _, err := s.AdmitWaiting(ctx, account, ref); err != nil {
+			if err := s.admitWaitingOf(ctx, account, ref); err != nil {
 				logging.FromContext(ctx).ErrorContext(ctx, "admitting waiting runs failed; the Reaper will", slog.Any("error", err))
 			}
 		}

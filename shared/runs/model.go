@@ -45,6 +45,9 @@ type Run struct {
 	QueuedAt   time.Time // when it began waiting, if it ever did
 	Slot       int       // the slot it holds, 1 to max_active_runs, while admitted and not finished; 0 for none
 	AdmittedAt time.Time // when it got its slot; zero for runs from before slots
+	// MaxActiveRuns is its configuration's max_active_runs at its launch:
+	// a slot past it, when the setting was lowered since, is not handed on.
+	MaxActiveRuns int
 
 	// What the executor reported.
 	ClaimedBy     string         // the executor_id of the executor that took the run
@@ -214,11 +217,9 @@ const (
 type Update struct {
 	Save  bool
 	Event *Event
-	// Release is the slot the run gives back with the change; 0 for none.
-	// The store hands it to the configuration's oldest waiting run, which
-	// Admit admits, in the same transaction.
+	// Release is the slot the run gives back with the change, which the
+	// store frees with it; 0 for none.
 	Release int
-	Admit   func(cfg Configuration, r *Run, slot int)
 }
 
 // Query selects runs of one account, newest first.

@@ -277,13 +277,22 @@ func (s *Service) admitLongWaiting(ctx context.Context, store ReaperStore, cfg R
 	admitted := 0
 	seen := map[string]bool{}
 	for _, run := range waiting {
-		if id := run.Account + "/" + string(run.Kind) + "/" + run.Environment + "/" + run.ConfigurationID; !seen[id] {
-			seen[id] = true
-			n, err := s.AdmitWaiting(ctx, run.Account, configOf(run))
-			admitted += n
-			if err != nil {
-				return admitted, err
-			}
+		id := run.Account + "/" + string(run.Kind) + "/" + run.Environment + "/" + run.ConfigurationID
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		cfg, err := store.GetConfiguration(ctx, run.Account, configOf(run))
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return admitted, fmt.Errorf("store.GetConfiguration: %w", err)
+		}
+		n, err := s.AdmitWaiting(ctx, run.Account, configOf(run), cfg.Schedule.MaxActiveRuns, cfg.Definition)
+		admitted += n
+		if err != nil {
+			return admitted, err
 		}
 	}
 	return admitted, nil

@@ -38,6 +38,9 @@ type Store interface {
 	// UpdateRuns applies change to each of the runs with the given keys,
 	// in one transaction, and returns the runs it saved, with their events.
 	UpdateRuns(ctx context.Context, account string, keys []string, change func(*Run) (Update, error)) ([]Run, []Event, error)
+	// GetConfiguration returns a configuration, or an error wrapping
+	// ErrNotFound.
+	GetConfiguration(ctx context.Context, account string, ref ConfigRef) (Configuration, error)
 	// WatchRun returns the run as soon as done accepts it, or its last
 	// state when ctx ends, without polling.
 	WatchRun(ctx context.Context, account, key string, done func(Run) bool) (Run, error)
@@ -52,12 +55,12 @@ type Store interface {
 	// Waiting returns the runs of a configuration waiting for a slot,
 	// oldest first, at most limit.
 	Waiting(ctx context.Context, account string, ref ConfigRef, limit int) ([]Run, error)
-	// Admit reads, in one transaction, the configuration, its oldest
-	// waiting run and a free slot; when it finds both, admit sets the
-	// run's admission and the store takes the slot for it. It returns the
-	// run admitted, or nil when none waits or no slot is free, and the
-	// configuration; ErrAlreadyExists when a launch took the slot first.
-	Admit(ctx context.Context, account string, ref ConfigRef, admit func(cfg Configuration, r *Run, slot int)) (*Run, Configuration, error)
+	// Admit looks for a free slot among the configuration's slots and,
+	// when it finds one, in one transaction, gives it to the oldest
+	// waiting run, which admit admits. It returns the run admitted, or nil
+	// when no slot it looked at is free or none waits; ErrAlreadyExists
+	// when a launch took the slot first.
+	Admit(ctx context.Context, account string, ref ConfigRef, slots int, admit func(r *Run, slot int)) (*Run, error)
 	// Events returns a page of the run's recorded events, oldest first.
 	Events(ctx context.Context, account, key string, page EventPage) ([]Event, error)
 }
@@ -143,6 +146,8 @@ type Launch struct {
 // The member and the configuration are read in one round trip, which is why
 // Launch authorizes itself rather than leaving it to the API layer.
 func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (Run, bool, error) {
+	kind, _ := KindOf(l.ConfigType)
+	behind := s.waitingAsync(ctx, l.Account, ConfigRef{Environment: l.Environment, Kind: kind, ConfigurationID: l.ConfigurationID})
 	run, cfg, earlier, err := s.prepare(ctx, who, need, l)
 	switch {
 	case err != nil:
@@ -151,7 +156,7 @@ func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l
 		logging.Annotate(ctx, slog.String("run_id", earlier.RunID), slog.Bool("replay", true))
 		return *earlier, true, nil
 	}
-	created, err := s.create(ctx, run, cfg.Schedule.MaxActiveRuns)
+	created, err := s.create(ctx, run, cfg.Schedule.MaxActiveRuns, behind())
 	if errors.Is(err, ErrAlreadyExists) {
 		return s.replay(ctx, run)
 	}
@@ -279,6 +284,7 @@ func NewRun(cfg Configuration, key string, now time.Time) Run {
 		Timeout:            cfg.Policy.Timeout,
 		Retries:            cfg.Policy.Retries,
 		RetryDelay:         cfg.Policy.RetryDelay,
+		MaxActiveRuns:      cfg.Schedule.MaxActiveRuns,
 	}
 	if run.Timeout > 0 {
 		run.Deadline = now.Add(run.Timeout)
@@ -582,9 +588,8 @@ func (s *Service) change(ctx context.Context, ref RunRef, decide func(*Run) (Upd
 	if err != nil {
 		return Run{}, err
 	}
-	var admitted *admission
+	released := false
 	run, event, err := s.store.UpdateRun(ctx, ref.Account, key, func(r *Run) (Update, error) {
-		admitted = nil // the transaction may run again
 		if !ref.matches(*r) {
 			return Update{}, ref.notFound()
 		}
@@ -593,12 +598,7 @@ func (s *Service) change(ctx context.Context, ref RunRef, decide func(*Run) (Upd
 			return update, err
 		}
 		update = settle(r, update)
-		if update.Release > 0 {
-			update.Admit = func(cfg Configuration, next *Run, slot int) {
-				admit(next, slot, s.clock())
-				admitted = &admission{run: *next, definition: cfg.Definition}
-			}
-		}
+		released = update.Release > 0 // the transaction may run again: the last run counts
 		return update, nil
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -611,19 +611,10 @@ func (s *Service) change(ctx context.Context, ref RunRef, decide func(*Run) (Upd
 	if event != nil && event.Type == EventStatus {
 		s.PublishEvent(ctx, run, *event)
 	}
-	if admitted != nil {
-		logging.FromContext(ctx).InfoContext(ctx, "a waiting run got the slot of a finished one",
-			slog.String("run_id", admitted.run.RunID), slog.String("after", run.RunID))
-		s.Publish(ctx, admitted.run, admitted.definition)
+	if released {
+		s.admitAfter(ctx, run)
 	}
 	return run, nil
-}
-
-// admission is a run admitted by a change of another, to publish once the
-// change is saved.
-type admission struct {
-	run        Run
-	definition map[string]any
 }
 
 // PublishEvent puts a status change on the run events topic and records

@@ -203,6 +203,9 @@ func TickRun(cfg runs.Configuration, tick, now time.Time) runs.Run {
 	key := runs.IdempotentKey(cfg.Account, fmt.Sprintf("schedule\x00%s\x00%s\x00%s\x00%s",
 		cfg.Environment, cfg.Kind, cfg.ConfigurationID, tick.UTC().Format(time.RFC3339)))
 	run := runs.NewQueuedRun(cfg, key, now)
+	// It waits for a slot since its tick: the ticks of a catchup, created
+	// at once, are admitted oldest first.
+	run.QueuedAt = tick
 	run.TriggerType, run.StartedBy = runs.TriggerSchedule, Scheduled
 	run.ExecutionDate = tick.UTC().Format(time.DateOnly)
 	return run

@@ -272,3 +272,44 @@ func TestEachTickRunsOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestCatchupRunsOneAtATime: a catchup's ticks with max_active_runs 1
+// start one at a time, oldest first: each waits, unpublished, until the
+// one before it finishes.
+func TestCatchupRunsOneAtATime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, day("2026-12-01 09:00"))
+	cfg := w.deploy(t, "000099_one_at_a_time", map[string]any{"schedule_interval": "@daily", "start_date": "2026, 11, 28",
+		"catchup": true, "max_active_runs": 1.0})
+	launches := w.Subscribe(t, "runway-launch")
+	w.pass(t, day("2026-12-01 09:00"))
+	executor := auth.Caller{Email: stacktest.Executor}
+	for _, date := range []string{"2026-11-29", "2026-11-30", "2026-12-01"} {
+		msgs := stacktest.Receive(t, launches, 1)
+		if len(msgs) != 1 {
+			t.Fatalf("%d launch messages while %s should be the one run in executors' hands", len(msgs), date)
+		}
+		found, err := w.Env.Store.QueryRuns(ctx, "000099", runs.Query{Kind: cfg.Kind, Environment: cfg.Environment,
+			ConfigurationID: cfg.ConfigurationID, Status: runs.StatusRunning, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var admitted []runs.Run
+		for _, r := range found {
+			if !r.Queued {
+				admitted = append(admitted, r)
+			}
+		}
+		if len(admitted) != 1 || admitted[0].ExecutionDate != date || admitted[0].RunID != msgs[0].Attributes["run_id"] {
+			t.Fatalf("admitted %+v, want the run of %s alone, the one published", admitted, date)
+		}
+		ref := runs.RunRef{Account: "000099", Kind: cfg.Kind, ConfigurationID: cfg.ConfigurationID, RunID: admitted[0].RunID}
+		if _, err := w.Env.Runs.ReportStatus(ctx, executor, ref, runs.Report{ExecutorID: "e-" + date, Status: runs.StatusSuccess}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if msgs := stacktest.Receive(t, launches, 0); len(msgs) != 0 {
+		t.Errorf("%d more launch messages after the three ticks", len(msgs))
+	}
+}

@@ -56,6 +56,7 @@ type runDoc struct {
 	QueuedAt   *time.Time `firestore:"queued_at,omitempty"`
 	Slot       int        `firestore:"slot,omitempty"`
 	AdmittedAt *time.Time `firestore:"admitted_at,omitempty"`
+	Slots      int        `firestore:"max_active_runs,omitempty"`
 
 	ClaimedBy     string         `firestore:"claimed_by,omitempty"`
 	ClaimCaller   string         `firestore:"claim_caller,omitempty"`
@@ -175,6 +176,7 @@ func encodeRun(r runs.Run) runDoc {
 		QueuedAt:           optionalTime(r.QueuedAt),
 		Slot:               r.Slot,
 		AdmittedAt:         optionalTime(r.AdmittedAt),
+		Slots:              r.MaxActiveRuns,
 		ClaimedBy:          r.ClaimedBy,
 		ClaimCaller:        r.ClaimCaller,
 		Heartbeats:         r.Heartbeats,
@@ -230,6 +232,7 @@ func decodeRun(snap *firestore.DocumentSnapshot) (runs.Run, error) {
 		QueuedAt:           valueOf(d.QueuedAt),
 		Slot:               d.Slot,
 		AdmittedAt:         valueOf(d.AdmittedAt),
+		MaxActiveRuns:      d.Slots,
 		ClaimedBy:          d.ClaimedBy,
 		ClaimCaller:        d.ClaimCaller,
 		Heartbeats:         d.Heartbeats,

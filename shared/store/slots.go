@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -63,41 +61,47 @@ func (s *Store) Waiting(ctx context.Context, account string, ref runs.ConfigRef,
 	return out, nil
 }
 
-// Admit implements runs.Store: in one transaction, it reads the
-// configuration and its oldest waiting run, looks for a free slot (every
-// slot up to slotProbes of them, slotProbes at random beyond), and when it
-// finds both lets admit set the run's admission, then takes the slot for
-// it. It returns the run admitted and the configuration, or no run when
-// none waits or no slot it looked at is free.
-func (s *Store) Admit(ctx context.Context, account string, ref runs.ConfigRef, admit func(cfg runs.Configuration, r *runs.Run, slot int)) (*runs.Run, runs.Configuration, error) {
+// Admit implements runs.Store. It first reads slots (every slot up to
+// slotProbes of them, slotProbes at random beyond) without a transaction:
+// while all are held, as they are while runs wait, it writes nothing and
+// takes no lock, so that the launches of a busy configuration do not
+// contend. When one is free, one transaction reads the oldest waiting run
+// and the slot again, and gives the slot to the run, which admit admits.
+func (s *Store) Admit(ctx context.Context, account string, ref runs.ConfigRef, slots int, admit func(r *runs.Run, slot int)) (*runs.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	var (
-		admitted *runs.Run
-		cfg      runs.Configuration
-	)
-	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	candidates := slotCandidates(slots)
+	refs := make([]*firestore.DocumentRef, len(candidates))
+	for i, n := range candidates {
+		refs[i] = s.slotRef(account, ref, n)
+	}
+	snaps, err := s.client.GetAll(ctx, refs)
+	if err != nil {
+		return nil, classify("store.Admit", err)
+	}
+	slot := 0
+	for i, snap := range snaps {
+		if !snap.Exists() {
+			slot = candidates[i]
+			break
+		}
+	}
+	if slot == 0 {
+		return nil, nil
+	}
+	var admitted *runs.Run
+	err = s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		admitted = nil // the function may run again after a conflict
-		snap, err := tx.Get(s.configRef(account, ref))
-		if err != nil {
-			return err
-		}
-		if cfg, err = decodeConfig(snap); err != nil {
-			return err
-		}
 		waiting, err := tx.Documents(s.queue(account, ref).Limit(1)).GetAll()
 		if err != nil || len(waiting) == 0 {
-			return err
-		}
-		slot, err := s.freeSlot(tx, account, ref, cfg.Schedule.MaxActiveRuns)
-		if err != nil || slot == 0 {
 			return err
 		}
 		run, err := decodeRun(waiting[0])
 		if err != nil {
 			return err
 		}
-		admit(cfg, &run, slot)
+		admit(&run, slot)
+		// Create fails if a launch took the slot since it was read.
 		if err := tx.Create(s.slotRef(account, ref, slot), slotDoc{RunKey: run.Key, RunID: run.RunID, Since: run.AdmittedAt}); err != nil {
 			return err
 		}
@@ -105,38 +109,25 @@ func (s *Store) Admit(ctx context.Context, account string, ref runs.ConfigRef, a
 		return tx.Set(waiting[0].Ref, encodeRun(run))
 	})
 	if err != nil {
-		return nil, runs.Configuration{}, classifyTx("store.Admit", err)
+		return nil, classifyTx("store.Admit", err)
 	}
-	return admitted, cfg, nil
+	return admitted, nil
 }
 
-// freeSlot returns a slot of the configuration that no run holds, read in
-// tx, or 0 when those it looked at are all held.
-func (s *Store) freeSlot(tx *firestore.Transaction, account string, ref runs.ConfigRef, slots int) (int, error) {
-	candidates := make([]int, 0, min(slots, slotProbes))
+// slotCandidates returns the slots an admission looks at.
+func slotCandidates(slots int) []int {
 	if slots <= slotProbes {
-		for n := 1; n <= slots; n++ {
-			candidates = append(candidates, n)
+		candidates := make([]int, slots)
+		for i := range candidates {
+			candidates[i] = i + 1
 		}
-	} else {
-		for _, i := range rand.Perm(slots)[:slotProbes] {
-			candidates = append(candidates, i+1)
-		}
+		return candidates
 	}
-	refs := make([]*firestore.DocumentRef, len(candidates))
-	for i, n := range candidates {
-		refs[i] = s.slotRef(account, ref, n)
+	candidates := rand.Perm(slots)[:slotProbes]
+	for i := range candidates {
+		candidates[i]++
 	}
-	snaps, err := tx.GetAll(refs)
-	if err != nil {
-		return 0, err
-	}
-	for i, snap := range snaps {
-		if !snap.Exists() {
-			return candidates[i], nil
-		}
-	}
-	return 0, nil
+	return candidates
 }
 
 // createAdmitted creates run, which holds run.Slot, and takes its slot, in
@@ -152,44 +143,10 @@ func (s *Store) createAdmitted(ctx context.Context, run runs.Run) error {
 	return classify("store.CreateRun", err)
 }
 
-// releaseSlot gives back, in tx, the slot run held. With admit, the slot
-// goes to the configuration's oldest waiting run, which admit admits, in
-// the same transaction, so that waiting runs go before new launches; it
-// returns that run. Without admit, or when no run waits, or when the slot
-// is past the configuration's max_active_runs (lowered since), the slot
-// is freed.
-func (s *Store) releaseSlot(tx *firestore.Transaction, run runs.Run, slot int, admit func(runs.Configuration, *runs.Run, int)) error {
+// releaseSlot gives back, in tx, the slot run held: the slot's document
+// is deleted, with no read, so that runs finishing at once do not contend.
+// Who waits is admitted after (runs.Service.AdmitWaiting).
+func (s *Store) releaseSlot(tx *firestore.Transaction, run runs.Run, slot int) error {
 	ref := runs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
-	slotRef := s.slotRef(run.Account, ref, slot)
-	if admit == nil {
-		return tx.Delete(slotRef)
-	}
-	// Reads come before writes in a transaction: the caller writes after.
-	cfgSnap, err := tx.Get(s.configRef(run.Account, ref))
-	if status.Code(err) == codes.NotFound {
-		return tx.Delete(slotRef)
-	}
-	if err != nil {
-		return err
-	}
-	cfg, err := decodeConfig(cfgSnap)
-	if err != nil {
-		return err
-	}
-	waiting, err := tx.Documents(s.queue(run.Account, ref).Limit(1)).GetAll()
-	if err != nil {
-		return err
-	}
-	if len(waiting) == 0 || slot > cfg.Schedule.MaxActiveRuns {
-		return tx.Delete(slotRef)
-	}
-	next, err := decodeRun(waiting[0])
-	if err != nil {
-		return err
-	}
-	admit(cfg, &next, slot)
-	if err := tx.Set(slotRef, slotDoc{RunKey: next.Key, RunID: next.RunID, Since: next.AdmittedAt}); err != nil {
-		return err
-	}
-	return tx.Set(waiting[0].Ref, encodeRun(next))
+	return tx.Delete(s.slotRef(run.Account, ref, slot))
 }

@@ -375,7 +375,7 @@ func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(
 			return err
 		}
 		if update.Release > 0 {
-			if err := s.releaseSlot(tx, run, update.Release, update.Admit); err != nil {
+			if err := s.releaseSlot(tx, run, update.Release); err != nil {
 				return err
 			}
 		}
@@ -434,9 +434,7 @@ func (s *Store) UpdateRuns(ctx context.Context, account string, keys []string, c
 				continue // what is saved here is always recorded: no event, no change
 			}
 			if update.Release > 0 {
-				// Several runs of a configuration may give slots back
-				// here: they are freed, and the caller admits who waits.
-				if err := s.releaseSlot(tx, run, update.Release, nil); err != nil {
+				if err := s.releaseSlot(tx, run, update.Release); err != nil {
 					return err
 				}
 			}
