@@ -39,7 +39,7 @@ const reliabilityJob = "000099_reliability_DEV"
 // seed loads the demo data and deploys reliabilityJob.
 func seed(t *testing.T, s *stacktest.Stack) {
 	t.Helper()
-	seed(t, s)
+	s.Seed(t)
 	s.Post(t, "/v1/configuration", `{"action": "deploy_configuration", "configuration": {"configuration_type": "table-to-table",
 		"configuration_id": "000099_reliability", "account": "000099", "environment": "DEV", "max_active_runs": 1000}}`).
 		Decode(t, &api.ConfigurationResponse{})

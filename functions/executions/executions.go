@@ -282,11 +282,12 @@ var statuses = map[runs.Status]string{
 }
 
 // triggerTypes maps how a run was started to ETLWorks' trigger types: a
-// run launched through the API is on demand, one launched by a workflow is
-// scheduled.
+// run launched through the API is on demand, one launched by a workflow or
+// by its configuration's schedule is scheduled.
 var triggerTypes = map[string]string{
 	runs.TriggerAPI:      "flow.execution.on.demand",
 	runs.TriggerWorkflow: "flow.execution.scheduler",
+	runs.TriggerSchedule: "flow.execution.scheduler",
 	runs.TriggerRetry:    "flow.execution.on.demand",
 }
 

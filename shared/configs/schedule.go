@@ -27,7 +27,7 @@ const DefaultMaxActiveRuns = 1
 
 // MaxMaxActiveRuns bounds max_active_runs: each run in executors' hands
 // holds one of the configuration's slots.
-const MaxMaxActiveRuns = 1000
+const MaxMaxActiveRuns = 100_000
 
 // presets are the schedule_interval shorthands accepted, as cron.
 var presets = map[string]string{

@@ -3,6 +3,7 @@ package schedules_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sort"
 	"sync"
 	"testing"
@@ -52,6 +53,10 @@ type world struct {
 func newWorld(t *testing.T, now time.Time) *world {
 	t.Helper()
 	s := stacktest.New(t)
+	// No demo data: its configuration with a schedule would tick too.
+	if _, err := s.Env.Store.PutMember(context.Background(), "000099", stacktest.Admin, auth.RoleAdmin, "test"); err != nil {
+		t.Fatal(err)
+	}
 	c := &clock{now: now}
 	cfgs, err := configs.NewService(s.Env.Store, c.Now)
 	if err != nil {
@@ -135,6 +140,14 @@ func TestDailyScheduleDeployedAfterItsTime(t *testing.T) {
 	got, err := w.configs.Get(context.Background(), "000099", cfg.Ref())
 	if err != nil || !got.Ticks.Next.Equal(day("2026-12-03 07:00")) || !got.Ticks.Last.Equal(day("2026-12-02 07:00")) {
 		t.Errorf("ticks after the launch %+v (%v)", got.Ticks, err)
+	}
+	// The ETLWorks-style endpoint shows it as the scheduler's.
+	var flow struct {
+		TriggerType string `json:"triggerType"`
+	}
+	w.Do(t, http.MethodGet, "/rest/v1/executions/"+cfg.ConfigurationID+"?account=000099", w.Token(t, stacktest.Admin), "").Decode(t, &flow)
+	if flow.TriggerType != "flow.execution.scheduler" {
+		t.Errorf("the executions endpoint shows a scheduled run as %q", flow.TriggerType)
 	}
 }
 

@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -61,12 +64,16 @@ func (s *Store) Waiting(ctx context.Context, account string, ref runs.ConfigRef,
 	return out, nil
 }
 
-// Admit implements runs.Store. It first reads slots (every slot up to
-// slotProbes of them, slotProbes at random beyond) without a transaction:
-// while all are held, as they are while runs wait, it writes nothing and
-// takes no lock, so that the launches of a busy configuration do not
-// contend. When one is free, one transaction reads the oldest waiting run
-// and the slot again, and gives the slot to the run, which admit admits.
+// Admit implements runs.Store, without a transaction, so that the
+// launches of a busy configuration, which all look for a slot, neither
+// lock nor wait on each other: it reads slots (every slot up to
+// slotProbes of them, slotProbes at random beyond); while all are held,
+// as they are while runs wait, it writes nothing. When one is free, it
+// reads the oldest waiting run and, in one atomic write, takes the slot
+// (created only if it does not exist) and admits the run (updated only if
+// it did not change since it was read). When another took the slot or
+// changed the run first, it writes nothing and returns
+// runs.ErrAlreadyExists: the caller looks again.
 func (s *Store) Admit(ctx context.Context, account string, ref runs.ConfigRef, slots int, admit func(r *runs.Run, slot int)) (*runs.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -89,29 +96,34 @@ func (s *Store) Admit(ctx context.Context, account string, ref runs.ConfigRef, s
 	if slot == 0 {
 		return nil, nil
 	}
-	var admitted *runs.Run
-	err = s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		admitted = nil // the function may run again after a conflict
-		waiting, err := tx.Documents(s.queue(account, ref).Limit(1)).GetAll()
-		if err != nil || len(waiting) == 0 {
-			return err
-		}
-		run, err := decodeRun(waiting[0])
-		if err != nil {
-			return err
-		}
-		admit(&run, slot)
-		// Create fails if a launch took the slot since it was read.
-		if err := tx.Create(s.slotRef(account, ref, slot), slotDoc{RunKey: run.Key, RunID: run.RunID, Since: run.AdmittedAt}); err != nil {
-			return err
-		}
-		admitted = &run
-		return tx.Set(waiting[0].Ref, encodeRun(run))
-	})
-	if err != nil {
-		return nil, classifyTx("store.Admit", err)
+	waiting, err := s.queue(account, ref).Limit(1).Documents(ctx).GetAll()
+	if err != nil || len(waiting) == 0 {
+		return nil, classify("store.Admit", err)
 	}
-	return admitted, nil
+	run, err := decodeRun(waiting[0])
+	if err != nil {
+		return nil, err
+	}
+	admit(&run, slot)
+	d := encodeRun(run)
+	//lint:ignore SA1019 WriteBatch is the client's one Commit of several writes with preconditions, without a transaction.
+	batch := s.client.Batch()
+	batch.Create(s.slotRef(account, ref, slot), slotDoc{RunKey: run.Key, RunID: run.RunID, Since: run.AdmittedAt})
+	batch.Update(waiting[0].Ref, []firestore.Update{
+		{Path: "queued", Value: firestore.Delete},
+		{Path: "slot", Value: d.Slot},
+		{Path: "admitted_at", Value: nullableTime(run.AdmittedAt)},
+		{Path: "published", Value: false},
+		{Path: "deadline", Value: nullableTime(run.Deadline)},
+	}, firestore.LastUpdateTime(waiting[0].UpdateTime))
+	_, err = batch.Commit(ctx)
+	switch status.Code(err) {
+	case codes.OK:
+		return &run, nil
+	case codes.AlreadyExists, codes.FailedPrecondition:
+		return nil, fmt.Errorf("store.Admit: %w", runs.ErrAlreadyExists)
+	}
+	return nil, classify("store.Admit", err)
 }
 
 // slotCandidates returns the slots an admission looks at.

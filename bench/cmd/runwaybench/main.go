@@ -30,6 +30,7 @@ type options struct {
 	tpWindow                  time.Duration // one variant's window in a round
 	profileWindow             time.Duration
 	statusRuns, statusQueries int
+	scheduleConfigs           int // configurations due in the Scheduler's pass
 	starts                    int           // process starts of the footprint figure
 	loadDuration              time.Duration // footprint load
 	benchtime                 string        // auth micro-benchmarks
@@ -44,7 +45,7 @@ func main() {
 	flag.StringVar(&o.root, "root", ".", "the repository's root")
 	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "where to write the results")
 	flag.StringVar(&o.work, "work", ".runway/bench", "directory for logs, keys and built binaries")
-	flag.StringVar(&only, "only", "", "comma-separated sections to run (launch,throughput,status,auth,footprint); all when empty")
+	flag.StringVar(&only, "only", "", "comma-separated sections to run (launch,throughput,status,auth,footprint,schedule); all when empty")
 	flag.StringVar(&started, "started", "", "Unix time (seconds, fractional) at which scripts/bench.sh started, for the total run time")
 	flag.IntVar(&o.launches, "launches", 1000, "sequential launches per variant")
 	flag.IntVar(&o.block, "block", 20, "sequential launches per block of a variant")
@@ -57,6 +58,7 @@ func main() {
 	flag.DurationVar(&o.profileWindow, "profile-window", 3*time.Second, "CPU profile of Runway's launches under the throughput load")
 	flag.IntVar(&o.statusRuns, "status-runs", 10000, "runs of the large configuration")
 	flag.IntVar(&o.statusQueries, "status-queries", 200, "timed queries per action and configuration")
+	flag.IntVar(&o.scheduleConfigs, "schedule-configurations", 1000, "configurations due in the timed Scheduler pass")
 	flag.DurationVar(&o.warmup, "warmup", 1500*time.Millisecond, "warm-up load per launch variant before the launch figures")
 	flag.IntVar(&o.starts, "starts", 5, "process starts timed per binary")
 	flag.DurationVar(&o.loadDuration, "load", 10*time.Second, "throughput load on the function process")
@@ -159,6 +161,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.runs("auth") {
 		section("auth", func() error { return authSection(ctx, o, rep) })
+	}
+	if o.runs("schedule") {
+		section("schedule", func() error { return scheduleSection(ctx, o, rep, devKeyFile) })
 	}
 	rep.runCPU = meter.read().minus(cpuStart)
 	rep.total = time.Since(o.started)

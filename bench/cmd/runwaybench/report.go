@@ -32,6 +32,7 @@ type report struct {
 	status    *statusFigures
 	footprint *footprintFigures
 	auth      *authFigures
+	schedule  *scheduleFigures
 
 	summary  []summaryRow
 	failures []string // sections that could not be measured
@@ -48,7 +49,7 @@ func (r *report) add(row summaryRow) { r.summary = append(r.summary, row) }
 // write renders the report as Markdown.
 func (r *report) write(path string) error {
 	var body strings.Builder
-	sections := []func(*strings.Builder){r.launchLatencySection, r.statusSection, r.throughputSection, r.authSection, r.footprintSection}
+	sections := []func(*strings.Builder){r.launchLatencySection, r.statusSection, r.throughputSection, r.authSection, r.footprintSection, r.scheduleSection}
 	for _, s := range sections {
 		s(&body)
 	}

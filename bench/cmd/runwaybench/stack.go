@@ -27,6 +27,7 @@ import (
 
 	"github.com/runwaydata/runway"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/config"
 	"github.com/runwaydata/runway/shared/demo"
@@ -194,6 +195,10 @@ func (s *stack) seedLaunchTarget(ctx context.Context, account, email string) (la
 	if err != nil {
 		return launchTarget{}, err
 	}
+	// The benchmarks launch thousands of runs that nobody finishes: slots
+	// enough for all of them, so that every launch takes the path of a
+	// launch with a slot free.
+	def["max_active_runs"] = float64(configs.MaxMaxActiveRuns) // as JSON decodes it
 	cfg, err := s.env.Configs.Deploy(ctx, auth.Caller{Email: "bench@runway.local", Via: "dev"}, def)
 	if err != nil {
 		return launchTarget{}, fmt.Errorf("deploy: %w", err)
