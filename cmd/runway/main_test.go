@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +142,37 @@ func TestEveryCommandHasHelpWithAnExample(t *testing.T) {
 			if !sub.HasExample() {
 				t.Errorf("runway %s %s has no example", c.Name(), sub.Name())
 			}
+		}
+	}
+}
+
+// TestCompletion: cobra's completion scripts, and the candidates they
+// ask the CLI for: statuses, configuration types, profile keys.
+func TestCompletion(t *testing.T) {
+	t.Parallel()
+	run := func(args ...string) string {
+		var out bytes.Buffer
+		a := &app{stdout: &out, stderr: &out, getenv: func(string) string { return "" }, now: time.Now}
+		if code := a.run(context.Background(), args); code != 0 {
+			t.Fatalf("runway %s: exit %d: %s", strings.Join(args, " "), code, out.String())
+		}
+		return out.String()
+	}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		if out := run("completion", shell); !strings.Contains(out, "runway") {
+			t.Errorf("completion %s: %.200q", shell, out)
+		}
+	}
+	for args, want := range map[string]string{
+		"runs --status ":       "FAILED",
+		"launch x --type ":     "workflow",
+		"config set ":          "api_url",
+		"set-status x ":        "CHECKED",
+		"set-status --filter ": "from_status=",
+		"workflow ":            "reset",
+	} {
+		if out := run(append([]string{"__complete"}, strings.Split(args, " ")...)...); !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `[\t\n]`).MatchString(out) {
+			t.Errorf("completing %q: %q lacks %s", args, out, want)
 		}
 	}
 }

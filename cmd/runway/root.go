@@ -29,7 +29,8 @@ const exitCodesHelp = `Exit codes:
   2  usage or input error: bad flags or files, or the API answered 400, 404, 409, 413 or 415
   3  launch --wait: --timeout passed while the run was still RUNNING
   4  authentication or permission: no credentials, or the API answered 401 or 403
-  5  the API is unavailable: no connection, or it answered 429 or 5xx`
+  5  the API is unavailable: no connection, or it answered 429 or 5xx
+  130  launch --wait: interrupted (Ctrl-C); the run goes on`
 
 // app is one invocation of the CLI: its streams, environment and clock,
 // and the settings its flags, environment and profile resolve to.

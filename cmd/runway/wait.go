@@ -36,6 +36,7 @@ type waiter struct {
 	mu      sync.Mutex
 	state   progress
 	printed string // the last line printed, without its elapsed time
+	ended   bool   // the last line is drawn: the ticker draws no more
 }
 
 // progress is what the live line shows.
@@ -251,6 +252,10 @@ func (w *waiter) show(final bool) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.ended {
+		return
+	}
+	w.ended = final
 	head, elapsed, tail := w.line()
 	text := head + "  " + elapsed
 	if tail != "" {
