@@ -39,7 +39,7 @@ func (a *app) client() (*client, error) {
 // --token, RUNWAY_TOKEN or TAILER_API_JWT, else the profile's login.
 func (a *app) tokenFunc(p *profile) (func(context.Context) (string, error), error) {
 	if t := firstSet(a.flags.token, a.getenv("RUNWAY_TOKEN"), a.getenv("TAILER_API_JWT")); t != "" {
-		return func(context.Context) (string, error) { return t, nil }, nil
+		return staticToken(t), nil
 	}
 	if p.Login == nil {
 		return nil, &exitError{code: exitAuth, err: errors.New(
@@ -63,6 +63,10 @@ func (a *app) tokenFunc(p *profile) (func(context.Context) (string, error), erro
 		}
 		return token, nil
 	}, nil
+}
+
+func staticToken(t string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return t, nil }
 }
 
 // source is the token source of a login on the profile's API.
@@ -131,10 +135,12 @@ account, login checks that the API accepts the token for it.`,
 			if f.audience != "" {
 				checked.Audience = f.audience
 			}
-			if err := a.source(&checked, &l).Check(); err != nil {
+			src := a.source(&checked, &l)
+			if err := src.Check(); err != nil {
 				return usageError("%v", err)
 			}
-			if _, err := a.source(&checked, &l).Token(cmd.Context()); err != nil {
+			token, err := src.Token(cmd.Context())
+			if err != nil {
 				return &exitError{code: exitAuth, err: fmt.Errorf("making a token (%s): %w", &l, err)}
 			}
 			if err := a.updateProfile(func(p *profile) error {
@@ -147,15 +153,17 @@ account, login checks that the API accepts the token for it.`,
 				return err
 			}
 			fmt.Fprintf(a.stdout, "profile %s: %s\n", a.profileName(), &l)
-			account := firstSet(a.flags.account, a.getenv("RUNWAY_ACCOUNT"), a.prof.Account)
-			if account == "" {
-				return nil
+			account, err := a.account()
+			if err != nil {
+				return nil // nothing to check the token against
 			}
+			// Checked with the token just made, whatever RUNWAY_TOKEN says.
+			a.api = &client{base: a.apiURL(a.prof), token: staticToken(token), http: a.http, sleep: sleep}
 			limit := 1
 			if _, err := a.call(cmd.Context(), pathConfiguration, listConfigurationsRequest{Action: "list_configurations", Account: account, Limit: &limit}, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "%s accepts the token for account %s\n", a.apiURL(a.prof), account)
+			fmt.Fprintf(a.stdout, "%s accepts the token for account %s\n", a.api.base, account)
 			return nil
 		},
 	}

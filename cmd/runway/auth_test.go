@@ -37,7 +37,9 @@ func TestProfiles(t *testing.T) {
 
 	other := c.with(map[string]string{"RUNWAY_PROFILE": "other"})
 	other.run("runs", "--account", "000099").want(t, exitAuth, "not logged in")
-	other.run("login", "--dev", "nobody@example.com", "--key", s.DevKeyFile, "--account", "000099", "--api-url", s.Server.URL).
+	// The login's token is checked, not RUNWAY_TOKEN's.
+	other.with(map[string]string{"RUNWAY_TOKEN": s.Token(t, stacktest.Admin)}).
+		run("login", "--dev", "nobody@example.com", "--key", s.DevKeyFile, "--account", "000099", "--api-url", s.Server.URL).
 		want(t, exitAuth, "nobody@example.com has no access to account 000099")
 	c.run("config", "list").want(t, exitOK, "default (current)", "other\n  login       dev token for nobody@example.com")
 }

@@ -161,14 +161,7 @@ page the API answers, one per line.`,
 					a.printJSON(answer)
 				}
 				for _, c := range page.Configurations {
-					state := "active"
-					switch {
-					case c.Archived:
-						state = "archived"
-					case !c.Activated:
-						state = "inactive"
-					}
-					rows = append(rows, []string{c.ConfigurationID, c.ConfigurationType, c.Environment, state,
+					rows = append(rows, []string{c.ConfigurationID, c.ConfigurationType, c.Environment, state(c.Activated, c.Archived),
 						fmt.Sprint(c.Version), when(c.UpdatedAt, a.now()), c.UpdatedBy})
 				}
 				if req.PageToken = page.NextPageToken; req.PageToken == "" {
@@ -183,6 +176,17 @@ page the API answers, one per line.`,
 	}
 	addTypeFlag(cmd, &kind, "")
 	return cmd
+}
+
+// state says whether a configuration can run.
+func state(activated, archived bool) string {
+	switch {
+	case archived:
+		return "archived"
+	case !activated:
+		return "inactive"
+	}
+	return "active"
 }
 
 func (a *app) activateCommand(activate bool) *cobra.Command {
@@ -258,14 +262,7 @@ has succeeded since the cycle began.`,
 				return nil
 			}
 			w := got.Workflow
-			state := "active"
-			switch {
-			case w.Archived:
-				state = "archived"
-			case !w.Activated:
-				state = "inactive"
-			}
-			fmt.Fprintf(a.stdout, "%-10s %s (%s), %s\n", "workflow", w.ConfigurationID, w.Environment, state)
+			fmt.Fprintf(a.stdout, "%-10s %s (%s), %s\n", "workflow", w.ConfigurationID, w.Environment, state(w.Activated, w.Archived))
 			fmt.Fprintf(a.stdout, "%-10s %s %s\n", "target", w.Target.ConfigurationType, w.Target.ConfigurationID)
 			if w.ResetSchedule != "" {
 				fmt.Fprintf(a.stdout, "%-10s %s (UTC)\n", "resets", w.ResetSchedule)

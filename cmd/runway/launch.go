@@ -122,8 +122,11 @@ func launchParameters(file string, params []string) (json.RawMessage, error) {
 		if err != nil {
 			return nil, usageError("--param-file: %v", err)
 		}
-		if err := json.Unmarshal(data, &merged); err != nil || merged == nil {
-			return nil, usageError("--param-file %s: not a JSON object: %v", file, err)
+		if err := json.Unmarshal(data, &merged); err != nil {
+			return nil, usageError("--param-file %s: %s", file, jsonProblem(data, err))
+		}
+		if merged == nil {
+			return nil, usageError("--param-file %s: want a JSON object", file)
 		}
 	}
 	for _, p := range params {
@@ -131,7 +134,7 @@ func launchParameters(file string, params []string) (json.RawMessage, error) {
 		if !ok || k == "" {
 			return nil, usageError("--param %q: want key=value", p)
 		}
-		if json.Valid([]byte(v)) && strings.TrimSpace(v) != "" {
+		if json.Valid([]byte(v)) {
 			merged[k] = json.RawMessage(v)
 		} else {
 			merged[k], _ = json.Marshal(v)

@@ -89,13 +89,19 @@ func TestLaunchAndWait(t *testing.T) {
 		}
 		dry := c.must("launch", demoJob, "--param", "day=2020-12-30", "--param", `stores=[2190, 2191]`, "--idempotency-key", "cli-test", "--dry-run")
 		dry.want(t, exitOK, "dry run: this idempotency key already launched run "+strings.TrimSpace(r.stdout))
-		c.must("launch", demoJob, "--param", "sleep_ms=0", "--dry-run").want(t, exitOK, `"parameters": {`, `"sleep_ms": 0`)
+		params := filepath.Join(t.TempDir(), "params.json")
+		os.WriteFile(params, []byte(`{"day": "2020-12-30", "sleep_ms": 5000}`), 0o600)
+		c.must("launch", demoJob, "--param-file", params, "--param", "sleep_ms=0", "--dry-run").
+			want(t, exitOK, "dry run: the launch is valid", `"parameters": {`, `"day": "2020-12-30"`, `"sleep_ms": 0`)
 	})
 	t.Run("input errors", func(t *testing.T) {
 		t.Parallel()
 		c.run("launch", "000099_no_such_job_DEV").want(t, exitUsage, "000099_no_such_job_DEV")
 		c.run("launch", demoJob, "--param", "nokey").want(t, exitUsage, `--param "nokey": want key=value`)
 		c.run("launch").want(t, exitUsage, "accepts 1 arg(s)")
+		notObject := filepath.Join(t.TempDir(), "params.json")
+		os.WriteFile(notObject, []byte("[1, 2]"), 0o600)
+		c.run("launch", demoJob, "--param-file", notObject).want(t, exitUsage, "--param-file "+notObject)
 	})
 }
 

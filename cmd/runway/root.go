@@ -76,10 +76,6 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	var quiet *exitError
-	if errors.As(err, &quiet) && quiet.err == nil {
-		return quiet.code
-	}
 	fmt.Fprintln(a.stderr, "runway: "+describe(err))
 	return exitCode(err)
 }

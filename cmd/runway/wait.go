@@ -30,8 +30,10 @@ type waiter struct {
 
 	// eventsPage is the page token of the current run's latest events.
 	eventsPage string
-	// retries is the configuration's retries, -1 until read.
-	retries int
+	// retries is the configuration's retries, -1 when unknown; asked
+	// once the run fails with a retry, or is one.
+	retries      int
+	retriesAsked bool
 
 	mu      sync.Mutex
 	state   progress
@@ -102,7 +104,8 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration) error {
 			continue
 		}
 		unavailable = 0
-		if w.retries < 0 && (w.state.attempt > 1 || w.state.retryAt != "") {
+		if !w.retriesAsked && (w.state.attempt > 1 || w.state.retryAt != "") {
+			w.retriesAsked = true
 			retries := w.a.configurationRetries(ctx, w.ref.configRef)
 			w.mu.Lock()
 			w.retries = retries
@@ -121,7 +124,11 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration) error {
 			// Failed, with a retry due: the Reaper launches it.
 			sleep(ctx, min(poll, remaining))
 		case status == "FAILED":
-			return w.finish(last, &exitError{code: exitFailed, err: fmt.Errorf("run %s FAILED: %s", w.ref.RunID, w.state.err)})
+			why := "no error recorded"
+			if w.state.err != nil {
+				why = w.state.err.String()
+			}
+			return w.finish(last, &exitError{code: exitFailed, err: fmt.Errorf("run %s FAILED: %s", w.ref.RunID, why)})
 		default:
 			return w.finish(last, nil)
 		}
