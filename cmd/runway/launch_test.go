@@ -121,8 +121,10 @@ func TestWaitFollowsRetries(t *testing.T) {
 		}
 	}()
 	c := newCLI(t, s)
+	// The retry is due 3 s after the failure: the wait, answered at the
+	// failure, sees it due before the Reaper launches it.
 	c.deployFile(`{"configuration_type": "table-to-table", "configuration_id": "000099_flaky", "account": "000099",
-		"environment": "DEV", "sleep_ms": 100, "fail_attempts": 1, "retries": 2, "retry_delay": "1s"}`)
+		"environment": "DEV", "sleep_ms": 100, "fail_attempts": 1, "retries": 2, "retry_delay": "3s"}`)
 	r := c.run("launch", "000099_flaky_DEV", "--wait")
 	r.want(t, exitOK, "retry 1/2 at ", "retry launched · retry 1/2")
 	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); !strings.HasPrefix(lines[len(lines)-1], "SUCCESS") {
