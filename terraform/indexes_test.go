@@ -235,7 +235,7 @@ func exerciseStore(t *testing.T, project string) {
 	wf := runs.Configuration{Account: account, Environment: "DEV", ConfigurationType: "workflow", Kind: runs.KindWorkflow,
 		ConfigurationID: "wf", JobID: "workflow|wf", Activated: true, UpdatedAt: now,
 		Workflow: &runs.WorkflowSpec{AuthorizedJobIDs: []string{"x"}, Target: job.Ref(), TargetType: "table-to-table"}}
-	_, err = st.DeployConfiguration(ctx, wf, func(r configs.Reader, _, _ *runs.Configuration) error {
+	_, err = st.DeployConfiguration(ctx, wf, false, func(r configs.Reader, _, _ *runs.Configuration) error {
 		_, err := r.Workflows("DEV")
 		return err
 	})

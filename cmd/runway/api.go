@@ -153,6 +153,7 @@ type runEvent struct {
 type deployRequest struct {
 	Action        string          `json:"action"`
 	Configuration json.RawMessage `json:"configuration"`
+	DryRun        bool            `json:"dry_run,omitempty"`
 }
 
 // configurationResult is a configuration as the API answers it.
@@ -170,6 +171,7 @@ type configurationResult struct {
 }
 
 type configurationResponse struct {
+	DryRun        bool                `json:"dry_run,omitempty"`
 	Configuration configurationResult `json:"configuration"`
 }
 

@@ -16,7 +16,8 @@ import (
 )
 
 func (a *app) deployCommand() *cobra.Command {
-	return &cobra.Command{
+	var dryRun bool
+	cmd := &cobra.Command{
 		Use:   "deploy FILE|DIR…",
 		Short: "Deploy configurations from their JSON files",
 		Long: `deploy sends each configuration file, a JSON definition as Tailer writes them
@@ -28,9 +29,11 @@ subdirectories'. Workflows are deployed after the other files, as they
 name their targets.
 
 A file the API refuses is reported with the fields at fault, and the others
-are deployed still; the exit code is then 2.`,
+are deployed still; the exit code is then 2. --dry-run has the API check each
+file as a deploy does (dry_run), and print what a deploy would make, storing
+nothing.`,
 		Example: `  runway deploy 000099_my_job.json
-  runway deploy configurations/`,
+  runway deploy --dry-run configurations/`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			files, err := configurationFiles(args)
@@ -39,7 +42,7 @@ are deployed still; the exit code is then 2.`,
 			}
 			failed := 0
 			for _, f := range files {
-				if err := a.deploy(cmd.Context(), f); err != nil {
+				if err := a.deploy(cmd.Context(), f, dryRun); err != nil {
 					if code := exitCode(err); code == exitAuth || code == exitUnavailable {
 						return fmt.Errorf("%s: %w", f.path, err)
 					}
@@ -53,6 +56,8 @@ are deployed still; the exit code is then 2.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check each file as a deploy does, and store nothing")
+	return cmd
 }
 
 // configurationFile is a configuration definition read from a file.
@@ -114,9 +119,9 @@ func jsonProblem(data []byte, err error) string {
 	return fmt.Sprintf("line %d, column %d: %v", line, column, err)
 }
 
-func (a *app) deploy(ctx context.Context, f configurationFile) error {
+func (a *app) deploy(ctx context.Context, f configurationFile, dryRun bool) error {
 	var got configurationResponse
-	answer, err := a.call(ctx, pathConfiguration, deployRequest{Action: "deploy_configuration", Configuration: f.definition}, &got)
+	answer, err := a.call(ctx, pathConfiguration, deployRequest{Action: "deploy_configuration", Configuration: f.definition, DryRun: dryRun}, &got)
 	if err != nil {
 		return err
 	}
@@ -128,6 +133,9 @@ func (a *app) deploy(ctx context.Context, f configurationFile) error {
 	change := "new, version 1"
 	if c.Version > 1 {
 		change = fmt.Sprintf("version %d → %d", c.Version-1, c.Version)
+	}
+	if got.DryRun {
+		change = "would be " + change + "; nothing stored"
 	}
 	fmt.Fprintf(a.stdout, "%s: %s (%s, %s) %s\n", f.path, c.ConfigurationID, c.ConfigurationType, c.Environment, change)
 	return nil

@@ -49,6 +49,8 @@ func TestDeploy(t *testing.T) {
 	if r.stdout != want {
 		t.Errorf("deploy printed\n%s\nwant\n%s", r.stdout, want)
 	}
+	// A dry run is checked by the API and stores nothing.
+	c.must("deploy", "--dry-run", job).want(t, exitOK, "would be version 2 → 3; nothing stored")
 	c.must("deploy", job, workflow).want(t, exitOK, "version 2 → 3")
 	got := s.Post(t, pathConfiguration, `{"action": "get_configuration", "account": "000099", "environment": "PROD",
 		"configuration_type": "table-to-table", "configuration_id": "000099_test_sql_dag_v1_PROD"}`)

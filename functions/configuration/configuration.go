@@ -60,12 +60,16 @@ func New(deps Deps) (*Handler, error) {
 }
 
 func (h *Handler) deploy(ctx context.Context, who auth.Caller, req api.DeployConfigurationRequest) (api.ConfigurationResponse, error) {
-	cfg, err := h.configs.Deploy(ctx, who, req.Configuration)
+	deploy := h.configs.Deploy
+	if req.DryRun {
+		deploy = h.configs.DryRun
+	}
+	cfg, err := deploy(ctx, who, req.Configuration)
 	if err != nil {
 		return api.ConfigurationResponse{}, err
 	}
-	logging.Annotate(ctx, slog.String("configuration_id", cfg.ConfigurationID), slog.Int("version", cfg.Version))
-	return api.ConfigurationResponse{Configuration: api.NewConfigurationResult(cfg, true)}, nil
+	logging.Annotate(ctx, slog.String("configuration_id", cfg.ConfigurationID), slog.Int("version", cfg.Version), slog.Bool("dry_run", req.DryRun))
+	return api.ConfigurationResponse{DryRun: req.DryRun, Configuration: api.NewConfigurationResult(cfg, true)}, nil
 }
 
 func (h *Handler) get(ctx context.Context, _ auth.Caller, req api.GetConfigurationRequest) (api.ConfigurationResponse, error) {

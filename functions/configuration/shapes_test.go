@@ -76,3 +76,26 @@ func TestMadeUpPageTokens(t *testing.T) {
 		})
 	}
 }
+
+// TestDeployDryRun: a dry run makes every check of a deploy and answers
+// what would be stored, with the next version, writing nothing; a bad
+// definition is the same 400 as a deploy's.
+func TestDeployDryRun(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	before := s.Snapshot(t, "000099")
+	var got api.ConfigurationResponse
+	s.Post(t, path, `{"action": "deploy_configuration", "dry_run": true, "configuration": {"configuration_type": "table-to-table",
+		"configuration_id": "000099_iowa_liquor_prepare_pda", "account": "000099", "environment": "DEV", "schedule_interval": "@daily"}}`).Decode(t, &got)
+	if !got.DryRun || got.Configuration.Version != 2 || got.Configuration.NextTick == "" || got.Configuration.ConfigurationID != "000099_iowa_liquor_prepare_pda_DEV" {
+		t.Errorf("dry run answered %+v", got)
+	}
+	s.Post(t, path, `{"action": "deploy_configuration", "dry_run": true, "configuration": {"configuration_type": "workflow",
+		"configuration_id": "wf", "account": "000099", "environment": "DEV", "version": "2", "gcp_project_id": "p",
+		"authorized_job_ids": ["x"], "target_dag": {"configuration_type": "table-to-table", "configuration_id": "nope"}}}`).
+		WantError(t, http.StatusBadRequest, "configuration.target_dag")
+	if diff := cmp.Diff(before, s.Snapshot(t, "000099")); diff != "" {
+		t.Errorf("a dry run changed documents (-before +after):\n%s", diff)
+	}
+}

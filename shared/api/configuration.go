@@ -38,6 +38,9 @@ func (r ConfigRefRequest) Ref() runs.ConfigRef {
 type DeployConfigurationRequest struct {
 	Action        string         `json:"action"`
 	Configuration map[string]any `json:"configuration"`
+	// DryRun checks the definition as a deploy does, in the same
+	// transaction, and answers what would be stored, storing nothing.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // AccountID implements Request: the definition's account.
@@ -162,7 +165,9 @@ func NewConfigurationResult(c runs.Configuration, withDefinition bool) Configura
 }
 
 // ConfigurationResponse answers deploy_configuration and get_configuration.
+// A dry run's answer has dry_run true: what a deploy would store.
 type ConfigurationResponse struct {
+	DryRun        bool                `json:"dry_run,omitempty"`
 	Configuration ConfigurationResult `json:"configuration"`
 }
 

@@ -33,8 +33,9 @@ type Store interface {
 	// DeployConfiguration runs check on the configuration deployed until
 	// now (nil if none) and the one to deploy, then creates or replaces the
 	// configuration with the next version number and records the deploy,
-	// in one transaction. check may complete next.
-	DeployConfiguration(ctx context.Context, cfg runs.Configuration, check func(r Reader, prev, next *runs.Configuration) error) (runs.Configuration, error)
+	// in one transaction, and returns it. check may complete next. With
+	// dryRun, it writes nothing.
+	DeployConfiguration(ctx context.Context, cfg runs.Configuration, dryRun bool, check func(r Reader, prev, next *runs.Configuration) error) (runs.Configuration, error)
 	// GetConfiguration returns the configuration, or an error wrapping
 	// runs.ErrNotFound.
 	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
@@ -68,13 +69,23 @@ func NewService(store Store, now func() time.Time) (*Service, error) {
 // behalf of who. A workflow's target must exist, and the workflow must not
 // close a cycle of workflows triggering each other.
 func (s *Service) Deploy(ctx context.Context, who auth.Caller, definition map[string]any) (runs.Configuration, error) {
+	return s.deploy(ctx, who, definition, false)
+}
+
+// DryRun makes every check of Deploy, in the same transaction, and returns
+// what Deploy would store, writing nothing.
+func (s *Service) DryRun(ctx context.Context, who auth.Caller, definition map[string]any) (runs.Configuration, error) {
+	return s.deploy(ctx, who, definition, true)
+}
+
+func (s *Service) deploy(ctx context.Context, who auth.Caller, definition map[string]any, dryRun bool) (runs.Configuration, error) {
 	cfg, err := Parse(definition)
 	if err != nil {
 		return runs.Configuration{}, err
 	}
 	cfg.UpdatedBy = who.Email
 	cfg.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	deployed, err := s.store.DeployConfiguration(ctx, cfg, func(r Reader, prev, next *runs.Configuration) error {
+	deployed, err := s.store.DeployConfiguration(ctx, cfg, dryRun, func(r Reader, prev, next *runs.Configuration) error {
 		if err := checkWorkflow(r, next); err != nil {
 			return err
 		}

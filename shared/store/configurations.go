@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -73,7 +74,7 @@ func decodeConfigs(snaps []*firestore.DocumentSnapshot) ([]runs.Configuration, e
 }
 
 // DeployConfiguration implements configs.Store.
-func (s *Store) DeployConfiguration(ctx context.Context, cfg runs.Configuration, check func(r configs.Reader, prev, next *runs.Configuration) error) (runs.Configuration, error) {
+func (s *Store) DeployConfiguration(ctx context.Context, cfg runs.Configuration, dryRun bool, check func(r configs.Reader, prev, next *runs.Configuration) error) (runs.Configuration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	ref := s.configRef(cfg.Account, cfg.Ref())
@@ -97,18 +98,24 @@ func (s *Store) DeployConfiguration(ctx context.Context, cfg runs.Configuration,
 		if err := check(txReader{s: s, tx: tx, account: cfg.Account}, prev, &c); err != nil {
 			return err
 		}
+		deployed = c
+		if dryRun {
+			return errDryRun // rolls the transaction back: nothing is written
+		}
 		if err := tx.Set(ref, encodeConfig(c)); err != nil {
 			return err
 		}
-		deployed = c
 		return tx.Create(ref.Collection("events").NewDoc(), configEventDoc{Type: configDeployed, At: c.UpdatedAt, By: c.UpdatedBy,
 			Version: c.Version, Activated: c.Activated, Archived: c.Archived, Definition: encodeObject(c.Definition)})
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errDryRun) {
 		return runs.Configuration{}, classifyTx("store.DeployConfiguration", err)
 	}
 	return deployed, nil
 }
+
+// errDryRun ends the transaction of a dry run, which writes nothing.
+var errDryRun = errors.New("dry run")
 
 // GetConfiguration implements configs.Store.
 func (s *Store) GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error) {

@@ -30,7 +30,7 @@ type options struct {
 	tpWindow                  time.Duration // one variant's window in a round
 	profileWindow             time.Duration
 	statusRuns, statusQueries int
-	scheduleConfigs           int // configurations due in the Scheduler's pass
+	scheduleConfigs           int           // configurations due in the Scheduler's pass
 	starts                    int           // process starts of the footprint figure
 	loadDuration              time.Duration // footprint load
 	benchtime                 string        // auth micro-benchmarks

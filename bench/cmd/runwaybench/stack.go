@@ -27,9 +27,9 @@ import (
 
 	"github.com/runwaydata/runway"
 	"github.com/runwaydata/runway/shared/auth"
-	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/config"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/demo"
 	"github.com/runwaydata/runway/shared/emulators"
 	"github.com/runwaydata/runway/shared/logging"
