@@ -47,23 +47,7 @@ func New(deps Deps) (*Handler, error) {
 
 // ServeHTTP runs one pass and answers what it did.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if r.Method != http.MethodPost {
-		e := api.Errorf(http.StatusMethodNotAllowed, "the Reaper accepts POST only")
-		e.Header = http.Header{"Allow": {http.MethodPost}}
-		api.WriteError(ctx, w, e)
-		return
-	}
-	if err := h.authenticate(r); err != nil {
-		api.WriteError(ctx, w, err)
-		return
-	}
-	pass, err := h.Pass(ctx)
-	if err != nil {
-		api.WriteError(ctx, w, err)
-		return
-	}
-	api.WriteJSON(ctx, w, http.StatusOK, pass)
+	api.ServePass(w, r, "Reaper", h.authenticate, h.Pass)
 }
 
 // Pass runs one pass of the Reaper.

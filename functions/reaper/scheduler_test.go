@@ -2,19 +2,13 @@ package reaper_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/runwaydata/runway"
@@ -22,52 +16,6 @@ import (
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 )
-
-// googleKeys returns a key standing in for Google's ID token signing key,
-// and an HTTP client that sends every request (for Google's certificates)
-// to a local server publishing its public half.
-func googleKeys(t *testing.T) (*rsa.PrivateKey, *http.Client) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
-			"kty": "RSA", "alg": "RS256", "use": "sig", "kid": "google-1",
-			"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
-		}}})
-	}))
-	t.Cleanup(server.Close)
-	target, _ := url.Parse(server.URL)
-	return key, &http.Client{Transport: redirect{target}}
-}
-
-type redirect struct{ target *url.URL }
-
-func (rt redirect) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.URL.Scheme, r.URL.Host = rt.target.Scheme, rt.target.Host
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-// googleIDToken signs a Google ID token of email for audience.
-func googleIDToken(t *testing.T, key *rsa.PrivateKey, email, audience string) string {
-	t.Helper()
-	now := time.Now()
-	token := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
-		"iss": "https://accounts.google.com", "aud": audience, "sub": "1234567890", "email": email, "email_verified": true,
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	})
-	token.Header["kid"] = "google-1"
-	signed, err := token.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signed
-}
 
 // TestReaperPassForTheScheduler: the Reaper's endpoint, as the route table
 // builds it, makes a pass for a Google ID token of a RUNWAY_SYSTEM_CALLERS
@@ -90,7 +38,7 @@ func TestReaperPassForTheScheduler(t *testing.T) {
 	// The stack's environment, with Google's keys served locally and the
 	// scheduler's service account as the one system caller.
 	const scheduler = "reaper-scheduler@data-platform.iam.gserviceaccount.com"
-	key, client := googleKeys(t)
+	key, client := stacktest.GoogleKeys(t)
 	env := *s.Env
 	env.Config.SystemCallers = []string{scheduler}
 	env.Config.PushAudiences = map[string][]string{"Reaper": {stacktest.Audience}}
@@ -111,7 +59,7 @@ func TestReaperPassForTheScheduler(t *testing.T) {
 		return w
 	}
 
-	w := post(googleIDToken(t, key, scheduler, stacktest.Audience))
+	w := post(stacktest.GoogleIDToken(t, key, scheduler, stacktest.Audience))
 	if w.Code != http.StatusOK {
 		t.Fatalf("the scheduler's call answered %d %s, want 200", w.Code, w.Body)
 	}
@@ -133,8 +81,8 @@ func TestReaperPassForTheScheduler(t *testing.T) {
 		token string
 		want  int
 	}{
-		"another caller":   {googleIDToken(t, key, "someone@data-platform.iam.gserviceaccount.com", stacktest.Audience), http.StatusForbidden},
-		"another audience": {googleIDToken(t, key, scheduler, "https://elsewhere.example.com"), http.StatusUnauthorized},
+		"another caller":   {stacktest.GoogleIDToken(t, key, "someone@data-platform.iam.gserviceaccount.com", stacktest.Audience), http.StatusForbidden},
+		"another audience": {stacktest.GoogleIDToken(t, key, scheduler, "https://elsewhere.example.com"), http.StatusUnauthorized},
 	} {
 		if w := post(tc.token); w.Code != tc.want || !strings.Contains(w.Body.String(), `"code"`) {
 			t.Errorf("%s: %d %s, want a JSON %d", name, w.Code, w.Body, tc.want)

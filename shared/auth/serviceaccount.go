@@ -287,15 +287,7 @@ func (v *Verifier) verifyServiceAccount(ctx context.Context, token string, heade
 	if err != nil {
 		return Caller{}, err
 	}
-	_, err = jwt.NewParser(
-		jwt.WithValidMethods([]string{"RS256"}),
-		jwt.WithIssuer(iss),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(ClockSkew),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	).Parse(token, func(*jwt.Token) (any, error) { return key, nil })
-	if err != nil {
+	if err := checkRS256(token, key, now, jwt.WithIssuer(iss)); err != nil {
 		return Caller{}, unauthenticated("the service account token is not valid: "+claimsProblem(err), err)
 	}
 	v.serviceAccounts.proven(iss)

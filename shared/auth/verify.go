@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -212,15 +213,7 @@ func (v *Verifier) verifyGoogle(ctx context.Context, token string, header map[st
 	if err != nil {
 		return Caller{}, err
 	}
-	_, err = jwt.NewParser(
-		jwt.WithValidMethods([]string{"RS256"}),
-		jwt.WithAudience(aud),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(ClockSkew),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	).Parse(token, func(*jwt.Token) (any, error) { return key, nil })
-	if err != nil {
+	if err := checkRS256(token, key, now, jwt.WithAudience(aud)); err != nil {
 		if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 			return Caller{}, unauthenticated("the token's signature is not valid", err)
 		}
@@ -336,4 +329,18 @@ func (v *Verifier) RequireCaller(emails, audiences []string) func(*http.Request)
 		}
 		return nil
 	}
+}
+
+// checkRS256 verifies token's RS256 signature with key and its times on
+// the clock now, with ClockSkew, and what opts add.
+func checkRS256(token string, key *rsa.PublicKey, now time.Time, opts ...jwt.ParserOption) error {
+	opts = append([]jwt.ParserOption{
+		jwt.WithValidMethods([]string{"RS256"}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(ClockSkew),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	}, opts...)
+	_, err := jwt.NewParser(opts...).Parse(token, func(*jwt.Token) (any, error) { return key, nil })
+	return err
 }
