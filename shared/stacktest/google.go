@@ -60,4 +60,3 @@ func GoogleIDToken(t testing.TB, key *rsa.PrivateKey, email, audience string) st
 	}
 	return signed
 }
-
