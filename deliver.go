@@ -31,7 +31,7 @@ func StartDelivery(ctx context.Context, env *Env, functions ...string) error {
 		}
 		topic := route.Topic(env.Config)
 		subscription := "local-" + strings.ToLower(route.Function)
-		if err := bus.EnsureSubscription(ctx, env.PubSub, topic, subscription); err != nil {
+		if err := bus.EnsureSubscription(ctx, env.PubSub, topic, subscription, route.Filter); err != nil {
 			return err
 		}
 		go func() {

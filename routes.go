@@ -46,6 +46,11 @@ type Route struct {
 	// function; NewHandler builds its message handler.
 	Topic      func(config.Config) string
 	NewHandler func(env *Env) (bus.Handler, error)
+	// Filter is the subscription's filter, so that the function receives
+	// only the messages it acts on; Terraform's subscription has the same
+	// (terraform/check_test.go). "" for every message, or, for the
+	// reference executor, the deployment's own choice of accounts.
+	Filter string
 
 	// Publishes are the topics the function publishes to. Its handler is
 	// built on a bus that refuses the others (Env.For), and Terraform
@@ -166,6 +171,8 @@ var Routes = []Route{
 		Function:  "WorkflowTrigger",
 		Publishes: []bus.Topic{bus.LaunchTopic},
 		Topic:     func(c config.Config) string { return c.RunEventsTopic },
+		// Only a success counts toward a workflow.
+		Filter: `attributes.status = "SUCCESS"`,
 		NewHandler: func(env *Env) (bus.Handler, error) {
 			h, err := workflowtrigger.New(env.Workflows)
 			if err != nil {
@@ -177,6 +184,8 @@ var Routes = []Route{
 	{
 		Function: "CallbackDispatcher",
 		Topic:    func(c config.Config) string { return c.RunEventsTopic },
+		// Only runs launched with a callback_url, when they finish.
+		Filter: `attributes.callback = "true" AND NOT attributes.status = "RUNNING"`,
 		NewHandler: func(env *Env) (bus.Handler, error) {
 			sealer, err := env.CallbackSealer()
 			if err != nil {

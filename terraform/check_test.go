@@ -182,6 +182,9 @@ func check(dir, goMod string, usedIndexes []string) []string {
 					if attr(sub, "push_config.oidc_token.service_account_email") == nil {
 						add("subscription %s pushes without an OIDC token", subName)
 					}
+					if r.Filter != "" && literal(attr(sub, "filter")) != r.Filter {
+						add("subscription %s filters %q, the route %q", subName, literal(attr(sub, "filter")), r.Filter)
+					}
 				}
 			}
 			if !found {

@@ -108,8 +108,9 @@ resource "google_pubsub_subscription" "callback_dispatcher" {
   name  = "runway-run-events-callback-dispatcher"
   topic = google_pubsub_topic.runway["run_events"].id
 
-  # Only final statuses can call back.
-  filter = "NOT attributes.status = \"RUNNING\""
+  # Only runs launched with a callback_url call back, when they finish (the
+  # route's Filter, routes.go).
+  filter = "attributes.callback = \"true\" AND NOT attributes.status = \"RUNNING\""
 
   # For push, how long Pub/Sub waits for the response: the function timeout.
   ack_deadline_seconds       = 60

@@ -111,6 +111,9 @@ resource "google_pubsub_subscription" "workflow_trigger" {
   name  = "runway-run-events-workflow-trigger"
   topic = google_pubsub_topic.runway["run_events"].id
 
+  # Only a success counts toward a workflow (the route's Filter, routes.go).
+  filter = "attributes.status = \"SUCCESS\""
+
   # For push, how long Pub/Sub waits for the response: the function timeout.
   ack_deadline_seconds       = 300
   message_retention_duration = "604800s"

@@ -165,7 +165,7 @@ func indexUsage(t *testing.T, project string) []string {
 func exerciseStore(t *testing.T, project string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.New(testenv.Firestore(t, project), store.DefaultTimeout)
+	st, err := store.New(testenv.Firestore(t, project), testenv.StoreTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}

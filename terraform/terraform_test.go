@@ -43,6 +43,7 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"a runtime behind go.mod", "variables.tf", `default     = "go126"`, `default     = "go125"`, "go_runtime"},
 		{"a public function", "scheduler.tf", `member   = google_service_account.reaper_scheduler.member`, `member   = "allUsers"`, "grants allUsers"},
 		{"waits not bound by the concurrency", "main.tf", "tostring(max(1, floor(var.max_instance_request_concurrency / 2)))", `"40"`, "RUNWAY_MAX_WAITS"},
+		{"a subscription that receives what its function ignores", "function_workflow_trigger.tf", "filter = \"attributes.status = \\\"SUCCESS\\\"\"", "", "subscription workflow_trigger filters"},
 		{"a publish right removed", "function_reaper.tf", "    \"launch\",\n    \"run_events\",", "    \"run_events\",", "Reaper may publish to [run_events] in Terraform, its route declares [launch run_events]"},
 		{"a subscription's tokens for another function", "function_callback_dispatcher.tf",
 			`audience = local.push_audiences["CallbackDispatcher"]`, `audience = local.push_audiences["WorkflowTrigger"]`,

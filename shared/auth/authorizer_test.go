@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func TestAuthorizer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := store.New(testenv.Firestore(t, testenv.Project(t)), store.DefaultTimeout)
+	st, err := store.New(testenv.Firestore(t, testenv.Project(t)), testenv.StoreTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,10 @@ const (
 	AttrAttempt           = "attempt"
 	AttrStatus            = "status"
 	AttrMessageType       = "message_type" // on the launch topic: launch or cancel
+	// AttrCallback is "true" on the run events of a run launched with a
+	// callback_url: the CallbackDispatcher's subscription receives those
+	// only.
+	AttrCallback = "callback"
 )
 
 // Topics names the topics Runway publishes to.
@@ -135,13 +139,17 @@ func (b *Bus) PublishRunEvent(ctx context.Context, ev runs.RunEvent) (string, er
 	if err := b.may(RunEventsTopic); err != nil {
 		return "", err
 	}
-	return publish(ctx, b.runEvents, "the run events topic", ev, map[string]string{
+	attrs := map[string]string{
 		AttrAccount:           ev.Account,
 		AttrEnvironment:       ev.Environment,
 		AttrConfigurationType: ev.ConfigurationType,
 		AttrRunID:             ev.RunID,
 		AttrStatus:            string(ev.Status),
-	})
+	}
+	if ev.HasCallback {
+		attrs[AttrCallback] = "true"
+	}
+	return publish(ctx, b.runEvents, "the run events topic", ev, attrs)
 }
 
 func publish(ctx context.Context, p *pubsub.Publisher, what string, body any, attrs map[string]string) (string, error) {
@@ -175,13 +183,14 @@ func EnsureTopics(ctx context.Context, client *pubsub.Client, topics ...string) 
 	return nil
 }
 
-// EnsureSubscription creates a pull subscription to topic if it does not
-// exist yet, with a short retry backoff: the local stand-in for the push
-// subscriptions Terraform creates.
-func EnsureSubscription(ctx context.Context, client *pubsub.Client, topic, subscription string) error {
+// EnsureSubscription creates a pull subscription to topic, with filter
+// ("" for none), if it does not exist yet, with a short retry backoff: the
+// local stand-in for the push subscriptions Terraform creates.
+func EnsureSubscription(ctx context.Context, client *pubsub.Client, topic, subscription, filter string) error {
 	_, err := client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
 		Name:               fmt.Sprintf("projects/%s/subscriptions/%s", client.Project(), subscription),
 		Topic:              fmt.Sprintf("projects/%s/topics/%s", client.Project(), topic),
+		Filter:             filter,
 		AckDeadlineSeconds: 60,
 		RetryPolicy: &pubsubpb.RetryPolicy{
 			MinimumBackoff: durationpb.New(time.Second),

@@ -294,6 +294,9 @@ type RunEvent struct {
 	PreviousStatus    Status    `json:"previous_status"`
 	At                time.Time `json:"at"` // when the change was made
 	By                string    `json:"by"`
+	// HasCallback says the run was launched with a callback_url: the
+	// event carries it as an attribute, for subscriptions to filter on.
+	HasCallback bool `json:"-"`
 }
 
 // CancelMessage is published on the launch topic when a run is canceled,

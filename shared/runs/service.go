@@ -641,6 +641,7 @@ func (s *Service) publishEvent(ctx context.Context, run Run, event Event) error 
 		PreviousStatus:    event.From,
 		At:                event.At,
 		By:                event.By,
+		HasCallback:       run.CallbackURL != "",
 	})
 	if err != nil {
 		log.ErrorContext(ctx, "run event not published; it stays unpublished until the Reaper publishes it", slog.Any("error", err))

@@ -19,7 +19,7 @@ func TestCallbackSecretsAreStoredSealedOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	client := testenv.Firestore(t, testenv.Project(t))
-	s, err := store.New(client, store.DefaultTimeout)
+	s, err := store.New(client, testenv.StoreTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func FuzzStoredObjects(f *testing.F) {
 		f.Add(seed)
 	}
 	ctx := context.Background()
-	s, err := store.New(testenv.Firestore(f, testenv.Project(f)), store.DefaultTimeout)
+	s, err := store.New(testenv.Firestore(f, testenv.Project(f)), testenv.StoreTimeout)
 	if err != nil {
 		f.Fatal(err)
 	}

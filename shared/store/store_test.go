@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := store.New(testenv.Firestore(t, testenv.Project(t)), store.DefaultTimeout)
+	s, err := store.New(testenv.Firestore(t, testenv.Project(t)), testenv.StoreTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func newRecordedStore(t *testing.T) (*store.Store, *commitRecorder) {
 	rec := &commitRecorder{release: make(chan struct{})}
 	close(rec.release)
 	client := testenv.FirestoreVia(t, testenv.Project(t), os.Getenv(emulators.FirestoreHostEnv), grpc.WithChainUnaryInterceptor(rec.intercept))
-	s, err := store.New(client, store.DefaultTimeout)
+	s, err := store.New(client, testenv.StoreTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}

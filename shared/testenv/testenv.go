@@ -52,6 +52,11 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// StoreTimeout is the store timeout of tests that are not about timeouts:
+// the emulator of a loaded machine can take seconds to answer, and a test
+// must not fail for it.
+const StoreTimeout = time.Minute
+
 // ProjectsFileEnv names the file, if any, to which Project appends every
 // project it makes: scripts/test.sh then checks that every index the whole
 // suite's queries used is declared in terraform/firestore.tf.
