@@ -320,7 +320,8 @@ func parseBefore(value string) (time.Time, bool) {
 }
 
 // SetRunsStatusResponse is the answer to set_runs_status. Matched counts
-// the runs the filters selected; a dry run lists in run_ids the ones a
+// the runs the filters selected, up to limit + 1 (a history may hold
+// millions; counting them all would cost as much); a dry run lists in run_ids the ones a
 // call would change (at most limit), a real call the ones it changed.
 // Remaining is what is left after the call (or would be, for a dry run):
 // while it is above zero, the same call goes on with the next ones.

@@ -18,7 +18,7 @@ const BulkBatch = 100
 
 // BulkResult is what a bulk status change did, or would do.
 type BulkResult struct {
-	Matched int      // runs the filters select, before the change
+	Matched int      // runs the filters select, before the change, counted up to the limit + 1
 	Changed []Run    // runs changed (none for a dry run)
 	Planned []string // for a dry run: the run ids that would change
 }
@@ -33,7 +33,9 @@ func (s *Service) SetStatuses(ctx context.Context, who auth.Caller, account stri
 	if q.Status == "" {
 		q.Statuses = slices.DeleteFunc(slices.Clone(Statuses), func(st Status) bool { return st == status })
 	}
-	matched, err := s.store.CountRuns(ctx, account, q)
+	// Counted up to one past the limit: enough to say whether a call is
+	// left to make, without counting a whole history.
+	matched, err := s.store.CountRuns(ctx, account, q, q.Limit+1)
 	if err != nil {
 		return BulkResult{}, fmt.Errorf("store.CountRuns: %w", err)
 	}

@@ -33,8 +33,8 @@ type Store interface {
 	GetRun(ctx context.Context, account, key string) (Run, error)
 	// QueryRuns returns the runs q selects, newest first.
 	QueryRuns(ctx context.Context, account string, q Query) ([]Run, error)
-	// CountRuns counts the runs q selects, ignoring its limit.
-	CountRuns(ctx context.Context, account string, q Query) (int, error)
+	// CountRuns counts the runs q selects, ignoring its limit, up to most.
+	CountRuns(ctx context.Context, account string, q Query, most int) (int, error)
 	// UpdateRuns applies change to each of the runs with the given keys,
 	// in one transaction, and returns the runs it saved, with their events.
 	UpdateRuns(ctx context.Context, account string, keys []string, change func(*Run) (Update, error)) ([]Run, []Event, error)

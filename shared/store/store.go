@@ -274,11 +274,12 @@ func (s *Store) QueryRuns(ctx context.Context, account string, q runs.Query) ([]
 }
 
 // CountRuns implements runs.Store with an aggregation query: Firestore
-// counts the index entries without reading the documents.
-func (s *Store) CountRuns(ctx context.Context, account string, q runs.Query) (int, error) {
+// counts the index entries without reading the documents, and stops at
+// most: a count costs what it scans, and a history may hold millions.
+func (s *Store) CountRuns(ctx context.Context, account string, q runs.Query, most int) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	query := s.runsQuery(account, q).OrderBy("start_execution_date", firestore.Desc)
+	query := s.runsQuery(account, q).OrderBy("start_execution_date", firestore.Desc).Limit(most)
 	result, err := query.NewAggregationQuery().WithCount("n").Get(ctx)
 	if err != nil {
 		return 0, classify("store.CountRuns", err)
