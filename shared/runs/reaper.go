@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/runwaydata/runway/shared/logging"
 )
@@ -58,12 +61,19 @@ type ReaperConfig struct {
 	PublishAfter time.Duration
 	// Lease is how long a Reaper's claim to publish a run keeps others off.
 	Lease time.Duration
-	// Batch bounds the runs each duty handles per pass.
+	// Batch bounds the items each duty reads at a time.
 	Batch int
+	// Workers is how many items of a batch each duty handles at once.
+	Workers int
+	// Deadline bounds a pass: a duty that read a full batch reads the next
+	// while time is left, so that a backlog (a Pub/Sub outage's unpublished
+	// launches) is worked through within passes of a minute.
+	Deadline time.Duration
 }
 
-// DefaultReaperConfig is what a deployment uses.
-var DefaultReaperConfig = ReaperConfig{PublishAfter: time.Minute, Lease: 2 * time.Minute, Batch: 500}
+// DefaultReaperConfig is what a deployment uses: passes of at most 45 s
+// within Cloud Scheduler's minute.
+var DefaultReaperConfig = ReaperConfig{PublishAfter: time.Minute, Lease: 2 * time.Minute, Batch: 500, Workers: 16, Deadline: 45 * time.Second}
 
 // Pass is what one Reaper pass did.
 type Pass struct {
@@ -76,193 +86,231 @@ type Pass struct {
 
 // Reap makes one Reaper pass: it publishes the runs and events a failed
 // publish left behind, fails the runs whose executor went silent past the
-// configuration's timeout, and launches the retries that are due. Every
-// duty is safe to run in two Reapers at once.
+// configuration's timeout, launches the retries that are due, and admits
+// runs left waiting with a slot free. Its duties run at once, each handling
+// cfg.Workers items at a time and reading batch after batch until the pass's
+// deadline; every duty is safe to run in two Reapers at once.
 func (s *Service) Reap(ctx context.Context, store ReaperStore, cfg ReaperConfig) (Pass, error) {
-	var pass Pass
-	var errs []error
 	now := s.clock()
-	var err error
-	if pass.Published, err = s.publishLeftovers(ctx, store, cfg, now); err != nil {
-		errs = append(errs, err)
+	if cfg.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Deadline)
+		defer cancel()
 	}
-	if pass.TimedOut, err = s.failSilentRuns(ctx, store, cfg, now); err != nil {
-		errs = append(errs, err)
-	}
-	if pass.Retried, err = s.retryFailedRuns(ctx, store, cfg, now); err != nil {
-		errs = append(errs, err)
-	}
-	if pass.Events, err = s.publishLeftoverEvents(ctx, store, cfg, now); err != nil {
-		errs = append(errs, err)
-	}
-	if pass.Admitted, err = s.admitLongWaiting(ctx, store, cfg, now); err != nil {
-		errs = append(errs, err)
-	}
+	var (
+		pass Pass
+		g    errgroup.Group
+		errs = make([]error, 5)
+	)
+	g.Go(func() error {
+		pass.Published, errs[0] = sweep(ctx, cfg, func(ctx context.Context, limit int) ([]Run, error) {
+			return store.UnpublishedRuns(ctx, now.Add(-cfg.PublishAfter), limit)
+		}, func(ctx context.Context, run Run) (bool, bool, error) {
+			return s.publishLeftover(ctx, store, cfg, now, run)
+		})
+		return nil
+	})
+	g.Go(func() error {
+		pass.TimedOut, errs[1] = sweep(ctx, cfg, func(ctx context.Context, limit int) ([]Run, error) {
+			return store.OverdueRuns(ctx, now, limit)
+		}, func(ctx context.Context, run Run) (bool, bool, error) { return s.failSilentRun(ctx, now, run) })
+		return nil
+	})
+	g.Go(func() error {
+		pass.Retried, errs[2] = sweep(ctx, cfg, func(ctx context.Context, limit int) ([]Run, error) {
+			return store.DueRetries(ctx, now, limit)
+		}, func(ctx context.Context, parent Run) (bool, bool, error) {
+			return s.retryFailedRun(ctx, store, now, parent)
+		})
+		return nil
+	})
+	g.Go(func() error {
+		pass.Events, errs[3] = sweep(ctx, cfg, func(ctx context.Context, limit int) ([]EventRef, error) {
+			return store.UnpublishedEvents(ctx, now.Add(-cfg.PublishAfter), limit)
+		}, func(ctx context.Context, e EventRef) (bool, bool, error) {
+			return s.publishLeftoverEvent(ctx, store, cfg, now, e)
+		})
+		return nil
+	})
+	g.Go(func() error {
+		pass.Admitted, errs[4] = s.admitLongWaiting(ctx, store, cfg, now)
+		return nil
+	})
+	_ = g.Wait()
 	return pass, errors.Join(errs...)
 }
 
-// publishLeftovers publishes runs whose launch publish failed. A run an
+// sweep runs one duty: it reads a batch of items with find and handles
+// them cfg.Workers at a time; handle says whether an item counts in the
+// pass's figures, and whether it changed anything (an item it leaves as
+// it was, say one another Reaper holds, may be read again). While a batch
+// is full and changed something, it reads the next, until ctx ends.
+func sweep[T any](ctx context.Context, cfg ReaperConfig, find func(context.Context, int) ([]T, error),
+	handle func(context.Context, T) (counted, changed bool, err error)) (int, error) {
+	total := 0
+	for ctx.Err() == nil {
+		items, err := find(ctx, cfg.Batch)
+		if err != nil {
+			return total, err
+		}
+		var (
+			mu               sync.Mutex
+			counted, changed int
+			errs             []error
+			g                errgroup.Group
+		)
+		g.SetLimit(max(cfg.Workers, 1))
+		for _, item := range items {
+			g.Go(func() error {
+				c, ch, err := handle(ctx, item)
+				mu.Lock()
+				defer mu.Unlock()
+				if c {
+					counted++
+				}
+				if ch || c {
+					changed++
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
+				return nil
+			})
+		}
+		_ = g.Wait()
+		total += counted
+		if err := errors.Join(errs...); err != nil {
+			return total, err
+		}
+		if len(items) < cfg.Batch || changed == 0 {
+			return total, nil
+		}
+	}
+	return total, nil
+}
+
+// publishLeftover publishes a run whose launch publish failed. A run an
 // executor already reported on was delivered (only its record failed): it
 // is marked published, not published again.
-func (s *Service) publishLeftovers(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time) (int, error) {
-	leftovers, err := store.UnpublishedRuns(ctx, now.Add(-cfg.PublishAfter), cfg.Batch)
+func (s *Service) publishLeftover(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time, run Run) (bool, bool, error) {
+	if !run.LastHeartbeat.IsZero() || run.Status.Final() {
+		if err := s.store.MarkPublished(ctx, run.Account, run.Key, "", now); err != nil {
+			return false, false, fmt.Errorf("store.MarkPublished: %w", err)
+		}
+		return false, true, nil
+	}
+	claimed, err := store.ClaimPublication(ctx, run.Account, run.Key, now, cfg.Lease)
+	if err != nil || !claimed {
+		return false, false, wrap("store.ClaimPublication", err)
+	}
+	definition, err := s.definition(ctx, store, run)
 	if err != nil {
-		return 0, fmt.Errorf("store.UnpublishedRuns: %w", err)
+		return false, false, err
 	}
-	published := 0
-	for _, run := range leftovers {
-		if !run.LastHeartbeat.IsZero() || run.Status.Final() {
-			if err := s.store.MarkPublished(ctx, run.Account, run.Key, "", now); err != nil {
-				return published, fmt.Errorf("store.MarkPublished: %w", err)
-			}
-			continue
+	logging.FromContext(ctx).InfoContext(ctx, "publishing a run whose launch publish failed", slog.String("run_id", run.RunID))
+	if err := s.publish(ctx, run, definition); err != nil {
+		if err := store.ReleasePublication(ctx, run.Account, run.Key, ""); err != nil {
+			return false, false, fmt.Errorf("store.ReleasePublication: %w", err)
 		}
-		claimed, err := store.ClaimPublication(ctx, run.Account, run.Key, now, cfg.Lease)
-		if err != nil {
-			return published, fmt.Errorf("store.ClaimPublication: %w", err)
-		}
-		if !claimed {
-			continue
-		}
-		definition, err := s.definition(ctx, store, run)
-		if err != nil {
-			return published, err
-		}
-		logging.FromContext(ctx).InfoContext(ctx, "publishing a run whose launch publish failed", slog.String("run_id", run.RunID))
-		if err := s.publish(ctx, run, definition); err != nil {
-			if err := store.ReleasePublication(ctx, run.Account, run.Key, ""); err != nil {
-				return published, fmt.Errorf("store.ReleasePublication: %w", err)
-			}
-			continue
-		}
-		published++
+		return false, false, nil
 	}
-	return published, nil
+	return true, true, nil
 }
 
-// failSilentRuns fails the RUNNING runs whose executor has not reported
-// within the configuration's timeout, and schedules their retry.
-func (s *Service) failSilentRuns(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time) (int, error) {
-	overdue, err := store.OverdueRuns(ctx, now, cfg.Batch)
-	if err != nil {
-		return 0, fmt.Errorf("store.OverdueRuns: %w", err)
-	}
-	failed := 0
-	for _, run := range overdue {
-		timedOut := false // set by the transaction's last attempt
-		_, err := s.change(ctx, refOf(run), func(r *Run) (Update, error) {
-			timedOut = false
-			if r.Status != StatusRunning || r.Deadline.IsZero() || r.Deadline.After(now) {
-				return Update{}, nil // it reported meanwhile, or another Reaper got there first
-			}
-			since := r.LastHeartbeat
-			what := "no report from its executor since"
-			if since.IsZero() {
-				since, what = r.StartExecutionDate, "no executor took the run since its launch at"
-			}
-			message := fmt.Sprintf("%s %s: the configuration's timeout is %s", what, since.Format(time.RFC3339), r.Timeout)
-			r.Error = &RunError{Message: message, Code: "TIMEOUT"}
-			s.scheduleRetry(r, now)
-			timedOut = true
-			return Update{Save: true, Event: s.transition(r, Reaper, StatusFailed, message)}, nil
-		})
-		if err != nil {
-			return failed, err
+// failSilentRun fails a RUNNING run whose executor has not reported within
+// the configuration's timeout, and schedules its retry.
+func (s *Service) failSilentRun(ctx context.Context, now time.Time, run Run) (bool, bool, error) {
+	timedOut := false // set by the transaction's last attempt
+	_, err := s.change(ctx, refOf(run), func(r *Run) (Update, error) {
+		timedOut = false
+		if r.Status != StatusRunning || r.Deadline.IsZero() || r.Deadline.After(now) {
+			return Update{}, nil // it reported meanwhile, or another Reaper got there first
 		}
-		if timedOut {
-			failed++
+		since := r.LastHeartbeat
+		what := "no report from its executor since"
+		if since.IsZero() {
+			since, what = r.StartExecutionDate, "no executor took the run since its launch at"
 		}
-	}
-	return failed, nil
+		message := fmt.Sprintf("%s %s: the configuration's timeout is %s", what, since.Format(time.RFC3339), r.Timeout)
+		r.Error = &RunError{Message: message, Code: "TIMEOUT"}
+		s.scheduleRetry(r, now)
+		timedOut = true
+		return Update{Save: true, Event: s.transition(r, Reaper, StatusFailed, message)}, nil
+	})
+	return timedOut, timedOut, err
 }
 
-// retryFailedRuns launches the retries that are due. The retry's key is
+// retryFailedRun launches the retry of a failed run. The retry's key is
 // derived from its parent's, and the retry is created in the transaction
 // that records it on the parent: a failed run is retried once.
-func (s *Service) retryFailedRuns(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time) (int, error) {
-	due, err := store.DueRetries(ctx, now, cfg.Batch)
+func (s *Service) retryFailedRun(ctx context.Context, store ReaperStore, now time.Time, parent Run) (bool, bool, error) {
+	config, err := store.GetConfiguration(ctx, parent.Account, ConfigRef{Environment: parent.Environment, Kind: parent.Kind, ConfigurationID: parent.ConfigurationID})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, false, fmt.Errorf("store.GetConfiguration: %w", err)
+	}
+	var why string
 	if err != nil {
-		return 0, fmt.Errorf("store.DueRetries: %w", err)
+		why = "the configuration no longer exists"
+	} else if refusal := config.Launchable(); refusal != nil {
+		why = refusal.Error()
 	}
-	retried := 0
-	for _, parent := range due {
-		config, err := store.GetConfiguration(ctx, parent.Account, ConfigRef{Environment: parent.Environment, Kind: parent.Kind, ConfigurationID: parent.ConfigurationID})
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return retried, fmt.Errorf("store.GetConfiguration: %w", err)
-		}
-		var why string
-		if err != nil {
-			why = "the configuration no longer exists"
-		} else if refusal := config.Launchable(); refusal != nil {
-			why = refusal.Error()
-		}
-		if why != "" {
-			// Deleted, deactivated or archived since: do not retry. The
-			// run stays FAILED, now for good, and says so in an event of
-			// its own: a completion callback held back while a retry was
-			// due goes out on it.
-			_, err := s.change(ctx, refOf(parent), func(r *Run) (Update, error) {
-				if r.RetryAt.IsZero() {
-					return Update{}, nil
-				}
-				r.RetryAt = time.Time{}
-				return Update{Save: true, Event: s.transition(r, Reaper, StatusFailed, "not retried: "+why)}, nil
-			})
-			if err != nil {
-				return retried, err
+	if why != "" {
+		// Deleted, deactivated or archived since: do not retry. The run
+		// stays FAILED, now for good, and says so in an event of its own:
+		// a completion callback held back while a retry was due goes out
+		// on it.
+		_, err := s.change(ctx, refOf(parent), func(r *Run) (Update, error) {
+			if r.RetryAt.IsZero() {
+				return Update{}, nil
 			}
-			continue
-		}
-		retry := NewQueuedRun(config, IdempotentKey(parent.Account, "retry\x00"+parent.Key), now)
-		retry.ConfigurationType, retry.ExecutionDate = parent.ConfigurationType, parent.ExecutionDate
-		retry.TriggerType, retry.StartedBy = TriggerRetry, parent.StartedBy
-		retry.Attempt, retry.ParentRunID = parent.Attempt+1, parent.RunID
-		retry.Parameters, retry.CallbackURL = parent.Parameters, parent.CallbackURL
-		// The retry budget is the one the first attempt was launched with.
-		retry.Retries, retry.RetryDelay = parent.Retries, parent.RetryDelay
-		created, err := store.CreateRetry(ctx, parent, retry)
-		if err != nil {
-			return retried, fmt.Errorf("store.CreateRetry: %w", err)
-		}
-		if created {
-			logging.FromContext(ctx).InfoContext(ctx, "retrying a failed run", slog.String("run_id", parent.RunID),
-				slog.String("retry_run_id", retry.RunID), slog.Int("attempt", retry.Attempt))
-			s.Start(ctx, retry, config.Definition)
-			retried++
-		}
+			r.RetryAt = time.Time{}
+			return Update{Save: true, Event: s.transition(r, Reaper, StatusFailed, "not retried: "+why)}, nil
+		})
+		return false, err == nil, err
 	}
-	return retried, nil
+	retry := NewQueuedRun(config, IdempotentKey(parent.Account, "retry\x00"+parent.Key), now)
+	retry.ConfigurationType, retry.ExecutionDate = parent.ConfigurationType, parent.ExecutionDate
+	retry.TriggerType, retry.StartedBy = TriggerRetry, parent.StartedBy
+	retry.Attempt, retry.ParentRunID = parent.Attempt+1, parent.RunID
+	retry.Parameters, retry.CallbackURL = parent.Parameters, parent.CallbackURL
+	// The retry budget is the one the first attempt was launched with.
+	retry.Retries, retry.RetryDelay = parent.Retries, parent.RetryDelay
+	created, err := store.CreateRetry(ctx, parent, retry)
+	if err != nil || !created {
+		return false, false, wrap("store.CreateRetry", err)
+	}
+	logging.FromContext(ctx).InfoContext(ctx, "retrying a failed run", slog.String("run_id", parent.RunID),
+		slog.String("retry_run_id", retry.RunID), slog.Int("attempt", retry.Attempt))
+	s.Start(ctx, retry, config.Definition)
+	return true, true, nil
 }
 
-// publishLeftoverEvents publishes the status changes whose publish failed,
-// each by one Reaper.
-func (s *Service) publishLeftoverEvents(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time) (int, error) {
-	leftovers, err := store.UnpublishedEvents(ctx, now.Add(-cfg.PublishAfter), cfg.Batch)
+// publishLeftoverEvent publishes a status change whose publish failed, by
+// one Reaper.
+func (s *Service) publishLeftoverEvent(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time, e EventRef) (bool, bool, error) {
+	claimed, err := store.ClaimEventPublication(ctx, e.Account, e.RunKey, e.Event.ID, now, cfg.Lease)
+	if err != nil || !claimed {
+		return false, false, wrap("store.ClaimEventPublication", err)
+	}
+	run, err := s.store.GetRun(ctx, e.Account, e.RunKey)
 	if err != nil {
-		return 0, fmt.Errorf("store.UnpublishedEvents: %w", err)
+		return false, false, fmt.Errorf("store.GetRun: %w", err)
 	}
-	published := 0
-	for _, e := range leftovers {
-		claimed, err := store.ClaimEventPublication(ctx, e.Account, e.RunKey, e.Event.ID, now, cfg.Lease)
-		if err != nil {
-			return published, fmt.Errorf("store.ClaimEventPublication: %w", err)
+	if err := s.publishEvent(ctx, run, e.Event); err != nil {
+		if err := store.ReleasePublication(ctx, e.Account, e.RunKey, e.Event.ID); err != nil {
+			return false, false, fmt.Errorf("store.ReleasePublication: %w", err)
 		}
-		if !claimed {
-			continue
-		}
-		run, err := s.store.GetRun(ctx, e.Account, e.RunKey)
-		if err != nil {
-			return published, fmt.Errorf("store.GetRun: %w", err)
-		}
-		if err := s.publishEvent(ctx, run, e.Event); err != nil {
-			if err := store.ReleasePublication(ctx, e.Account, e.RunKey, e.Event.ID); err != nil {
-				return published, fmt.Errorf("store.ReleasePublication: %w", err)
-			}
-			continue
-		}
-		published++
+		return false, false, nil
 	}
-	return published, nil
+	return true, true, nil
+}
+
+// wrap wraps err, if any, with the callee's name.
+func wrap(callee string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", callee, err)
 }
 
 // admitLongWaiting admits the runs that have waited for a slot longer
