@@ -13,10 +13,9 @@ import (
 
 // A configuration's max_active_runs bounds its runs in executors' hands:
 // each holds one of its slots, numbered 1 to max_active_runs, from its
-// admission to its final status. A launch that finds no slot free, or runs
-// already waiting, waits, queued and unpublished; when a run of the
-// configuration finishes, it frees its slot and the oldest waiting run is
-// admitted. A queued run is RUNNING, as Tailer's statuses have no other for
+// admission to its final status. A launch that finds no slot free waits,
+// queued and unpublished; when a run of the configuration finishes, it
+// frees its slot and the oldest waiting run is admitted. A queued run is RUNNING, as Tailer's statuses have no other for
 // it; check_run_status shows queued_at and get_run_events when it waited
 // and when it was admitted.
 
@@ -64,37 +63,28 @@ func settle(r *Run, update Update) Update {
 	return update
 }
 
-// waitingAsync asks, beside a launch's own reads, whether runs of the
-// configuration wait for a slot, and returns the answer's getter: a launch
-// does not go before them. When the question fails, the answer is no: the
-// launch then takes a free slot, if one is.
-func (s *Service) waitingAsync(ctx context.Context, account string, ref ConfigRef) func() bool {
-	answer := make(chan bool, 1)
-	go func() {
-		waiting, err := s.store.Waiting(ctx, account, ref, 1)
-		answer <- err == nil && len(waiting) > 0
-	}()
-	return func() bool { return <-answer }
-}
-
-// create creates run holding a slot, when the one it tries is free and no
-// run waits (behind is false), or waiting for one. It returns the run as
-// created, or ErrAlreadyExists when a run with its key exists.
-func (s *Service) create(ctx context.Context, run Run, slots int, behind bool) (Run, error) {
-	if !behind {
-		admitted := run
-		admit(&admitted, pickSlot(slots), run.StartExecutionDate)
-		err := s.store.CreateRun(ctx, admitted)
-		if !errors.Is(err, ErrAlreadyExists) {
-			return admitted, err
-		}
-		// Either the run exists (a replay), or its slot is held.
-		switch _, err := s.store.GetRun(ctx, run.Account, run.Key); {
-		case err == nil:
-			return Run{}, ErrAlreadyExists
-		case !errors.Is(err, ErrNotFound):
-			return Run{}, fmt.Errorf("store.GetRun: %w", err)
-		}
+// create creates run holding a slot, when the one it tries is free, or
+// waiting for one. It returns the run as created, or ErrAlreadyExists when
+// a run with its key exists.
+//
+// A launch reads no queue first (the emulator scans a collection for a
+// query, and a launch's reads are on the latency path): a launch that comes
+// in the instant between a run's end and the admission of the oldest
+// waiting run (AdmitWaiting, right after) may take the slot first.
+// Admission is first come, first served but for that instant.
+func (s *Service) create(ctx context.Context, run Run, slots int) (Run, error) {
+	admitted := run
+	admit(&admitted, pickSlot(slots), run.StartExecutionDate)
+	err := s.store.CreateRun(ctx, admitted)
+	if !errors.Is(err, ErrAlreadyExists) {
+		return admitted, err
+	}
+	// Either the run exists (a replay), or its slot is held.
+	switch _, err := s.store.GetRun(ctx, run.Account, run.Key); {
+	case err == nil:
+		return Run{}, ErrAlreadyExists
+	case !errors.Is(err, ErrNotFound):
+		return Run{}, fmt.Errorf("store.GetRun: %w", err)
 	}
 	queued := run
 	enqueue(&queued, run.StartExecutionDate)

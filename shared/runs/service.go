@@ -146,8 +146,6 @@ type Launch struct {
 // The member and the configuration are read in one round trip, which is why
 // Launch authorizes itself rather than leaving it to the API layer.
 func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (Run, bool, error) {
-	kind, _ := KindOf(l.ConfigType)
-	behind := s.waitingAsync(ctx, l.Account, ConfigRef{Environment: l.Environment, Kind: kind, ConfigurationID: l.ConfigurationID})
 	run, cfg, earlier, err := s.prepare(ctx, who, need, l)
 	switch {
 	case err != nil:
@@ -156,7 +154,7 @@ func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l
 		logging.Annotate(ctx, slog.String("run_id", earlier.RunID), slog.Bool("replay", true))
 		return *earlier, true, nil
 	}
-	created, err := s.create(ctx, run, cfg.Schedule.MaxActiveRuns, behind())
+	created, err := s.create(ctx, run, cfg.Schedule.MaxActiveRuns)
 	if errors.Is(err, ErrAlreadyExists) {
 		return s.replay(ctx, run)
 	}

@@ -339,13 +339,13 @@ func (s *Stack) RunCount(t testing.TB, account string) int {
 	return len(snaps)
 }
 
-// Receive waits up to 30s for n messages on sub, then 2s more for any
+// Receive waits up to a minute for n messages on sub, then 2s more for any
 // extra one, and returns all it received: what a test that counts the
 // messages published compares with n, without betting on how soon a
 // loaded emulator delivers them. n = 0 checks that nothing arrives.
 func Receive(t testing.TB, sub *pubsub.Subscriber, n int) []*pubsub.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var (
 		mu  sync.Mutex
