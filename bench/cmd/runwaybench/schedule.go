@@ -28,8 +28,8 @@ type scheduleFigures struct {
 // scheduleSection deploys configurations that all tick every minute, then
 // times one Scheduler pass that launches each of their due ticks, against
 // the floor: the same runs created and the same next ticks written, one
-// atomic write a configuration, shard by shard in parallel as a pass goes,
-// with nothing decided and nothing published.
+// atomic write a configuration, and their launch messages published, shard
+// by shard in parallel as a pass goes, with nothing decided or admitted.
 func scheduleSection(ctx context.Context, o options, rep *report, devKeyFile string) error {
 	s, err := newStack(ctx, newProject("bench-schedule"), devKeyFile, filepath.Join(o.work, "schedule-requests.log"))
 	if err != nil {
@@ -82,7 +82,11 @@ func scheduleSection(ctx context.Context, o options, rep *report, devKeyFile str
 		wg.Go(func() {
 			for _, cfg := range shard {
 				run := schedules.TickRun(cfg, deployed.Add(30*time.Second), now)
-				if _, err := floorStore.LaunchTicks(ctx, cfg, []runs.Run{run}, runs.Ticks{Next: now.Add(time.Minute), Last: now}); err != nil {
+				_, err := floorStore.LaunchTicks(ctx, cfg, []runs.Run{run}, runs.Ticks{Next: now.Add(time.Minute), Last: now})
+				if err == nil {
+					_, err = s.env.Bus.PublishLaunch(ctx, runs.LaunchMessageOf(run, cfg.Definition))
+				}
+				if err != nil {
 					mu.Lock()
 					floorErr = err
 					mu.Unlock()
@@ -136,8 +140,10 @@ func (r *report) scheduleSection(b *strings.Builder) {
 	perConfig := func(d time.Duration) float64 { return float64(f.configurations) / d.Seconds() }
 	ratio := f.pass.Seconds() / f.floor.Seconds()
 	fmt.Fprintf(b, "One Scheduler pass over %s configurations that are all due (a tick every minute, in %d accounts), launching each tick once, "+
-		"against the floor: the same run created and the same next tick written, one atomic write a configuration, shard by shard in parallel, "+
-		"with nothing read, decided or published.\n\n", thousands(f.configurations), 10)
+		"against the floor: the same run created and the same next tick written, one atomic write a configuration, and its launch published, "+
+		"shard by shard in parallel, with nothing read, decided or admitted. A pass also creates each tick's run waiting for a slot of its "+
+		"max_active_runs and admits it (a read of the slots, a query of the queue, an atomic write), then records the publication.\n\n",
+		thousands(f.configurations), 10)
 	b.WriteString("| | time | configurations/s | Firestore RPCs per configuration | writes per configuration |\n|---|---|---|---|---|\n")
 	fmt.Fprintf(b, "| Scheduler pass | %s | %.0f | %s | %.1f |\n", f.pass.Round(time.Millisecond), perConfig(f.pass),
 		f.passOps.perOp(f.configurations), float64(f.passOps.Writes)/float64(f.configurations))
@@ -155,6 +161,5 @@ func (r *report) scheduleSection(b *strings.Builder) {
 		perConfig(f.pass), thousands(f.configurations), f.pass.Round(time.Millisecond))
 	r.add(summaryRow{num: "6", figure: fmt.Sprintf("Scheduler pass over %s due configurations", thousands(f.configurations)),
 		measured: fmt.Sprintf("%.0f configurations/s", perConfig(f.pass)), baseline: fmt.Sprintf("%.0f/s", perConfig(f.floor)),
-		ratio: fmt.Sprintf("%.2f×", ratio), goal: "≤ 2× the floor", pass: ratio <= 2,
-		miss: fmt.Sprintf("the pass took %.2f× the floor's writes", ratio)})
+		ratio: fmt.Sprintf("%.2f×", ratio), goal: "a figure (issue 14): no goal", pass: true})
 }
