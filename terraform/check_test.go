@@ -12,9 +12,9 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/runwaydata/runway"
-	"github.com/runwaydata/runway/functions/callbackdispatcher"
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/config"
+	"github.com/runwaydata/runway/shared/delivery"
 )
 
 // serviceAccountID is what Google accepts as a service account id.
@@ -106,8 +106,8 @@ func check(dir, goMod string, usedIndexes []string) []string {
 	// attempts, which it records; the dead-letter policy must not cut it
 	// short.
 	if got := m.vars["push_max_delivery_attempts"]; got.IsNull() || !got.Type().Equals(cty.Number) ||
-		got.LessThanOrEqualTo(cty.NumberIntVal(callbackdispatcher.DefaultMaxAttempts)).True() {
-		add("variable push_max_delivery_attempts must default to more than the CallbackDispatcher's %d attempts", callbackdispatcher.DefaultMaxAttempts)
+		got.LessThanOrEqualTo(cty.NumberIntVal(delivery.DefaultMaxAttempts)).True() {
+		add("variable push_max_delivery_attempts must default to more than the CallbackDispatcher's %d attempts", delivery.DefaultMaxAttempts)
 	}
 
 	// Every variable the code reads is set, and only those.
