@@ -15,7 +15,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/runwaydata/runway/shared/api"
@@ -52,12 +51,10 @@ type Deps struct {
 
 // Handler sends callbacks.
 type Handler struct {
-	store        Store
-	client       *http.Client
-	sealer       callbacks.Sealer
-	allowPrivate bool
-	ledger       delivery.Ledger
-	now          func() time.Time
+	store  Store
+	sender delivery.Sender
+	ledger delivery.Ledger
+	now    func() time.Time
 }
 
 // New returns the CallbackDispatcher handler.
@@ -70,7 +67,8 @@ func New(deps Deps) (*Handler, error) {
 	case deps.Sealer == nil:
 		return nil, errors.New("callbackdispatcher: missing callback secret sealer")
 	}
-	h := &Handler{store: deps.Store, client: deps.Client, sealer: deps.Sealer, allowPrivate: deps.AllowPrivate, now: deps.Now}
+	h := &Handler{store: deps.Store, now: deps.Now,
+		sender: delivery.Sender{Settings: deps.Store, Sealer: deps.Sealer, Client: deps.Client, AllowPrivate: deps.AllowPrivate}}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -107,42 +105,20 @@ func (h *Handler) Handle(ctx context.Context, m bus.Message) error {
 	}
 	logging.Annotate(ctx, slog.String("account", ev.Account), slog.String("run_id", ev.RunID), slog.String("event_id", ev.EventID))
 	item := delivery.Item{Account: ev.Account, RunKey: key, Prefix: "callback-" + ev.EventID + "-", Status: ev.Status}
-	outcome, _, err := h.ledger.Deliver(ctx, item, func(ctx context.Context, n int) (delivery.Outcome, string) {
+	r, err := h.ledger.Deliver(ctx, item, func(ctx context.Context, n int) (delivery.Outcome, string) {
 		return h.attempt(ctx, run, ev, n)
 	})
-	logging.Annotate(ctx, slog.String("callback", string(outcome)))
+	logging.Annotate(ctx, slog.String("callback", string(r.Outcome)), slog.Int("attempt", r.Attempt))
 	return err
 }
 
 // attempt sends the callback, and says how it went, with a detail for the
 // run's events, which shows the callback URL with its query redacted.
 func (h *Handler) attempt(ctx context.Context, run runs.Run, ev runs.RunEvent, n int) (delivery.Outcome, string) {
-	outcome, detail := h.send(ctx, run, ev, n)
-	// Whatever quoted the URL (an error of the HTTP client does), the
-	// account's viewers do not see its query.
-	return outcome, strings.ReplaceAll(detail, run.CallbackURL, callbacks.RedactURL(run.CallbackURL))
-}
-
-func (h *Handler) send(ctx context.Context, run runs.Run, ev runs.RunEvent, n int) (delivery.Outcome, string) {
-	settings, err := h.store.CallbackSettings(ctx, ev.Account)
-	if err != nil {
-		return delivery.Failed, "settings unavailable"
-	}
-	// The settings may have changed since the launch: check again.
-	if err := settings.CheckURL(run.CallbackURL, h.allowPrivate); err != nil {
-		return delivery.Abandoned, err.Error()
-	}
-	if settings, err = settings.Open(ctx, h.sealer, ev.Account); err != nil {
-		logging.FromContext(ctx).ErrorContext(ctx, "cannot open the account's callback secrets", slog.Any("error", err))
-		return delivery.Failed, "the signing secrets could not be opened"
-	}
 	body, err := json.Marshal(api.ResultAt(run, ev))
 	if err != nil {
 		return delivery.Abandoned, "cannot encode the result"
 	}
-	req, err := callbacks.NewRequest(ctx, run.CallbackURL, settings.Secrets, h.now(), ev.EventID, n, body)
-	if err != nil {
-		return delivery.Abandoned, "bad callback URL"
-	}
-	return delivery.Post(h.client, req, callbacks.RedactURL(run.CallbackURL))
+	return h.sender.Post(ctx, ev.Account, run.CallbackURL, callbacks.RedactURL(run.CallbackURL), body,
+		&delivery.Signature{EventID: ev.EventID, Attempt: n, At: h.now()})
 }

@@ -86,13 +86,22 @@ type Item struct {
 // events.
 type Send func(ctx context.Context, n int) (Outcome, string)
 
+// Result is what Deliver did.
+type Result struct {
+	// Outcome is the item's: Delivered or Abandoned when it is done (now
+	// or before), Failed when it is to be tried again.
+	Outcome Outcome
+	// Detail says how the last attempt went.
+	Detail string
+	// Attempt is the number of the attempt this call made; 0 for none.
+	Attempt int
+}
+
 // Deliver makes the next attempt to deliver item with send, unless it is
-// delivered or abandoned already, and records it. It returns the item's
-// outcome and the last attempt's detail: Delivered or Abandoned when it is
-// done (now or before), or Failed, with an error wrapping ErrRetry, when
-// it is to be tried again; another delivery's attempt in progress counts
-// as failed for now. Any other error is the store's.
-func (l Ledger) Deliver(ctx context.Context, item Item, send Send) (Outcome, string, error) {
+// delivered or abandoned already, and records it. When the item is to be
+// tried again, the error wraps ErrRetry; another delivery's attempt in
+// progress counts as failed for now. Any other error is the store's.
+func (l Ledger) Deliver(ctx context.Context, item Item, send Send) (Result, error) {
 	maxAttempts, lease, now := l.MaxAttempts, l.Lease, l.Now
 	if maxAttempts <= 0 {
 		maxAttempts = DefaultMaxAttempts
@@ -105,7 +114,7 @@ func (l Ledger) Deliver(ctx context.Context, item Item, send Send) (Outcome, str
 	}
 	attempts, err := l.Store.DeliveryAttempts(ctx, item.Account, item.RunKey, item.Prefix)
 	if err != nil {
-		return Failed, "", err
+		return Result{Outcome: Failed}, err
 	}
 	n := len(attempts) + 1
 	if n > 1 {
@@ -113,54 +122,54 @@ func (l Ledger) Deliver(ctx context.Context, item Item, send Send) (Outcome, str
 		outcome, _ := strings.CutPrefix(last.Type, l.Kind+"_")
 		switch Outcome(outcome) {
 		case Delivered, Abandoned:
-			return Outcome(outcome), last.Detail, nil
+			return Result{Outcome: Outcome(outcome), Detail: last.Detail}, nil
 		case Sending:
 			if now().Sub(last.At) < lease {
-				return Failed, "", fmt.Errorf("%w: attempt %d is in progress", ErrRetry, n-1)
+				return Result{Outcome: Failed}, fmt.Errorf("%w: attempt %d is in progress", ErrRetry, n-1)
 			}
 			// The delivery making it stopped before it could say how it
 			// went: count it as failed.
-			outcome := Failed
+			r := Result{Outcome: Failed, Detail: "no outcome recorded: the delivery stopped mid-attempt", Attempt: n - 1}
 			if n-1 >= maxAttempts {
-				outcome = Abandoned
+				r.Outcome, r.Detail = Abandoned, r.Detail+"; no attempts left"
 			}
-			detail := "no outcome recorded: the delivery stopped mid-attempt"
-			if err := l.record(ctx, item, n-1, last.At, outcome, detail); err != nil {
-				return Failed, "", err
+			if err := l.record(ctx, item, n-1, last.At, r); err != nil {
+				return r, err
 			}
-			if outcome == Abandoned {
-				return outcome, detail, nil
+			if r.Outcome == Abandoned {
+				return r, nil
 			}
 		}
 	}
 	start := now().UTC().Truncate(time.Microsecond)
-	claim := l.event(item, n, start, Sending, "in progress")
+	claim := l.event(item, start, Result{Outcome: Sending, Detail: "in progress", Attempt: n})
 	if err := l.Store.ClaimDeliveryAttempt(ctx, item.Account, item.RunKey, l.id(item, n), claim); err != nil {
 		if errors.Is(err, runs.ErrAlreadyExists) {
-			return Failed, "", fmt.Errorf("%w: another delivery of the event makes attempt %d", ErrRetry, n)
+			return Result{Outcome: Failed}, fmt.Errorf("%w: another delivery of the event makes attempt %d", ErrRetry, n)
 		}
-		return Failed, "", err
+		return Result{Outcome: Failed}, err
 	}
-	outcome, detail := send(ctx, n)
-	if outcome == Failed && n >= maxAttempts {
-		outcome, detail = Abandoned, detail+"; no attempts left"
+	r := Result{Attempt: n}
+	r.Outcome, r.Detail = send(ctx, n)
+	if r.Outcome == Failed && n >= maxAttempts {
+		r.Outcome, r.Detail = Abandoned, r.Detail+"; no attempts left"
 	}
-	if err := l.record(ctx, item, n, start, outcome, detail); err != nil {
-		return outcome, detail, err
+	if err := l.record(ctx, item, n, start, r); err != nil {
+		return r, err
 	}
-	if outcome == Failed {
-		return outcome, detail, fmt.Errorf("%w: %s", ErrRetry, detail)
+	if r.Outcome == Failed {
+		return r, fmt.Errorf("%w: %s", ErrRetry, r.Detail)
 	}
-	return outcome, detail, nil
+	return r, nil
 }
 
 func (l Ledger) id(item Item, n int) string { return fmt.Sprintf("%s%02d", item.Prefix, n) }
 
-func (l Ledger) event(item Item, n int, at time.Time, outcome Outcome, detail string) runs.Event {
-	return runs.Event{At: at, By: "runway", Type: l.Kind + "_" + string(outcome), To: item.Status,
-		Detail: fmt.Sprintf("%sattempt %d: %s", item.Label, n, detail)}
+func (l Ledger) event(item Item, at time.Time, r Result) runs.Event {
+	return runs.Event{At: at, By: "runway", Type: l.Kind + "_" + string(r.Outcome), To: item.Status,
+		Detail: fmt.Sprintf("%sattempt %d: %s", item.Label, r.Attempt, r.Detail)}
 }
 
-func (l Ledger) record(ctx context.Context, item Item, n int, at time.Time, outcome Outcome, detail string) error {
-	return l.Store.RecordDeliveryAttempt(ctx, item.Account, item.RunKey, l.id(item, n), l.event(item, n, at, outcome, detail))
+func (l Ledger) record(ctx context.Context, item Item, n int, at time.Time, r Result) error {
+	return l.Store.RecordDeliveryAttempt(ctx, item.Account, item.RunKey, l.id(item, n), l.event(item, at, r))
 }
