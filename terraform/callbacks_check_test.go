@@ -19,15 +19,18 @@ import (
 )
 
 // The Cloud KMS roles each function needs on the key that seals the
-// callback secrets: Access seals, CallbackDispatcher opens; nobody else.
+// callback secrets: Access seals, CallbackDispatcher and AlertDispatcher
+// open (to sign callbacks and webhook alerts); nobody else.
 var callbackKeyRoles = map[string]string{
 	"Access":             "roles/cloudkms.cryptoKeyEncrypter",
 	"CallbackDispatcher": "roles/cloudkms.cryptoKeyDecrypter",
+	"AlertDispatcher":    "roles/cloudkms.cryptoKeyDecrypter",
 }
 
 // checkCallbacks checks what the callbacks need of the module: the key
 // that seals their secrets, in every function's environment, granted to
-// Access (encrypt) and CallbackDispatcher (decrypt) only; and the
+// Access (encrypt), CallbackDispatcher and AlertDispatcher (decrypt) only;
+// and the
 // reference executor's subscription filtering on the accounts it serves.
 func checkCallbacks(m *module) []string {
 	var problems []string
@@ -60,7 +63,7 @@ func checkCallbacks(m *module) []string {
 			entry, role := accounts[member], literal(attr(b, "role"))
 			switch {
 			case entry == "" || callbackKeyRoles[entry] == "":
-				add("%s.%s grants %s on a Cloud KMS key to %q: only Access and CallbackDispatcher may use the callback key", typ, rname, role, member)
+				add("%s.%s grants %s on a Cloud KMS key to %q: only Access, CallbackDispatcher and AlertDispatcher may use the callback key", typ, rname, role, member)
 			case role != callbackKeyRoles[entry]:
 				add("%s.%s grants %s to %s, which needs %s and no more", typ, rname, role, entry, callbackKeyRoles[entry])
 			case reference(attr(b, "crypto_key_id")) != key+".id":
@@ -76,7 +79,7 @@ func checkCallbacks(m *module) []string {
 	for entry, role := range callbackKeyRoles {
 		if granted[entry] == "" {
 			add("%s has no %s on the callback key: it cannot %s the callback secrets", entry, role,
-				map[string]string{"Access": "seal", "CallbackDispatcher": "open"}[entry])
+				map[string]string{"Access": "seal", "CallbackDispatcher": "open", "AlertDispatcher": "open"}[entry])
 		}
 	}
 	// No Cloud KMS role elsewhere: on the project, or on the key ring.
