@@ -2,8 +2,6 @@ package terraform_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -145,9 +143,7 @@ func blocks(b *hclsyntax.Block, in, typ string) []*hclsyntax.Block {
 // of terraform/ with one thing changed.
 func TestAlertChecksCatchMutations(t *testing.T) {
 	const fn = "function_alert_dispatcher.tf"
-	mutations := []struct {
-		name, file, from, to, want string
-	}{
+	mutations := []mutation{
 		{"the SMTP URL in the shared environment", "main.tf", "RUNWAY_BOARD_URL            = var.board_url",
 			"RUNWAY_BOARD_URL            = var.board_url\n    RUNWAY_SMTP_URL             = \"smtps://u:p@smtp.example.com?from=a@example.com\"",
 			"local.function_env sets RUNWAY_SMTP_URL, a secret"},
@@ -166,28 +162,5 @@ func TestAlertChecksCatchMutations(t *testing.T) {
 			"want attributes.status = each of"},
 		{"a status missing", fn, ` OR attributes.status = \"SUCCESS\"`, "", "want attributes.status = each of"},
 	}
-	used := usedIndexes(t)
-	for _, m := range mutations {
-		t.Run(m.name, func(t *testing.T) {
-			dir := copyModule(t)
-			path := filepath.Join(dir, m.file)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(data), m.from) {
-				t.Fatalf("%s has no %q to mutate", m.file, m.from)
-			}
-			if err := os.WriteFile(path, []byte(strings.Replace(string(data), m.from, m.to, 1)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			problems := check(dir, "../go.mod", used)
-			for _, p := range problems {
-				if strings.Contains(p, m.want) {
-					return
-				}
-			}
-			t.Errorf("the check did not notice; it said %q", problems)
-		})
-	}
+	checkMutations(t, usedIndexes(t), mutations)
 }

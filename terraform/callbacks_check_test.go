@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
@@ -205,9 +204,7 @@ func TestExecutorExampleFiltersOnTheAccount(t *testing.T) {
 // TestCallbackChecksCatchMutations: each check of checkCallbacks bites on
 // a copy of terraform/ with one thing changed.
 func TestCallbackChecksCatchMutations(t *testing.T) {
-	mutations := []struct {
-		name, file, from, to, want string
-	}{
+	mutations := []mutation{
 		{"the key not in the environment", "main.tf", "RUNWAY_CALLBACK_KMS_KEY     = google_kms_crypto_key.callback_secrets.id",
 			`RUNWAY_CALLBACK_KMS_KEY     = "projects/p/locations/l/keyRings/r/cryptoKeys/k"`, "RUNWAY_CALLBACK_KMS_KEY must be the id"},
 		{"Access may decrypt", "function_access.tf", `"roles/cloudkms.cryptoKeyEncrypter"`, `"roles/cloudkms.cryptoKeyEncrypterDecrypter"`,
@@ -221,29 +218,5 @@ func TestCallbackChecksCatchMutations(t *testing.T) {
 		{"the reference executor without its accounts", "function_reference_executor.tf", "condition     = length(var.reference_executor_accounts) > 0",
 			"condition     = true", "no precondition requiring reference_executor_accounts"},
 	}
-	used := usedIndexes(t)
-	for _, m := range mutations {
-		t.Run(m.name, func(t *testing.T) {
-			dir := copyModule(t)
-			path := filepath.Join(dir, m.file)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(data), m.from) {
-				t.Fatalf("%s has no %q to mutate", m.file, m.from)
-			}
-			if err := os.WriteFile(path, []byte(strings.Replace(string(data), m.from, m.to, 1)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			problems := check(dir, "../go.mod", used)
-			sort.Strings(problems)
-			for _, p := range problems {
-				if strings.Contains(p, m.want) {
-					return
-				}
-			}
-			t.Errorf("the check did not notice; it said %q", problems)
-		})
-	}
+	checkMutations(t, usedIndexes(t), mutations)
 }

@@ -473,24 +473,6 @@ func TestOneAlertPerStatusChange(t *testing.T) {
 	}
 }
 
-// syncBuffer collects log lines from concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestSMTPDownIsRetriedThenAbandoned: with the relay unreachable, each
 // delivery of the event makes one attempt and asks for another, until the
 // last, which is recorded as abandoned and logged at ERROR; the run's
@@ -522,8 +504,7 @@ func TestSMTPDownIsRetriedThenAbandoned(t *testing.T) {
 	before := runStatus(t, s, cfg.ConfigurationID, lost)
 
 	relay.SetDown(true)
-	var logs syncBuffer
-	ctx := logging.WithLogger(context.Background(), logging.New(&logs, 0))
+	ctx := logging.WithLogger(context.Background(), s.Env.Logger)
 	var asked []bool
 	for i := range 4 {
 		if i == 1 {
@@ -544,13 +525,13 @@ func TestSMTPDownIsRetriedThenAbandoned(t *testing.T) {
 	if !strings.Contains(last.Detail, "email: attempt 3: not sent through "+relay.Addr()) || !strings.Contains(last.Detail, "no attempts left") {
 		t.Errorf("last attempt %+v", last)
 	}
-	if !regexp.MustCompile(`"severity":"ERROR".*"message":"alert not sent, and not tried again".*"run_id":"` + lost).MatchString(logs.String()) {
-		t.Errorf("no ERROR log of the abandoned alert:\n%s", logs.String())
+	if !regexp.MustCompile(`"severity":"ERROR".*"message":"alert not sent, and not tried again".*"run_id":"` + lost).MatchString(s.Logs()) {
+		t.Errorf("no ERROR log of the abandoned alert:\n%s", s.Logs())
 	}
 	if after := runStatus(t, s, cfg.ConfigurationID, lost); !reflect.DeepEqual(after, before) || after.Status != "FAILED" {
 		t.Errorf("the run changed: %+v, then %+v", before, after)
 	}
-	if strings.Contains(logs.String(), "s3cret-smtp") {
+	if strings.Contains(s.Logs(), "s3cret-smtp") {
 		t.Error("the relay's password is in the logs")
 	}
 

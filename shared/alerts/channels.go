@@ -198,7 +198,7 @@ func (d *Dispatcher) trigger(ctx context.Context, a configs.Alert, f *facts) (de
 	ev := pagerDutyEvent{
 		RoutingKey: p.RoutingKey, EventAction: "trigger", DedupKey: dedupKey(f), Client: "Runway", ClientURL: f.runURL,
 		Payload: &pagerDutyPayload{
-			Summary:       truncate(f.title()+cmpErr(f), pagerDutySummaryMax),
+			Summary:       truncate(f.title()+errorSuffix(f), pagerDutySummaryMax),
 			Source:        f.ev.Account + "/" + f.ev.Environment + "/" + f.ev.ConfigurationID,
 			Severity:      severity(p, f.m),
 			Timestamp:     f.ev.At.UTC().Format(time.RFC3339Nano),
@@ -215,8 +215,8 @@ func (d *Dispatcher) trigger(ctx context.Context, a configs.Alert, f *facts) (de
 	return outcome, "trigger: " + detail
 }
 
-// cmpErr is the run's error, after a colon; "" for none.
-func cmpErr(f *facts) string {
+// errorSuffix is the run's error, after a colon; "" for none.
+func errorSuffix(f *facts) string {
 	if e := f.values["error"]; e != "" {
 		return ": " + e
 	}

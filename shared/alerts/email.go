@@ -20,9 +20,9 @@ import (
 	"github.com/runwaydata/runway/shared/delivery"
 )
 
-// DefaultSubject is the subject of an email alert without email_subject,
+// defaultSubject is the subject of an email alert without email_subject,
 // after Tailer's ("TAILER RUN ALERT: @job_id FAILED at @execution_date").
-const DefaultSubject = "RUNWAY RUN ALERT: @job_id @status at @execution_date"
+const defaultSubject = "RUNWAY RUN ALERT: @job_id @status at @execution_date"
 
 // email sends an email alert.
 func (d *Dispatcher) email(ctx context.Context, a configs.Alert, f *facts) (delivery.Outcome, string) {
@@ -49,7 +49,7 @@ func messageID(f *facts, alert string) string {
 // as it is in the HTML part; an html body is the HTML part, and the
 // default text the plain part.
 func emailMessage(e *configs.EmailAlert, f *facts, sender *mail.Address, now time.Time, id string) ([]byte, error) {
-	subject := configs.ExpandTemplate(cmp.Or(e.Subject, DefaultSubject), f.values, nil)
+	subject := configs.ExpandTemplate(cmp.Or(e.Subject, defaultSubject), f.values, nil)
 	var plain, htmlPart bytes.Buffer
 	switch {
 	case e.Body == "":

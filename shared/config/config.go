@@ -80,7 +80,8 @@ type Config struct {
 	LogLevel slog.Level
 
 	// CallbackKMSKey is the Cloud KMS key that seals the accounts'
-	// callback signing secrets (Access seals, CallbackDispatcher opens).
+	// callback signing secrets (Access seals, CallbackDispatcher and
+	// AlertDispatcher open).
 	// Empty on the dev stack, which seals them with a local key beside
 	// DevKeyFile instead; the local key is refused on Cloud Run/Functions.
 	CallbackKMSKey string

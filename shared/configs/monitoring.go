@@ -75,9 +75,9 @@ type WebhookAlert struct {
 // AlertStatuses are the statuses alert_status may name: the final ones.
 var AlertStatuses = []runs.Status{runs.StatusFailed, runs.StatusSuccess, runs.StatusNoMatch, runs.StatusChecked}
 
-// AlertEnvironments are the environments Tailer documents for
+// alertEnvironments are the environments Tailer documents for
 // alert_environment; a configuration's own environment is accepted too.
-var AlertEnvironments = []string{"PROD", "PREPROD", "STAGING", "DEV"}
+var alertEnvironments = []string{"PROD", "PREPROD", "STAGING", "DEV"}
 
 // TemplateVariables are the @variables of alert messages: Tailer's table,
 // then Runway's @error and @duration.
@@ -303,7 +303,7 @@ func (o *object) environments(own string) []string {
 		o.problems.Add(o.field("alert_environment"), `is required: the environments whose runs alert, such as ["PROD"]`)
 	}
 	for i, name := range names {
-		if !slices.Contains(AlertEnvironments, name) && name != own {
+		if !slices.Contains(alertEnvironments, name) && name != own {
 			o.problems.Add(fmt.Sprintf("%s[%d]", o.field("alert_environment"), i),
 				"%q is not an environment: PROD, PREPROD, STAGING, DEV, or the configuration's own (%s)", name, own)
 		}
