@@ -298,6 +298,56 @@ func TestFailedRunMailsAsTheReferenceSays(t *testing.T) {
 	}
 }
 
+// TestExecutorAndReaperFailuresAlert: a FAILED reported by the run's
+// executor alerts, and so does the Reaper's FAILED of a run whose executor
+// went silent past its timeout.
+func TestExecutorAndReaperFailuresAlert(t *testing.T) {
+	t.Parallel()
+	srv := startSMTP(t)
+	s := newStack(t, stacktest.WithConfig("RUNWAY_SMTP_URL", srv.URL(sender).String()))
+	s.StartDelivery(t, "ReferenceExecutor", "AlertDispatcher")
+	def := withBlock(t, "watched", `{"alert_enabled": true, "alert_environment": ["DEV"], "alert": {"email": {"email_to": "ops@example.com",
+		"email_subject": "@run_id @status", "email_body_type": "txt", "email_body": "@error"}}}`)
+	def["timeout"] = "1s"
+	cfg := deploy(t, s, def)
+	launchWith := func(parameters string) string {
+		var got api.LaunchResponse
+		s.Post(t, "/v1/dag/launch", `{"action": "launch_job", "account": "000099", "environment": "DEV", "configuration_type": "table-to-table",
+			"configuration_id": "`+cfg.ConfigurationID+`", "parameters": `+parameters+`}`).Decode(t, &got)
+		return got.RunID
+	}
+	mailOf := func(runID string) (parsedMail, bool) {
+		for _, m := range srv.Messages() {
+			if p := readMail(t, m.Data); strings.HasPrefix(p.subject, runID) {
+				return p, true
+			}
+		}
+		return parsedMail{}, false
+	}
+
+	reported := launchWith(`{"outcome": "FAILED", "sleep_ms": 10}`)
+	stacktest.Eventually(t, "the executor's FAILED to alert", func() bool { _, ok := mailOf(reported); return ok })
+	if m, _ := mailOf(reported); m.parts["text/plain"] != "REFERENCE_FAILURE: the definition's outcome is FAILED (referenceexecutor)" {
+		t.Errorf("the executor's error: %q", m.parts["text/plain"])
+	}
+
+	silent := launchWith(`{"silent": true}`)
+	ctx := context.Background()
+	stacktest.Eventually(t, "the Reaper's FAILED to alert", func() bool {
+		if _, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.DefaultReaperConfig); err != nil {
+			t.Fatal(err)
+		}
+		_, ok := mailOf(silent)
+		return ok
+	})
+	if m, _ := mailOf(silent); !strings.HasPrefix(m.parts["text/plain"], "TIMEOUT: ") {
+		t.Errorf("the Reaper's error: %q", m.parts["text/plain"])
+	}
+	if n := len(srv.Messages()); n != 2 {
+		t.Errorf("%d mails, want 2", n)
+	}
+}
+
 // TestEveryVariableIsReplaced: every variable of the Tailer table (and
 // Runway's @error and @duration) is replaced in a txt body, in an html
 // body (escaped), and the default body shows each value, in both parts.
