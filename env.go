@@ -57,12 +57,12 @@ type Env struct {
 }
 
 // CallbackSealer returns what seals and opens the accounts' callback
-// signing secrets, which Access and CallbackDispatcher need: Cloud KMS
-// with RUNWAY_CALLBACK_KMS_KEY, else, in dev mode only, a local key beside
-// the dev signing key (callback-key in its directory).
+// signing secrets, which Access, CallbackDispatcher and AlertDispatcher
+// need: Cloud KMS with RUNWAY_CALLBACK_KMS_KEY, else, in dev mode only, a
+// local key beside the dev signing key (callback-key in its directory).
 func (e *Env) CallbackSealer() (callbacks.Sealer, error) {
 	if e.sealer == nil {
-		return nil, errors.New("runway: RUNWAY_CALLBACK_KMS_KEY is required by Access and CallbackDispatcher outside dev mode")
+		return nil, errors.New("runway: RUNWAY_CALLBACK_KMS_KEY is required by Access, CallbackDispatcher and AlertDispatcher outside dev mode")
 	}
 	return e.sealer, nil
 }

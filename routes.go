@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/runwaydata/runway/functions/access"
+	"github.com/runwaydata/runway/functions/alertdispatcher"
 	"github.com/runwaydata/runway/functions/callbackdispatcher"
 	"github.com/runwaydata/runway/functions/configuration"
 	"github.com/runwaydata/runway/functions/configurationstatus"
@@ -17,6 +18,7 @@ import (
 	"github.com/runwaydata/runway/functions/scheduler"
 	"github.com/runwaydata/runway/functions/workflowstatus"
 	"github.com/runwaydata/runway/functions/workflowtrigger"
+	"github.com/runwaydata/runway/shared/alerts"
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/config"
@@ -182,6 +184,16 @@ var Routes = []Route{
 		},
 	},
 	{
+		Function: "AlertDispatcher",
+		Topic:    func(c config.Config) string { return c.RunEventsTopic },
+		// Final statuses only: alerts are on them, PagerDuty's resolve on a
+		// success.
+		Filter: `attributes.status = "FAILED" OR attributes.status = "SUCCESS" OR attributes.status = "NO_MATCH" OR attributes.status = "CHECKED"`,
+		NewHandler: func(env *Env) (bus.Handler, error) {
+			return newAlertDispatcher(env)
+		},
+	},
+	{
 		Function: "CallbackDispatcher",
 		Topic:    func(c config.Config) string { return c.RunEventsTopic },
 		// Only runs launched with a callback_url, when they finish.
@@ -247,4 +259,25 @@ func (env *Env) systemCallers(function string) (func(*http.Request) error, error
 		return nil, fmt.Errorf("RUNWAY_PUSH_AUDIENCES names no URL for %s: the tokens of RUNWAY_SYSTEM_CALLERS would all be refused", function)
 	}
 	return env.Verifier.RequireCaller(env.Config.SystemCallers, audiences), nil
+}
+
+// newAlertDispatcher builds the AlertDispatcher's handler: email alerts go
+// through RUNWAY_SMTP_URL's relay, if there is one.
+func newAlertDispatcher(env *Env) (bus.Handler, error) {
+	sealer, err := env.CallbackSealer()
+	if err != nil {
+		return nil, err
+	}
+	dev := env.Config.AuthMode == config.AuthDev
+	deps := alerts.Deps{Store: env.Store, Client: callbacks.NewClient(dev), Sealer: sealer, AllowPrivate: dev, BoardURL: env.Config.BoardURL}
+	if env.Config.SMTPURL != nil {
+		if deps.Mailer, err = alerts.NewSMTP(env.Config.SMTPURL); err != nil {
+			return nil, err
+		}
+	}
+	h, err := alertdispatcher.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	return h.Handle, nil
 }

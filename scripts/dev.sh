@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts Runway's local stack: the Firestore and Pub/Sub emulators, every
-# function on one port at the reference's paths, and the demo data; then
-# prints a dev token and a curl to paste. Ctrl-C stops everything.
+# function on one port at the reference's paths, the demo data, and a local
+# SMTP server that RUNWAY_SMTP_URL points at, which keeps the alert mail in
+# .runway/mail/ (set RUNWAY_SMTP_URL to send through a real relay instead);
+# then prints a dev token and a curl to paste. Ctrl-C stops everything.
 #
 #   RUNWAY_PORT=8080 scripts/dev.sh
 set -euo pipefail

@@ -2,13 +2,16 @@ package scripts_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/mail"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -105,6 +108,32 @@ func TestDevScript(t *testing.T) {
 		} else if time.Now().After(deadline) {
 			t.Fatalf("the demo launch is still %v after 30s", status)
 		}
+	}
+
+	// A run of the demo's configuration with the reference's monitoring
+	// block, set to FAILED, sends a mail to the local SMTP server.
+	const monitored = `"account": "000099", "environment": "DEV", "configuration_type": "table-to-table", "configuration_id": "000001_append_some_data_DEV"`
+	failed := post("/v1/dag/launch", `{"action": "launch_job", `+monitored+`}`)["run_id"].(string)
+	post("/v1/dag/status", `{"action": "set_run_status", `+monitored+`, "run_id": "`+failed+`", "status": "FAILED"}`)
+	mailDir := regexp.MustCompile(`read it in (\S+)/ `).FindStringSubmatch(banner)
+	if mailDir == nil {
+		t.Fatalf("the banner does not say where the mail is:\n%s", banner)
+	}
+	var mails []string
+	for deadline := time.Now().Add(30 * time.Second); len(mails) == 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no mail in %s 30s after the FAILED", mailDir[1])
+		}
+		mails, _ = filepath.Glob(filepath.Join("..", mailDir[1], "*.eml"))
+	}
+	data, err := os.ReadFile(mails[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	alert, err := mail.ReadMessage(bytes.NewReader(data))
+	if err != nil || alert.Header.Get("Subject") != "Data Operation Alert : 000001_append_some_data_DEV has just failed" ||
+		alert.Header.Get("To") != "<toto@tailer.ia>, <titi@tailer.ia>" || alert.Header.Get("X-Runway-Run-Id") != failed {
+		t.Errorf("the alert mail: %v\n%s", err, data)
 	}
 
 	// A second stack on the same port is refused with a clear message.

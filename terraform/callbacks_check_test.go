@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
@@ -19,15 +18,18 @@ import (
 )
 
 // The Cloud KMS roles each function needs on the key that seals the
-// callback secrets: Access seals, CallbackDispatcher opens; nobody else.
+// callback secrets: Access seals, CallbackDispatcher and AlertDispatcher
+// open (to sign callbacks and webhook alerts); nobody else.
 var callbackKeyRoles = map[string]string{
 	"Access":             "roles/cloudkms.cryptoKeyEncrypter",
 	"CallbackDispatcher": "roles/cloudkms.cryptoKeyDecrypter",
+	"AlertDispatcher":    "roles/cloudkms.cryptoKeyDecrypter",
 }
 
 // checkCallbacks checks what the callbacks need of the module: the key
 // that seals their secrets, in every function's environment, granted to
-// Access (encrypt) and CallbackDispatcher (decrypt) only; and the
+// Access (encrypt), CallbackDispatcher and AlertDispatcher (decrypt) only;
+// and the
 // reference executor's subscription filtering on the accounts it serves.
 func checkCallbacks(m *module) []string {
 	var problems []string
@@ -60,7 +62,7 @@ func checkCallbacks(m *module) []string {
 			entry, role := accounts[member], literal(attr(b, "role"))
 			switch {
 			case entry == "" || callbackKeyRoles[entry] == "":
-				add("%s.%s grants %s on a Cloud KMS key to %q: only Access and CallbackDispatcher may use the callback key", typ, rname, role, member)
+				add("%s.%s grants %s on a Cloud KMS key to %q: only Access, CallbackDispatcher and AlertDispatcher may use the callback key", typ, rname, role, member)
 			case role != callbackKeyRoles[entry]:
 				add("%s.%s grants %s to %s, which needs %s and no more", typ, rname, role, entry, callbackKeyRoles[entry])
 			case reference(attr(b, "crypto_key_id")) != key+".id":
@@ -76,7 +78,7 @@ func checkCallbacks(m *module) []string {
 	for entry, role := range callbackKeyRoles {
 		if granted[entry] == "" {
 			add("%s has no %s on the callback key: it cannot %s the callback secrets", entry, role,
-				map[string]string{"Access": "seal", "CallbackDispatcher": "open"}[entry])
+				map[string]string{"Access": "seal", "CallbackDispatcher": "open", "AlertDispatcher": "open"}[entry])
 		}
 	}
 	// No Cloud KMS role elsewhere: on the project, or on the key ring.
@@ -202,9 +204,7 @@ func TestExecutorExampleFiltersOnTheAccount(t *testing.T) {
 // TestCallbackChecksCatchMutations: each check of checkCallbacks bites on
 // a copy of terraform/ with one thing changed.
 func TestCallbackChecksCatchMutations(t *testing.T) {
-	mutations := []struct {
-		name, file, from, to, want string
-	}{
+	mutations := []mutation{
 		{"the key not in the environment", "main.tf", "RUNWAY_CALLBACK_KMS_KEY     = google_kms_crypto_key.callback_secrets.id",
 			`RUNWAY_CALLBACK_KMS_KEY     = "projects/p/locations/l/keyRings/r/cryptoKeys/k"`, "RUNWAY_CALLBACK_KMS_KEY must be the id"},
 		{"Access may decrypt", "function_access.tf", `"roles/cloudkms.cryptoKeyEncrypter"`, `"roles/cloudkms.cryptoKeyEncrypterDecrypter"`,
@@ -218,29 +218,5 @@ func TestCallbackChecksCatchMutations(t *testing.T) {
 		{"the reference executor without its accounts", "function_reference_executor.tf", "condition     = length(var.reference_executor_accounts) > 0",
 			"condition     = true", "no precondition requiring reference_executor_accounts"},
 	}
-	used := usedIndexes(t)
-	for _, m := range mutations {
-		t.Run(m.name, func(t *testing.T) {
-			dir := copyModule(t)
-			path := filepath.Join(dir, m.file)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(data), m.from) {
-				t.Fatalf("%s has no %q to mutate", m.file, m.from)
-			}
-			if err := os.WriteFile(path, []byte(strings.Replace(string(data), m.from, m.to, 1)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			problems := check(dir, "../go.mod", used)
-			sort.Strings(problems)
-			for _, p := range problems {
-				if strings.Contains(p, m.want) {
-					return
-				}
-			}
-			t.Errorf("the check did not notice; it said %q", problems)
-		})
-	}
+	checkMutations(t, usedIndexes(t), mutations)
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/runwaydata/runway"
-	"github.com/runwaydata/runway/functions/callbackdispatcher"
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/config"
+	"github.com/runwaydata/runway/shared/delivery"
 )
 
 // serviceAccountID is what Google accepts as a service account id.
@@ -33,6 +33,7 @@ func check(dir, goMod string, usedIndexes []string) []string {
 	}
 	problems := checkIndexes(m, usedIndexes)
 	problems = append(problems, checkCallbacks(m)...)
+	problems = append(problems, checkAlerts(m)...)
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
 	// The code's defaults: the topics it publishes to.
@@ -102,18 +103,19 @@ func check(dir, goMod string, usedIndexes []string) []string {
 		add("variable go_runtime defaults to %v, want %q (go.mod)", got, want)
 	}
 
-	// The CallbackDispatcher gives up on a callback by its own count of
-	// attempts, which it records; the dead-letter policy must not cut it
-	// short.
+	// The CallbackDispatcher and AlertDispatcher give up by their own
+	// count of attempts, which they record; the dead-letter policy must not
+	// cut it short.
 	if got := m.vars["push_max_delivery_attempts"]; got.IsNull() || !got.Type().Equals(cty.Number) ||
-		got.LessThanOrEqualTo(cty.NumberIntVal(callbackdispatcher.DefaultMaxAttempts)).True() {
-		add("variable push_max_delivery_attempts must default to more than the CallbackDispatcher's %d attempts", callbackdispatcher.DefaultMaxAttempts)
+		got.LessThanOrEqualTo(cty.NumberIntVal(delivery.DefaultMaxAttempts)).True() {
+		add("variable push_max_delivery_attempts must default to more than the dispatchers' %d attempts", delivery.DefaultMaxAttempts)
 	}
 
-	// Every variable the code reads is set, and only those.
+	// Every variable the code reads is set, and only those; secrets apart
+	// (checkAlerts).
 	env := m.objectKeys("function_env")
 	for _, v := range config.Variables {
-		if _, ok := env[v.Name]; !ok && !devOnly[v.Name] {
+		if _, ok := env[v.Name]; !ok && !devOnly[v.Name] && !config.SecretVariables[v.Name] {
 			add("local.function_env does not set %s, which the code reads", v.Name)
 		}
 	}

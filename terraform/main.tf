@@ -37,6 +37,7 @@ locals {
     [
       google_service_account.workflow_trigger_push.email,
       google_service_account.callback_dispatcher_push.email,
+      google_service_account.alert_dispatcher_push.email,
       google_service_account.reaper_scheduler.email,
     ],
     google_service_account.reference_executor_push[*].email,
@@ -60,6 +61,7 @@ locals {
   # entry here, and that the entry is that function's URL.
   functions_url = "https://${var.region}-${var.project}.cloudfunctions.net"
   push_audiences = {
+    AlertDispatcher    = "${local.functions_url}/runway-alert-dispatcher"
     CallbackDispatcher = "${local.functions_url}/runway-callback-dispatcher"
     Reaper             = "${local.functions_url}/runway-reaper"
     ReferenceExecutor  = "${local.functions_url}/runway-reference-executor"
@@ -93,6 +95,9 @@ locals {
     RUNWAY_LOG_LEVEL            = var.log_level
     RUNWAY_PUSH_AUDIENCES       = join(",", [for entry, url in local.push_audiences : "${entry}=${url}"])
     RUNWAY_CALLBACK_KMS_KEY     = google_kms_crypto_key.callback_secrets.id
+    RUNWAY_BOARD_URL            = var.board_url
+    # RUNWAY_SMTP_URL is a secret: set on AlertDispatcher only, from Secret
+    # Manager (function_alert_dispatcher.tf).
   }
 }
 
@@ -116,6 +121,7 @@ locals {
     "logging.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
+    "secretmanager.googleapis.com",
     "storage.googleapis.com",
   ])
 }

@@ -27,9 +27,7 @@ func TestTerraformMatchesTheCode(t *testing.T) {
 // terraform/ with one thing removed or renamed fails it.
 func TestChecksCatchMutations(t *testing.T) {
 	used := usedIndexes(t)
-	mutations := []struct {
-		name, file, from, to, want string
-	}{
+	mutations := []mutation{
 		{"a route's function removed", "lb.tf", `    Access = {`, `    Accessed = {`, "no route to Access"},
 		{"an entry point renamed", "function_dag_launch.tf", `entry_point       = "DagLaunch"`, `entry_point       = "Launch"`, "route DagLaunch has no google_cloudfunctions2_function"},
 		{"an env var removed", "main.tf", "    RUNWAY_SYSTEM_CALLERS", "    # RUNWAY_SYSTEM_CALLERS", "does not set RUNWAY_SYSTEM_CALLERS"},
@@ -61,6 +59,18 @@ func TestChecksCatchMutations(t *testing.T) {
 			"which is not its URL"},
 		{"an index removed", "firestore.tf", `    ["kind", "environment", "status"],`, ``, "runs: environment ASCENDING, kind ASCENDING, status ASCENDING; start_execution_date DESCENDING"},
 	}
+	checkMutations(t, used, mutations)
+}
+
+// mutation changes one thing in a copy of terraform/: the first from in
+// file becomes to, which the checks must notice, saying want.
+type mutation struct {
+	name, file, from, to, want string
+}
+
+// checkMutations runs the checks on a copy of terraform/ per mutation.
+func checkMutations(t *testing.T, used []string, mutations []mutation) {
+	t.Helper()
 	for _, m := range mutations {
 		t.Run(m.name, func(t *testing.T) {
 			dir := copyModule(t)

@@ -207,12 +207,12 @@ variable "build_retention_days" {
 
 variable "push_max_delivery_attempts" {
   type        = number
-  description = "Delivery attempts before a message is forwarded to the dead-letter topic (9 to 100: the CallbackDispatcher makes up to 8 attempts of its own)."
+  description = "Delivery attempts before a message is forwarded to the dead-letter topic (9 to 100: the CallbackDispatcher and AlertDispatcher make up to 8 attempts of their own)."
   default     = 10
 
   validation {
     condition     = var.push_max_delivery_attempts >= 9 && var.push_max_delivery_attempts <= 100
-    error_message = "push_max_delivery_attempts must be between 9 and 100: Pub/Sub allows 5 to 100, and the CallbackDispatcher needs more than its 8 attempts."
+    error_message = "push_max_delivery_attempts must be between 9 and 100: Pub/Sub allows 5 to 100, and the CallbackDispatcher and AlertDispatcher need more than their 8 attempts."
   }
 }
 
@@ -288,4 +288,10 @@ variable "max_waits_per_caller" {
   description = "check_run_status requests with wait_seconds one caller may hold at once per instance (RUNWAY_MAX_WAITS_PER_CALLER)."
   type        = number
   default     = 10
+}
+
+variable "board_url" {
+  description = "Where people look at runs: alerts link to <board_url>/runs/... and <board_url>/configurations/...; empty for alerts without links (RUNWAY_BOARD_URL)."
+  type        = string
+  default     = ""
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway"
+	"github.com/runwaydata/runway/shared/alerts/smtptest"
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/config"
@@ -31,13 +32,14 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to serve on")
 	admin := flag.String("admin", "dev@runway.local", "the dev user: admin of the demo accounts, and the printed token's email")
+	mailDir := flag.String("mail", ".runway/mail", "where the local SMTP server keeps the alert mail, one .eml file per message (emptied at start)")
 	flag.Parse()
-	if err := run(*addr, *admin); err != nil {
+	if err := run(*addr, *admin, *mailDir); err != nil {
 		log.Fatalf("devserver: %v", err)
 	}
 }
 
-func run(addr, admin string) error {
+func run(addr, admin, mailDir string) error {
 	// The dev server trusts dev tokens: never let it near real Firestore
 	// and Pub/Sub.
 	for _, env := range []string{emulators.FirestoreHostEnv, emulators.PubSubHostEnv} {
@@ -55,6 +57,24 @@ func run(addr, admin string) error {
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s (is the port taken? set RUNWAY_PORT to another one): %w", addr, err)
+	}
+	// Alert mail goes to a local SMTP server, unless RUNWAY_SMTP_URL
+	// names a relay.
+	var mail string
+	if cfg.SMTPURL != nil {
+		mail = fmt.Sprintf("Alert mail goes to the relay of RUNWAY_SMTP_URL (%s).", cfg.SMTPURL.Redacted())
+	} else {
+		if err := os.RemoveAll(mailDir); err != nil {
+			return err
+		}
+		smtpServer, err := smtptest.Start(smtptest.Config{Dir: mailDir, User: "runway", Password: "dev"})
+		if err != nil {
+			return err
+		}
+		defer smtpServer.Close()
+		cfg.SMTPURL = smtpServer.URL("runway@localhost")
+		mail = fmt.Sprintf("Alert mail goes to a local SMTP server on %s (RUNWAY_SMTP_URL=%s);\nread it in %s/ (one .eml file per message).",
+			smtpServer.Addr(), cfg.SMTPURL.Redacted(), mailDir)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -104,7 +124,7 @@ func run(addr, admin string) error {
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
-	printBanner(base, token, admin, data)
+	printBanner(base, token, admin, mail, data)
 
 	select {
 	case err := <-served:
@@ -163,10 +183,12 @@ func (d *devTokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-func printBanner(base, token, admin string, data demo.Data) {
+func printBanner(base, token, admin, mail string, data demo.Data) {
 	fmt.Printf(`
 Runway is up at %[1]s (every function on one port, at the reference's paths)
 Demo accounts %[4]v: %[5]d configurations, %[6]d runs. %[3]s is their admin.
+%[7]s
+A run of 000001_append_some_data_DEV set to FAILED sends one (its monitoring block is the reference's).
 
 Paste this to set a dev token (valid 12 hours; make others with: go run ./scripts/token --dev EMAIL):
 
@@ -188,5 +210,5 @@ curl --request POST \
 "%[1]s/v1/dag/status"
 
 Ctrl-C stops the server and the emulators.
-`, base, token, admin, data.Accounts(), len(data.Configurations), len(data.Runs))
+`, base, token, admin, data.Accounts(), len(data.Configurations), len(data.Runs), mail)
 }

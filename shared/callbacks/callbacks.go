@@ -118,6 +118,16 @@ var ErrNotAllowed = errors.New("callback URL not allowed")
 // forbid calling raw back, or returns nil. allowPrivate (the local dev
 // stack) also allows http and private addresses.
 func (s Settings) CheckURL(raw string, allowPrivate bool) error {
+	return s.check(raw, allowPrivate, true)
+}
+
+// CheckHost is CheckURL for a URL Runway calls without signing (an
+// alert's Slack or PagerDuty URL): the account needs no secret.
+func (s Settings) CheckHost(raw string, allowPrivate bool) error {
+	return s.check(raw, allowPrivate, false)
+}
+
+func (s Settings) check(raw string, allowPrivate, signed bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Hostname() == "" {
 		return fmt.Errorf("%w: %q is not an absolute URL", ErrNotAllowed, RedactURL(raw))
@@ -125,7 +135,7 @@ func (s Settings) CheckURL(raw string, allowPrivate bool) error {
 	if u.Scheme != "https" && !(allowPrivate && u.Scheme == "http") {
 		return fmt.Errorf("%w: callbacks are sent over https only", ErrNotAllowed)
 	}
-	if len(s.Secrets) == 0 {
+	if signed && len(s.Secrets) == 0 {
 		return fmt.Errorf("%w: the account has no callback secret to sign with; an admin makes one with rotate_callback_secret", ErrNotAllowed)
 	}
 	if !s.Allows(u) {

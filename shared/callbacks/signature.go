@@ -1,11 +1,14 @@
 package callbacks
 
 import (
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -74,4 +77,25 @@ func Verify(secret, header, eventID string, body []byte, now time.Time, toleranc
 		}
 	}
 	return fmt.Errorf("%w: no v1 signature matches the secret", ErrBadSignature)
+}
+
+// NewRequest returns the signed POST of body to url, attempt n to deliver
+// what run event eventID reports, as receivers verify it (docs/callbacks.md):
+// signed at now with secrets, opened (Settings.Open), the first being the
+// current one. Completion callbacks and webhook alerts are sent so.
+func NewRequest(ctx context.Context, url string, secrets []Secret, now time.Time, eventID string, n int, body []byte) (*http.Request, error) {
+	if len(secrets) == 0 {
+		return nil, errors.New("callbacks: no secret to sign with")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Runway-Callback/1")
+	req.Header.Set(HeaderSignature, Sign(secrets, now, eventID, body))
+	req.Header.Set(HeaderKeyID, secrets[0].ID)
+	req.Header.Set(HeaderEventID, eventID)
+	req.Header.Set(HeaderAttempt, strconv.Itoa(n))
+	return req, nil
 }

@@ -80,10 +80,19 @@ type Config struct {
 	LogLevel slog.Level
 
 	// CallbackKMSKey is the Cloud KMS key that seals the accounts'
-	// callback signing secrets (Access seals, CallbackDispatcher opens).
+	// callback signing secrets (Access seals, CallbackDispatcher and
+	// AlertDispatcher open).
 	// Empty on the dev stack, which seals them with a local key beside
 	// DevKeyFile instead; the local key is refused on Cloud Run/Functions.
 	CallbackKMSKey string
+
+	// SMTPURL is the relay the AlertDispatcher sends email alerts through
+	// (smtp:// or smtps://, its user and password, the sender as from=);
+	// nil for none. It holds a password: never log it.
+	SMTPURL *url.URL
+	// BoardURL starts the links alerts carry to runs and configurations;
+	// "" for none.
+	BoardURL string
 }
 
 // Variable describes one environment variable Config reads.
@@ -116,8 +125,15 @@ var Variables = []Variable{
 	{"RUNWAY_SYSTEM_CALLERS", "", "comma-separated service accounts of the push subscriptions and the scheduler"},
 	{"RUNWAY_PUSH_AUDIENCES", "", "comma-separated EntryPoint=URL: the audience the push subscription's or scheduler's tokens are issued for, per function"},
 	{"RUNWAY_LOG_LEVEL", "info", "debug, info, warning or error"},
-	{"RUNWAY_CALLBACK_KMS_KEY", "", "Cloud KMS key sealing the callback signing secrets (required by Access and CallbackDispatcher outside dev mode)"},
+	{"RUNWAY_CALLBACK_KMS_KEY", "", "Cloud KMS key sealing the callback signing secrets (required by Access, CallbackDispatcher and AlertDispatcher outside dev mode)"},
+	{"RUNWAY_SMTP_URL", "", "the relay of email alerts: smtp:// (STARTTLS when offered) or smtps://, with user:password@host:port and ?from= the sender; a secret, from Secret Manager"},
+	{"RUNWAY_BOARD_URL", "", "where people look at runs: alerts link to {url}/runs/{account}/{run_id} and {url}/configurations/{account}/{environment}/{type}/{id}"},
 }
+
+// SecretVariables are the variables that hold secrets: Terraform sets them
+// from Secret Manager on the functions that read them, never in the
+// environment every function shares.
+var SecretVariables = map[string]bool{"RUNWAY_SMTP_URL": true}
 
 // FromEnv reads the configuration from the process environment.
 func FromEnv() (Config, error) { return Load(os.LookupEnv) }
@@ -230,10 +246,43 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		problems = append(problems, fmt.Errorf("RUNWAY_CALLBACK_KMS_KEY must be a key name such as projects/P/locations/L/keyRings/R/cryptoKeys/K, not %q", c.CallbackKMSKey))
 	}
 
+	// Alerts.
+	if raw := get("RUNWAY_SMTP_URL"); raw != "" {
+		if c.SMTPURL, err = parseSMTPURL(raw); err != nil {
+			problems = append(problems, fmt.Errorf("RUNWAY_SMTP_URL: %w", err))
+		}
+	}
+	c.BoardURL = strings.TrimSuffix(get("RUNWAY_BOARD_URL"), "/")
+	if u, err := url.Parse(c.BoardURL); c.BoardURL != "" && (err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http")) {
+		problems = append(problems, fmt.Errorf("RUNWAY_BOARD_URL must be a URL such as https://runway.example.com/board, not %q", c.BoardURL))
+	}
+
 	if len(problems) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(problems...))
 	}
 	return c, nil
+}
+
+// parseSMTPURL reads RUNWAY_SMTP_URL. Its errors never quote the
+// password.
+func parseSMTPURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("not a URL: write smtps://USER:PASSWORD@HOST:PORT?from=SENDER")
+	}
+	_, hasPassword := u.User.Password()
+	from, fromErr := mail.ParseAddress(u.Query().Get("from"))
+	switch {
+	case u.Scheme != "smtp" && u.Scheme != "smtps":
+		return nil, fmt.Errorf("the scheme must be smtp or smtps, not %q", u.Scheme)
+	case u.Hostname() == "":
+		return nil, errors.New("no host: write smtps://USER:PASSWORD@HOST:PORT?from=SENDER")
+	case u.User != nil && (u.User.Username() == "" || !hasPassword):
+		return nil, errors.New("a user needs a password, and a password a user")
+	case fromErr != nil || from.Name != "":
+		return nil, fmt.Errorf("from= must be the sender's address, such as ?from=alerts@example.com, not %q", u.Query().Get("from"))
+	}
+	return u, nil
 }
 
 var kmsKeyName = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$`)

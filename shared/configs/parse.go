@@ -76,6 +76,8 @@ func Parse(definition map[string]any) (runs.Configuration, error) {
 	} else {
 		cfg.Schedule = p.schedule()
 	}
+	_, monitoring := parseMonitoring(definition)
+	p.problems = append(p.problems, monitoring...)
 	cfg.Policy = runs.Policy{
 		Timeout:    p.duration("timeout", time.Second, 7*24*time.Hour),
 		Retries:    p.integer("retries", 0, maxRetries),

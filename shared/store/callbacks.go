@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -10,16 +9,13 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/runwaydata/runway/shared/callbacks"
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 // The account's callback settings live in one document:
 //
 //	accounts/{account}/settings/callbacks   allowed hosts and signing secrets, sealed
 //
-// and each callback attempt is a run event with a predictable id:
-//
-//	accounts/{account}/runs/{run key}/events/callback-{event id}-{attempt}
+// (each callback attempt is a run event: deliveries.go).
 func (s *Store) callbackSettingsRef(account string) *firestore.DocumentRef {
 	return s.account(account).Collection("settings").Doc("callbacks")
 }
@@ -69,44 +65,4 @@ func (s *Store) UpdateCallbackSettings(ctx context.Context, account, by string, 
 		return callbacks.Settings{}, classifyTx("store.UpdateCallbackSettings", err)
 	}
 	return result, nil
-}
-
-// callbackPrefix is the start of the ids of the attempts to call back
-// about the run event eventID.
-func callbackPrefix(eventID string) string { return "callback-" + eventID + "-" }
-
-// CallbackAttempts returns the recorded attempts to call back about the
-// run event eventID, oldest first.
-func (s *Store) CallbackAttempts(ctx context.Context, account, key, eventID string) ([]runs.Event, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	events := s.runs(account).Doc(key).Collection("events")
-	prefix := callbackPrefix(eventID)
-	// Document ids sort as strings: the prefix, then "~" past every digit.
-	snaps, err := events.Where(firestore.DocumentID, ">=", events.Doc(prefix)).Where(firestore.DocumentID, "<", events.Doc(prefix+"~")).
-		Documents(ctx).GetAll()
-	if err != nil {
-		return nil, classify("store.CallbackAttempts", err)
-	}
-	attempts := make([]runs.Event, 0, len(snaps))
-	for _, snap := range snaps {
-		var d eventDoc
-		if err := snap.DataTo(&d); err != nil {
-			return nil, fmt.Errorf("store.CallbackAttempts: decode %s: %w", snap.Ref.Path, err)
-		}
-		attempts = append(attempts, d.event(snap.Ref.ID))
-	}
-	return attempts, nil
-}
-
-// RecordCallbackAttempt records attempt n to call back about the run
-// event eventID. Two deliveries recording the same attempt is
-// runs.ErrAlreadyExists: the second one learns it lost the race.
-func (s *Store) RecordCallbackAttempt(ctx context.Context, account, key, eventID string, n int, attempt runs.Event) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	attempt.Published = true // nothing to publish: only status changes go to the run events topic
-	id := fmt.Sprintf("%s%02d", callbackPrefix(eventID), n)
-	_, err := s.runs(account).Doc(key).Collection("events").Doc(id).Create(ctx, encodeEvent(attempt))
-	return classify("store.RecordCallbackAttempt", err)
 }

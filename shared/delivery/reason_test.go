@@ -1,4 +1,4 @@
-package callbackdispatcher
+package delivery
 
 import (
 	"net/http"
