@@ -125,7 +125,7 @@ func NewEnvWith(ctx context.Context, cfg config.Config, clients Clients) (_ *Env
 			return nil, fmt.Errorf("runway: pubsub client: %w", err)
 		}
 	}
-	if env.Store, err = store.New(env.Firestore, cfg.StoreTimeout); err != nil {
+	if env.Store, err = store.New(env.Firestore, cfg.StoreTimeout, store.WithRetention(cfg.Retention)); err != nil {
 		return nil, err
 	}
 	if env.Bus, err = bus.New(env.PubSub, bus.Topics{Launch: cfg.LaunchTopic, RunEvents: cfg.RunEventsTopic}, cfg.PublishTimeout); err != nil {

@@ -85,3 +85,81 @@ resource "google_firestore_index" "runway" {
     }
   }
 }
+
+# Single-field indexes: Firestore indexes every field of every document, in
+# ascending and descending order, unless it is exempted; each index entry is
+# a write, and an index of increasing values (times, time-prefixed ids) is a
+# hot spot past ~500 writes/s (docs/scale.md). These fields are filtered or
+# ordered on by no query (a Go test, terraform/fields_test.go, holds this
+# list to shared/store's fields and queries): they are not indexed. A map
+# field's subfields go with it.
+locals {
+  unindexed_fields = {
+    configurations = [
+      "account", "archived", "catchup", "configuration_type", "definition", "job_id", "last_tick",
+      "max_active_runs", "retries", "retry_delay_ms", "schedule_interval", "start_date",
+      "timeout_ms", "updated_at", "updated_by", "version", "workflow",
+    ]
+    events = [
+      "archived", "by", "definition", "detail", "from", "publish_claimed_at", "to", "type",
+      "version",
+    ]
+    incidents = [
+      "event_id", "run_id",
+    ]
+    members = [
+      "email", "updated_at", "updated_by",
+    ]
+    runs = [
+      "account", "admitted_at", "attempt", "callback_url", "claim_caller", "claimed_by",
+      "configuration_type", "end_date", "error", "heartbeats", "idempotency_key", "job_id",
+      "last_heartbeat", "last_update_date", "max_active_runs", "metrics", "parameters",
+      "parent_run_id", "publish_claimed_at", "published_at", "pubsub_message_id", "request_hash",
+      "retries", "retry_delay_ms", "retry_run_id", "run_id", "slot", "started_by", "timeout_ms",
+      "trigger_run_ids", "trigger_type",
+    ]
+    settings = [
+      "allowed_hosts", "secrets", "updated_at", "updated_by",
+    ]
+    slots = [
+      "run_id", "run_key", "since",
+    ]
+    workflow_state = [
+      "cycle", "cycle_started_at", "last_fired", "last_reset_by", "met",
+    ]
+  }
+
+  # Deleted by Firestore when their expire_at passes: a run
+  # RUNWAY_RETENTION_DAYS after its launch, an event as long after it was
+  # made (shared/store).
+  ttl_collections = ["runs", "events"]
+}
+
+resource "google_firestore_field" "unindexed" {
+  for_each = merge([
+    for collection, fields in local.unindexed_fields : {
+      for field in fields : "${collection}.${field}" => { collection = collection, field = field }
+    }
+  ]...)
+
+  project    = var.project
+  database   = google_firestore_database.runway.name
+  collection = each.value.collection
+  field      = each.value.field
+
+  # No index, in either scope.
+  index_config {}
+}
+
+resource "google_firestore_field" "expire_at" {
+  for_each = toset(local.ttl_collections)
+
+  project    = var.project
+  database   = google_firestore_database.runway.name
+  collection = each.key
+  field      = "expire_at"
+
+  ttl_config {}
+  # A TTL field is not queried: no index either.
+  index_config {}
+}

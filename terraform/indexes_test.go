@@ -66,6 +66,32 @@ func checkIndexes(m *module, used []string) []string {
 // the query catalog and, when SuiteProjectsEnv is set, by the suite.
 func usedIndexes(t *testing.T) []string {
 	t.Helper()
+	set := map[string]bool{}
+	for _, r := range indexReports(t) {
+		if len(r.fields) >= 2 {
+			set[indexKey(r.scope, r.collection, r.fields)] = true
+		}
+	}
+	var out []string
+	for index := range set {
+		out = append(out, index)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// indexReport is one index the emulator reports used: its collection, its
+// scope and its fields, __name__ left out.
+type indexReport struct {
+	collection, scope string
+	fields            [][2]string
+}
+
+// indexReports returns every index, single-field and composite, that the
+// emulator reports used by the query catalog and, when SuiteProjectsEnv is
+// set, by the suite.
+func indexReports(t *testing.T) []indexReport {
+	t.Helper()
 	project := testenv.Project(t)
 	exerciseStore(t, project)
 	projects := []string{project}
@@ -77,17 +103,10 @@ func usedIndexes(t *testing.T) []string {
 		projects = append(projects, suite...)
 		t.Logf("checking the index usage of %d projects of the test suite", len(suite))
 	}
-	set := map[string]bool{}
+	var out []indexReport
 	for _, p := range projects {
-		for _, index := range indexUsage(t, p) {
-			set[index] = true
-		}
+		out = append(out, indexUsage(t, p)...)
 	}
-	var out []string
-	for index := range set {
-		out = append(out, index)
-	}
-	sort.Strings(out)
 	return out
 }
 
@@ -109,9 +128,9 @@ func readLines(t *testing.T, path string) []string {
 	return lines
 }
 
-// indexUsage asks the Firestore emulator which composite indexes the
-// queries of project used.
-func indexUsage(t *testing.T, project string) []string {
+// indexUsage asks the Firestore emulator which indexes the queries of
+// project used.
+func indexUsage(t *testing.T, project string) []indexReport {
 	t.Helper()
 	u := fmt.Sprintf("http://%s/emulator/v1/projects/%s:indexUsage?database=%s", os.Getenv(emulators.FirestoreHostEnv),
 		project, url.QueryEscape("projects/"+project+"/databases/(default)"))
@@ -136,12 +155,11 @@ func indexUsage(t *testing.T, project string) []string {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("index usage of %s: %s, %v", project, resp.Status, err)
 	}
-	var out []string
+	var out []indexReport
 	for _, r := range body.Reports {
 		// .../collectionGroups/{collection}/indexes/_
 		parts := strings.Split(r.Index.Name, "/")
-		collection := parts[len(parts)-3]
-		var fields [][2]string
+		report := indexReport{collection: parts[len(parts)-3], scope: r.Index.QueryScope}
 		for _, f := range r.Index.Fields {
 			if f.FieldPath == "__name__" {
 				continue
@@ -150,12 +168,11 @@ func indexUsage(t *testing.T, project string) []string {
 			if f.ArrayConfig != "" {
 				order = f.ArrayConfig
 			}
-			fields = append(fields, [2]string{f.FieldPath, order})
+			report.fields = append(report.fields, [2]string{f.FieldPath, order})
 		}
-		if len(fields) < 2 {
-			continue // a single-field index: Firestore makes those itself
+		if len(report.fields) > 0 {
+			out = append(out, report)
 		}
-		out = append(out, indexKey(r.Index.QueryScope, collection, fields))
 	}
 	return out
 }

@@ -79,6 +79,7 @@ locals {
     RUNWAY_RUN_EVENTS_TOPIC   = google_pubsub_topic.runway["run_events"].name
     RUNWAY_PUBLISH_TIMEOUT    = var.publish_timeout
     RUNWAY_STORE_TIMEOUT      = var.store_timeout
+    RUNWAY_RETENTION_DAYS     = tostring(var.retention_days)
     RUNWAY_RATE_LIMIT         = var.rate_limit
     RUNWAY_LAUNCH_RATE_LIMIT  = var.launch_rate_limit
     RUNWAY_REPORT_RATE_LIMIT  = var.report_rate_limit

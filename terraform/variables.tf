@@ -295,3 +295,9 @@ variable "board_url" {
   type        = string
   default     = ""
 }
+
+variable "retention_days" {
+  description = "Days runs and their events are kept before Firestore's TTL policy deletes them (RUNWAY_RETENTION_DAYS)."
+  type        = number
+  default     = 400
+}

@@ -40,6 +40,8 @@ type Config struct {
 	// StoreTimeout bounds each Firestore operation, so that an outage
 	// answers 503 rather than holding requests open.
 	StoreTimeout time.Duration
+	// Retention is how long runs and their events are kept.
+	Retention time.Duration
 	// Rate is how many requests a caller may make of each function
 	// instance, across the actions without a rate of their own: one caller
 	// cannot take an instance from the others.
@@ -111,6 +113,7 @@ var Variables = []Variable{
 	{"RUNWAY_RUN_EVENTS_TOPIC", "runway-run-events", "Pub/Sub topic run status changes are published to"},
 	{"RUNWAY_PUBLISH_TIMEOUT", "10s", "how long a launch waits for its publish before leaving it to the Reaper"},
 	{"RUNWAY_STORE_TIMEOUT", "10s", "how long a Firestore operation may take before the request answers 503"},
+	{"RUNWAY_RETENTION_DAYS", "400", "days runs and their events are kept before Firestore's TTL policy deletes them"},
 	{"RUNWAY_RATE_LIMIT", "100/s", "requests per caller and per instance of the actions without a rate of their own (100/s, 600/m…; 0 for none), past which 429"},
 	{"RUNWAY_LAUNCH_RATE_LIMIT", "20/s", "launch_job requests per caller and per instance, past which 429"},
 	{"RUNWAY_REPORT_RATE_LIMIT", "1000/s", "report_run_status requests per executor and per instance, past which 429"},
@@ -199,6 +202,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		return n
 	}
 	c.MaxWaits, c.MaxWaitsPerCaller = count("RUNWAY_MAX_WAITS"), count("RUNWAY_MAX_WAITS_PER_CALLER")
+	c.Retention = time.Duration(count("RUNWAY_RETENTION_DAYS")) * 24 * time.Hour
 	switch c.AuthMode {
 	case AuthGoogle:
 		if len(c.Audiences) == 0 {

@@ -73,6 +73,8 @@ type runDoc struct {
 	RetryDelayMillis int64      `firestore:"retry_delay_ms,omitempty"`
 	RetryAt          *time.Time `firestore:"retry_at,omitempty"`
 	RetryRunID       string     `firestore:"retry_run_id,omitempty"`
+	// ExpireAt is when Firestore's TTL policy deletes the run.
+	ExpireAt time.Time `firestore:"expire_at"`
 }
 
 // publishedFlag is the published field of r: absent while r waits for a
@@ -141,6 +143,13 @@ func rawJSON(s string) json.RawMessage {
 		return nil
 	}
 	return json.RawMessage(s)
+}
+
+// encodeRun is r as stored, with the time Firestore deletes it at.
+func (s *Store) encodeRun(r runs.Run) runDoc {
+	d := encodeRun(r)
+	d.ExpireAt = r.StartExecutionDate.Add(s.retention)
+	return d
 }
 
 func encodeRun(r runs.Run) runDoc {
@@ -392,6 +401,15 @@ type eventDoc struct {
 	To        string    `firestore:"to,omitempty"`
 	Detail    string    `firestore:"detail,omitempty"`
 	Published bool      `firestore:"published"`
+	// ExpireAt is when Firestore's TTL policy deletes the event.
+	ExpireAt time.Time `firestore:"expire_at"`
+}
+
+// encodeEvent is e as stored, with the time Firestore deletes it at.
+func (s *Store) encodeEvent(e runs.Event) eventDoc {
+	d := encodeEvent(e)
+	d.ExpireAt = e.At.Add(s.retention)
+	return d
 }
 
 func encodeEvent(e runs.Event) eventDoc {

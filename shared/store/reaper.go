@@ -154,7 +154,7 @@ func (s *Store) CreateRetry(ctx context.Context, parent, retry runs.Run) (bool, 
 		if current.RetryAt.IsZero() || current.RetryRunID != "" || current.Status != runs.StatusFailed {
 			return nil // retried already, or a person took over
 		}
-		if err := tx.Create(s.runs(parent.Account).Doc(retry.Key), encodeRun(retry)); err != nil {
+		if err := tx.Create(s.runs(parent.Account).Doc(retry.Key), s.encodeRun(retry)); err != nil {
 			return err
 		}
 		created = true

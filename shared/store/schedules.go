@@ -54,7 +54,7 @@ func (s *Store) LaunchTicks(ctx context.Context, cfg runs.Configuration, created
 	//lint:ignore SA1019 WriteBatch is the client's one Commit of several writes with preconditions, without a transaction.
 	batch := s.client.Batch()
 	for _, run := range created {
-		batch.Create(s.runs(cfg.Account).Doc(run.Key), encodeRun(run))
+		batch.Create(s.runs(cfg.Account).Doc(run.Key), s.encodeRun(run))
 	}
 	batch.Update(s.configRef(cfg.Account, cfg.Ref()), []firestore.Update{
 		{Path: "next_tick", Value: nullableTime(ticks.Next)},

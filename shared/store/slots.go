@@ -105,7 +105,7 @@ func (s *Store) Admit(ctx context.Context, account string, ref runs.ConfigRef, s
 		return nil, err
 	}
 	admit(&run, slot)
-	d := encodeRun(run)
+	d := s.encodeRun(run)
 	//lint:ignore SA1019 WriteBatch is the client's one Commit of several writes with preconditions, without a transaction.
 	batch := s.client.Batch()
 	batch.Create(s.slotRef(account, ref, slot), slotDoc{RunKey: run.Key, RunID: run.RunID, Since: run.AdmittedAt})
@@ -148,7 +148,7 @@ func slotCandidates(slots int) []int {
 func (s *Store) createAdmitted(ctx context.Context, run runs.Run) error {
 	//lint:ignore SA1019 WriteBatch is the client's one Commit of several writes with preconditions, without a transaction.
 	batch := s.client.Batch()
-	batch.Create(s.runs(run.Account).Doc(run.Key), encodeRun(run))
+	batch.Create(s.runs(run.Account).Doc(run.Key), s.encodeRun(run))
 	ref := runs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
 	batch.Create(s.slotRef(run.Account, ref, run.Slot), slotDoc{RunKey: run.Key, RunID: run.RunID, Since: run.AdmittedAt})
 	_, err := batch.Commit(ctx)

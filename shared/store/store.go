@@ -33,21 +33,37 @@ const DefaultTimeout = 10 * time.Second
 
 // Store reads and writes Runway's documents in Firestore.
 type Store struct {
-	client  *firestore.Client
-	timeout time.Duration
-	marks   markGroup
+	client    *firestore.Client
+	timeout   time.Duration
+	retention time.Duration
+	marks     markGroup
 }
+
+// DefaultRetention is how long runs and their events are kept: their
+// expire_at, which Firestore's TTL policies (terraform/firestore.tf)
+// delete them by, is that long after a run's launch, or an event.
+const DefaultRetention = 400 * 24 * time.Hour
+
+// Option changes how New makes a Store.
+type Option func(*Store)
+
+// WithRetention keeps runs and their events for d (RUNWAY_RETENTION_DAYS).
+func WithRetention(d time.Duration) Option { return func(s *Store) { s.retention = d } }
 
 // New returns a Store on client whose operations each take at most
 // timeout.
-func New(client *firestore.Client, timeout time.Duration) (*Store, error) {
+func New(client *firestore.Client, timeout time.Duration, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("store: missing Firestore client")
 	}
 	if timeout <= 0 {
 		return nil, errors.New("store: the timeout must be positive")
 	}
-	return &Store{client: client, timeout: timeout}, nil
+	s := &Store{client: client, timeout: timeout, retention: DefaultRetention}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s, nil
 }
 
 func (s *Store) account(account string) *firestore.DocumentRef {
@@ -238,7 +254,7 @@ func (s *Store) CreateRun(ctx context.Context, run runs.Run) error {
 	if run.Slot > 0 {
 		return s.createAdmitted(ctx, run)
 	}
-	_, err := s.runs(run.Account).Doc(run.Key).Create(ctx, encodeRun(run))
+	_, err := s.runs(run.Account).Doc(run.Key).Create(ctx, s.encodeRun(run))
 	return classify("store.CreateRun", err)
 }
 
@@ -380,14 +396,14 @@ func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(
 				return err
 			}
 		}
-		if err := tx.Set(doc, encodeRun(run)); err != nil {
+		if err := tx.Set(doc, s.encodeRun(run)); err != nil {
 			return err
 		}
 		if update.Event == nil {
 			return nil
 		}
 		ref := doc.Collection("events").NewDoc()
-		if err := tx.Create(ref, encodeEvent(*update.Event)); err != nil {
+		if err := tx.Create(ref, s.encodeEvent(*update.Event)); err != nil {
 			return err
 		}
 		update.Event.ID = ref.ID
@@ -439,11 +455,11 @@ func (s *Store) UpdateRuns(ctx context.Context, account string, keys []string, c
 					return err
 				}
 			}
-			if err := tx.Set(snap.Ref, encodeRun(run)); err != nil {
+			if err := tx.Set(snap.Ref, s.encodeRun(run)); err != nil {
 				return err
 			}
 			ref := snap.Ref.Collection("events").NewDoc()
-			if err := tx.Create(ref, encodeEvent(*update.Event)); err != nil {
+			if err := tx.Create(ref, s.encodeEvent(*update.Event)); err != nil {
 				return err
 			}
 			update.Event.ID = ref.ID

@@ -95,7 +95,7 @@ func (s *Store) SaveWorkflowState(ctx context.Context, account string, workflow 
 		if err != nil || launch == nil {
 			return err
 		}
-		return tx.Create(s.runs(account).Doc(launch.Key), encodeRun(*launch))
+		return tx.Create(s.runs(account).Doc(launch.Key), s.encodeRun(*launch))
 	})
 	// FailedPrecondition: the state changed since it was read; AlreadyExists:
 	// it was created meanwhile (or, equally, the cycle's run was).
