@@ -2,7 +2,7 @@ package auth
 
 import (
 	"context"
-	"crypto/rsa"
+	"crypto"
 	"errors"
 	"fmt"
 	"math"
@@ -105,7 +105,7 @@ type fetchResult struct {
 }
 
 // key returns the public key kid of the service account email.
-func (k *serviceAccountKeys) key(ctx context.Context, email, kid string) (*rsa.PublicKey, error) {
+func (k *serviceAccountKeys) key(ctx context.Context, email, kid string) (crypto.PublicKey, error) {
 	now := k.now()
 	k.mu.Lock()
 	if until, ok := k.missing[email]; ok && now.Before(until) {

@@ -39,6 +39,9 @@ type VerifierConfig struct {
 	// GoogleCertsURL is where Google's ID token signing keys are
 	// published; empty means DefaultGoogleCertsURL.
 	GoogleCertsURL string
+	// IAPKeysURL is where Identity-Aware Proxy's signing keys are
+	// published; empty means DefaultIAPKeysURL. Tests serve keys locally.
+	IAPKeysURL string
 	// UnknownAccountFetchRate and UnknownAccountFetchBurst bound the key
 	// fetches for service accounts whose keys are not cached (per second,
 	// after a burst); 0 means DefaultUnknownAccountFetchRate and
@@ -61,6 +64,7 @@ type VerifierConfig struct {
 type Verifier struct {
 	audiences       map[string]bool
 	google          *googleCerts
+	iap             *googleCerts // IAP's keys, which sign the board's assertions
 	serviceAccounts *serviceAccountKeys
 	dev             ed25519.PublicKey
 	verified        verifiedTokens
@@ -85,6 +89,11 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 		certsURL = DefaultGoogleCertsURL
 	}
 	v.google = &googleCerts{url: certsURL, client: client, now: v.now}
+	iapURL := cfg.IAPKeysURL
+	if iapURL == "" {
+		iapURL = DefaultIAPKeysURL
+	}
+	v.iap = &googleCerts{url: iapURL, client: client, now: v.now}
 	keysURL := cfg.ServiceAccountKeysURL
 	if keysURL == "" {
 		keysURL = DefaultServiceAccountKeysURL
