@@ -93,9 +93,7 @@ type CancelRunRequest struct {
 func (r CancelRunRequest) Validate() []FieldError {
 	var p problems
 	r.validate(&p)
-	if len(r.Reason) > 1000 || strings.ContainsFunc(r.Reason, unicode.IsControl) {
-		p.add("reason", "must be at most 1000 printable characters")
-	}
+	p.printable("reason", r.Reason)
 	return p
 }
 
