@@ -79,6 +79,12 @@ type Config struct {
 	// LogLevel is the least severe level logged.
 	LogLevel slog.Level
 
+	// IAPAudience is the backend service that Identity-Aware Proxy guards
+	// the board with, /projects/NUMBER/global/backendServices/ID: the
+	// audience of the assertions the board accepts. Required by Board in
+	// google mode; the dev stack signs in with dev tokens instead.
+	IAPAudience string
+
 	// CallbackKMSKey is the Cloud KMS key that seals the accounts'
 	// callback signing secrets (Access seals, CallbackDispatcher opens).
 	// Empty on the dev stack, which seals them with a local key beside
@@ -117,6 +123,7 @@ var Variables = []Variable{
 	{"RUNWAY_PUSH_AUDIENCES", "", "comma-separated EntryPoint=URL: the audience the push subscription's or scheduler's tokens are issued for, per function"},
 	{"RUNWAY_LOG_LEVEL", "info", "debug, info, warning or error"},
 	{"RUNWAY_CALLBACK_KMS_KEY", "", "Cloud KMS key sealing the callback signing secrets (required by Access and CallbackDispatcher outside dev mode)"},
+	{"RUNWAY_IAP_AUDIENCE", "", "/projects/NUMBER/global/backendServices/ID: the backend service Identity-Aware Proxy guards the board with (required by Board in google mode)"},
 }
 
 // FromEnv reads the configuration from the process environment.
@@ -230,13 +237,21 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		problems = append(problems, fmt.Errorf("RUNWAY_CALLBACK_KMS_KEY must be a key name such as projects/P/locations/L/keyRings/R/cryptoKeys/K, not %q", c.CallbackKMSKey))
 	}
 
+	c.IAPAudience = get("RUNWAY_IAP_AUDIENCE")
+	if c.IAPAudience != "" && !iapAudience.MatchString(c.IAPAudience) {
+		problems = append(problems, fmt.Errorf("RUNWAY_IAP_AUDIENCE must be /projects/NUMBER/global/backendServices/ID, not %q", c.IAPAudience))
+	}
+
 	if len(problems) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(problems...))
 	}
 	return c, nil
 }
 
-var kmsKeyName = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$`)
+var (
+	kmsKeyName  = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$`)
+	iapAudience = regexp.MustCompile(`^/projects/[0-9]+/global/backendServices/[0-9]+$`)
+)
 
 func list(s string) []string {
 	var out []string
