@@ -223,8 +223,10 @@ func TestBoardInABrowser(t *testing.T) {
 		if forms := eval(`[...document.querySelectorAll("main form[method=post] button")].map(e => e.outerHTML)`); len(forms) > 0 {
 			t.Errorf("a viewer finds actions on %s: %v", path, forms)
 		}
+		if path == boardURL(failed) {
+			screenshot("run-viewer")
+		}
 	}
-	screenshot("run-viewer")
 }
 
 // loads runs trigger, a click that leads to another page, and waits for
