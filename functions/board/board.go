@@ -16,6 +16,7 @@
 package board
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"html/template"
@@ -112,12 +113,14 @@ func New(deps Deps) (*Handler, error) {
 	mux.HandleFunc("GET "+Root+"{account}/runs", h.runsPage)
 	mux.HandleFunc("GET "+Root+"{account}/runs/{type}/{configuration}/{run}", h.runPage)
 	mux.HandleFunc("GET "+Root+"{account}/runs/{type}/{configuration}/{run}/row", h.runRow)
-	mux.HandleFunc("POST "+Root+"{account}/runs/{type}/{configuration}/{run}/check", h.checkRun)
-	mux.HandleFunc("POST "+Root+"{account}/runs/{type}/{configuration}/{run}/cancel", h.cancelRun)
+	mux.HandleFunc("POST "+Root+"{account}/runs/{type}/{configuration}/{run}/check", form(h, "set_run_status", checkRequest, h.checkRun))
+	mux.HandleFunc("POST "+Root+"{account}/runs/{type}/{configuration}/{run}/cancel", form(h, "cancel_run", cancelRequest, h.cancelRun))
 	mux.HandleFunc("GET "+Root+"{account}/configurations", h.configurationsPage)
-	mux.HandleFunc("POST "+Root+"{account}/configurations/{environment}/{type}/{configuration}/status", h.setConfigurationStatus)
+	mux.HandleFunc("POST "+Root+"{account}/configurations/{environment}/{type}/{configuration}/status",
+		form(h, "set_configuration_status", switchRequest, h.setConfigurationStatus))
 	mux.HandleFunc("GET "+Root+"{account}/workflows/{environment}/{configuration}", h.workflowPage)
-	mux.HandleFunc("POST "+Root+"{account}/workflows/{environment}/{configuration}/reset", h.resetWorkflow)
+	mux.HandleFunc("POST "+Root+"{account}/workflows/{environment}/{configuration}/reset",
+		form(h, "reset_workflow_status", workflowRequest, h.resetWorkflow))
 	mux.HandleFunc(Root, func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := h.identify(w, r); ok {
 			h.fail(w, r, api.Errorf(http.StatusNotFound, "the board has no page at %s", r.URL.Path))
@@ -145,6 +148,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// form serves an action's form: the request build reads from it is checked
+// as the API action of that name is (identify: the CSRF token; authorize:
+// its fields, the caller's rate and role), then act carries it out and
+// says which page to go back to.
+func form[Req api.Request](h *Handler, action string, build func(*http.Request) Req,
+	act func(context.Context, auth.Caller, Req) (string, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		who, ok := h.identify(w, r)
+		if !ok {
+			return
+		}
+		req := build(r)
+		if _, ok := h.authorize(w, r, who, req, action); !ok {
+			return
+		}
+		next, err := act(r.Context(), who, req)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, next, http.StatusSeeOther)
+	}
 }
 
 // home asks which account to open.

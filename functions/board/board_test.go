@@ -347,3 +347,56 @@ func mustRequest(t *testing.T, method, target string) *http.Request {
 	}
 	return req
 }
+
+// TestActions: an editor's switch and a cancel do what the API's
+// set_configuration_status and cancel_run do, and say so on the page they
+// return to.
+func TestActions(t *testing.T) {
+	t.Parallel()
+	s := stacktest.New(t)
+	s.Seed(t)
+	b := signIn(t, s, stacktest.Admin)
+	const ja = "/board/000099/configurations/DEV/table-to-table/000099_iowa_liquor_JA_DEV/status"
+	getJA := func() api.ConfigurationResult {
+		var cfg api.ConfigurationResponse
+		s.Post(t, "/v1/configuration", `{"action": "get_configuration", "account": "000099", "environment": "DEV",
+			"configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_JA_DEV"}`).Decode(t, &cfg)
+		return cfg.Configuration
+	}
+	back := "/board/000099/configurations?environment=DEV"
+	code, body, at := b.post(ja, url.Values{"activated": {"false"}, "back": {back}})
+	if code != http.StatusOK || at != "/board/000099/configurations?done=deactivated&environment=DEV" || !strings.Contains(body, "The configuration is deactivated.") {
+		t.Fatalf("deactivating: %d at %s", code, at)
+	}
+	if c := getJA(); c.Activated || c.Archived {
+		t.Fatalf("after Deactivate the API says activated %v, archived %v", c.Activated, c.Archived)
+	}
+	if _, _, at := b.post(ja, url.Values{"activated": {"true"}, "back": {"https://evil.example/"}}); at != "/board/000099/configurations?done=activated" {
+		t.Errorf("activating went back to %s", at)
+	}
+	if !getJA().Activated {
+		t.Error("Activate did not activate")
+	}
+	if code, body, _ := b.post(ja, url.Values{}); code != http.StatusBadRequest || !strings.Contains(body, "activated") {
+		t.Errorf("a switch that says neither: %d", code)
+	}
+
+	// Cancel a RUNNING run of the demo.
+	var running api.Results
+	s.Post(t, "/v1/dag/status", `{"action": "get_by_status", "account": "000099", "configuration_type": "table-to-table",
+		"status": "RUNNING", "limit": 1}`).Decode(t, &running)
+	run := running.Results[0]
+	if _, body := b.get(boardURL(run)); !strings.Contains(body, `class="cancel"`) {
+		t.Fatalf("an admin gets no cancel form for a RUNNING run")
+	}
+	code, body, _ = b.post(boardURL(run)+"/cancel", url.Values{"reason": {"wrong day"}})
+	if code != http.StatusOK || !strings.Contains(body, "The run is canceled.") || strings.Contains(body, `class="cancel"`) {
+		t.Fatalf("canceling: %d\n%s", code, body)
+	}
+	var history api.RunEventsResponse
+	s.Post(t, "/v1/dag/status", `{"action": "get_run_events", "account": "000099", "configuration_type": "table-to-table",
+		"configuration_id": "`+run.ConfigurationID+`", "run_id": "`+run.RunID+`"}`).Decode(t, &history)
+	if history.Status != "FAILED" || history.Error == nil || history.Error.Code != "CANCELED" || history.Error.Message != "wrong day" {
+		t.Errorf("after Cancel the API says %s, %+v", history.Status, history.Error)
+	}
+}

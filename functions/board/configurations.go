@@ -1,6 +1,7 @@
 package board
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -104,47 +106,45 @@ func (h *Handler) configurationsPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "configurations", p)
 }
 
-// setConfigurationStatus activates or deactivates a configuration: the
-// API's set_configuration_status, with archived as it is. The form says
-// what the configuration is to be, not to toggle it, so that two people
-// clicking at once agree.
-func (h *Handler) setConfigurationStatus(w http.ResponseWriter, r *http.Request) {
-	who, ok := h.identify(w, r)
-	if !ok {
-		return
+// switchForm is the form that activates or deactivates a configuration:
+// the API's set_configuration_status, with archived as it is. It says what
+// the configuration is to be, not to toggle it, so that two people
+// clicking at once agree; and the page to go back to.
+type switchForm struct {
+	api.SetConfigurationStatusRequest
+	back string
+}
+
+func switchRequest(r *http.Request) switchForm {
+	f := switchForm{back: r.PostFormValue("back"), SetConfigurationStatusRequest: api.SetConfigurationStatusRequest{
+		ConfigRefRequest: api.ConfigRefRequest{Account: r.PathValue("account"), Environment: r.PathValue("environment"),
+			ConfigurationType: r.PathValue("type"), ConfigurationID: r.PathValue("configuration")}}}
+	if v := r.PostFormValue("activated"); v == "true" || v == "false" {
+		activated := v == "true"
+		f.Activated = &activated
 	}
-	req := api.SetConfigurationStatusRequest{ConfigRefRequest: api.ConfigRefRequest{Account: r.PathValue("account"),
-		Environment: r.PathValue("environment"), ConfigurationType: r.PathValue("type"), ConfigurationID: r.PathValue("configuration")}}
-	activated, archived := false, false
-	switch r.PostFormValue("activated") {
-	case "true":
-		activated = true
-		req.Activated = &activated
-	case "false":
-		req.Activated = &activated
-	}
-	req.Archived = &archived // read below, once the caller may
-	if _, ok := h.authorize(w, r, who, req, "set_configuration_status"); !ok {
-		return
-	}
-	ctx := r.Context()
-	cfg, err := h.deps.Configs.Get(ctx, req.Account, req.Ref())
-	if err == nil {
-		err = h.deps.Configs.SetStatus(ctx, who, req.Account, req.Ref(), activated, cfg.Archived)
-	}
+	archived := false
+	f.Archived = &archived // as it is, read once the caller may
+	return f
+}
+
+func (h *Handler) setConfigurationStatus(ctx context.Context, who auth.Caller, f switchForm) (string, error) {
+	cfg, err := h.deps.Configs.Get(ctx, f.Account, f.Ref())
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return "", err
 	}
-	back := r.PostFormValue("back")
-	if !strings.HasPrefix(back, Root+pathOf(req.Account, "configurations")) || strings.Contains(back, "//") {
-		back = Root + pathOf(req.Account, "configurations")
+	if err := h.deps.Configs.SetStatus(ctx, who, f.Account, f.Ref(), *f.Activated, cfg.Archived); err != nil {
+		return "", err
+	}
+	back := f.back
+	if !strings.HasPrefix(back, Root+pathOf(f.Account, "configurations")) || strings.Contains(back, "//") {
+		back = Root + pathOf(f.Account, "configurations")
 	}
 	done := "deactivated"
-	if activated {
+	if *f.Activated {
 		done = "activated"
 	}
-	http.Redirect(w, r, withDone(back, done), http.StatusSeeOther)
+	return withDone(back, done), nil
 }
 
 // withDone adds ?done=… to a page's URL, instead of any it had.

@@ -1,11 +1,13 @@
 package board
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -187,44 +189,31 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "run", p)
 }
 
-// checkRun sets a FAILED run to CHECKED, with the person's note: the API's
-// set_run_status with expected_status, the status the page showed, so
-// that of two people clicking at once only the first changes it.
-func (h *Handler) checkRun(w http.ResponseWriter, r *http.Request) {
-	who, ok := h.identify(w, r)
-	if !ok {
-		return
-	}
+// checkRequest is the form that sets a FAILED run to CHECKED, with the
+// person's note: the API's set_run_status with expected_status, the status
+// the page showed, so that of two people clicking at once only the first
+// changes it.
+func checkRequest(r *http.Request) api.SetRunStatusRequest {
 	id := runIdentity(r)
-	req := api.SetRunStatusRequest{Account: id.Account, ConfigurationType: id.ConfigurationType, ConfigurationID: id.ConfigurationID,
+	return api.SetRunStatusRequest{Account: id.Account, ConfigurationType: id.ConfigurationType, ConfigurationID: id.ConfigurationID,
 		RunID: id.RunID, Status: string(runs.StatusChecked), ExpectedStatus: r.PostFormValue("expected_status"),
 		Note: strings.TrimSpace(r.PostFormValue("note"))}
-	if _, ok := h.authorize(w, r, who, req, "set_run_status"); !ok {
-		return
-	}
-	if _, err := h.deps.Runs.SetStatus(r.Context(), who, req.RunRef(), runs.StatusChecked, runs.Status(req.ExpectedStatus), req.Note); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	http.Redirect(w, r, runURL(id.Account, id.ConfigurationType, id.ConfigurationID, id.RunID)+"?done=checked", http.StatusSeeOther)
 }
 
-// cancelRun cancels a RUNNING run: the API's cancel_run, which refuses a
-// run that is no longer RUNNING.
-func (h *Handler) cancelRun(w http.ResponseWriter, r *http.Request) {
-	who, ok := h.identify(w, r)
-	if !ok {
-		return
-	}
-	req := api.CancelRunRequest{RunIdentity: runIdentity(r), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
-	if _, ok := h.authorize(w, r, who, req, "cancel_run"); !ok {
-		return
-	}
-	if _, err := h.deps.Runs.Cancel(r.Context(), who, req.RunRef(), req.Reason); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	http.Redirect(w, r, runURL(req.Account, req.ConfigurationType, req.ConfigurationID, req.RunID)+"?done=canceled", http.StatusSeeOther)
+func (h *Handler) checkRun(ctx context.Context, who auth.Caller, req api.SetRunStatusRequest) (string, error) {
+	_, err := h.deps.Runs.SetStatus(ctx, who, req.RunRef(), runs.StatusChecked, runs.Status(req.ExpectedStatus), req.Note)
+	return runURL(req.Account, req.ConfigurationType, req.ConfigurationID, req.RunID) + "?done=checked", err
+}
+
+// cancelRequest is the form that cancels a RUNNING run: the API's
+// cancel_run, which refuses a run that is no longer RUNNING.
+func cancelRequest(r *http.Request) api.CancelRunRequest {
+	return api.CancelRunRequest{RunIdentity: runIdentity(r), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
+}
+
+func (h *Handler) cancelRun(ctx context.Context, who auth.Caller, req api.CancelRunRequest) (string, error) {
+	_, err := h.deps.Runs.Cancel(ctx, who, req.RunRef(), req.Reason)
+	return runURL(req.Account, req.ConfigurationType, req.ConfigurationID, req.RunID) + "?done=canceled", err
 }
 
 // runIdentity is the run a run page's path names.

@@ -1,9 +1,11 @@
 package board
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -61,20 +63,9 @@ func (h *Handler) workflowPage(w http.ResponseWriter, r *http.Request) {
 
 // resetWorkflow starts a new cycle of the workflow, forgetting the jobs
 // met so far: the API's reset_workflow_status.
-func (h *Handler) resetWorkflow(w http.ResponseWriter, r *http.Request) {
-	who, ok := h.identify(w, r)
-	if !ok {
-		return
-	}
-	req := workflowRequest(r)
-	if _, ok := h.authorize(w, r, who, req, "reset_workflow_status"); !ok {
-		return
-	}
-	if err := h.deps.Workflows.Reset(r.Context(), who, req.Account, req.Ref()); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	http.Redirect(w, r, Root+pathOf(req.Account, "workflows", req.Environment, req.ConfigurationID)+"?done=reset", http.StatusSeeOther)
+func (h *Handler) resetWorkflow(ctx context.Context, who auth.Caller, req api.WorkflowRequest) (string, error) {
+	err := h.deps.Workflows.Reset(ctx, who, req.Account, req.Ref())
+	return Root + pathOf(req.Account, "workflows", req.Environment, req.ConfigurationID) + "?done=reset", err
 }
 
 func workflowRequest(r *http.Request) api.WorkflowRequest {

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"encoding/base64"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/runwaydata/runway/shared/runs"
@@ -100,7 +98,7 @@ func RunsPageToken(c *runs.RunCursor) string {
 	if c == nil {
 		return ""
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(c.Start.UTC().Format(time.RFC3339Nano) + "/" + c.Key))
+	return encodeCursor(c.Start, c.Key)
 }
 
 // runKeyPattern matches run keys: the UUID part of run ids.
@@ -108,17 +106,6 @@ var runKeyPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 
 // decodeRunCursor reads a runs page token; "" is the first page.
 func decodeRunCursor(token string) (runs.RunCursor, bool) {
-	if token == "" {
-		return runs.RunCursor{}, true
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return runs.RunCursor{}, false
-	}
-	at, key, ok := strings.Cut(string(raw), "/")
-	t, err := time.Parse(time.RFC3339Nano, at)
-	if !ok || err != nil || !runKeyPattern.MatchString(key) {
-		return runs.RunCursor{}, false
-	}
-	return runs.RunCursor{Start: t.UTC(), Key: key}, true
+	start, key, ok := decodeCursor(token, runKeyPattern)
+	return runs.RunCursor{Start: start, Key: key}, ok
 }

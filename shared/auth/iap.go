@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -71,20 +70,9 @@ func (v *Verifier) verifyIAP(ctx context.Context, token, audience string, now ti
 	if err != nil {
 		return Caller{}, err
 	}
-	_, err = jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
-		jwt.WithIssuer(IAPIssuer),
-		jwt.WithAudience(audience),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(ClockSkew),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	).Parse(token, func(*jwt.Token) (any, error) { return key, nil })
+	err = verifySigned(token, key, jwt.SigningMethodES256.Alg(), now, "the assertion", jwt.WithIssuer(IAPIssuer), jwt.WithAudience(audience))
 	if err != nil {
-		if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
-			return Caller{}, unauthenticated("the assertion's signature is not valid", err)
-		}
-		return Caller{}, unauthenticated("the assertion is not valid: "+claimsProblem(err), err)
+		return Caller{}, err
 	}
 	email, _ := claims["email"].(string)
 	if email == "" {

@@ -221,19 +221,8 @@ func (v *Verifier) verifyGoogle(ctx context.Context, token string, header map[st
 	if err != nil {
 		return Caller{}, err
 	}
-	_, err = jwt.NewParser(
-		jwt.WithValidMethods([]string{"RS256"}),
-		jwt.WithAudience(aud),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(ClockSkew),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	).Parse(token, func(*jwt.Token) (any, error) { return key, nil })
-	if err != nil {
-		if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
-			return Caller{}, unauthenticated("the token's signature is not valid", err)
-		}
-		return Caller{}, unauthenticated("the token is not valid: "+claimsProblem(err), err)
+	if err := verifySigned(token, key, "RS256", now, "the token", jwt.WithAudience(aud)); err != nil {
+		return Caller{}, err
 	}
 	email, _ := claims["email"].(string)
 	if email == "" {
@@ -243,6 +232,26 @@ func (v *Verifier) verifyGoogle(ctx context.Context, token string, header map[st
 		return Caller{}, unauthenticated("the token's email is not verified", nil)
 	}
 	return Caller{Email: email, Via: "google"}, nil
+}
+
+// verifySigned checks token's signature, made with alg, with key, and its
+// exp and iat as checkTimes does, plus what opts ask (an audience, an
+// issuer); what names the token in the refusal.
+func verifySigned(token string, key any, alg string, now time.Time, what string, opts ...jwt.ParserOption) error {
+	_, err := jwt.NewParser(append([]jwt.ParserOption{
+		jwt.WithValidMethods([]string{alg}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(ClockSkew),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	}, opts...)...).Parse(token, func(*jwt.Token) (any, error) { return key, nil })
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return unauthenticated(what+"'s signature is not valid", err)
+	}
+	return unauthenticated(what+" is not valid: "+claimsProblem(err), err)
 }
 
 func (v *Verifier) verifyDev(token string, claims jwt.MapClaims, now time.Time) (Caller, error) {
