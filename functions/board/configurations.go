@@ -85,20 +85,8 @@ func (h *Handler) configurationsPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	filters := url.Values{}
-	for name, value := range map[string]string{"environment": req.Environment, "type": req.ConfigurationType} {
-		if value != "" {
-			filters.Set(name, value)
-		}
-	}
-	base := Root + pathOf(req.Account, "configurations")
-	if req.PageToken != "" {
-		view.First = withQuery(base, filters)
-	}
-	if next != "" {
-		filters.Set("page", next)
-		view.Next = withQuery(base, filters)
-	}
+	view.First, view.Next = pageLinks(Root+pathOf(req.Account, "configurations"), req.PageToken, next,
+		map[string]string{"environment": req.Environment, "type": req.ConfigurationType})
 	p.Title, p.Nav, p.Data = "Configurations of "+req.Account, "configurations", view
 	if req.ConfigurationType == string(runs.KindWorkflow) {
 		p.Title, p.Nav = "Workflows of "+req.Account, "workflows"

@@ -25,7 +25,7 @@ type page struct {
 	Who       auth.Caller
 	Role      auth.Role // on Account, when the page is of one
 	Account   string
-	Nav       string // the layout's current tab: runs, configurations
+	Nav       string // the layout's current tab: runs, configurations, workflows
 	CSRF      string
 	DevSignIn bool
 	Done      string // what the action before did, said once

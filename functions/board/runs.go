@@ -80,21 +80,8 @@ func (h *Handler) runsPage(w http.ResponseWriter, r *http.Request) {
 	view.Configurations, view.Environments = configurationOptions(offered, configuration, req.Environment)
 	view.Statuses = choices(req.Status, "Every status", statusNames()...)
 	view.Triggers = choices(req.TriggerType, "Every trigger", runs.TriggerAPI, runs.TriggerSchedule, runs.TriggerWorkflow, runs.TriggerRetry)
-	filters := url.Values{}
-	for name, value := range map[string]string{"configuration": configuration, "environment": q.Get("environment"), "status": req.Status,
-		"trigger": req.TriggerType, "from": req.From, "to": req.To} {
-		if value != "" {
-			filters.Set(name, value)
-		}
-	}
-	base := Root + url.PathEscape(req.Account) + "/runs"
-	if req.PageToken != "" {
-		view.First = withQuery(base, filters)
-	}
-	if next != nil {
-		filters.Set("page", api.RunsPageToken(next))
-		view.Next = withQuery(base, filters)
-	}
+	view.First, view.Next = pageLinks(Root+pathOf(req.Account, "runs"), req.PageToken, api.RunsPageToken(next), map[string]string{
+		"configuration": configuration, "environment": q.Get("environment"), "status": req.Status, "trigger": req.TriggerType, "from": req.From, "to": req.To})
 	p.Title, p.Nav, p.Data = "Runs of "+req.Account, "runs", view
 	h.render(w, r, http.StatusOK, "runs", p)
 }
@@ -235,11 +222,27 @@ func pathOf(segments ...string) string {
 	return strings.Join(segments, "/")
 }
 
-func withQuery(path string, v url.Values) string {
-	if len(v) == 0 {
-		return path
+// pageLinks are the links of a list's pages, with its filters: to the
+// first page, when this one (of pageToken) is not it, and to the next one,
+// when there is one.
+func pageLinks(path, pageToken, next string, filters map[string]string) (first, after string) {
+	v := url.Values{}
+	for name, value := range filters {
+		if value != "" {
+			v.Set(name, value)
+		}
 	}
-	return path + "?" + v.Encode()
+	if pageToken != "" {
+		first = path
+		if len(v) > 0 {
+			first += "?" + v.Encode()
+		}
+	}
+	if next != "" {
+		v.Set("page", next)
+		after = path + "?" + v.Encode()
+	}
+	return first, after
 }
 
 // configurationFilter is the runs view's filter value of a configuration.

@@ -180,11 +180,12 @@ func nextPage(next string) string {
 }
 
 // identify returns who sends r, or answers: a person not signed in on the
-// local stack is sent to the sign-in page. A form must carry the CSRF
-// token.
+// local stack is sent to the sign-in page (but for htmx's refresh of a
+// row, which keeps the row it has on an error). A form must carry the
+// CSRF token.
 func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (auth.Caller, bool) {
 	who, err := h.deps.Identity.Identify(r)
-	if err != nil && h.devSignIn() && r.Method == http.MethodGet && errors.Is(err, auth.ErrUnauthenticated) {
+	if err != nil && h.devSignIn() && r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" && errors.Is(err, auth.ErrUnauthenticated) {
 		http.Redirect(w, r, Root+"signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return auth.Caller{}, false
 	}
