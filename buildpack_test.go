@@ -39,6 +39,8 @@ func TestBuildpackMainServesEveryEntryPoint(t *testing.T) {
 		// Access and CallbackDispatcher seal callback secrets with Cloud KMS;
 		// the client is built at start-up, and called only when used.
 		"RUNWAY_CALLBACK_KMS_KEY=projects/p/locations/global/keyRings/runway/cryptoKeys/callback-secrets",
+		// The board checks IAP's assertions for its backend service.
+		"RUNWAY_IAP_AUDIENCE=/projects/1/global/backendServices/2",
 		"GOOGLE_APPLICATION_CREDENTIALS="+credentials,
 	)
 	for _, route := range runway.Routes {
@@ -65,8 +67,9 @@ func TestBuildpackMainServesEveryEntryPoint(t *testing.T) {
 			decodeErr := json.NewDecoder(resp.Body).Decode(&body)
 			resp.Body.Close()
 			switch {
-			case route.Topic != nil:
-				// The push endpoint answers Pub/Sub in plain text.
+			case route.Topic != nil || route.IAP:
+				// The push endpoint answers Pub/Sub in plain text, the
+				// board people with a page.
 				if resp.StatusCode != http.StatusUnauthorized {
 					t.Errorf("%s answered %d, want 401", route.Function, resp.StatusCode)
 				}

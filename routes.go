@@ -2,11 +2,13 @@ package runway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/runwaydata/runway/functions/access"
 	"github.com/runwaydata/runway/functions/alertdispatcher"
+	"github.com/runwaydata/runway/functions/board"
 	"github.com/runwaydata/runway/functions/callbackdispatcher"
 	"github.com/runwaydata/runway/functions/configuration"
 	"github.com/runwaydata/runway/functions/configurationstatus"
@@ -58,6 +60,11 @@ type Route struct {
 	// built on a bus that refuses the others (Env.For), and Terraform
 	// grants it these and no others (terraform/check_test.go).
 	Publishes []bus.Topic
+
+	// IAP marks a function people use in a browser: Identity-Aware Proxy
+	// signs them in at the load balancer, and only IAP may invoke it
+	// (terraform/lb.tf); it is not part of the JSON API.
+	IAP bool
 }
 
 // Routes is the route table, the one source of truth for which functions
@@ -127,6 +134,23 @@ var Routes = []Route{
 		Aliases:  executions.Paths[1:],
 		New: func(env *Env) (http.Handler, error) {
 			return executions.New(executions.Deps{Store: env.Store, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
+		},
+	},
+	{
+		Function: "Board",
+		// Setting a status publishes the change; canceling, the cancel
+		// message; a status change frees a slot, which admits a run.
+		Publishes: []bus.Topic{bus.LaunchTopic, bus.RunEventsTopic},
+		Method:    http.MethodGet,
+		Path:      board.Root,
+		IAP:       true,
+		New: func(env *Env) (http.Handler, error) {
+			identity, err := env.boardIdentity()
+			if err != nil {
+				return nil, err
+			}
+			return board.New(board.Deps{Runs: env.Runs, Configs: env.Configs, Workflows: env.Workflows,
+				Members: env.Store, Authz: env.Authorizer, Identity: identity, Limits: env.Limits})
 		},
 	},
 	{
@@ -280,4 +304,18 @@ func newAlertDispatcher(env *Env) (bus.Handler, error) {
 		return nil, err
 	}
 	return h.Handle, nil
+}
+
+// boardIdentity says how the board knows who is signed in: by IAP's
+// assertions where Runway is deployed, which need RUNWAY_IAP_AUDIENCE (the
+// instance does not start without it), by the dev sign-in page's cookie in
+// dev mode.
+func (env *Env) boardIdentity() (board.Identity, error) {
+	if env.Config.AuthMode == config.AuthDev {
+		return board.DevSignIn{Verifier: env.Verifier}, nil
+	}
+	if env.Config.IAPAudience == "" {
+		return nil, errors.New("RUNWAY_IAP_AUDIENCE is required by Board: the backend service Identity-Aware Proxy guards it with, /projects/NUMBER/global/backendServices/ID")
+	}
+	return board.IAP{Verifier: env.Verifier, Audience: env.Config.IAPAudience}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/mail"
@@ -78,6 +79,22 @@ func TestDevScript(t *testing.T) {
 	if err := json.Unmarshal(answer, &got); err != nil || len(got.Results) != 1 ||
 		got.Results[0]["run_id"] != "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179" || got.Results[0]["status"] != "SUCCESS" {
 		t.Fatalf("the printed curl answered %s", answer)
+	}
+
+	// The board's URL is printed beside the curl, and its sign-in page
+	// takes the printed token.
+	board := regexp.MustCompile(`(?m)^(http://\S+/board/)$`).FindStringSubmatch(banner)
+	if board == nil {
+		t.Fatalf("the banner has no board URL:\n%s", banner)
+	}
+	resp, err := http.Get(board[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/board/signin" || !strings.Contains(string(page), `name="token"`) {
+		t.Fatalf("the printed board URL answered %d at %s:\n%s", resp.StatusCode, resp.Request.URL, page)
 	}
 
 	// A launched demo job is executed by the reference executor and ends

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs every check Runway has: formatting, go vet, staticcheck, and the
-# whole Go test suite (unit, emulator integration, seed golden tests) with
-# -race, against the Firestore and Pub/Sub emulators started once for the
-# whole run. .ci/run calls exactly this.
+# whole Go test suite (unit, emulator integration, seed golden tests, the
+# board in headless Chromium) with -race, against the Firestore and Pub/Sub
+# emulators started once for the whole run. .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/preflight.sh
 source scripts/lib/preflight.sh
 require_go
 require_emulators
+require_chromium
 
 echo "== gofmt"
 unformatted=$(gofmt -l .)

@@ -144,8 +144,8 @@ func blocks(b *hclsyntax.Block, in, typ string) []*hclsyntax.Block {
 func TestAlertChecksCatchMutations(t *testing.T) {
 	const fn = "function_alert_dispatcher.tf"
 	mutations := []mutation{
-		{"the SMTP URL in the shared environment", "main.tf", "RUNWAY_BOARD_URL            = var.board_url",
-			"RUNWAY_BOARD_URL            = var.board_url\n    RUNWAY_SMTP_URL             = \"smtps://u:p@smtp.example.com?from=a@example.com\"",
+		{"the SMTP URL in the shared environment", "main.tf", "RUNWAY_BOARD_URL            = \"${local.api_url}/board\"",
+			"RUNWAY_BOARD_URL            = \"${local.api_url}/board\"\n    RUNWAY_SMTP_URL             = \"smtps://u:p@smtp.example.com?from=a@example.com\"",
 			"local.function_env sets RUNWAY_SMTP_URL, a secret"},
 		{"the SMTP URL not from a secret", fn, "secret     = google_secret_manager_secret.smtp_url.secret_id",
 			`secret     = "runway-smtp-url"`, "must be the secret_id of a google_secret_manager_secret"},

@@ -252,10 +252,18 @@ func check(dir, goMod string, usedIndexes []string) []string {
 		add("%s", p)
 	}
 
-	// The load balancer: one route per API function, at its paths.
+	// The load balancer: one route per API function, at its paths. The
+	// board is behind IAP, on its own backend service.
 	lbRoutes := m.objectKeys("lb_routes")
 	for _, r := range runway.Routes {
 		route, ok := lbRoutes[r.Function]
+		if r.IAP {
+			if ok {
+				add("%s is in local.lb_routes, whose functions anyone may invoke: it must be behind IAP only", r.Function)
+			}
+			problems = append(problems, checkIAP(m, r, functions[byEntry[r.Function]], env["RUNWAY_IAP_AUDIENCE"])...)
+			continue
+		}
 		if r.Path == "" {
 			if ok {
 				add("the load balancer routes to %s, which is not an API function", r.Function)
@@ -435,4 +443,131 @@ func checkPushAudiences(m *module, envExpr hclsyntax.Expression, functions map[s
 		}
 	}
 	return problems
+}
+
+// checkIAP checks the load balancer's route to a function behind
+// Identity-Aware Proxy (the board): a backend service of its own with IAP
+// enabled, with the OAuth client of the variables, whose NEG is the
+// function's Cloud Run service; the URL map's path rule to it at the
+// route's paths; IAP's service agent its only invoker; and the audience the
+// function checks IAP's assertions for, that backend service.
+func checkIAP(m *module, r runway.Route, fn *hclsyntax.Block, audience hclsyntax.Expression) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if fn == nil {
+		return nil // reported with the functions
+	}
+	fnName := literal(attr(fn, "name"))
+	if fnName == "" {
+		if v, ok := m.evalString(attr(fn, "name").Expr); ok {
+			fnName = v
+		}
+	}
+	negs := m.resources("google_compute_region_network_endpoint_group")
+	backend := ""
+	for name, b := range m.resources("google_compute_backend_service") {
+		neg := negs[strings.TrimPrefix(strings.TrimSuffix(reference(attr(b, "backend.group")), ".id"), "google_compute_region_network_endpoint_group.")]
+		if neg == nil {
+			continue
+		}
+		if service, _ := m.evalString(exprOf(attr(neg, "cloud_run.service"))); service != fnName {
+			continue
+		}
+		backend = name
+		enabled := false
+		if a := attr(b, "iap.enabled"); a != nil {
+			v, diags := a.Expr.Value(nil)
+			enabled = !diags.HasErrors() && v.Type().Equals(cty.Bool) && v.True()
+		}
+		if !enabled {
+			add("%s: its backend service %s has no iap block with enabled = true", r.Function, name)
+		}
+		for field, variable := range map[string]string{"oauth2_client_id": "iap_oauth2_client_id", "oauth2_client_secret": "iap_oauth2_client_secret"} {
+			if _, declared := m.vars[variable]; !declared || reference(attr(b, "iap."+field)) != "var."+variable {
+				add("%s: its backend service's iap.%s must be var.%s, a declared variable", r.Function, field, variable)
+			}
+		}
+	}
+	if backend == "" {
+		return append(problems, fmt.Sprintf("%s: no backend service's NEG is its Cloud Run service %q", r.Function, fnName))
+	}
+
+	// The URL map's path rule.
+	want := []string{r.Path + "*"}
+	found := false
+	for _, um := range m.resources("google_compute_url_map") {
+		for _, pm := range childBlocks(um.Body, "path_matcher") {
+			for _, rule := range childBlocks(pm.Body, "path_rule") {
+				if reference(rule.Body.Attributes["service"]) != "google_compute_backend_service."+backend+".id" {
+					continue
+				}
+				found = true
+				paths := literalList(exprOf(rule.Body.Attributes["paths"]))
+				if v, ok := m.values[strings.TrimPrefix(reference(rule.Body.Attributes["paths"]), "local.")]; ok && paths == nil {
+					paths = strings_(v)
+				}
+				if !slices.Equal(paths, want) {
+					add("the load balancer serves %s at %v, the route table at %v", r.Function, paths, want)
+				}
+			}
+		}
+	}
+	if !found {
+		add("the URL map has no path rule to %s's backend service %s", r.Function, backend)
+	}
+
+	// Invokers: IAP's service agent, and no one else.
+	fnService := "google_cloudfunctions2_function." + byName(m, fnName) + ".service_config[0].service"
+	invokers := 0
+	for name, b := range m.resources("google_cloud_run_v2_service_iam_member") {
+		if reference(attr(b, "name")) != fnService {
+			continue
+		}
+		invokers++
+		if ref := reference(attr(b, "member")); ref != "google_project_service_identity.iap.member" {
+			add("google_cloud_run_v2_service_iam_member.%s lets %q invoke %s, behind IAP", name, ref+literal(attr(b, "member")), r.Function)
+		}
+	}
+	if invokers == 0 {
+		add("%s: IAP's service agent (google_project_service_identity.iap) may not invoke it", r.Function)
+	}
+
+	// The audience of the assertions the function accepts.
+	refs := map[string]bool{}
+	if audience != nil {
+		for _, t := range audience.Variables() {
+			refs[render(t)] = true
+		}
+	}
+	if !refs["google_compute_backend_service."+backend+".generated_id"] || !refs["data.google_project.runway.number"] {
+		add("RUNWAY_IAP_AUDIENCE must be /projects/${data.google_project.runway.number}/global/backendServices/${google_compute_backend_service.%s.generated_id}", backend)
+	}
+	return problems
+}
+
+// byName returns the resource name of the function named name.
+func byName(m *module, name string) string {
+	for res, b := range m.resources("google_cloudfunctions2_function") {
+		if n, ok := m.evalString(exprOf(attr(b, "name"))); ok && n == name {
+			return res
+		}
+	}
+	return ""
+}
+
+func childBlocks(body *hclsyntax.Body, typ string) []*hclsyntax.Block {
+	var out []*hclsyntax.Block
+	for _, b := range body.Blocks {
+		if b.Type == typ {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func exprOf(a *hclsyntax.Attribute) hclsyntax.Expression {
+	if a == nil {
+		return nil
+	}
+	return a.Expr
 }

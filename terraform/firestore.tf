@@ -21,7 +21,7 @@ locals {
   #
   # The runs queries of get_last_status and get_by_status (one account's
   # runs, newest first): config_key or kind (+ environment), with or without
-  # status and execution_date.
+  # status and execution_date; and those of the board.
   run_filters = [
     ["config_key"],
     ["config_key", "status"],
@@ -35,6 +35,17 @@ locals {
     ["kind", "environment", "status"],
     ["kind", "environment", "execution_date"],
     ["kind", "environment", "status", "execution_date"],
+    # The board's runs view: every type, or one configuration; by
+    # environment, status and trigger (its dates bound start_execution_date).
+    ["status"],
+    ["trigger_type"],
+    ["status", "trigger_type"],
+    ["environment"],
+    ["environment", "status"],
+    ["environment", "trigger_type"],
+    ["environment", "status", "trigger_type"],
+    ["config_key", "trigger_type"],
+    ["config_key", "status", "trigger_type"],
   ]
 
   firestore_indexes = concat(
@@ -116,7 +127,7 @@ locals {
       "last_heartbeat", "last_update_date", "max_active_runs", "metrics", "parameters",
       "parent_run_id", "publish_claimed_at", "published_at", "pubsub_message_id", "request_hash",
       "retries", "retry_delay_ms", "retry_run_id", "run_id", "slot", "started_by", "timeout_ms",
-      "trigger_run_ids", "trigger_type",
+      "trigger_run_ids",
     ]
     settings = [
       "allowed_hosts", "secrets", "updated_at", "updated_by",

@@ -212,6 +212,25 @@ func exerciseStore(t *testing.T, project string) {
 			}
 		}
 	}
+	// The board's runs view, page after page.
+	for _, configID := range []string{"job_DEV", ""} {
+		for _, env := range []string{"DEV", ""} {
+			for _, status := range []runs.Status{"", runs.StatusFailed} {
+				for _, trigger := range []string{"", runs.TriggerAPI} {
+					q := runs.Query{Environment: env, ConfigurationID: configID, Status: status, TriggerType: trigger,
+						Since: now.Add(-time.Hour), Before: now.Add(time.Hour), After: &runs.RunCursor{Start: now, Key: run.Key}, Limit: 10}
+					if configID != "" {
+						if env == "" {
+							continue // a configuration is named with its environment
+						}
+						q.Kind = runs.KindTableToTable
+					}
+					_, err := st.QueryRuns(ctx, account, q)
+					must(err)
+				}
+			}
+		}
+	}
 	// The Reaper.
 	_, err = st.UnpublishedRuns(ctx, now, 10)
 	must(err)

@@ -5,6 +5,8 @@
 #          --> URL map (paths below) --> backend service --> serverless NEG
 #          --> the function's Cloud Run service (ingress ALLOW_INTERNAL_AND_GCLB)
 #
+# The board's backend service (/board/*) has Identity-Aware Proxy in front.
+#
 # The functions authenticate callers themselves (Google ID tokens whose
 # audience is https://<domain>, see RUNWAY_AUDIENCES), so at the Cloud Run
 # layer they accept unauthenticated requests (roles/run.invoker for allUsers)
@@ -64,6 +66,15 @@ locals {
   # reads, so a stray request there cannot change anything; it should answer
   # 404 for paths that are not its own.
   lb_default_route = "Executions"
+
+  # The board (runway.Routes' Board, IAP) is not in lb_routes, whose
+  # functions anyone may invoke: Identity-Aware Proxy guards its backend
+  # service, below. Its NEG names its Cloud Run service, which is named as
+  # the function, known before the function exists: the function's
+  # environment (RUNWAY_IAP_AUDIENCE) names the backend service, which
+  # must not depend on the function.
+  board_function = "runway-board"
+  board_paths    = ["/board/*"]
 }
 
 # Unauthenticated invocation at the Cloud Run layer. For gen2 functions the
@@ -111,6 +122,72 @@ resource "google_compute_backend_service" "runway" {
   }
 }
 
+# The board, behind Identity-Aware Proxy. IAP signs people in with the
+# OAuth client of var.iap_oauth2_client_id (the one of the project's OAuth
+# consent screen, its brand), or Google's own client when none is given
+# (people of the project's organization only); var.board_members may pass.
+# It calls the function with its service agent's ID token, the only
+# invoker; the function checks IAP's assertion again, for this backend
+# service (RUNWAY_IAP_AUDIENCE), and each person's role on the account.
+resource "google_compute_region_network_endpoint_group" "board" {
+  name                  = "runway-board"
+  region                = var.region
+  network_endpoint_type = "SERVERLESS"
+
+  cloud_run {
+    service = local.board_function
+  }
+
+  depends_on = [google_project_service.services]
+}
+
+resource "google_compute_backend_service" "board" {
+  name                  = "runway-board"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+
+  backend {
+    group = google_compute_region_network_endpoint_group.board.id
+  }
+
+  iap {
+    enabled              = true
+    oauth2_client_id     = var.iap_oauth2_client_id
+    oauth2_client_secret = var.iap_oauth2_client_secret
+  }
+
+  log_config {
+    enable      = true
+    sample_rate = 1.0
+  }
+}
+
+# IAP's service agent, which invokes the board for the people it signed in.
+resource "google_project_service_identity" "iap" {
+  provider = google-beta
+
+  project = var.project
+  service = "iap.googleapis.com"
+
+  depends_on = [google_project_service.services]
+}
+
+resource "google_cloud_run_v2_service_iam_member" "board_iap" {
+  project  = var.project
+  location = var.region
+  name     = google_cloudfunctions2_function.board.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = google_project_service_identity.iap.member
+}
+
+resource "google_iap_web_backend_service_iam_member" "board" {
+  for_each = toset(var.board_members)
+
+  project             = var.project
+  web_backend_service = google_compute_backend_service.board.name
+  role                = "roles/iap.httpsResourceAccessor"
+  member              = each.value
+}
+
 resource "google_compute_url_map" "runway" {
   name            = "runway"
   default_service = google_compute_backend_service.runway[local.lb_default_route].id
@@ -130,6 +207,11 @@ resource "google_compute_url_map" "runway" {
         paths   = path_rule.value.paths
         service = google_compute_backend_service.runway[path_rule.key].id
       }
+    }
+
+    path_rule {
+      paths   = local.board_paths
+      service = google_compute_backend_service.board.id
     }
   }
 }

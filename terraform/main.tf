@@ -96,10 +96,17 @@ locals {
     RUNWAY_LOG_LEVEL            = var.log_level
     RUNWAY_PUSH_AUDIENCES       = join(",", [for entry, url in local.push_audiences : "${entry}=${url}"])
     RUNWAY_CALLBACK_KMS_KEY     = google_kms_crypto_key.callback_secrets.id
-    RUNWAY_BOARD_URL            = var.board_url
+    RUNWAY_BOARD_URL            = "${local.api_url}/board"
     # RUNWAY_SMTP_URL is a secret: set on AlertDispatcher only, from Secret
     # Manager (function_alert_dispatcher.tf).
+    # The audience of IAP's assertions, which the board checks: its
+    # backend service (lb.tf), by number.
+    RUNWAY_IAP_AUDIENCE = "/projects/${data.google_project.runway.number}/global/backendServices/${google_compute_backend_service.board.generated_id}"
   }
+}
+
+data "google_project" "runway" {
+  project_id = var.project
 }
 
 #
@@ -119,6 +126,7 @@ locals {
     "compute.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
+    "iap.googleapis.com",
     "logging.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",

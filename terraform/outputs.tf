@@ -3,6 +3,11 @@ output "api_url" {
   value       = local.api_url
 }
 
+output "board_url" {
+  description = "The run board, behind Identity-Aware Proxy (docs/board.md)."
+  value       = "${local.api_url}/board/"
+}
+
 output "lb_ip" {
   description = "The load balancer's IP address: point the domain's DNS A record here."
   value       = google_compute_global_address.runway.address
@@ -37,6 +42,7 @@ output "function_service_uris" {
   description = "run.app URL of each function (the HTTP ones only answer through the load balancer)."
   value = merge(
     { for entry, r in local.lb_routes : entry => r.uri },
+    { Board = google_cloudfunctions2_function.board.service_config[0].uri },
     {
       Reaper          = google_cloudfunctions2_function.reaper.service_config[0].uri
       Scheduler       = google_cloudfunctions2_function.scheduler.service_config[0].uri

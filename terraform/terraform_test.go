@@ -57,6 +57,13 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"a function told another project's URL", "main.tf",
 			`functions_url = "https://${var.region}-${var.project}.cloudfunctions.net"`, `functions_url = "https://${var.region}-other.cloudfunctions.net"`,
 			"which is not its URL"},
+		{"the board without IAP", "lb.tf", "    enabled              = true", "    enabled              = false", "Board: its backend service board has no iap block"},
+		{"the board open to all", "lb.tf", "  member   = google_project_service_identity.iap.member", `  member   = "allUsers"`, "grants allUsers"},
+		{"the board at another path", "lb.tf", `board_paths    = ["/board/*"]`, `board_paths    = ["/boards/*"]`, "the load balancer serves Board at [/boards/*]"},
+		{"the board's OAuth client hard-coded", "lb.tf", "oauth2_client_id     = var.iap_oauth2_client_id", `oauth2_client_id     = "x"`, "iap.oauth2_client_id must be var.iap_oauth2_client_id"},
+		{"the board's NEG another function's", "lb.tf", "    service = local.board_function", `    service = "runway-dag-status"`, "no backend service's NEG is its Cloud Run service"},
+		{"the board checking another backend's assertions", "main.tf", "google_compute_backend_service.board.generated_id",
+			`google_compute_backend_service.runway["DagStatus"].generated_id`, "RUNWAY_IAP_AUDIENCE must be"},
 		{"an index removed", "firestore.tf", `    ["kind", "environment", "status"],`, ``, "runs: environment ASCENDING, kind ASCENDING, status ASCENDING; start_execution_date DESCENDING"},
 	}
 	checkMutations(t, used, mutations)

@@ -254,6 +254,39 @@ variable "enable_http_redirect" {
   default     = false
 }
 
+#
+# The board (Identity-Aware Proxy)
+#
+
+variable "iap_oauth2_client_id" {
+  type        = string
+  description = "OAuth client ID IAP signs people in to the board with: a client of the project's OAuth consent screen (its brand), made in the console (APIs & Services > Credentials), since Google's IAP OAuth Admin API is no more. Null: Google's own client, for people of the project's organization only."
+  default     = null
+}
+
+variable "iap_oauth2_client_secret" {
+  type        = string
+  description = "Secret of iap_oauth2_client_id."
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = (var.iap_oauth2_client_secret == null) == (var.iap_oauth2_client_id == null)
+    error_message = "iap_oauth2_client_id and iap_oauth2_client_secret go together: set both, or neither for Google's own client."
+  }
+}
+
+variable "board_members" {
+  type        = list(string)
+  description = "Who IAP lets through to the board (roles/iap.httpsResourceAccessor): user:, group: or domain: principals. Their role on each account is Runway's, as in the API."
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.board_members : can(regex("^(user|group|domain|serviceAccount):", m))])
+    error_message = "board_members must be IAM principals such as user:ada@example.com, group:data@example.com or domain:example.com."
+  }
+}
+
 variable "service_account_keys_url" {
   description = "Where service accounts' public keys are published ({email} is replaced), to verify the tokens they sign themselves."
   type        = string
@@ -288,12 +321,6 @@ variable "max_waits_per_caller" {
   description = "check_run_status requests with wait_seconds one caller may hold at once per instance (RUNWAY_MAX_WAITS_PER_CALLER)."
   type        = number
   default     = 10
-}
-
-variable "board_url" {
-  description = "Where people look at runs: alerts link to <board_url>/runs/... and <board_url>/configurations/...; empty for alerts without links (RUNWAY_BOARD_URL)."
-  type        = string
-  default     = ""
 }
 
 variable "retention_days" {

@@ -393,8 +393,9 @@ func TestEveryVariableIsReplaced(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[string]string{
-			"url_to_tailer_studio_run_id":  board + "/runs/000099/" + runID,
-			"url_to_tailer_studio_conf_id": board + "/configurations/000099/DEV/table-to-table/" + cfg.ConfigurationID,
+			// The board's run page, and its runs view of the configuration.
+			"url_to_tailer_studio_run_id":  board + "/000099/runs/table-to-table/" + cfg.ConfigurationID + "/" + runID,
+			"url_to_tailer_studio_conf_id": board + "/000099/runs?configuration=DEV%2Ftable-to-table%2F" + cfg.ConfigurationID,
 			"account":                      "000099",
 			"environment":                  "DEV",
 			"status":                       "FAILED",

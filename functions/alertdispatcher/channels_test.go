@@ -322,7 +322,7 @@ func TestSlackPagerDutyAndWebhookAlerts(t *testing.T) {
 	}
 	slack := checkSlackContent(t, got["services"].body)
 	if !strings.Contains(slack, cfg.ConfigurationID+" is FAILED in DEV") || !strings.Contains(slack, "CANCELED: source table missing") ||
-		!strings.Contains(slack, "<"+board+"/runs/000099/"+failed+"|The run>") {
+		!strings.Contains(slack, "<"+board+"/000099/runs/table-to-table/"+cfg.ConfigurationID+"/"+failed+"|The run>") {
 		t.Errorf("Slack message %s", got["services"].body)
 	}
 	trigger, _ := checkPagerDuty(got["v2"].body)

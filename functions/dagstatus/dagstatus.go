@@ -98,7 +98,7 @@ func (h *Handler) getByStatus(ctx context.Context, _ auth.Caller, req api.GetByS
 }
 
 func (h *Handler) setRunStatus(ctx context.Context, who auth.Caller, req api.SetRunStatusRequest) (api.Results, error) {
-	run, err := h.runs.SetStatus(ctx, who, req.RunRef(), runs.Status(req.Status), runs.Status(req.ExpectedStatus))
+	run, err := h.runs.SetStatus(ctx, who, req.RunRef(), runs.Status(req.Status), runs.Status(req.ExpectedStatus), req.Note)
 	if err != nil {
 		return api.Results{}, err
 	}

@@ -345,11 +345,19 @@ func TestSetRunStatusCompareAndSet(t *testing.T) {
 		t.Errorf("a refused compare-and-set changed the run: %+v → %+v", before, after)
 	}
 
-	// Expecting what is there sets the status.
-	if r := results(t, s, setBody(launched, "CHECKED", `, "expected_status": "SUCCESS"`)); r[0].Status != "CHECKED" {
+	// Expecting what is there sets the status; the note says why, in the
+	// run's events.
+	if r := results(t, s, setBody(launched, "CHECKED", `, "expected_status": "SUCCESS", "note": "reloaded by hand"`)); r[0].Status != "CHECKED" {
 		t.Errorf("compare-and-set with the right status = %+v", r)
 	}
+	var history api.RunEventsResponse
+	s.Post(t, statusPath, `{"action": "get_run_events", "account": "000099", "configuration_type": "table-to-table",
+		"configuration_id": "`+ttt+`", "run_id": "`+launched+`"}`).Decode(t, &history)
+	if last := history.Events[len(history.Events)-1]; last.To != "CHECKED" || last.By != stacktest.Admin || last.Detail != "reloaded by hand" {
+		t.Errorf("the change was recorded as %+v", last)
+	}
 	s.Post(t, statusPath, setBody(launched, "CHECKED", `, "expected_status": "checked"`)).WantError(t, http.StatusBadRequest, "expected_status")
+	s.Post(t, statusPath, setBody(launched, "CHECKED", `, "note": "a\nb"`)).WantError(t, http.StatusBadRequest, "note")
 }
 
 // TestCancelRun: the cancel message executors get, and the run's trail.

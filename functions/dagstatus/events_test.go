@@ -33,7 +33,7 @@ func TestRunEventsComeInPages(t *testing.T) {
 		if i%2 == 1 {
 			status = runs.StatusChecked
 		}
-		if _, err := s.Env.Runs.SetStatus(ctx, admin, ref, status, ""); err != nil {
+		if _, err := s.Env.Runs.SetStatus(ctx, admin, ref, status, "", ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -57,24 +57,5 @@ func (h *Handler) status(ctx context.Context, _ auth.Caller, req api.WorkflowReq
 	if err != nil {
 		return api.WorkflowStatusResponse{}, err
 	}
-	spec := wf.Workflow
-	out := api.WorkflowStatus{
-		Account: wf.Account, Environment: wf.Environment, ConfigurationID: wf.ConfigurationID,
-		Activated: wf.Activated, Archived: wf.Archived,
-		Target:        api.Target{ConfigurationType: spec.TargetType, ConfigurationID: spec.Target.ConfigurationID},
-		ResetSchedule: spec.ResetSchedule, Cycle: st.Cycle, CycleStartedAt: api.FormatTime(st.CycleStartedAt),
-		LastResetBy: st.LastResetBy, Criteria: make([]api.Criterion, 0, len(spec.AuthorizedJobIDs)),
-	}
-	for _, job := range spec.AuthorizedJobIDs {
-		c := api.Criterion{JobID: job}
-		if met, ok := st.Met[job]; ok {
-			c.Met, c.RunID, c.At = true, met.RunID, api.FormatTime(met.At)
-		}
-		out.Criteria = append(out.Criteria, c)
-	}
-	if f := st.LastFired; f != nil {
-		out.LastFired = &api.Firing{Cycle: f.Cycle, At: api.FormatTime(f.At), TargetRunID: f.TargetRunID,
-			TriggerRunIDs: f.TriggerRunIDs, Skipped: f.Skipped}
-	}
-	return api.WorkflowStatusResponse{Workflow: out}, nil
+	return api.WorkflowStatusResponse{Workflow: api.NewWorkflowStatus(wf, st)}, nil
 }

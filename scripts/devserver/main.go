@@ -209,6 +209,10 @@ curl --request POST \
          "run_id": "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179"}' \
 "%[1]s/v1/dag/status"
 
+or open the run board in a browser, and sign in with the same token:
+
+%[1]s/board/
+
 Ctrl-C stops the server and the emulators.
 `, base, token, admin, data.Accounts(), len(data.Configurations), len(data.Runs), mail)
 }

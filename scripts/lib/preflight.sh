@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by scripts/dev.sh and scripts/test.sh: checks that the machine has
-# what Runway's local stack needs and installs what is missing, or stops
-# with the exact command to run.
+# what Runway's local stack (and its tests) need and installs what is
+# missing, or stops with the exact command to run.
 
 die() {
   echo "error: $*" >&2
@@ -54,4 +54,16 @@ require_emulators() {
     gcloud components install --quiet "${components[@]}" >&2 ||
       die "could not install the emulators; run: gcloud components install ${components[*]}"
   fi
+}
+
+# require_chromium makes sure Debian's chromium is installed: the board's
+# browser test (functions/board) drives it headless, and fails without it.
+require_chromium() {
+  command -v chromium >/dev/null && return 0
+  echo "installing chromium, for the board's browser test ..." >&2
+  # A fresh container may have no package lists yet: update, then retry.
+  run_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >&2 ||
+    { run_as_root apt-get update >&2 &&
+      run_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >&2; } ||
+    die "could not install Chromium, which the board's browser test drives; run: sudo apt-get install -y chromium"
 }

@@ -2,7 +2,6 @@ package alerts
 
 import (
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -28,10 +27,8 @@ type facts struct {
 func newFacts(ev runs.RunEvent, run runs.Run, cfg runs.Configuration, m *configs.Monitoring, boardURL string) *facts {
 	f := &facts{ev: ev, run: run, cfg: cfg, m: m, result: api.ResultAt(run, ev)}
 	if boardURL != "" {
-		esc := url.PathEscape
-		f.runURL = fmt.Sprintf("%s/runs/%s/%s", boardURL, esc(ev.Account), esc(run.RunID))
-		f.configURL = fmt.Sprintf("%s/configurations/%s/%s/%s/%s", boardURL, esc(ev.Account), esc(cfg.Environment),
-			esc(string(cfg.Kind)), esc(cfg.ConfigurationID))
+		f.runURL = boardURL + "/" + api.BoardRunPath(ev.Account, run.ConfigurationType, run.ConfigurationID, run.RunID)
+		f.configURL = boardURL + "/" + api.BoardConfigurationRunsPath(ev.Account, cfg.Environment, cfg.ConfigurationType, cfg.ConfigurationID)
 	}
 	description, _ := cfg.Definition["short_description"].(string)
 	f.values = map[string]string{

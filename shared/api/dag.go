@@ -211,6 +211,8 @@ type SetRunStatusRequest struct {
 	// in this status, nothing changes and the answer is a 409 with the
 	// current status.
 	ExpectedStatus string `json:"expected_status,omitempty"`
+	// Note says why, recorded with the change in the run's events.
+	Note string `json:"note,omitempty"`
 }
 
 // AccountID implements Request.
@@ -227,6 +229,7 @@ func (r SetRunStatusRequest) Validate() []FieldError {
 	p.runID(r.RunID)
 	p.status(r.Status, true)
 	p.oneOf("expected_status", r.ExpectedStatus, false)
+	p.printable("note", r.Note)
 	return p
 }
 

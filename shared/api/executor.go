@@ -93,9 +93,7 @@ type CancelRunRequest struct {
 func (r CancelRunRequest) Validate() []FieldError {
 	var p problems
 	r.validate(&p)
-	if len(r.Reason) > 1000 || strings.ContainsFunc(r.Reason, unicode.IsControl) {
-		p.add("reason", "must be at most 1000 printable characters")
-	}
+	p.printable("reason", r.Reason)
 	return p
 }
 
@@ -142,27 +140,38 @@ func (r GetRunEventsRequest) Page() runs.EventPage {
 // eventIDPattern matches the ids Firestore gives new documents.
 var eventIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{20}$`)
 
-// encodeEventCursor writes a page token: the time and id of the page's
-// last event, "<RFC 3339>/<id>" in base64.
-func encodeEventCursor(c runs.EventCursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(c.At.UTC().Format(time.RFC3339Nano) + "/" + c.ID))
-}
+// encodeEventCursor writes the page token of the events after c, the
+// page's last event.
+func encodeEventCursor(c runs.EventCursor) string { return encodeCursor(c.At, c.ID) }
 
 // decodeEventCursor reads a page token; "" is the first page.
 func decodeEventCursor(token string) (runs.EventCursor, bool) {
+	at, id, ok := decodeCursor(token, eventIDPattern)
+	return runs.EventCursor{At: at, ID: id}, ok
+}
+
+// encodeCursor writes a page token: the time and id of the page's last
+// item, "<RFC 3339>/<id>" in base64.
+func encodeCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "/" + id))
+}
+
+// decodeCursor reads a page token of encodeCursor whose id matches
+// idPattern; "" is the first page (a zero time and no id).
+func decodeCursor(token string, idPattern *regexp.Regexp) (time.Time, string, bool) {
 	if token == "" {
-		return runs.EventCursor{}, true
+		return time.Time{}, "", true
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
-		return runs.EventCursor{}, false
+		return time.Time{}, "", false
 	}
 	at, id, ok := strings.Cut(string(raw), "/")
 	t, err := time.Parse(time.RFC3339Nano, at)
-	if !ok || err != nil || t.IsZero() || !eventIDPattern.MatchString(id) {
-		return runs.EventCursor{}, false
+	if !ok || err != nil || t.IsZero() || !idPattern.MatchString(id) {
+		return time.Time{}, "", false
 	}
-	return runs.EventCursor{At: t.UTC(), ID: id}, true
+	return t.UTC(), id, true
 }
 
 // RunEventsResponse is a run's history: its launch, its publication, who

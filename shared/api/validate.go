@@ -30,6 +30,14 @@ func (p *problems) add(field, format string, args ...any) {
 	*p = append(*p, FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
 }
 
+// printable checks an optional free text a person writes (a reason, a
+// note): at most 1000 bytes, no control characters.
+func (p *problems) printable(field, value string) {
+	if len(value) > 1000 || strings.ContainsFunc(value, unicode.IsControl) {
+		p.add(field, "must be at most 1000 printable characters")
+	}
+}
+
 // match checks a required identifier against its pattern.
 func (p *problems) match(field, value string, pattern *regexp.Regexp, shape string) {
 	switch {

@@ -1,5 +1,10 @@
 package api
 
+import (
+	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/workflows"
+)
+
 // WorkflowRequest is the body of reset_workflow_status and
 // get_workflow_status on /v1/workflow/status.
 type WorkflowRequest struct {
@@ -69,4 +74,29 @@ type Firing struct {
 	TargetRunID   string   `json:"target_run_id,omitempty"`
 	TriggerRunIDs []string `json:"trigger_run_ids"`
 	Skipped       string   `json:"skipped,omitempty"`
+}
+
+// NewWorkflowStatus describes the workflow wf whose current cycle is st
+// (workflows.Service.Status).
+func NewWorkflowStatus(wf runs.Configuration, st workflows.State) WorkflowStatus {
+	spec := wf.Workflow
+	out := WorkflowStatus{
+		Account: wf.Account, Environment: wf.Environment, ConfigurationID: wf.ConfigurationID,
+		Activated: wf.Activated, Archived: wf.Archived,
+		Target:        Target{ConfigurationType: spec.TargetType, ConfigurationID: spec.Target.ConfigurationID},
+		ResetSchedule: spec.ResetSchedule, Cycle: st.Cycle, CycleStartedAt: FormatTime(st.CycleStartedAt),
+		LastResetBy: st.LastResetBy, Criteria: make([]Criterion, 0, len(spec.AuthorizedJobIDs)),
+	}
+	for _, job := range spec.AuthorizedJobIDs {
+		c := Criterion{JobID: job}
+		if met, ok := st.Met[job]; ok {
+			c.Met, c.RunID, c.At = true, met.RunID, FormatTime(met.At)
+		}
+		out.Criteria = append(out.Criteria, c)
+	}
+	if f := st.LastFired; f != nil {
+		out.LastFired = &Firing{Cycle: f.Cycle, At: FormatTime(f.At), TargetRunID: f.TargetRunID,
+			TriggerRunIDs: f.TriggerRunIDs, Skipped: f.Skipped}
+	}
+	return out
 }

@@ -2,14 +2,15 @@
 // (roles per account).
 //
 // Accepted tokens are Google-signed ID tokens and, in dev mode only, tokens
-// signed by the local dev key that scripts/token makes. Roles are stored per
-// account and checked by Authorizer.
+// signed by the local dev key that scripts/token makes; the board takes
+// Identity-Aware Proxy's assertions (iap.go). Roles are stored per account
+// and checked by Authorizer.
 package auth
 
 // Caller is an authenticated caller.
 type Caller struct {
 	// Email identifies the caller in access rules, logs and run events.
 	Email string
-	// Via says which kind of token proved it: "google", "dev".
+	// Via says which kind of token proved it: "google", "dev", "iap".
 	Via string
 }

@@ -2,7 +2,7 @@ package auth
 
 import (
 	"context"
-	"crypto/rsa"
+	"crypto"
 	"fmt"
 	"net/http"
 	"sync"
@@ -31,7 +31,7 @@ type googleCerts struct {
 }
 
 // key returns Google's public key kid.
-func (g *googleCerts) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+func (g *googleCerts) key(ctx context.Context, kid string) (crypto.PublicKey, error) {
 	now := g.now()
 	g.mu.Lock()
 	set := g.set

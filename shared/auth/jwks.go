@@ -2,6 +2,9 @@ package auth
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
@@ -26,10 +29,10 @@ const (
 	maxKeysBytes    = 1 << 20 // bounds a key set's body
 )
 
-// keySet is a JWKS as fetched: the RSA keys by kid, and how long they may
-// be used.
+// keySet is a JWKS as fetched: the keys by kid (RSA, or EC P-256 for
+// IAP's), and how long they may be used.
 type keySet struct {
-	keys    map[string]*rsa.PublicKey
+	keys    map[string]crypto.PublicKey
 	fetched time.Time
 	expires time.Time
 }
@@ -62,22 +65,52 @@ func fetchJWKS(ctx context.Context, client *http.Client, url string, now func() 
 			Kty string `json:"kty"`
 			N   string `json:"n"`
 			E   string `json:"e"`
+			Crv string `json:"crv"`
+			X   string `json:"x"`
+			Y   string `json:"y"`
 		} `json:"keys"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxKeysBytes)).Decode(&jwks); err != nil {
 		return keySet{}, fmt.Errorf("GET %s: decode JWKS: %w", req.URL.Redacted(), err)
 	}
 	t := now()
-	set := keySet{keys: map[string]*rsa.PublicKey{}, fetched: t, expires: t.Add(maxAge(resp.Header))}
+	set := keySet{keys: map[string]crypto.PublicKey{}, fetched: t, expires: t.Add(maxAge(resp.Header))}
 	for _, j := range jwks.Keys {
-		n, errN := base64.RawURLEncoding.DecodeString(j.N)
-		e, errE := base64.RawURLEncoding.DecodeString(j.E)
-		if j.Kty != "RSA" || j.Kid == "" || errN != nil || errE != nil || len(e) == 0 || len(e) > 4 {
-			continue // not a key we can verify RS256 with
+		if j.Kid == "" {
+			continue
 		}
-		set.keys[j.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		switch j.Kty {
+		case "RSA":
+			n, errN := base64.RawURLEncoding.DecodeString(j.N)
+			e, errE := base64.RawURLEncoding.DecodeString(j.E)
+			if errN != nil || errE != nil || len(e) == 0 || len(e) > 4 {
+				continue // not a key we can verify RS256 with
+			}
+			set.keys[j.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		case "EC":
+			if key := ecKey(j.Crv, j.X, j.Y); key != nil {
+				set.keys[j.Kid] = key
+			}
+		}
 	}
 	return set, nil
+}
+
+// ecKey is the P-256 public key of a JWK's coordinates (IAP signs ES256),
+// or nil when they are not one.
+func ecKey(crv, x, y string) *ecdsa.PublicKey {
+	bx, errX := base64.RawURLEncoding.DecodeString(x)
+	by, errY := base64.RawURLEncoding.DecodeString(y)
+	if crv != "P-256" || errX != nil || errY != nil || len(bx) != 32 || len(by) != 32 {
+		return nil
+	}
+	// The uncompressed point, which ParseUncompressedPublicKey checks is
+	// on the curve.
+	key, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, bx...), by...))
+	if err != nil {
+		return nil
+	}
+	return key
 }
 
 // maxAge reads how long a response may be cached from Cache-Control.

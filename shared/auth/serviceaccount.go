@@ -2,7 +2,7 @@ package auth
 
 import (
 	"context"
-	"crypto/rsa"
+	"crypto"
 	"errors"
 	"fmt"
 	"math"
@@ -105,7 +105,7 @@ type fetchResult struct {
 }
 
 // key returns the public key kid of the service account email.
-func (k *serviceAccountKeys) key(ctx context.Context, email, kid string) (*rsa.PublicKey, error) {
+func (k *serviceAccountKeys) key(ctx context.Context, email, kid string) (crypto.PublicKey, error) {
 	now := k.now()
 	k.mu.Lock()
 	if until, ok := k.missing[email]; ok && now.Before(until) {
@@ -287,8 +287,8 @@ func (v *Verifier) verifyServiceAccount(ctx context.Context, token string, heade
 	if err != nil {
 		return Caller{}, err
 	}
-	if err := checkRS256(token, key, now, jwt.WithIssuer(iss)); err != nil {
-		return Caller{}, unauthenticated("the service account token is not valid: "+claimsProblem(err), err)
+	if err := verifySigned(token, key, "RS256", now, "the service account token", jwt.WithIssuer(iss)); err != nil {
+		return Caller{}, err
 	}
 	v.serviceAccounts.proven(iss)
 	return Caller{Email: iss, Via: "service-account"}, nil

@@ -160,7 +160,7 @@ func TestServiceAccountTokens(t *testing.T) {
 		{"HS256 keyed with the public key", sign(claims(nil), jwt.SigningMethodHS256, pub, nil), "RS256"},
 		{"no kid", sign(claims(nil), jwt.SigningMethodRS256, key.PrivateKey, func(tk *jwt.Token) { delete(tk.Header, "kid") }), "kid"},
 		{"unknown kid", sign(claims(nil), jwt.SigningMethodRS256, key.PrivateKey, func(tk *jwt.Token) { tk.Header["kid"] = "key-2" }), "not one of"},
-		{"signed by another account's key", sign(claims(nil), jwt.SigningMethodRS256, other.PrivateKey, nil), "bad signature"},
+		{"signed by another account's key", sign(claims(nil), jwt.SigningMethodRS256, other.PrivateKey, nil), "signature is not valid"},
 		{"expired", rs256(claims(func(c jwt.MapClaims) { c["iat"], c["exp"] = now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix() })), "expired"},
 		{"not yet valid", rs256(claims(func(c jwt.MapClaims) {
 			c["iat"], c["exp"] = now.Add(10*time.Minute).Unix(), now.Add(20*time.Minute).Unix()

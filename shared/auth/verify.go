@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -40,6 +39,9 @@ type VerifierConfig struct {
 	// GoogleCertsURL is where Google's ID token signing keys are
 	// published; empty means DefaultGoogleCertsURL.
 	GoogleCertsURL string
+	// IAPKeysURL is where Identity-Aware Proxy's signing keys are
+	// published; empty means DefaultIAPKeysURL. Tests serve keys locally.
+	IAPKeysURL string
 	// UnknownAccountFetchRate and UnknownAccountFetchBurst bound the key
 	// fetches for service accounts whose keys are not cached (per second,
 	// after a burst); 0 means DefaultUnknownAccountFetchRate and
@@ -62,6 +64,7 @@ type VerifierConfig struct {
 type Verifier struct {
 	audiences       map[string]bool
 	google          *googleCerts
+	iap             *googleCerts // IAP's keys, which sign the board's assertions
 	serviceAccounts *serviceAccountKeys
 	dev             ed25519.PublicKey
 	verified        verifiedTokens
@@ -86,6 +89,11 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 		certsURL = DefaultGoogleCertsURL
 	}
 	v.google = &googleCerts{url: certsURL, client: client, now: v.now}
+	iapURL := cfg.IAPKeysURL
+	if iapURL == "" {
+		iapURL = DefaultIAPKeysURL
+	}
+	v.iap = &googleCerts{url: iapURL, client: client, now: v.now}
 	keysURL := cfg.ServiceAccountKeysURL
 	if keysURL == "" {
 		keysURL = DefaultServiceAccountKeysURL
@@ -213,11 +221,8 @@ func (v *Verifier) verifyGoogle(ctx context.Context, token string, header map[st
 	if err != nil {
 		return Caller{}, err
 	}
-	if err := checkRS256(token, key, now, jwt.WithAudience(aud)); err != nil {
-		if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
-			return Caller{}, unauthenticated("the token's signature is not valid", err)
-		}
-		return Caller{}, unauthenticated("the token is not valid: "+claimsProblem(err), err)
+	if err := verifySigned(token, key, "RS256", now, "the token", jwt.WithAudience(aud)); err != nil {
+		return Caller{}, err
 	}
 	email, _ := claims["email"].(string)
 	if email == "" {
@@ -227,6 +232,26 @@ func (v *Verifier) verifyGoogle(ctx context.Context, token string, header map[st
 		return Caller{}, unauthenticated("the token's email is not verified", nil)
 	}
 	return Caller{Email: email, Via: "google"}, nil
+}
+
+// verifySigned checks token's signature, made with alg, with key, and its
+// exp and iat as checkTimes does, plus what opts ask (an audience, an
+// issuer); what names the token in the refusal.
+func verifySigned(token string, key any, alg string, now time.Time, what string, opts ...jwt.ParserOption) error {
+	_, err := jwt.NewParser(append([]jwt.ParserOption{
+		jwt.WithValidMethods([]string{alg}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(ClockSkew),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	}, opts...)...).Parse(token, func(*jwt.Token) (any, error) { return key, nil })
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return unauthenticated(what+"'s signature is not valid", err)
+	}
+	return unauthenticated(what+" is not valid: "+claimsProblem(err), err)
 }
 
 func (v *Verifier) verifyDev(token string, claims jwt.MapClaims, now time.Time) (Caller, error) {
@@ -329,18 +354,4 @@ func (v *Verifier) RequireCaller(emails, audiences []string) func(*http.Request)
 		}
 		return nil
 	}
-}
-
-// checkRS256 verifies token's RS256 signature with key and its times on
-// the clock now, with ClockSkew, and what opts add.
-func checkRS256(token string, key *rsa.PublicKey, now time.Time, opts ...jwt.ParserOption) error {
-	opts = append([]jwt.ParserOption{
-		jwt.WithValidMethods([]string{"RS256"}),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(ClockSkew),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	}, opts...)
-	_, err := jwt.NewParser(opts...).Parse(token, func(*jwt.Token) (any, error) { return key, nil })
-	return err
 }

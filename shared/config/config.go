@@ -81,6 +81,12 @@ type Config struct {
 	// LogLevel is the least severe level logged.
 	LogLevel slog.Level
 
+	// IAPAudience is the backend service that Identity-Aware Proxy guards
+	// the board with, /projects/NUMBER/global/backendServices/ID: the
+	// audience of the assertions the board accepts. Required by Board in
+	// google mode; the dev stack signs in with dev tokens instead.
+	IAPAudience string
+
 	// CallbackKMSKey is the Cloud KMS key that seals the accounts'
 	// callback signing secrets (Access seals, CallbackDispatcher and
 	// AlertDispatcher open).
@@ -130,7 +136,8 @@ var Variables = []Variable{
 	{"RUNWAY_LOG_LEVEL", "info", "debug, info, warning or error"},
 	{"RUNWAY_CALLBACK_KMS_KEY", "", "Cloud KMS key sealing the callback signing secrets (required by Access, CallbackDispatcher and AlertDispatcher outside dev mode)"},
 	{"RUNWAY_SMTP_URL", "", "the relay of email alerts: smtp:// (STARTTLS when offered) or smtps://, with user:password@host:port and ?from= the sender; a secret, from Secret Manager"},
-	{"RUNWAY_BOARD_URL", "", "where people look at runs: alerts link to {url}/runs/{account}/{run_id} and {url}/configurations/{account}/{environment}/{type}/{id}"},
+	{"RUNWAY_BOARD_URL", "", "where people look at runs: the board's URL, such as https://runway.example.com/board: alerts link to {url}/{account}/runs/{type}/{id}/{run_id} and {url}/{account}/runs?configuration={environment}/{type}/{id}"},
+	{"RUNWAY_IAP_AUDIENCE", "", "/projects/NUMBER/global/backendServices/ID: the backend service Identity-Aware Proxy guards the board with (required by Board in google mode)"},
 }
 
 // SecretVariables are the variables that hold secrets: Terraform sets them
@@ -260,6 +267,10 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if u, err := url.Parse(c.BoardURL); c.BoardURL != "" && (err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http")) {
 		problems = append(problems, fmt.Errorf("RUNWAY_BOARD_URL must be a URL such as https://runway.example.com/board, not %q", c.BoardURL))
 	}
+	c.IAPAudience = get("RUNWAY_IAP_AUDIENCE")
+	if c.IAPAudience != "" && !iapAudience.MatchString(c.IAPAudience) {
+		problems = append(problems, fmt.Errorf("RUNWAY_IAP_AUDIENCE must be /projects/NUMBER/global/backendServices/ID, not %q", c.IAPAudience))
+	}
 
 	if len(problems) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(problems...))
@@ -289,7 +300,10 @@ func parseSMTPURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-var kmsKeyName = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$`)
+var (
+	kmsKeyName  = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$`)
+	iapAudience = regexp.MustCompile(`^/projects/[0-9]+/global/backendServices/[0-9]+$`)
+)
 
 func list(s string) []string {
 	var out []string

@@ -110,6 +110,19 @@ func TestCallbackKMSKey(t *testing.T) {
 	}
 }
 
+func TestIAPAudience(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"RUNWAY_PROJECT": "p", "RUNWAY_AUDIENCES": "https://a.example",
+		"RUNWAY_IAP_AUDIENCE": "/projects/123456789/global/backendServices/987654321"}
+	if c, err := Load(lookup(env)); err != nil || c.IAPAudience != env["RUNWAY_IAP_AUDIENCE"] {
+		t.Fatalf("Load = %+v, %v", c, err)
+	}
+	env["RUNWAY_IAP_AUDIENCE"] = "/projects/my-project/global/backendServices/runway-board"
+	if _, err := Load(lookup(env)); err == nil || !strings.Contains(err.Error(), "RUNWAY_IAP_AUDIENCE") {
+		t.Fatalf("an audience with names, not numbers: %v", err)
+	}
+}
+
 func TestPushAudiences(t *testing.T) {
 	t.Parallel()
 	got, err := Load(lookup(map[string]string{

@@ -1,6 +1,9 @@
 package runs
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // Kind is the canonical name of a configuration type. Several names can mean
 // the same kind: the v1 API calls table-to-table "gbq-to-gbq".
@@ -55,4 +58,17 @@ func DefaultJobID(kind Kind, configurationID string) string {
 		prefix = string(kind)
 	}
 	return prefix + "|" + configurationID
+}
+
+// ConfigurationOfJob reads a configuration's type and id out of a job id
+// of the form DefaultJobID writes ("gbq-to-gbq|000099_x_DEV" names the
+// table-to-table configuration 000099_x_DEV); false for a job id of
+// another form, which a configuration may set itself.
+func ConfigurationOfJob(jobID string) (configurationType, configurationID string, ok bool) {
+	prefix, id, found := strings.Cut(jobID, "|")
+	kind, known := KindOf(prefix)
+	if !found || !known || id == "" || DefaultJobID(kind, id) != jobID {
+		return "", "", false
+	}
+	return prefix, id, true
 }

@@ -224,6 +224,8 @@ type Update struct {
 
 // Query selects runs of one account, newest first.
 type Query struct {
+	// Kind is "" for every kind, which the board's runs view asks (with
+	// no ConfigurationID, and no ExecutionDate).
 	Kind            Kind
 	Environment     string // "" for every environment
 	ConfigurationID string // "" for every configuration of Kind
@@ -232,7 +234,22 @@ type Query struct {
 	Statuses      []Status
 	ExecutionDate string    // "" for every date
 	Before        time.Time // runs launched before; zero for any time
-	Limit         int
+	Since         time.Time // runs launched at or after; zero for any time
+	// TriggerType selects the runs started one way (TriggerAPI…); "" for
+	// every way. The board's filter: not with Kind, nor ExecutionDate.
+	TriggerType string
+	// After, for a page after the first, is where the page before ended:
+	// the runs after it, in the query's order.
+	After *RunCursor
+	Limit int
+}
+
+// RunCursor is where a page of runs ended: the launch time and key of its
+// last run, which order runs (newest first; by key among runs launched
+// at the same microsecond).
+type RunCursor struct {
+	Start time.Time
+	Key   string
 }
 
 // selects reports whether r is in a status q selects. The other filters

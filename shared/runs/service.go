@@ -538,10 +538,11 @@ func (s *Service) Find(ctx context.Context, account string, q Query) ([]Run, err
 // expected, when set, makes it a compare-and-set: the run must still be in
 // that status, or nothing changes and the answer is a conflict that says
 // what the status is, so that a person cannot overwrite an executor's
-// report they have not seen.
-func (s *Service) SetStatus(ctx context.Context, who auth.Caller, ref RunRef, status, expected Status) (Run, error) {
+// report they have not seen. note, optional, is recorded with the change
+// (the event's detail): why the person made it.
+func (s *Service) SetStatus(ctx context.Context, who auth.Caller, ref RunRef, status, expected Status, note string) (Run, error) {
 	return s.change(ctx, ref, func(r *Run) (Update, error) {
-		return s.setStatus(r, who.Email, status, expected, "")
+		return s.setStatus(r, who.Email, status, expected, note)
 	})
 }
 

@@ -269,12 +269,17 @@ func (s *Store) GetRun(ctx context.Context, account, key string) (runs.Run, erro
 	return decodeRun(snap)
 }
 
-// QueryRuns implements runs.Store. Each combination of filters it can
-// build has a composite index in terraform/firestore.tf.
+// QueryRuns implements runs.Store. Each combination of filters that
+// get_last_status, get_by_status and the board's runs view ask (see
+// runs.Query) has a composite index in terraform/firestore.tf.
 func (s *Store) QueryRuns(ctx context.Context, account string, q runs.Query) ([]runs.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	snaps, err := s.runsQuery(account, q).OrderBy("start_execution_date", firestore.Desc).Limit(q.Limit).Documents(ctx).GetAll()
+	query := s.runsQuery(account, q).OrderBy("start_execution_date", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
+	if q.After != nil {
+		query = query.StartAfter(q.After.Start, q.After.Key)
+	}
+	snaps, err := query.Limit(q.Limit).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, classify("store.QueryRuns", err)
 	}
@@ -313,10 +318,12 @@ func (s *Store) runsQuery(account string, q runs.Query) firestore.Query {
 	switch {
 	case q.ConfigurationID != "":
 		query = query.Where("config_key", "==", ConfigKey(runs.ConfigRef{Environment: q.Environment, Kind: q.Kind, ConfigurationID: q.ConfigurationID}))
-	case q.Environment != "":
+	case q.Kind != "" && q.Environment != "":
 		query = query.Where("kind", "==", string(q.Kind)).Where("environment", "==", q.Environment)
-	default:
+	case q.Kind != "":
 		query = query.Where("kind", "==", string(q.Kind))
+	case q.Environment != "":
+		query = query.Where("environment", "==", q.Environment)
 	}
 	switch {
 	case q.Status != "":
@@ -331,8 +338,15 @@ func (s *Store) runsQuery(account string, q runs.Query) firestore.Query {
 	if q.ExecutionDate != "" {
 		query = query.Where("execution_date", "==", q.ExecutionDate)
 	}
+	if q.TriggerType != "" {
+		query = query.Where("trigger_type", "==", q.TriggerType)
+	}
+	// Bounds on the field the runs are ordered by: no index of their own.
 	if !q.Before.IsZero() {
 		query = query.Where("start_execution_date", "<", q.Before)
+	}
+	if !q.Since.IsZero() {
+		query = query.Where("start_execution_date", ">=", q.Since)
 	}
 	return query
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,6 +125,7 @@ func TestQueryRuns(t *testing.T) {
 		newRun("b_DEV", "DEV", runs.StatusRunning, t0.Add(3*day)),
 		newRun("a_PROD", "PROD", runs.StatusRunning, t0.Add(4*day)),
 	}
+	all[2].TriggerType = runs.TriggerWorkflow
 	storage := newRun("s", "DEV", runs.StatusRunning, t0.Add(5*day))
 	storage.ConfigurationType, storage.Kind = "storage-to-storage", runs.KindStorageToStorage
 	v1 := newRun("a_DEV", "DEV", runs.StatusSuccess, t0.Add(-day))
@@ -155,6 +158,16 @@ func TestQueryRuns(t *testing.T) {
 		{"type and environment", runs.Query{Kind: tt, Environment: "DEV", Status: runs.StatusRunning, Limit: 100}, ids(all[4], all[3])},
 		{"another type", runs.Query{Kind: runs.KindStorageToStorage, Limit: 100}, ids(storage)},
 		{"nothing", runs.Query{Kind: tt, Environment: "DEV", ConfigurationID: "missing", Limit: 10}, nil},
+		// The board's runs view: every type, by trigger, between dates.
+		{"every run", runs.Query{Limit: 100}, ids(storage, all[5], all[4], all[3], all[2], all[1], all[0], v1)},
+		{"an environment, every type", runs.Query{Environment: "DEV", Limit: 100}, ids(storage, all[4], all[3], all[2], all[1], all[0], v1)},
+		{"a status, every type", runs.Query{Status: runs.StatusRunning, Limit: 100}, ids(storage, all[5], all[4], all[3])},
+		{"a trigger", runs.Query{TriggerType: runs.TriggerWorkflow, Limit: 100}, ids(all[2])},
+		{"a trigger and a status", runs.Query{TriggerType: runs.TriggerAPI, Status: runs.StatusFailed, Limit: 100}, ids(all[1])},
+		{"an environment, a trigger and a status", runs.Query{Environment: "DEV", TriggerType: runs.TriggerAPI, Status: runs.StatusRunning, Limit: 100}, ids(storage, all[4], all[3])},
+		{"a configuration and a trigger", runs.Query{Kind: tt, Environment: "DEV", ConfigurationID: "a_DEV", TriggerType: runs.TriggerAPI, Limit: 100}, ids(all[3], all[1], all[0], v1)},
+		{"launched between two times", runs.Query{Since: t0.Add(time.Hour), Before: t0.Add(2 * day), Limit: 100}, ids(all[2], all[1])},
+		{"after a run", runs.Query{After: &runs.RunCursor{Start: all[4].StartExecutionDate, Key: all[4].Key}, Limit: 3}, ids(all[3], all[2], all[1])},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,6 +179,45 @@ func TestQueryRuns(t *testing.T) {
 				t.Errorf("runs (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestQueryRunsPageByPage: paging with the cursor of each page's last run
+// lists every run once, newest first, also when runs share a launch time.
+func TestQueryRunsPageByPage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	var want []string
+	for i := range 7 {
+		start := t0.Add(time.Duration(i/3) * time.Hour) // three runs a time
+		r := newRun("a_DEV", "DEV", runs.StatusSuccess, start)
+		if err := s.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r.RunID)
+	}
+	var got []string
+	q := runs.Query{Limit: 2}
+	for page := 0; ; page++ {
+		found, err := s.QueryRuns(ctx, "000099", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range found {
+			got = append(got, r.RunID)
+		}
+		if len(found) < q.Limit || page > 10 {
+			break
+		}
+		last := found[len(found)-1]
+		q.After = &runs.RunCursor{Start: last.StartExecutionDate, Key: last.Key}
+	}
+	// Newest first; the run ids of runs launched at the same second sort
+	// as their keys do.
+	slices.SortFunc(want, func(a, b string) int { return -strings.Compare(a, b) })
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("runs page by page (-want +got):\n%s", diff)
 	}
 }
 
