@@ -178,7 +178,8 @@ func newLimits(cfg config.Config) *api.Limits {
 // buildServices builds the domain services on the Env's store and bus.
 func (e *Env) buildServices() (err error) {
 	callbackPolicy := callbacks.Policy{Settings: e.Store, AllowPrivate: e.Config.AuthMode == config.AuthDev}
-	if e.Runs, err = runs.NewService(runs.Deps{Store: e.Store, Bus: e.Bus, Authz: e.Authorizer, Callbacks: callbackPolicy}); err != nil {
+	if e.Runs, err = runs.NewService(runs.Deps{Store: e.Store, Bus: e.Bus, Authz: e.Authorizer, Callbacks: callbackPolicy,
+		RedeliverAfter: e.Config.RedeliverAfter}); err != nil {
 		return err
 	}
 	if e.Configs, err = configs.NewService(e.Store, nil); err != nil {

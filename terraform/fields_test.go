@@ -16,7 +16,9 @@ import (
 // TestIndexedFieldsAreTheQueriedOnes: a field the store writes keeps its
 // single-field indexes if a query of shared/store filters or orders on it,
 // and is exempted in terraform/firestore.tf (local.unindexed_fields) if
-// none does; the TTL field is exempted too. A field indexed but used by no
+// none does; the TTL field is exempted too. A queried field may go without
+// single-field indexes (local.composite_only_fields) when composite
+// indexes serve its queries: it must then follow another field in one. A field indexed but used by no
 // query costs index writes (and, for a time, a hot spot) for nothing; a
 // field queried but exempted fails its queries.
 //
@@ -73,6 +75,43 @@ func checkFields(m *module, stored map[string][]string, queried map[string]bool)
 		}
 	} else {
 		return []string{"local.unindexed_fields is missing or not a map"}
+	}
+	compositeOnly := map[string]map[string]bool{}
+	if v := m.values["composite_only_fields"]; !v.IsNull() && v.CanIterateElements() {
+		for it := v.ElementIterator(); it.Next(); {
+			k, fields := it.Element()
+			compositeOnly[k.AsString()] = map[string]bool{}
+			for _, f := range strings_(fields) {
+				compositeOnly[k.AsString()][f] = true
+			}
+		}
+	}
+	// collection.field → whether it follows another field in a composite
+	// index, whether it comes first in one.
+	followsAnother, first := map[string]bool{}, map[string]bool{}
+	if idx, err := m.indexes(); err == nil {
+		for _, ci := range idx.composite {
+			first[ci.collection+"."+ci.fields[0]] = true
+			for _, f := range ci.fields[1:] {
+				followsAnother[ci.collection+"."+f] = true
+			}
+		}
+	} else {
+		problems = append(problems, err.Error())
+	}
+	for collection, fields := range compositeOnly {
+		for f := range fields {
+			switch {
+			case !queried[f]:
+				problems = append(problems, fmt.Sprintf("local.composite_only_fields lists %s.%s, which no query uses: exempt it in local.unindexed_fields", collection, f))
+			case !followsAnother[collection+"."+f] || first[collection+"."+f]:
+				problems = append(problems, fmt.Sprintf("local.composite_only_fields lists %s.%s, which comes first in a composite index, or follows no other field in one: its queries need its single-field index", collection, f))
+			case exempt[collection][f]:
+				problems = append(problems, fmt.Sprintf("%s.%s is in local.composite_only_fields and local.unindexed_fields", collection, f))
+			case !slices.Contains(stored[collection], f):
+				problems = append(problems, fmt.Sprintf("local.composite_only_fields lists %s.%s, which the store does not write", collection, f))
+			}
+		}
 	}
 	ttl := map[string]bool{}
 	for _, c := range strings_(m.values["ttl_collections"]) {

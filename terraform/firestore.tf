@@ -55,16 +55,19 @@ locals {
       fields     = concat([for f in filters : [f, "ASCENDING"]], [["start_execution_date", "DESCENDING"]])
     }],
     [
-      # The Reaper's sweeps, across every account: unpublished runs, runs
-      # past their deadline, retries due, unpublished run events.
-      { collection = "runs", scope = "COLLECTION_GROUP", fields = [["published", "ASCENDING"], ["start_execution_date", "ASCENDING"]] },
-      { collection = "runs", scope = "COLLECTION_GROUP", fields = [["status", "ASCENDING"], ["deadline", "ASCENDING"]] },
-      { collection = "runs", scope = "COLLECTION_GROUP", fields = [["status", "ASCENDING"], ["retry_at", "ASCENDING"]] },
-      { collection = "events", scope = "COLLECTION_GROUP", fields = [["published", "ASCENDING"], ["at", "ASCENDING"]] },
-      # The runs waiting for a slot of max_active_runs: a configuration's,
-      # oldest first, and, for the Reaper, those waiting long.
+      # The Reaper's sweeps, across every account, shard by shard
+      # (store.RunShards), so that no one range of increasing times takes
+      # every run's writes: launches unclaimed past their deliver_by, runs
+      # past their deadline, retries due, unpublished run events, runs
+      # waiting long for a slot.
+      { collection = "runs", scope = "COLLECTION_GROUP", fields = [["shard", "ASCENDING"], ["deliver_by", "ASCENDING"]] },
+      { collection = "runs", scope = "COLLECTION_GROUP", fields = [["shard", "ASCENDING"], ["status", "ASCENDING"], ["deadline", "ASCENDING"]] },
+      { collection = "runs", scope = "COLLECTION_GROUP", fields = [["shard", "ASCENDING"], ["status", "ASCENDING"], ["retry_at", "ASCENDING"]] },
+      { collection = "events", scope = "COLLECTION_GROUP", fields = [["shard", "ASCENDING"], ["at", "ASCENDING"]] },
+      { collection = "runs", scope = "COLLECTION_GROUP", fields = [["shard", "ASCENDING"], ["queued", "ASCENDING"], ["queued_at", "ASCENDING"]] },
+      # The runs waiting for a slot of max_active_runs of a configuration,
+      # oldest first.
       { collection = "runs", scope = "COLLECTION", fields = [["config_key", "ASCENDING"], ["queued", "ASCENDING"], ["queued_at", "ASCENDING"]] },
-      { collection = "runs", scope = "COLLECTION_GROUP", fields = [["queued", "ASCENDING"], ["queued_at", "ASCENDING"]] },
       # The Scheduler's due configurations, shard by shard (store.ScheduleShards).
       { collection = "configurations", scope = "COLLECTION_GROUP", fields = [["schedule_shard", "ASCENDING"], ["next_tick", "ASCENDING"]] },
       # The workflows of an environment, read when a workflow is deployed,
@@ -112,8 +115,8 @@ locals {
       "timeout_ms", "updated_at", "updated_by", "version", "workflow",
     ]
     events = [
-      "archived", "by", "definition", "detail", "from", "publish_claimed_at", "to", "type",
-      "version",
+      "archived", "by", "definition", "detail", "from", "publish_claimed_at", "published", "to",
+      "type", "version",
     ]
     incidents = [
       "event_id", "run_id",
@@ -123,10 +126,10 @@ locals {
     ]
     runs = [
       "account", "admitted_at", "attempt", "callback_url", "claim_caller", "claimed_by",
-      "configuration_type", "end_date", "error", "heartbeats", "idempotency_key", "job_id",
-      "last_heartbeat", "last_update_date", "max_active_runs", "metrics", "parameters",
-      "parent_run_id", "publish_claimed_at", "published_at", "pubsub_message_id", "request_hash",
-      "retries", "retry_delay_ms", "retry_run_id", "run_id", "slot", "started_by", "timeout_ms",
+      "configuration_type", "deliveries", "end_date", "error", "heartbeats", "idempotency_key",
+      "job_id", "last_heartbeat", "last_update_date", "max_active_runs", "metrics", "parameters",
+      "parent_run_id", "published_at", "pubsub_message_id", "request_hash", "retries",
+      "retry_delay_ms", "retry_run_id", "run_id", "slot", "started_by", "timeout_ms",
       "trigger_run_ids",
     ]
     settings = [
@@ -138,6 +141,15 @@ locals {
     workflow_state = [
       "cycle", "cycle_started_at", "last_fired", "last_reset_by", "met",
     ]
+  }
+
+  # Fields only queried together with an equality on a field before them
+  # (the shard, the configuration's key), which composite indexes serve:
+  # they need no single-field index. Each is a time that increases, so a
+  # single-field index of it would be a range every run of the account
+  # writes into (bench/design-limits.md).
+  composite_only_fields = {
+    runs = ["deadline", "deliver_by", "queued_at", "retry_at"]
   }
 
   # Deleted by Firestore when their expire_at passes: a run
@@ -159,6 +171,22 @@ resource "google_firestore_field" "unindexed" {
   field      = each.value.field
 
   # No index, in either scope.
+  index_config {}
+}
+
+resource "google_firestore_field" "composite_only" {
+  for_each = merge([
+    for collection, fields in local.composite_only_fields : {
+      for field in fields : "${collection}.${field}" => { collection = collection, field = field }
+    }
+  ]...)
+
+  project    = var.project
+  database   = google_firestore_database.runway.name
+  collection = each.value.collection
+  field      = each.value.field
+
+  # No single-field index: the composite indexes serve its queries.
   index_config {}
 }
 

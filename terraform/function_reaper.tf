@@ -1,5 +1,5 @@
 # Reaper: called by Cloud Scheduler every minute (scheduler.tf). Republishes
-# launches whose publish timed out (RUNWAY_PUBLISH_TIMEOUT) and settles runs
+# launches no executor claimed within RUNWAY_REDELIVER_AFTER and settles runs
 # that stopped reporting, publishing their status changes to
 # runway-run-events.
 #

@@ -232,20 +232,20 @@ func exerciseStore(t *testing.T, project string) {
 		}
 	}
 	// The Reaper.
-	_, err = st.UnpublishedRuns(ctx, now, 10)
+	_, err = st.UndeliveredRuns(ctx, 0, now, 10)
 	must(err)
-	_, err = st.OverdueRuns(ctx, now, 10)
+	_, err = st.OverdueRuns(ctx, 0, now, 10)
 	must(err)
-	_, err = st.DueRetries(ctx, now, 10)
+	_, err = st.DueRetries(ctx, 0, now, 10)
 	must(err)
-	_, err = st.UnpublishedEvents(ctx, now, 10)
+	_, err = st.UnpublishedEvents(ctx, 0, now, 10)
 	must(err)
 	// Runs waiting for a slot.
 	_, err = st.Waiting(ctx, account, job.Ref(), 10)
 	must(err)
 	_, err = st.Admit(ctx, account, job.Ref(), 2, func(*runs.Run, int) {})
 	must(err)
-	_, err = st.LongWaiting(ctx, now, 10)
+	_, err = st.LongWaiting(ctx, 0, now, 10)
 	must(err)
 	// The Scheduler, shard by shard.
 	_, err = st.DueConfigurations(ctx, 0, now, 10)

@@ -78,6 +78,7 @@ locals {
     RUNWAY_LAUNCH_TOPIC       = google_pubsub_topic.runway["launch"].name
     RUNWAY_RUN_EVENTS_TOPIC   = google_pubsub_topic.runway["run_events"].name
     RUNWAY_PUBLISH_TIMEOUT    = var.publish_timeout
+    RUNWAY_REDELIVER_AFTER    = var.redeliver_after
     RUNWAY_STORE_TIMEOUT      = var.store_timeout
     RUNWAY_RETENTION_DAYS     = tostring(var.retention_days)
     RUNWAY_RATE_LIMIT         = var.rate_limit

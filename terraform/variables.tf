@@ -78,6 +78,12 @@ variable "publish_timeout" {
   default     = "10s"
 }
 
+variable "redeliver_after" {
+  type        = string
+  description = "RUNWAY_REDELIVER_AFTER: how long a launch message may go unclaimed by an executor before the Reaper publishes it again, then twice as long, up to 5 publishes (a Go duration)."
+  default     = "1m"
+}
+
 variable "firestore_database" {
   type        = string
   description = "Firestore database ID (RUNWAY_FIRESTORE_DATABASE). Only one database per project gets the Firestore free tier."

@@ -7,13 +7,14 @@ import (
 
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
+	"github.com/runwaydata/runway/shared/store"
 )
 
-// TestAPassWorksThroughABacklog: a pass reads batch after batch, handling
-// each a few items at a time, until none is left: a backlog larger than a
-// batch (after an outage, say) is not left for later passes, a minute
-// apart. Its duties run at once: overdue runs and unpublished launches
-// are both worked through in the one pass.
+// TestAPassWorksThroughABacklog: a pass reads a shard's batch after batch
+// until none is left: a backlog larger than a batch (after an outage, say)
+// is not left for later passes, a minute apart. Its duties run at once:
+// overdue runs and unclaimed launches, all in one shard, are both worked
+// through in the one pass.
 func TestAPassWorksThroughABacklog(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -26,10 +27,15 @@ func TestAPassWorksThroughABacklog(t *testing.T) {
 	const overdue, unpublished = 35, 23
 	long := time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond)
 	for i := range overdue + unpublished {
-		run := runs.NewRun(cfg, runs.RandomKey(), long)
+		key := runs.RandomKey()
+		for store.RunShard(key) != 7 {
+			key = runs.RandomKey()
+		}
+		run := runs.NewRun(cfg, key, long)
+		run.Deliveries, run.DeliverBy = 1, long.Add(time.Minute)
 		if i < overdue {
 			run.Timeout, run.Deadline = time.Minute, long.Add(time.Minute)
-			run.PublishedAt, run.MessageID = long, "m"
+			run.ClaimedBy = "executor-1"
 		}
 		if err := s.Env.Store.CreateRun(ctx, run); err != nil {
 			t.Fatal(err)
@@ -40,7 +46,7 @@ func TestAPassWorksThroughABacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	if pass.TimedOut != overdue || pass.Published != unpublished {
-		t.Errorf("one pass with batches of 10: %+v, want %d timed out and %d published", pass, overdue, unpublished)
+		t.Errorf("one pass with batches of 10: %+v, want %d timed out and %d published again", pass, overdue, unpublished)
 	}
 	if again, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 10}); err != nil || again != (runs.Pass{}) {
 		t.Errorf("the next pass: %+v, %v: nothing should be left", again, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/runwaydata/runway"
 	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/emulators"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
@@ -21,17 +22,23 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 const job = "000099_iowa_liquor_prepare_pda_DEV"
 
-// reapUntil makes Reaper passes, two at a time, until done says so.
-func reapUntil(t *testing.T, s *stacktest.Stack, what string, done func() bool) {
+// reapUntil makes Reaper passes, two at a time, as if the time were ahead
+// by ahead, until done says so.
+func reapUntil(t *testing.T, s *stacktest.Stack, ahead time.Duration, what string, done func() bool) {
 	t.Helper()
-	cfg := runs.ReaperConfig{PublishAfter: 0, Lease: time.Minute, Batch: 100}
+	reaper, err := runs.NewService(runs.Deps{Store: s.Env.Store, Bus: s.Env.Bus, Authz: s.Env.Authorizer,
+		Callbacks: callbacks.Policy{Settings: s.Env.Store}, Now: func() time.Time { return time.Now().Add(ahead) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := runs.ReaperConfig{PublishAfter: 0, Lease: time.Minute, MaxDeliveries: 5, Batch: 100, Workers: 16}
 	for deadline := time.Now().Add(60 * time.Second); !done(); {
 		var wg sync.WaitGroup
 		for range 2 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _ = s.Env.Runs.Reap(context.Background(), s.Env.Store, cfg) // errors while Pub/Sub reconnects
+				_, _ = reaper.Reap(context.Background(), s.Env.Store, cfg) // errors while Pub/Sub reconnects
 			}()
 		}
 		wg.Wait()
@@ -43,9 +50,10 @@ func reapUntil(t *testing.T, s *stacktest.Stack, what string, done func() bool) 
 }
 
 // TestPubSubOutage: with Pub/Sub unreachable, a launch still answers with
-// its run, unpublished; once Pub/Sub is back, the Reaper publishes it
-// exactly once, even with two Reapers at work. A status change made during
-// the outage reaches the run events topic the same way, once.
+// its run; once Pub/Sub is back and the run has gone unclaimed for its
+// redelivery delay, the Reaper publishes it exactly once, even with two
+// Reapers at work. A status change made during the outage reaches the run
+// events topic the same way, once.
 func TestPubSubOutage(t *testing.T) {
 	proxy := testenv.NewProxy(t, os.Getenv(emulators.PubSubHostEnv))
 	s := stacktest.New(t, stacktest.WithPubSubVia(proxy), stacktest.WithPublishTimeout("1s"))
@@ -61,8 +69,8 @@ func TestPubSubOutage(t *testing.T) {
 	t.Logf("launch answered in %v with Pub/Sub down", time.Since(start).Round(time.Millisecond))
 	key, _ := runs.RunKey(launched.RunID)
 	run, err := s.Env.Store.GetRun(context.Background(), "000099", key)
-	if err != nil || !run.PublishedAt.IsZero() {
-		t.Fatalf("run during the outage = %+v, %v; want it stored, unpublished", run, err)
+	if err != nil || run.Deliveries != 1 || run.DeliveryDue().IsZero() {
+		t.Fatalf("run during the outage = %+v, %v; want it stored, awaiting its claim", run, err)
 	}
 	// A status change of another run, during the outage.
 	const checked = "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179"
@@ -71,13 +79,21 @@ func TestPubSubOutage(t *testing.T) {
 		"configuration_id": "`+job+`", "run_id": "`+checked+`", "status": "CHECKED"}`).Decode(t, &api.Results{})
 
 	proxy.SetDown(false)
-	reapUntil(t, s, "the run and the event to be published", func() bool {
-		run, err := s.Env.Store.GetRun(context.Background(), "000099", key)
+	// Passes before the run's redelivery time leave it alone.
+	reapUntil(t, s, 0, "the event to be published", func() bool {
 		changes, _ := s.Env.Store.Events(context.Background(), "000099", checkedKey, runs.EventPage{Limit: 1000})
-		return err == nil && !run.PublishedAt.IsZero() && len(changes) == 1 && changes[0].Published
+		return len(changes) == 1 && changes[0].Published
 	})
-	// More passes publish nothing more.
-	reapUntil(t, s, "a few more passes", func() bool { return true })
+	if msgs := stacktest.Receive(t, launches, 0); len(msgs) != 0 {
+		t.Fatalf("%d launch messages before the run's redelivery time", len(msgs))
+	}
+	ahead := 2 * runs.DefaultRedeliverAfter
+	reapUntil(t, s, ahead, "the run to be published again", func() bool {
+		run, err := s.Env.Store.GetRun(context.Background(), "000099", key)
+		return err == nil && run.Deliveries == 2
+	})
+	// More passes publish nothing more: the next redelivery is later.
+	reapUntil(t, s, ahead, "a few more passes", func() bool { return true })
 	if msgs := stacktest.Receive(t, launches, 1); len(msgs) != 1 || msgs[0].Attributes["run_id"] != launched.RunID {
 		t.Errorf("%d launch messages after the outage, want exactly 1", len(msgs))
 	}

@@ -25,12 +25,13 @@ func TestReaperPassForTheScheduler(t *testing.T) {
 	ctx := context.Background()
 	s := stacktest.New(t)
 	s.Seed(t)
-	// A run whose launch message never went out, two minutes ago.
+	// A run launched two minutes ago that no executor claimed.
 	cfg, err := s.Env.Configs.Get(ctx, "000099", runs.ConfigRef{Environment: "DEV", Kind: runs.KindTableToTable, ConfigurationID: job})
 	if err != nil {
 		t.Fatal(err)
 	}
 	run := runs.NewRun(cfg, runs.RandomKey(), time.Now().Add(-2*time.Minute))
+	run.Deliveries, run.DeliverBy = 1, run.StartExecutionDate.Add(runs.DefaultRedeliverAfter)
 	if err := s.Env.Store.CreateRun(ctx, run); err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +73,8 @@ func TestReaperPassForTheScheduler(t *testing.T) {
 	if diff := cmp.Diff(runs.Pass{Published: 1}, pass); diff != "" {
 		t.Errorf("pass (-want +got):\n%s", diff)
 	}
-	if got, err := s.Env.Store.GetRun(ctx, "000099", run.Key); err != nil || got.PublishedAt.IsZero() {
-		t.Errorf("the unpublished run after the pass: %+v, %v", got, err)
+	if got, err := s.Env.Store.GetRun(ctx, "000099", run.Key); err != nil || got.Deliveries != 2 {
+		t.Errorf("the unclaimed run after the pass: %+v, %v; want it published again", got, err)
 	}
 
 	// The same keys, for anyone else or another audience, are refused.

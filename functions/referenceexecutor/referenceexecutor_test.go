@@ -101,7 +101,7 @@ func TestLaunchToSuccess(t *testing.T) {
 	for _, e := range history.Events {
 		trail = append(trail, e.Type+":"+e.By)
 	}
-	want := []string{"launched:" + stacktest.Admin, "published:runway", "claimed:" + stacktest.Executor, "status:" + stacktest.Executor}
+	want := []string{"launched:" + stacktest.Admin, "claimed:" + stacktest.Executor, "status:" + stacktest.Executor}
 	if len(trail) != len(want) || history.ExecutorID == "" || history.Metrics["work_ms"] == nil || history.Heartbeats < 1 {
 		t.Fatalf("history = %v %+v, want %v", trail, history, want)
 	}

@@ -37,6 +37,9 @@ type Config struct {
 	// PublishTimeout bounds a launch's publish; past it the run is left for
 	// the Reaper and the caller still gets its run id.
 	PublishTimeout time.Duration
+	// RedeliverAfter is how long a launch message may go unclaimed before
+	// the Reaper publishes it again.
+	RedeliverAfter time.Duration
 	// StoreTimeout bounds each Firestore operation, so that an outage
 	// answers 503 rather than holding requests open.
 	StoreTimeout time.Duration
@@ -118,6 +121,7 @@ var Variables = []Variable{
 	{"RUNWAY_LAUNCH_TOPIC", "runway-launch", "Pub/Sub topic launch messages are published to"},
 	{"RUNWAY_RUN_EVENTS_TOPIC", "runway-run-events", "Pub/Sub topic run status changes are published to"},
 	{"RUNWAY_PUBLISH_TIMEOUT", "10s", "how long a launch waits for its publish before leaving it to the Reaper"},
+	{"RUNWAY_REDELIVER_AFTER", "1m", "how long a launch message may go unclaimed by an executor before the Reaper publishes it again (then twice as long, up to 5 publishes)"},
 	{"RUNWAY_STORE_TIMEOUT", "10s", "how long a Firestore operation may take before the request answers 503"},
 	{"RUNWAY_RETENTION_DAYS", "400", "days runs and their events are kept before Firestore's TTL policy deletes them"},
 	{"RUNWAY_RATE_LIMIT", "100/s", "requests per caller and per instance of the actions without a rate of their own (100/s, 600/m…; 0 for none), past which 429"},
@@ -188,6 +192,11 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		problems = append(problems, fmt.Errorf("RUNWAY_PUBLISH_TIMEOUT must be a positive duration such as 10s, not %q", get("RUNWAY_PUBLISH_TIMEOUT")))
 	}
 	c.PublishTimeout = timeout
+	redeliverAfter, err := time.ParseDuration(get("RUNWAY_REDELIVER_AFTER"))
+	if err != nil || redeliverAfter <= 0 {
+		problems = append(problems, fmt.Errorf("RUNWAY_REDELIVER_AFTER must be a positive duration such as 1m, not %q", get("RUNWAY_REDELIVER_AFTER")))
+	}
+	c.RedeliverAfter = redeliverAfter
 	storeTimeout, err := time.ParseDuration(get("RUNWAY_STORE_TIMEOUT"))
 	if err != nil || storeTimeout <= 0 {
 		problems = append(problems, fmt.Errorf("RUNWAY_STORE_TIMEOUT must be a positive duration such as 10s, not %q", get("RUNWAY_STORE_TIMEOUT")))

@@ -22,7 +22,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := Config{
 		Project: "p", FirestoreDatabase: "(default)", LaunchTopic: "runway-launch", RunEventsTopic: "runway-run-events",
-		PublishTimeout: 10 * time.Second, StoreTimeout: 10 * time.Second,
+		PublishTimeout: 10 * time.Second, RedeliverAfter: time.Minute, StoreTimeout: 10 * time.Second,
 		Rate: Rate{100, time.Second}, LaunchRate: Rate{20, time.Second}, ReportRate: Rate{1000, time.Second}, MaxWaits: 40, MaxWaitsPerCaller: 10, Retention: 400 * 24 * time.Hour,
 		AuthMode: AuthGoogle, Audiences: []string{"https://a.example", "https://b.example"},
 		DevKeyFile: ".runway/dev-key.pem", ServiceAccountKeysURL: "https://www.googleapis.com/service_accounts/v1/jwk/{email}",

@@ -26,13 +26,15 @@ const maxAdmissions = 100
 // concurrent launches seldom try the same.
 func pickSlot(slots int) int { return 1 + rand.IntN(max(slots, 1)) }
 
-// admit gives r slot at now: r is in executors' hands from then on, and
-// its deadline runs from now.
-func admit(r *Run, slot int, now time.Time) {
+// admit gives r slot at now: r is in executors' hands from then on, its
+// deadline runs from now, and its launch message, published next, is to
+// be claimed within redeliverAfter.
+func admit(r *Run, slot int, now time.Time, redeliverAfter time.Duration) {
 	r.Queued, r.Slot, r.AdmittedAt = false, slot, now
 	if r.Timeout > 0 {
 		r.Deadline = now.Add(r.Timeout)
 	}
+	r.Deliveries, r.DeliverBy = 1, now.Add(redeliverAfter)
 }
 
 // enqueue makes r wait for a slot from now. A waiting run has no deadline:
@@ -74,7 +76,7 @@ func settle(r *Run, update Update) Update {
 // Admission is first come, first served but for that instant.
 func (s *Service) create(ctx context.Context, run Run, slots int) (Run, error) {
 	admitted := run
-	admit(&admitted, pickSlot(slots), run.StartExecutionDate)
+	admit(&admitted, pickSlot(slots), run.StartExecutionDate, s.redeliverAfter)
 	err := s.store.CreateRun(ctx, admitted)
 	if !errors.Is(err, ErrAlreadyExists) {
 		return admitted, err
@@ -112,7 +114,7 @@ func (s *Service) Start(ctx context.Context, run Run, definition map[string]any)
 func (s *Service) AdmitWaiting(ctx context.Context, account string, ref ConfigRef, slots int, definition map[string]any) (int, error) {
 	admitted := 0
 	for range maxAdmissions {
-		run, err := s.store.Admit(ctx, account, ref, slots, func(r *Run, slot int) { admit(r, slot, s.clock()) })
+		run, err := s.store.Admit(ctx, account, ref, slots, func(r *Run, slot int) { admit(r, slot, s.clock(), s.redeliverAfter) })
 		switch {
 		case errors.Is(err, ErrAlreadyExists):
 			continue // a launch took the slot meanwhile: look again

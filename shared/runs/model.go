@@ -34,9 +34,19 @@ type Run struct {
 	RequestHash        string          // hash of the launch request, to tell a replay from a misuse of a key
 	Parameters         json.RawMessage // the launch's parameters: a compact JSON object, or nil
 	CallbackURL        string          // called back when the run finishes; "" for none
-	PublishedAt        time.Time       // zero until the launch message is published
-	MessageID          string          // the Pub/Sub message id of the launch message
-	PublishClaim       time.Time       // when a Reaper took the right to publish it, if one did
+	// PublishedAt and MessageID record a publish of the launch message
+	// where Runway records one: on runs from before deliveries were
+	// confirmed by claims (see Deliveries).
+	PublishedAt time.Time
+	MessageID   string
+
+	// Delivery: a launch answers once its message is published, and
+	// records nothing more; the executor's claim (its first report) is the
+	// proof of delivery. Until then the run carries DeliverBy, when the
+	// Reaper publishes the message again if nobody has claimed the run,
+	// and Deliveries, the publishes made so far (DeliveryDue).
+	DeliverBy  time.Time
+	Deliveries int
 
 	// Admission: a run is in executors' hands only while it holds one of
 	// its configuration's max_active_runs slots. A run launched when they
@@ -197,7 +207,7 @@ type Event struct {
 	ID     string // set by the store
 	At     time.Time
 	By     string // email of the caller, or Reaper for the Reaper
-	Type   string // EventStatus, EventClaimed
+	Type   string // EventStatus, EventClaimed, EventRepublished, EventUndelivered
 	From   Status
 	To     Status
 	Detail string // the executor_id of a claim, the reason of a change made by Runway
@@ -208,9 +218,21 @@ type Event struct {
 
 // The types of run event.
 const (
-	EventStatus  = "status"  // the status changed
-	EventClaimed = "claimed" // an executor took the run
+	EventStatus      = "status"      // the status changed
+	EventClaimed     = "claimed"     // an executor took the run
+	EventRepublished = "republished" // no executor claimed the run in time: its launch message went out again
+	EventUndelivered = "undelivered" // no executor claimed the run after the last publish: Runway stopped publishing it
 )
+
+// DeliveryDue returns when the Reaper is to publish r's launch message
+// again, or zero when nothing is awaited: r waits for a slot (it has no
+// message yet), an executor claimed it, or it is finished.
+func (r Run) DeliveryDue() time.Time {
+	if r.Queued || r.ClaimedBy != "" || r.Status.Final() {
+		return time.Time{}
+	}
+	return r.DeliverBy
+}
 
 // Update is what a change of a run decided: whether to save the run, and
 // the event to record with it, if any.

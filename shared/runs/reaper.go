@@ -1,11 +1,13 @@
 package runs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -23,29 +25,35 @@ type EventRef struct {
 	Event   Event
 }
 
-// ReaperStore is the storage the Reaper needs, across every account.
+// ReaperStore is the storage the Reaper needs, across every account. Its
+// queries read one shard of the runs or events at a time: each shard's
+// index range takes its share of the writes, rather than one range taking
+// every run's (Firestore sustains about 500 writes/s into a range of
+// increasing values).
 type ReaperStore interface {
-	// UnpublishedRuns returns runs launched before before whose launch
-	// message is not published, oldest first.
-	UnpublishedRuns(ctx context.Context, before time.Time, limit int) ([]Run, error)
-	// OverdueRuns returns RUNNING runs whose deadline is before now.
-	OverdueRuns(ctx context.Context, now time.Time, limit int) ([]Run, error)
-	// DueRetries returns failed runs whose retry is due at now.
-	DueRetries(ctx context.Context, now time.Time, limit int) ([]Run, error)
-	// LongWaiting returns runs waiting for a slot since before before,
-	// oldest first.
-	LongWaiting(ctx context.Context, before time.Time, limit int) ([]Run, error)
-	// UnpublishedEvents returns status changes made before before that are
-	// not on the run events topic.
-	UnpublishedEvents(ctx context.Context, before time.Time, limit int) ([]EventRef, error)
-	// ClaimPublication takes the right to publish an unpublished run for
-	// lease, and reports whether it got it: of two Reapers, one publishes.
-	ClaimPublication(ctx context.Context, account, key string, now time.Time, lease time.Duration) (bool, error)
-	// ClaimEventPublication is ClaimPublication for a run event.
+	// Shards is how many shards the queries below are split into.
+	Shards() int
+	// UndeliveredRuns returns the runs of shard whose launch message is due
+	// to go out again at now (Run.DeliveryDue), most overdue first.
+	UndeliveredRuns(ctx context.Context, shard int, now time.Time, limit int) ([]Run, error)
+	// OverdueRuns returns the RUNNING runs of shard whose deadline is
+	// before now.
+	OverdueRuns(ctx context.Context, shard int, now time.Time, limit int) ([]Run, error)
+	// DueRetries returns the failed runs of shard whose retry is due at now.
+	DueRetries(ctx context.Context, shard int, now time.Time, limit int) ([]Run, error)
+	// LongWaiting returns the runs of shard waiting for a slot since before
+	// before, oldest first.
+	LongWaiting(ctx context.Context, shard int, before time.Time, limit int) ([]Run, error)
+	// UnpublishedEvents returns the status changes of shard's runs, made
+	// before before, that are not on the run events topic.
+	UnpublishedEvents(ctx context.Context, shard int, before time.Time, limit int) ([]EventRef, error)
+	// ClaimEventPublication takes the right to publish an unpublished run
+	// event for lease, and reports whether it got it: of two Reapers, one
+	// publishes.
 	ClaimEventPublication(ctx context.Context, account, key, eventID string, now time.Time, lease time.Duration) (bool, error)
-	// ReleasePublication gives back a claim whose publish failed, so that
-	// the next pass tries again; eventID is "" for the run itself.
-	ReleasePublication(ctx context.Context, account, key, eventID string) error
+	// ReleaseEventPublication gives back a claim whose publish failed, so
+	// that the next pass tries again.
+	ReleaseEventPublication(ctx context.Context, account, key, eventID string) error
 	// CreateRetry creates retry and records it on parent, if parent's retry
 	// is still due, in one transaction, and reports whether it did.
 	CreateRetry(ctx context.Context, parent, retry Run) (bool, error)
@@ -56,40 +64,48 @@ type ReaperStore interface {
 
 // ReaperConfig tunes a Reaper pass.
 type ReaperConfig struct {
-	// PublishAfter is how old an unpublished run or event must be for the
-	// Reaper to publish it: longer than a launch's own publish may take.
+	// PublishAfter is how old an unpublished run event, or a run waiting
+	// for a slot, must be for the Reaper to take it over: longer than the
+	// request that made it may take to publish or admit it.
 	PublishAfter time.Duration
-	// Lease is how long a Reaper's claim to publish a run keeps others off.
+	// Lease is how long a Reaper's claim to publish an event keeps others
+	// off.
 	Lease time.Duration
-	// Batch bounds the items each duty reads at a time.
+	// MaxDeliveries bounds the publishes of a launch message no executor
+	// claims, the launch's own included; 0 means DefaultReaperConfig's.
+	MaxDeliveries int
+	// Batch bounds the items a duty reads from a shard at a time.
 	Batch int
-	// Workers is how many items of a batch each duty handles at once.
+	// Workers is how many shards each duty works on at once, an item at a
+	// time in each.
 	Workers int
 	// Deadline bounds a pass: a duty that read a full batch reads the next
-	// while time is left, so that a backlog (a Pub/Sub outage's unpublished
+	// while time is left, so that a backlog (a Pub/Sub outage's unclaimed
 	// launches) is worked through within passes of a minute.
 	Deadline time.Duration
 }
 
 // DefaultReaperConfig is what a deployment uses: passes of at most 45 s
 // within Cloud Scheduler's minute.
-var DefaultReaperConfig = ReaperConfig{PublishAfter: time.Minute, Lease: 2 * time.Minute, Batch: 500, Workers: 16, Deadline: 45 * time.Second}
+var DefaultReaperConfig = ReaperConfig{PublishAfter: time.Minute, Lease: 2 * time.Minute, MaxDeliveries: 5,
+	Batch: 500, Workers: 16, Deadline: 45 * time.Second}
 
 // Pass is what one Reaper pass did.
 type Pass struct {
-	Published int `json:"published"` // unpublished runs published
+	Published int `json:"published"` // unclaimed launch messages published again
 	TimedOut  int `json:"timed_out"` // silent runs failed
 	Retried   int `json:"retried"`   // failed runs retried
 	Events    int `json:"events"`    // unpublished run events published
 	Admitted  int `json:"admitted"`  // waiting runs admitted to a free slot
 }
 
-// Reap makes one Reaper pass: it publishes the runs and events a failed
-// publish left behind, fails the runs whose executor went silent past the
-// configuration's timeout, launches the retries that are due, and admits
-// runs left waiting with a slot free. Its duties run at once, each handling
-// cfg.Workers items at a time and reading batch after batch until the pass's
-// deadline; every duty is safe to run in two Reapers at once.
+// Reap makes one Reaper pass: it publishes again the launches no executor
+// claimed in time and the events a failed publish left behind, fails the
+// runs whose executor went silent past the configuration's timeout,
+// launches the retries that are due, and admits runs left waiting with a
+// slot free. Its duties run at once, each on cfg.Workers shards at a time,
+// reading batch after batch until the pass's deadline; every duty is safe
+// to run in two Reapers at once.
 func (s *Service) Reap(ctx context.Context, store ReaperStore, cfg ReaperConfig) (Pass, error) {
 	now := s.clock()
 	if cfg.Deadline > 0 {
@@ -97,36 +113,37 @@ func (s *Service) Reap(ctx context.Context, store ReaperStore, cfg ReaperConfig)
 		ctx, cancel = context.WithTimeout(ctx, cfg.Deadline)
 		defer cancel()
 	}
+	shards := store.Shards()
 	var (
 		pass Pass
 		g    errgroup.Group
 		errs = make([]error, 5)
 	)
 	g.Go(func() error {
-		pass.Published, errs[0] = sweep(ctx, cfg, func(ctx context.Context, limit int) ([]Run, error) {
-			return store.UnpublishedRuns(ctx, now.Add(-cfg.PublishAfter), limit)
+		pass.Published, errs[0] = sweep(ctx, cfg, shards, func(ctx context.Context, shard, limit int) ([]Run, error) {
+			return store.UndeliveredRuns(ctx, shard, now, limit)
 		}, func(ctx context.Context, run Run) (bool, bool, error) {
-			return s.publishLeftover(ctx, store, cfg, now, run)
+			return s.redeliver(ctx, store, cfg, now, run)
 		})
 		return nil
 	})
 	g.Go(func() error {
-		pass.TimedOut, errs[1] = sweep(ctx, cfg, func(ctx context.Context, limit int) ([]Run, error) {
-			return store.OverdueRuns(ctx, now, limit)
+		pass.TimedOut, errs[1] = sweep(ctx, cfg, shards, func(ctx context.Context, shard, limit int) ([]Run, error) {
+			return store.OverdueRuns(ctx, shard, now, limit)
 		}, func(ctx context.Context, run Run) (bool, bool, error) { return s.failSilentRun(ctx, now, run) })
 		return nil
 	})
 	g.Go(func() error {
-		pass.Retried, errs[2] = sweep(ctx, cfg, func(ctx context.Context, limit int) ([]Run, error) {
-			return store.DueRetries(ctx, now, limit)
+		pass.Retried, errs[2] = sweep(ctx, cfg, shards, func(ctx context.Context, shard, limit int) ([]Run, error) {
+			return store.DueRetries(ctx, shard, now, limit)
 		}, func(ctx context.Context, parent Run) (bool, bool, error) {
 			return s.retryFailedRun(ctx, store, now, parent)
 		})
 		return nil
 	})
 	g.Go(func() error {
-		pass.Events, errs[3] = sweep(ctx, cfg, func(ctx context.Context, limit int) ([]EventRef, error) {
-			return store.UnpublishedEvents(ctx, now.Add(-cfg.PublishAfter), limit)
+		pass.Events, errs[3] = sweep(ctx, cfg, shards, func(ctx context.Context, shard, limit int) ([]EventRef, error) {
+			return store.UnpublishedEvents(ctx, shard, now.Add(-cfg.PublishAfter), limit)
 		}, func(ctx context.Context, e EventRef) (bool, bool, error) {
 			return s.publishLeftoverEvent(ctx, store, cfg, now, e)
 		})
@@ -140,12 +157,39 @@ func (s *Service) Reap(ctx context.Context, store ReaperStore, cfg ReaperConfig)
 	return pass, errors.Join(errs...)
 }
 
-// sweep runs one duty: it reads a batch of items with find and handles
-// them cfg.Workers at a time; handle says whether an item counts in the
-// pass's figures, and whether it changed anything (an item it leaves as
-// it was, say one another Reaper holds, may be read again). While a batch
-// is full and changed something, it reads the next, until ctx ends.
-func sweep[T any](ctx context.Context, cfg ReaperConfig, find func(context.Context, int) ([]T, error),
+// sweep runs one duty over every shard, cfg.Workers shards at a time: in
+// each, it reads a batch of items with find and handles them one by one;
+// handle says whether an item counts in the pass's figures, and whether it
+// changed anything (an item it leaves as it was, say one another Reaper
+// holds, may be read again). While a shard's batch is full and changed
+// something, it reads the shard's next, until ctx ends.
+func sweep[T any](ctx context.Context, cfg ReaperConfig, shards int, find func(ctx context.Context, shard, limit int) ([]T, error),
+	handle func(context.Context, T) (counted, changed bool, err error)) (int, error) {
+	var (
+		mu    sync.Mutex
+		total int
+		errs  []error
+		g     errgroup.Group
+	)
+	g.SetLimit(max(cfg.Workers, 1))
+	for shard := range shards {
+		g.Go(func() error {
+			n, err := sweepShard(ctx, cfg, func(ctx context.Context, limit int) ([]T, error) { return find(ctx, shard, limit) }, handle)
+			mu.Lock()
+			defer mu.Unlock()
+			total += n
+			if err != nil {
+				errs = append(errs, fmt.Errorf("shard %d: %w", shard, err))
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return total, errors.Join(errs...)
+}
+
+// sweepShard is sweep's work on one shard.
+func sweepShard[T any](ctx context.Context, cfg ReaperConfig, find func(context.Context, int) ([]T, error),
 	handle func(context.Context, T) (counted, changed bool, err error)) (int, error) {
 	total := 0
 	for ctx.Err() == nil {
@@ -153,32 +197,20 @@ func sweep[T any](ctx context.Context, cfg ReaperConfig, find func(context.Conte
 		if err != nil {
 			return total, err
 		}
-		var (
-			mu               sync.Mutex
-			counted, changed int
-			errs             []error
-			g                errgroup.Group
-		)
-		g.SetLimit(max(cfg.Workers, 1))
+		changed := 0
+		var errs []error
 		for _, item := range items {
-			g.Go(func() error {
-				c, ch, err := handle(ctx, item)
-				mu.Lock()
-				defer mu.Unlock()
-				if c {
-					counted++
-				}
-				if ch || c {
-					changed++
-				}
-				if err != nil {
-					errs = append(errs, err)
-				}
-				return nil
-			})
+			c, ch, err := handle(ctx, item)
+			if c {
+				total++
+			}
+			if ch || c {
+				changed++
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
 		}
-		_ = g.Wait()
-		total += counted
 		if err := errors.Join(errs...); err != nil {
 			return total, err
 		}
@@ -189,32 +221,56 @@ func sweep[T any](ctx context.Context, cfg ReaperConfig, find func(context.Conte
 	return total, nil
 }
 
-// publishLeftover publishes a run whose launch publish failed. A run an
-// executor already reported on was delivered (only its record failed): it
-// is marked published, not published again.
-func (s *Service) publishLeftover(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time, run Run) (bool, bool, error) {
-	if !run.LastHeartbeat.IsZero() || run.Status.Final() {
-		if err := s.store.MarkPublished(ctx, run.Account, run.Key, "", now); err != nil {
-			return false, false, fmt.Errorf("store.MarkPublished: %w", err)
+// redeliver publishes again the launch message of a run no executor
+// claimed by its DeliverBy. The decision is made in a transaction on the
+// run, so that of two Reapers one publishes, and a claim that lands
+// meanwhile stops it; the publish follows the decision, and a publish
+// that fails is tried again at the next due time.
+func (s *Service) redeliver(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time, run Run) (bool, bool, error) {
+	var event *Event // what the transaction's last attempt decided
+	updated, err := s.change(ctx, refOf(run), func(r *Run) (Update, error) {
+		event = nil
+		if due := r.DeliveryDue(); due.IsZero() || due.After(now) {
+			return Update{}, nil // claimed or finished meanwhile, or another Reaper got there first
 		}
+		event = redelivery(r, now, s.redeliverAfter, cmp.Or(cfg.MaxDeliveries, DefaultReaperConfig.MaxDeliveries))
+		return Update{Save: true, Event: event}, nil
+	})
+	switch {
+	case err != nil:
+		return false, false, err
+	case event == nil:
+		return false, false, nil
+	case event.Type == EventUndelivered:
+		logging.FromContext(ctx).ErrorContext(ctx, "no executor claimed the run: Runway stopped publishing its launch message",
+			slog.String("run_id", run.RunID), slog.String("account", run.Account), slog.Int("deliveries", updated.Deliveries))
 		return false, true, nil
 	}
-	claimed, err := store.ClaimPublication(ctx, run.Account, run.Key, now, cfg.Lease)
-	if err != nil || !claimed {
-		return false, false, wrap("store.ClaimPublication", err)
-	}
-	definition, err := s.definition(ctx, store, run)
+	definition, err := s.definition(ctx, store, updated)
 	if err != nil {
 		return false, false, err
 	}
-	logging.FromContext(ctx).InfoContext(ctx, "publishing a run whose launch publish failed", slog.String("run_id", run.RunID))
-	if err := s.publish(ctx, run, definition); err != nil {
-		if err := store.ReleasePublication(ctx, run.Account, run.Key, ""); err != nil {
-			return false, false, fmt.Errorf("store.ReleasePublication: %w", err)
-		}
-		return false, false, nil
+	logging.FromContext(ctx).WarnContext(ctx, "publishing again a launch no executor claimed", slog.String("run_id", run.RunID),
+		slog.Int("delivery", updated.Deliveries))
+	return s.publish(ctx, updated, definition) == nil, true, nil
+}
+
+// redelivery decides what becomes of a run whose launch message is
+// overdue for a claim, and returns the event that records it: published
+// again, the delay to the next look doubled (redeliverAfter, then twice
+// that, and so on), while fewer than maxDeliveries publishes were made;
+// else no more publishes, and the configuration's timeout, if it has one,
+// fails the run.
+func redelivery(r *Run, now time.Time, redeliverAfter time.Duration, maxDeliveries int) *Event {
+	if r.Deliveries >= maxDeliveries {
+		r.DeliverBy = time.Time{}
+		return &Event{At: now, By: Reaper, Type: EventUndelivered, Published: true, Detail: fmt.Sprintf(
+			"no executor claimed the run after %d publishes of its launch message: Runway publishes it no more", r.Deliveries)}
 	}
-	return true, true, nil
+	r.Deliveries++
+	r.DeliverBy = now.Add(redeliverAfter << (r.Deliveries - 1))
+	return &Event{At: now, By: Reaper, Type: EventRepublished, Published: true, Detail: fmt.Sprintf(
+		"no executor claimed the run in time: its launch message is published again (%d of at most %d)", r.Deliveries, maxDeliveries)}
 }
 
 // failSilentRun fails a RUNNING run whose executor has not reported within
@@ -297,8 +353,8 @@ func (s *Service) publishLeftoverEvent(ctx context.Context, store ReaperStore, c
 		return false, false, fmt.Errorf("store.GetRun: %w", err)
 	}
 	if err := s.publishEvent(ctx, run, e.Event); err != nil {
-		if err := store.ReleasePublication(ctx, e.Account, e.RunKey, e.Event.ID); err != nil {
-			return false, false, fmt.Errorf("store.ReleasePublication: %w", err)
+		if err := store.ReleaseEventPublication(ctx, e.Account, e.RunKey, e.Event.ID); err != nil {
+			return false, false, fmt.Errorf("store.ReleaseEventPublication: %w", err)
 		}
 		return false, false, nil
 	}
@@ -318,32 +374,28 @@ func wrap(callee string, err error) error {
 // those whose admission was lost (the process died after queueing them),
 // and those of a configuration whose max_active_runs was raised.
 func (s *Service) admitLongWaiting(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time) (int, error) {
-	waiting, err := store.LongWaiting(ctx, now.Add(-cfg.PublishAfter), cfg.Batch)
-	if err != nil {
-		return 0, fmt.Errorf("store.LongWaiting: %w", err)
-	}
-	admitted := 0
-	seen := map[string]bool{}
-	for _, run := range waiting {
-		id := run.Account + "/" + string(run.Kind) + "/" + run.Environment + "/" + run.ConfigurationID
-		if seen[id] {
-			continue
+	var (
+		admitted atomic.Int64
+		seen     sync.Map // the configurations looked at: their runs are in every shard
+	)
+	_, err := sweep(ctx, cfg, store.Shards(), func(ctx context.Context, shard, limit int) ([]Run, error) {
+		return store.LongWaiting(ctx, shard, now.Add(-cfg.PublishAfter), limit)
+	}, func(ctx context.Context, run Run) (bool, bool, error) {
+		if _, dup := seen.LoadOrStore(run.Account+"/"+string(run.Kind)+"/"+run.Environment+"/"+run.ConfigurationID, true); dup {
+			return false, false, nil
 		}
-		seen[id] = true
 		cfg, err := store.GetConfiguration(ctx, run.Account, configOf(run))
 		if errors.Is(err, ErrNotFound) {
-			continue
+			return false, false, nil
 		}
 		if err != nil {
-			return admitted, fmt.Errorf("store.GetConfiguration: %w", err)
+			return false, false, fmt.Errorf("store.GetConfiguration: %w", err)
 		}
 		n, err := s.AdmitWaiting(ctx, run.Account, configOf(run), cfg.Schedule.MaxActiveRuns, cfg.Definition)
-		admitted += n
-		if err != nil {
-			return admitted, err
-		}
-	}
-	return admitted, nil
+		admitted.Add(int64(n))
+		return false, n > 0, err
+	})
+	return int(admitted.Load()), err
 }
 
 func (s *Service) definition(ctx context.Context, store ReaperStore, run Run) (map[string]any, error) {

@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -48,8 +49,6 @@ type Store interface {
 	// change decides: the run and an event (returned, with its ID), or
 	// nothing.
 	UpdateRun(ctx context.Context, account, key string, change func(*Run) (Update, error)) (Run, *Event, error)
-	// MarkPublished records that the run's launch message was published.
-	MarkPublished(ctx context.Context, account, key, messageID string, at time.Time) error
 	// MarkEventPublished records that a run event was published.
 	MarkEventPublished(ctx context.Context, account, key, eventID string) error
 	// Waiting returns the runs of a configuration waiting for a slot,
@@ -89,7 +88,15 @@ type Service struct {
 	// publishTimeout bounds the publish that follows a launch, so that a
 	// Pub/Sub outage delays the answer by at most this much.
 	publishTimeout time.Duration
+	// redeliverAfter is how long a run's launch message may go unclaimed
+	// before the Reaper publishes it again.
+	redeliverAfter time.Duration
 }
+
+// DefaultRedeliverAfter is Deps.RedeliverAfter's default: long enough for
+// executors to claim what they are sent, short enough that a lost publish
+// costs a minute.
+const DefaultRedeliverAfter = time.Minute
 
 // Deps are a Service's dependencies.
 type Deps struct {
@@ -99,6 +106,10 @@ type Deps struct {
 	Callbacks CallbackPolicy
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RedeliverAfter is how long a launch message may go unclaimed before
+	// the Reaper publishes it again (doubling with each publish); 0 means
+	// DefaultRedeliverAfter.
+	RedeliverAfter time.Duration
 }
 
 // NewService returns a Service.
@@ -113,7 +124,8 @@ func NewService(deps Deps) (*Service, error) {
 	case deps.Callbacks == nil:
 		return nil, errors.New("runs: missing callback policy")
 	}
-	s := &Service{store: deps.Store, bus: deps.Bus, authz: deps.Authz, callbacks: deps.Callbacks, now: deps.Now, publishTimeout: 10 * time.Second}
+	s := &Service{store: deps.Store, bus: deps.Bus, authz: deps.Authz, callbacks: deps.Callbacks, now: deps.Now, publishTimeout: 10 * time.Second,
+		redeliverAfter: cmp.Or(deps.RedeliverAfter, DefaultRedeliverAfter)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -372,9 +384,10 @@ func LaunchMessageOf(run Run, definition map[string]any) LaunchMessage {
 	return msg
 }
 
-// Publish sends the launch message of a new run and records it on the run.
-// A failure is logged and leaves the run unpublished: the run exists, and
-// the Reaper publishes unpublished runs, so the launch is not lost.
+// Publish sends the launch message of a new run. It records nothing: the
+// executor's claim proves the delivery (Run.Deliveries). A failure is
+// logged, and the Reaper publishes the message again once the run has
+// gone unclaimed for its redelivery delay, so the launch is not lost.
 func (s *Service) Publish(ctx context.Context, run Run, definition map[string]any) {
 	_ = s.publish(ctx, run, definition)
 }
@@ -385,15 +398,10 @@ func (s *Service) publish(ctx context.Context, run Run, definition map[string]an
 	// still go through, within its own deadline.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.publishTimeout)
 	defer cancel()
-	log := logging.FromContext(ctx).With(slog.String("run_id", run.RunID))
-	id, err := s.bus.PublishLaunch(ctx, LaunchMessageOf(run, definition))
-	if err != nil {
-		log.ErrorContext(ctx, "launch message not published; the run stays unpublished until the Reaper publishes it", slog.Any("error", err))
+	if _, err := s.bus.PublishLaunch(ctx, LaunchMessageOf(run, definition)); err != nil {
+		logging.FromContext(ctx).ErrorContext(ctx, "launch message not published; the Reaper publishes it again if no executor claims the run",
+			slog.String("run_id", run.RunID), slog.Time("deliver_by", run.DeliverBy), slog.Any("error", err))
 		return err
-	}
-	err = retry(ctx, func() error { return s.store.MarkPublished(ctx, run.Account, run.Key, id, s.clock()) })
-	if err != nil {
-		log.ErrorContext(ctx, "launch message published but not recorded on the run: the Reaper may publish it again", slog.String("message_id", id), slog.Any("error", err))
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -25,6 +26,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc"
 
 	"github.com/runwaydata/runway"
 	"github.com/runwaydata/runway/shared/api"
@@ -32,6 +34,7 @@ import (
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/config"
 	"github.com/runwaydata/runway/shared/demo"
+	"github.com/runwaydata/runway/shared/emulators"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/testenv"
 )
@@ -86,12 +89,19 @@ type Option func(*options)
 
 type options struct {
 	firestoreVia, pubsubVia *testenv.Proxy
+	firestoreDial           []grpc.DialOption
 	config                  map[string]string // RUNWAY_* variables
 }
 
 // WithFirestoreVia makes the stack reach Firestore through p, which the
 // test can cut.
 func WithFirestoreVia(p *testenv.Proxy) Option { return func(o *options) { o.firestoreVia = p } }
+
+// WithFirestoreDialOptions makes the stack's Firestore client with opts,
+// say an interceptor that records the stack's writes.
+func WithFirestoreDialOptions(opts ...grpc.DialOption) Option {
+	return func(o *options) { o.firestoreDial = opts }
+}
 
 // WithPubSubVia makes the stack reach Pub/Sub through p, which the test
 // can cut.
@@ -147,8 +157,11 @@ func New(t testing.TB, opts ...Option) *Stack {
 		t.Fatal(err)
 	}
 	var clients runway.Clients
-	if o.firestoreVia != nil {
-		clients.Firestore = testenv.FirestoreVia(t, project, o.firestoreVia.Addr())
+	switch {
+	case o.firestoreVia != nil:
+		clients.Firestore = testenv.FirestoreVia(t, project, o.firestoreVia.Addr(), o.firestoreDial...)
+	case len(o.firestoreDial) > 0:
+		clients.Firestore = testenv.FirestoreVia(t, project, os.Getenv(emulators.FirestoreHostEnv), o.firestoreDial...)
 	}
 	if o.pubsubVia != nil {
 		clients.PubSub = testenv.PubSubVia(t, project, o.pubsubVia.Addr())

@@ -46,7 +46,7 @@ func (s *Store) ClaimDeliveryAttempt(ctx context.Context, account, key, id strin
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	attempt.Published = true // nothing to publish: only status changes go to the run events topic
-	_, err := s.runs(account).Doc(key).Collection("events").Doc(id).Create(ctx, s.encodeEvent(attempt))
+	_, err := s.runs(account).Doc(key).Collection("events").Doc(id).Create(ctx, s.encodeEvent(key, attempt))
 	return classify("store.ClaimDeliveryAttempt", err)
 }
 
@@ -56,6 +56,6 @@ func (s *Store) RecordDeliveryAttempt(ctx context.Context, account, key, id stri
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	attempt.Published = true
-	_, err := s.runs(account).Doc(key).Collection("events").Doc(id).Set(ctx, s.encodeEvent(attempt))
+	_, err := s.runs(account).Doc(key).Collection("events").Doc(id).Set(ctx, s.encodeEvent(key, attempt))
 	return classify("store.RecordDeliveryAttempt", err)
 }

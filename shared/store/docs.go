@@ -42,14 +42,17 @@ type runDoc struct {
 	// would turn big integers into floats.
 	Parameters  string `firestore:"parameters,omitempty"`
 	CallbackURL string `firestore:"callback_url,omitempty"`
-	// Published is false until the launch message is out; it is a field of
-	// its own because Firestore cannot query for an absent published_at.
-	// A queued run has none: it is not to be published until admitted,
-	// and the Reaper's query for unpublished runs does not find it.
-	Published        *bool      `firestore:"published,omitempty"`
-	PublishedAt      *time.Time `firestore:"published_at,omitempty"`
-	PubSubMessageID  string     `firestore:"pubsub_message_id,omitempty"`
-	PublishClaimedAt *time.Time `firestore:"publish_claimed_at,omitempty"`
+	// Shard is the run's shard (RunShards): the Reaper's queries each read
+	// one shard's range of their index.
+	Shard int `firestore:"shard"`
+	// DeliverBy exists only while the run's launch message awaits its
+	// claim (runs.Run.DeliveryDue), which keeps the Reaper's index of it
+	// small: the claim, which writes the run anyway, removes it.
+	DeliverBy  *time.Time `firestore:"deliver_by,omitempty"`
+	Deliveries int        `firestore:"deliveries,omitempty"`
+	// Runs from before claims confirmed deliveries recorded the publish.
+	PublishedAt     *time.Time `firestore:"published_at,omitempty"`
+	PubSubMessageID string     `firestore:"pubsub_message_id,omitempty"`
 	// Admission (runs.Run): queued is present, true, only while the run
 	// waits for a slot, which keeps the queue queries' indexes small.
 	Queued     bool       `firestore:"queued,omitempty"`
@@ -75,16 +78,6 @@ type runDoc struct {
 	RetryRunID       string     `firestore:"retry_run_id,omitempty"`
 	// ExpireAt is when Firestore's TTL policy deletes the run.
 	ExpireAt time.Time `firestore:"expire_at"`
-}
-
-// publishedFlag is the published field of r: absent while r waits for a
-// slot, false until its launch message is out.
-func publishedFlag(r runs.Run) *bool {
-	if r.Queued {
-		return nil
-	}
-	published := !r.PublishedAt.IsZero()
-	return &published
 }
 
 func optionalTime(t time.Time) *time.Time {
@@ -177,10 +170,11 @@ func encodeRun(r runs.Run) runDoc {
 		RequestHash:        r.RequestHash,
 		Parameters:         string(r.Parameters),
 		CallbackURL:        r.CallbackURL,
-		Published:          publishedFlag(r),
+		Shard:              RunShard(r.Key),
+		DeliverBy:          optionalTime(r.DeliveryDue()),
+		Deliveries:         r.Deliveries,
 		PublishedAt:        optionalTime(r.PublishedAt),
 		PubSubMessageID:    r.MessageID,
-		PublishClaimedAt:   optionalTime(r.PublishClaim),
 		Queued:             r.Queued,
 		QueuedAt:           optionalTime(r.QueuedAt),
 		Slot:               r.Slot,
@@ -234,9 +228,10 @@ func decodeRun(snap *firestore.DocumentSnapshot) (runs.Run, error) {
 		RequestHash:        d.RequestHash,
 		Parameters:         rawJSON(d.Parameters),
 		CallbackURL:        d.CallbackURL,
+		DeliverBy:          valueOf(d.DeliverBy),
+		Deliveries:         d.Deliveries,
 		PublishedAt:        valueOf(d.PublishedAt),
 		MessageID:          d.PubSubMessageID,
-		PublishClaim:       valueOf(d.PublishClaimedAt),
 		Queued:             d.Queued,
 		QueuedAt:           valueOf(d.QueuedAt),
 		Slot:               d.Slot,
@@ -401,14 +396,22 @@ type eventDoc struct {
 	To        string    `firestore:"to,omitempty"`
 	Detail    string    `firestore:"detail,omitempty"`
 	Published bool      `firestore:"published"`
+	// Shard is the run's shard, only while the event is unpublished: the
+	// Reaper's query for unpublished events reads one shard at a time.
+	Shard *int `firestore:"shard,omitempty"`
 	// ExpireAt is when Firestore's TTL policy deletes the event.
 	ExpireAt time.Time `firestore:"expire_at"`
 }
 
-// encodeEvent is e as stored, with the time Firestore deletes it at.
-func (s *Store) encodeEvent(e runs.Event) eventDoc {
+// encodeEvent is e, an event of the run with key runKey, as stored, with
+// the time Firestore deletes it at.
+func (s *Store) encodeEvent(runKey string, e runs.Event) eventDoc {
 	d := encodeEvent(e)
 	d.ExpireAt = e.At.Add(s.retention)
+	if !e.Published {
+		shard := RunShard(runKey)
+		d.Shard = &shard
+	}
 	return d
 }
 

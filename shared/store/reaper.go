@@ -12,35 +12,35 @@ import (
 )
 
 // The Reaper's queries run across every account (collection group
-// queries); each has a composite index of COLLECTION_GROUP scope in
-// terraform/firestore.tf.
+// queries), one shard at a time (RunShards); each has a composite index of
+// COLLECTION_GROUP scope in terraform/firestore.tf, the shard first.
 
-// UnpublishedRuns implements runs.ReaperStore.
-func (s *Store) UnpublishedRuns(ctx context.Context, before time.Time, limit int) ([]runs.Run, error) {
-	return s.runsOfGroup(ctx, "store.UnpublishedRuns", s.client.CollectionGroup("runs").
-		Where("published", "==", false).Where("start_execution_date", "<", before).
-		OrderBy("start_execution_date", firestore.Asc).Limit(limit))
+// UndeliveredRuns implements runs.ReaperStore.
+func (s *Store) UndeliveredRuns(ctx context.Context, shard int, now time.Time, limit int) ([]runs.Run, error) {
+	return s.runsOfGroup(ctx, "store.UndeliveredRuns", s.client.CollectionGroup("runs").
+		Where("shard", "==", shard).Where("deliver_by", "<=", now).
+		OrderBy("deliver_by", firestore.Asc).Limit(limit))
 }
 
 // OverdueRuns implements runs.ReaperStore.
-func (s *Store) OverdueRuns(ctx context.Context, now time.Time, limit int) ([]runs.Run, error) {
+func (s *Store) OverdueRuns(ctx context.Context, shard int, now time.Time, limit int) ([]runs.Run, error) {
 	return s.runsOfGroup(ctx, "store.OverdueRuns", s.client.CollectionGroup("runs").
-		Where("status", "==", string(runs.StatusRunning)).Where("deadline", "<", now).
+		Where("shard", "==", shard).Where("status", "==", string(runs.StatusRunning)).Where("deadline", "<", now).
 		OrderBy("deadline", firestore.Asc).Limit(limit))
 }
 
 // DueRetries implements runs.ReaperStore.
-func (s *Store) DueRetries(ctx context.Context, now time.Time, limit int) ([]runs.Run, error) {
+func (s *Store) DueRetries(ctx context.Context, shard int, now time.Time, limit int) ([]runs.Run, error) {
 	return s.runsOfGroup(ctx, "store.DueRetries", s.client.CollectionGroup("runs").
-		Where("status", "==", string(runs.StatusFailed)).Where("retry_at", "<=", now).
+		Where("shard", "==", shard).Where("status", "==", string(runs.StatusFailed)).Where("retry_at", "<=", now).
 		OrderBy("retry_at", firestore.Asc).Limit(limit))
 }
 
 // LongWaiting implements runs.ReaperStore: runs waiting for a slot since
 // before before, oldest first.
-func (s *Store) LongWaiting(ctx context.Context, before time.Time, limit int) ([]runs.Run, error) {
+func (s *Store) LongWaiting(ctx context.Context, shard int, before time.Time, limit int) ([]runs.Run, error) {
 	return s.runsOfGroup(ctx, "store.LongWaiting", s.client.CollectionGroup("runs").
-		Where("queued", "==", true).Where("queued_at", "<", before).
+		Where("shard", "==", shard).Where("queued", "==", true).Where("queued_at", "<", before).
 		OrderBy("queued_at", firestore.Asc).Limit(limit))
 }
 
@@ -62,12 +62,13 @@ func (s *Store) runsOfGroup(ctx context.Context, op string, q firestore.Query) (
 	return out, nil
 }
 
-// UnpublishedEvents implements runs.ReaperStore. Configurations' events
-// have no published field, so the query never returns them.
-func (s *Store) UnpublishedEvents(ctx context.Context, before time.Time, limit int) ([]runs.EventRef, error) {
+// UnpublishedEvents implements runs.ReaperStore. Only unpublished run
+// events have a shard: configurations' events, in the same collection
+// group, and published ones are not in the query's index.
+func (s *Store) UnpublishedEvents(ctx context.Context, shard int, before time.Time, limit int) ([]runs.EventRef, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	snaps, err := s.client.CollectionGroup("events").Where("published", "==", false).Where("at", "<", before).
+	snaps, err := s.client.CollectionGroup("events").Where("shard", "==", shard).Where("at", "<", before).
 		OrderBy("at", firestore.Asc).Limit(limit).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, classify("store.UnpublishedEvents", err)
@@ -84,30 +85,21 @@ func (s *Store) UnpublishedEvents(ctx context.Context, before time.Time, limit i
 	return out, nil
 }
 
-// ClaimPublication implements runs.ReaperStore.
-func (s *Store) ClaimPublication(ctx context.Context, account, key string, now time.Time, lease time.Duration) (bool, error) {
-	return s.claim(ctx, "store.ClaimPublication", s.runs(account).Doc(key), now, lease)
-}
-
 // ClaimEventPublication implements runs.ReaperStore.
 func (s *Store) ClaimEventPublication(ctx context.Context, account, key, eventID string, now time.Time, lease time.Duration) (bool, error) {
 	return s.claim(ctx, "store.ClaimEventPublication", s.runs(account).Doc(key).Collection("events").Doc(eventID), now, lease)
 }
 
-// ReleasePublication implements runs.ReaperStore.
-func (s *Store) ReleasePublication(ctx context.Context, account, key, eventID string) error {
+// ReleaseEventPublication implements runs.ReaperStore.
+func (s *Store) ReleaseEventPublication(ctx context.Context, account, key, eventID string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	doc := s.runs(account).Doc(key)
-	if eventID != "" {
-		doc = doc.Collection("events").Doc(eventID)
-	}
-	_, err := doc.Update(ctx, []firestore.Update{{Path: "publish_claimed_at", Value: firestore.Delete}})
-	return classify("store.ReleasePublication", err)
+	_, err := s.runs(account).Doc(key).Collection("events").Doc(eventID).Update(ctx, []firestore.Update{{Path: "publish_claimed_at", Value: firestore.Delete}})
+	return classify("store.ReleaseEventPublication", err)
 }
 
-// claim takes, in a transaction, the right to publish the document doc (a
-// run or a run event) for lease: it succeeds if doc is not published and
+// claim takes, in a transaction, the right to publish the run event doc
+// for lease: it succeeds if doc is not published and
 // nobody took it within the lease.
 func (s *Store) claim(ctx context.Context, op string, doc *firestore.DocumentRef, now time.Time, lease time.Duration) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)

@@ -113,7 +113,8 @@ func (s *Store) Admit(ctx context.Context, account string, ref runs.ConfigRef, s
 		{Path: "queued", Value: firestore.Delete},
 		{Path: "slot", Value: d.Slot},
 		{Path: "admitted_at", Value: nullableTime(run.AdmittedAt)},
-		{Path: "published", Value: false},
+		{Path: "deliver_by", Value: nullableTime(run.DeliveryDue())},
+		{Path: "deliveries", Value: run.Deliveries},
 		{Path: "deadline", Value: nullableTime(run.Deadline)},
 	}, firestore.LastUpdateTime(waiting[0].UpdateTime))
 	_, err = batch.Commit(ctx)

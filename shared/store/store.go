@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"time"
 
@@ -36,8 +37,25 @@ type Store struct {
 	client    *firestore.Client
 	timeout   time.Duration
 	retention time.Duration
-	marks     markGroup
 }
+
+// RunShards is how many shards runs, and their unpublished events, are
+// spread over for the Reaper's queries across every account. Each shard
+// is a range of its own in those indexes, so each takes 1/RunShards of
+// the writes that one range of increasing values (deadlines, due times)
+// would take: docs/scale.md has the arithmetic.
+const RunShards = 64
+
+// RunShard returns the shard of the run with key key: a hash of the key,
+// so that it never changes.
+func RunShard(key string) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % RunShards)
+}
+
+// Shards implements runs.ReaperStore.
+func (s *Store) Shards() int { return RunShards }
 
 // DefaultRetention is how long runs and their events are kept: their
 // expire_at, which Firestore's TTL policies (terraform/firestore.tf)
@@ -417,7 +435,7 @@ func (s *Store) UpdateRun(ctx context.Context, account, key string, change func(
 			return nil
 		}
 		ref := doc.Collection("events").NewDoc()
-		if err := tx.Create(ref, s.encodeEvent(*update.Event)); err != nil {
+		if err := tx.Create(ref, s.encodeEvent(key, *update.Event)); err != nil {
 			return err
 		}
 		update.Event.ID = ref.ID
@@ -473,7 +491,7 @@ func (s *Store) UpdateRuns(ctx context.Context, account string, keys []string, c
 				return err
 			}
 			ref := snap.Ref.Collection("events").NewDoc()
-			if err := tx.Create(ref, s.encodeEvent(*update.Event)); err != nil {
+			if err := tx.Create(ref, s.encodeEvent(snap.Ref.ID, *update.Event)); err != nil {
 				return err
 			}
 			update.Event.ID = ref.ID
@@ -491,7 +509,10 @@ func (s *Store) UpdateRuns(ctx context.Context, account string, keys []string, c
 func (s *Store) MarkEventPublished(ctx context.Context, account, key, eventID string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	_, err := s.runs(account).Doc(key).Collection("events").Doc(eventID).Update(ctx, []firestore.Update{{Path: "published", Value: true}})
+	_, err := s.runs(account).Doc(key).Collection("events").Doc(eventID).Update(ctx, []firestore.Update{
+		{Path: "published", Value: true},
+		{Path: "shard", Value: firestore.Delete},
+	})
 	return classify("store.MarkEventPublished", err)
 }
 

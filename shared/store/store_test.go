@@ -3,20 +3,15 @@ package store_test
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"cloud.google.com/go/firestore/apiv1/firestorepb"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"google.golang.org/grpc"
 
 	"github.com/runwaydata/runway/shared/auth"
-	"github.com/runwaydata/runway/shared/emulators"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/store"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -281,200 +276,75 @@ func TestUpdateRun(t *testing.T) {
 	}
 }
 
-func TestMarkPublished(t *testing.T) {
+// TestDeliveryAwaitsTheClaim: a run's launch message is due again
+// (UndeliveredRuns) in its shard only, from its deliver_by on, until a
+// claim or its end removes deliver_by; a run waiting for a slot is never
+// due. An unpublished event is found in its run's shard until it is
+// marked published.
+func TestDeliveryAwaitsTheClaim(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
 	run := newRun("c_DEV", "DEV", runs.StatusRunning, t0)
-	if err := s.CreateRun(ctx, run); err != nil {
-		t.Fatal(err)
+	run.EndDate, run.Slot, run.Deliveries, run.DeliverBy = time.Time{}, 1, 1, t0.Add(time.Minute)
+	queued := newRun("c_DEV", "DEV", runs.StatusRunning, t0)
+	queued.EndDate, queued.Queued, queued.QueuedAt, queued.DeliverBy = time.Time{}, true, t0, t0.Add(time.Minute)
+	for _, r := range []runs.Run{run, queued} {
+		if err := s.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
 	}
-	at := t0.Add(time.Second)
-	if err := s.MarkPublished(ctx, "000099", run.Key, "msg-7", at); err != nil {
-		t.Fatal(err)
+	shard := store.RunShard(run.Key)
+	due := func(shard int, now time.Time) []string {
+		t.Helper()
+		found, err := s.UndeliveredRuns(ctx, shard, now, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, r := range found {
+			keys = append(keys, r.Key)
+		}
+		return keys
 	}
-	got, _ := s.GetRun(ctx, "000099", run.Key)
-	if !got.PublishedAt.Equal(at) || got.MessageID != "msg-7" {
-		t.Errorf("published run = %+v", got)
+	if got := due(shard, t0.Add(time.Minute-time.Microsecond)); len(got) != 0 {
+		t.Errorf("due before its deliver_by: %v", got)
 	}
-}
+	if got := due(shard, t0.Add(time.Minute)); !slices.Equal(got, []string{run.Key}) {
+		t.Errorf("due at its deliver_by: %v, want the admitted run only", got)
+	}
+	if got := due((shard+1)%store.RunShards, t0.Add(time.Hour)); len(got) != 0 {
+		t.Errorf("due in another shard: %v", got)
+	}
 
-// commitRecorder is a gRPC interceptor that records the Commits a client
-// makes: how many writes each carried, whether it failed, and how many
-// batched Commits (more than one write) were in flight at once. Until
-// released, it holds every Commit.
-type commitRecorder struct {
-	mu                 sync.Mutex
-	sizes              []int
-	failedBatches      int
-	inFlight, maxBatch int
-	held               int // writes of the Commits held now
-	release            chan struct{}
-}
-
-// newRecordedStore returns a store whose Commits rec records; they go
-// through until rec.hold.
-func newRecordedStore(t *testing.T) (*store.Store, *commitRecorder) {
-	t.Helper()
-	rec := &commitRecorder{release: make(chan struct{})}
-	close(rec.release)
-	client := testenv.FirestoreVia(t, testenv.Project(t), os.Getenv(emulators.FirestoreHostEnv), grpc.WithChainUnaryInterceptor(rec.intercept))
-	s, err := store.New(client, testenv.StoreTimeout)
+	// A status change the run's executor has not claimed yet: unpublished,
+	// in the run's shard, until marked.
+	_, event, err := s.UpdateRun(ctx, "000099", run.Key, func(r *runs.Run) (runs.Update, error) {
+		r.ClaimedBy = "executor-1"
+		return runs.Update{Save: true, Event: &runs.Event{At: t0, By: "x", Type: runs.EventStatus, To: runs.StatusRunning}}, nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, rec
-}
-
-// hold forgets the Commits recorded so far and holds the next ones until
-// the returned release is called.
-func (c *commitRecorder) hold() (release func()) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sizes, c.release = nil, make(chan struct{})
-	return sync.OnceFunc(func() { close(c.release) })
-}
-
-func (c *commitRecorder) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	commit, ok := req.(*firestorepb.CommitRequest)
-	if !ok {
-		return invoker(ctx, method, req, reply, cc, opts...)
+	if got := due(shard, t0.Add(time.Hour)); len(got) != 0 {
+		t.Errorf("due after its claim: %v", got)
 	}
-	writes := len(commit.GetWrites())
-	c.mu.Lock()
-	c.held += writes
-	release := c.release
-	c.mu.Unlock()
-	<-release
-	c.mu.Lock()
-	c.held -= writes
-	if writes > 1 {
-		c.inFlight++
-		c.maxBatch = max(c.maxBatch, c.inFlight)
-	}
-	c.mu.Unlock()
-	err := invoker(ctx, method, req, reply, cc, opts...)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sizes = append(c.sizes, writes)
-	if writes > 1 {
-		c.inFlight--
+	unpublished := func(shard int) int {
+		t.Helper()
+		found, err := s.UnpublishedEvents(ctx, shard, t0.Add(time.Hour), 10)
 		if err != nil {
-			c.failedBatches++
-		}
-	}
-	return err
-}
-
-// TestMarkPublishedTogether marks many runs at once while Firestore holds
-// the first Commits: the marks that queue meanwhile are committed together,
-// at most 20 per Commit and 2 Commits at a time; every mark lands on its
-// own run; a missing run fails its own mark only, although it shared a
-// Commit with others.
-func TestMarkPublishedTogether(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, rec := newRecordedStore(t)
-
-	// One run in 50 does not exist.
-	const n = 200
-	keys := make([]string, n)
-	missing := map[string]bool{}
-	for i := range keys {
-		run := newRun("c_DEV", "DEV", runs.StatusRunning, t0)
-		if i%50 == 25 {
-			missing[run.Key] = true
-		} else if err := s.CreateRun(ctx, run); err != nil {
 			t.Fatal(err)
 		}
-		keys[i] = run.Key
+		return len(found)
 	}
-	release := rec.hold()
-
-	at := t0.Add(time.Second)
-	errs := make([]error, len(keys))
-	var wg sync.WaitGroup
-	for i, key := range keys {
-		wg.Go(func() { errs[i] = s.MarkPublished(ctx, "000099", key, "msg-"+key, at) })
+	if unpublished(shard) != 1 || unpublished((shard+1)%store.RunShards) != 0 {
+		t.Errorf("unpublished events: %d in the run's shard, %d in the next; want 1 and 0", unpublished(shard), unpublished((shard+1)%store.RunShards))
 	}
-	// Released once every mark is queued, or in a Commit held.
-	queued := func() bool {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		return rec.held+s.WaitingMarks() == n
-	}
-	for deadline := time.Now().Add(30 * time.Second); !queued(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the %d marks were not all queued or held within 30s", n)
-		}
-	}
-	release()
-	wg.Wait()
-
-	for i, key := range keys {
-		if missing[key] {
-			if !errors.Is(errs[i], runs.ErrNotFound) {
-				t.Errorf("mark of a missing run = %v, want ErrNotFound", errs[i])
-			}
-			continue
-		}
-		if errs[i] != nil {
-			t.Errorf("mark %d: %v", i, errs[i])
-			continue
-		}
-		got, err := s.GetRun(ctx, "000099", key)
-		if err != nil || got.MessageID != "msg-"+key || !got.PublishedAt.Equal(at) {
-			t.Errorf("run %s after its mark = %+v, %v", key, got, err)
-		}
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	batched := 0
-	for _, size := range rec.sizes {
-		if size > 20 {
-			t.Errorf("a Commit of %d marks, want at most 20", size)
-		}
-		if size > 1 {
-			batched++
-		}
-	}
-	if batched == 0 {
-		t.Errorf("no Commit held more than one mark (sizes %v)", rec.sizes)
-	}
-	if rec.maxBatch > 2 {
-		t.Errorf("%d batched Commits at once, want at most 2", rec.maxBatch)
-	}
-	if rec.failedBatches == 0 {
-		t.Errorf("no batched Commit held a missing run's mark (sizes %v): the isolation of a failing mark was not exercised", rec.sizes)
-	}
-	t.Logf("%d marks: %d Commits, %d of them batched, %d batched Commits failed and were redone mark by mark", n, len(rec.sizes), batched, rec.failedBatches)
-}
-
-// TestMarkPublishedWithinItsDeadline: a launch waits for its mark no longer
-// than its own deadline, even while Firestore holds the Commit, and says
-// the store was unavailable.
-func TestMarkPublishedWithinItsDeadline(t *testing.T) {
-	t.Parallel()
-	s, rec := newRecordedStore(t)
-	run := newRun("c_DEV", "DEV", runs.StatusRunning, t0)
-	if err := s.CreateRun(context.Background(), run); err != nil {
+	if err := s.MarkEventPublished(ctx, "000099", run.Key, event.ID); err != nil {
 		t.Fatal(err)
 	}
-	defer rec.hold()()
-
-	// The Commit is held until the test ends: a mark that returns at all
-	// returns on its own deadline.
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	marked := make(chan error, 1)
-	go func() { marked <- s.MarkPublished(ctx, "000099", run.Key, "msg-1", t0) }()
-	select {
-	case err := <-marked:
-		if !errors.Is(err, runs.ErrUnavailable) {
-			t.Errorf("mark past its deadline = %v, want ErrUnavailable", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the mark waited for the held Commit, 30s past its 100ms deadline")
+	if n := unpublished(shard); n != 0 {
+		t.Errorf("%d unpublished events after the mark", n)
 	}
 }
 

@@ -36,10 +36,6 @@ type floor struct {
 	msg      []byte // a launch message as Runway publishes it
 	attrs    map[string]string
 	account  string
-	// marks is a Store of its own on the same client, for its
-	// MarkPublished: the grouped outbox writes of shared/store/marks.go,
-	// apart from the marks of the Runway under test.
-	marks *store.Store
 }
 
 // newFloor builds the floor from a run Runway launched (runID), so that the
@@ -92,9 +88,6 @@ func newFloor(ctx context.Context, s *stack, t launchTarget, runID string) (*flo
 	f.pub.PublishSettings.CountThreshold = 1
 	f.pub.PublishSettings.Timeout = s.cfg.PublishTimeout
 	f.account = t.account
-	if f.marks, err = store.New(fs, s.cfg.StoreTimeout); err != nil {
-		return nil, err
-	}
 	return f, nil
 }
 
@@ -127,17 +120,13 @@ func (f *floor) launch(ctx context.Context, mode outboxMode) (string, error) {
 	}
 	at := time.Now().UTC().Truncate(time.Microsecond)
 	switch mode {
-	case outboxWrite:
+	case outboxWrite, groupedOutbox:
 		updates := []firestore.Update{
 			{Path: "published", Value: true},
 			{Path: "published_at", Value: at},
 			{Path: "pubsub_message_id", Value: id},
 		}
 		if _, err := ref.Update(ctx, updates); err != nil {
-			return "", err
-		}
-	case groupedOutbox:
-		if err := f.marks.MarkPublished(ctx, f.account, key, id, at); err != nil {
 			return "", err
 		}
 	}
