@@ -57,8 +57,8 @@ func TestDesignLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writes := recordRunLife(t)
-	got := designLimits(t, idx, writes)
+	writes, reads := recordRunLife(t)
+	got := designLimits(t, idx, writes, reads)
 	if *updateLimits {
 		if err := os.WriteFile(designLimitsFile, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -140,11 +140,61 @@ type recordedWrite struct {
 }
 
 // writeRecorder is a gRPC interceptor that records the writes of every
-// Commit that succeeds (a transaction's attempts that fail write nothing).
+// Commit that succeeds (a transaction's attempts that fail write nothing),
+// and counts the document reads Firestore bills in each step: a document
+// got, found or not, a document a query returns, and one for a query that
+// returns none.
 type writeRecorder struct {
 	mu     sync.Mutex
 	step   string
 	writes []recordedWrite
+	reads  map[string]int
+}
+
+func (r *writeRecorder) interceptStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	s, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return s, err
+	}
+	r.mu.Lock()
+	step := r.step
+	r.mu.Unlock()
+	return &countingStream{ClientStream: s, rec: r, step: step}, nil
+}
+
+// countingStream counts the documents of BatchGetDocuments and RunQuery
+// answers.
+type countingStream struct {
+	grpc.ClientStream
+	rec      *writeRecorder
+	step     string
+	query    bool
+	returned int
+}
+
+func (s *countingStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	read := 0
+	switch resp := m.(type) {
+	case *firestorepb.BatchGetDocumentsResponse:
+		if err == nil && (resp.GetFound() != nil || resp.GetMissing() != "") {
+			read = 1
+		}
+	case *firestorepb.RunQueryResponse:
+		s.query = true
+		if err == nil && resp.GetDocument() != nil {
+			read, s.returned = 1, s.returned+1
+		}
+		if err != nil && s.returned == 0 {
+			read, s.returned = 1, 1 // a query that returned nothing
+		}
+	}
+	if read > 0 && s.step != "" {
+		s.rec.mu.Lock()
+		s.rec.reads[s.step] += read
+		s.rec.mu.Unlock()
+	}
+	return err
 }
 
 func (r *writeRecorder) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -171,9 +221,10 @@ var lifeSteps = []string{"launch", "claim", "heartbeat", "finish"}
 // recordRunLife runs one run of a configuration with a timeout (so that it
 // has a deadline) and max_active_runs 1 through the stack, and returns
 // every write the stack made, the setup's included.
-func recordRunLife(t *testing.T) []recordedWrite {
-	rec := &writeRecorder{}
-	s := stacktest.New(t, stacktest.WithFirestoreDialOptions(grpc.WithChainUnaryInterceptor(rec.intercept)))
+func recordRunLife(t *testing.T) ([]recordedWrite, map[string]int) {
+	rec := &writeRecorder{reads: map[string]int{}}
+	s := stacktest.New(t, stacktest.WithFirestoreDialOptions(grpc.WithChainUnaryInterceptor(rec.intercept),
+		grpc.WithChainStreamInterceptor(rec.interceptStream)))
 	s.Seed(t)
 	def, _ := json.Marshal(map[string]any{"action": "deploy_configuration", "configuration": map[string]any{
 		"configuration_type": "table-to-table", "configuration_id": "000099_limits", "account": "000099", "environment": "DEV",
@@ -202,7 +253,7 @@ func recordRunLife(t *testing.T) []recordedWrite {
 	rec.begin("")
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	return slices.Clone(rec.writes)
+	return slices.Clone(rec.writes), maps.Clone(rec.reads)
 }
 
 // indexEntry is one entry of an index: its identity (index and values),
@@ -323,7 +374,7 @@ func levelOf(collection string, group bool, equalities []string) string {
 }
 
 // designLimits replays writes and writes the table of ../bench/design-limits.md.
-func designLimits(t *testing.T, idx firestoreIndexes, writes []recordedWrite) string {
+func designLimits(t *testing.T, idx firestoreIndexes, writes []recordedWrite, reads map[string]int) string {
 	docs := map[string]map[string]*firestorepb.Value{}
 	type stepCount struct{ docs, entries int }
 	perStep := map[string]*stepCount{}
@@ -428,17 +479,17 @@ func designLimits(t *testing.T, idx firestoreIndexes, writes []recordedWrite) st
 		"and the composite indexes). An entry that holds a timestamp goes into a range of increasing values, which Firestore "+
 		"sustains at about %d writes/s; a range is one index, one parent document for a collection's index, and the values "+
 		"before the timestamp (the shard, the configuration's key, the status...).\n\n", hotRange)
-	fmt.Fprintf(&out, "| step of a run | document writes | index entries written |\n|---|---:|---:|\n")
-	totalDocs, totalEntries := 0, 0
+	fmt.Fprintf(&out, "| step of a run | document reads | document writes | index entries written |\n|---|---:|---:|---:|\n")
+	totalReads, totalDocs, totalEntries := 0, 0, 0
 	for _, step := range lifeSteps {
 		c := perStep[step]
 		if c == nil {
 			c = &stepCount{}
 		}
-		totalDocs, totalEntries = totalDocs+c.docs, totalEntries+c.entries
-		fmt.Fprintf(&out, "| %s | %d | %d |\n", step, c.docs, c.entries)
+		totalReads, totalDocs, totalEntries = totalReads+reads[step], totalDocs+c.docs, totalEntries+c.entries
+		fmt.Fprintf(&out, "| %s | %d | %d | %d |\n", step, reads[step], c.docs, c.entries)
 	}
-	fmt.Fprintf(&out, "| **a run** | **%d** | **%d** |\n\n", totalDocs, totalEntries)
+	fmt.Fprintf(&out, "| **a run** | **%d** | **%d** | **%d** |\n\n", totalReads, totalDocs, totalEntries)
 
 	fmt.Fprintf(&out, "| whose writes a range takes | its busiest range of increasing values | writes per run into it | launches/s at %d writes/s |\n|---|---|---:|---:|\n", hotRange)
 	for _, level := range []string{levelConfiguration, levelAccount, levelShard, levelGroup, levelRun} {
