@@ -81,6 +81,7 @@ func check(dir, goMod string, usedIndexes []string) []string {
 				add("DagStatus: service_config.timeout_seconds must be at least %d, for check_run_status's wait_seconds", api.MaxWaitSeconds+20)
 			}
 		}
+		problems = append(problems, checkScaling(m, r.Function, functions[name])...)
 		ingress := literal(attr(functions[name], "service_config.ingress_settings"))
 		want := "ALLOW_INTERNAL_ONLY"
 		if r.Path != "" {
@@ -570,4 +571,67 @@ func exprOf(a *hclsyntax.Attribute) hclsyntax.Expression {
 		return nil
 	}
 	return a.Expr
+}
+
+// Sizing of the functions for 5,000 launches/s (docs/scale.md): an
+// instance is planned at plannedPerInstance requests/s, and each maximum
+// is headroom times what the load needs.
+const (
+	targetLaunches     = 5000
+	plannedPerInstance = 500
+	headroom           = 2
+)
+
+// requestsPerLaunch is what one launch brings each function of the hot
+// path: DagLaunch the launch; DagStatus the executor's claim, a heartbeat
+// and its end; WorkflowTrigger and AlertDispatcher the pushed SUCCESS or
+// final status.
+var requestsPerLaunch = map[string]int{"DagLaunch": 1, "DagStatus": 3, "WorkflowTrigger": 1, "AlertDispatcher": 1}
+
+// checkScaling checks that function's instances and concurrency come from
+// local.function_scaling, capped by var.max_instance_count, that one pass
+// at a time runs for the Reaper and the Scheduler, and that the functions
+// of the hot path have the instances the load needs.
+func checkScaling(m *module, function string, b *hclsyntax.Block) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	refs := func(path string) []string {
+		a := attr(b, path)
+		if a == nil {
+			return nil
+		}
+		var out []string
+		for _, t := range a.Expr.Variables() {
+			out = append(out, render(t))
+		}
+		return out
+	}
+	scaling := "local.function_scaling." + function
+	if got := refs("service_config.max_instance_count"); !slices.Contains(got, scaling+".max_instances") || !slices.Contains(got, "var.max_instance_count") {
+		add("%s: service_config.max_instance_count must be min(var.max_instance_count, %s.max_instances), not from %v", function, scaling, got)
+	}
+	if got := refs("service_config.max_instance_request_concurrency"); !slices.Equal(got, []string{scaling + ".concurrency"}) {
+		add("%s: service_config.max_instance_request_concurrency must be %s.concurrency, not from %v", function, scaling, got)
+	}
+	v := m.values["function_scaling"]
+	if v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute(function) {
+		add("local.function_scaling has no entry for %s", function)
+		return problems
+	}
+	number := func(name string) int64 {
+		n, _ := v.GetAttr(function).GetAttr(name).AsBigFloat().Int64()
+		return n
+	}
+	maxInstances, concurrency := number("max_instances"), number("concurrency")
+	switch function {
+	case "Reaper", "Scheduler":
+		if maxInstances != 1 || concurrency != 1 {
+			add("%s: %d instances × %d requests, want one pass at a time (1 × 1)", function, maxInstances, concurrency)
+		}
+	default:
+		if need := int64(headroom * targetLaunches * requestsPerLaunch[function] / plannedPerInstance); maxInstances < need {
+			add("%s: at most %d instances, want %d for %d launches/s (docs/scale.md)", function, maxInstances, need, targetLaunches)
+		}
+	}
+	return problems
 }

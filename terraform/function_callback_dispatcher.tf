@@ -58,8 +58,8 @@ resource "google_cloudfunctions2_function" "callback_dispatcher" {
     available_cpu                    = var.function_cpu
     timeout_seconds                  = 60
     min_instance_count               = 0
-    max_instance_count               = var.max_instance_count
-    max_instance_request_concurrency = var.max_instance_request_concurrency
+    max_instance_count               = min(var.max_instance_count, local.function_scaling.CallbackDispatcher.max_instances)
+    max_instance_request_concurrency = local.function_scaling.CallbackDispatcher.concurrency
     environment_variables            = local.function_env
     ingress_settings                 = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision   = true

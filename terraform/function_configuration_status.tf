@@ -46,8 +46,8 @@ resource "google_cloudfunctions2_function" "configuration_status" {
     available_cpu                    = var.function_cpu
     timeout_seconds                  = 60
     min_instance_count               = var.min_instance_count
-    max_instance_count               = var.max_instance_count
-    max_instance_request_concurrency = var.max_instance_request_concurrency
+    max_instance_count               = min(var.max_instance_count, local.function_scaling.ConfigurationStatus.max_instances)
+    max_instance_request_concurrency = local.function_scaling.ConfigurationStatus.concurrency
     environment_variables            = local.function_env
     ingress_settings                 = "ALLOW_INTERNAL_AND_GCLB"
     all_traffic_on_latest_revision   = true

@@ -63,8 +63,8 @@ resource "google_cloudfunctions2_function" "dag_status" {
     available_cpu                    = var.function_cpu
     timeout_seconds                  = 90 # check_run_status may wait 60 s (api.MaxWaitSeconds), plus its reads
     min_instance_count               = var.min_instance_count
-    max_instance_count               = var.max_instance_count
-    max_instance_request_concurrency = var.max_instance_request_concurrency
+    max_instance_count               = min(var.max_instance_count, local.function_scaling.DagStatus.max_instances)
+    max_instance_request_concurrency = local.function_scaling.DagStatus.concurrency
     environment_variables            = local.function_env
     ingress_settings                 = "ALLOW_INTERNAL_AND_GCLB"
     all_traffic_on_latest_revision   = true

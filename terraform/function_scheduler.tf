@@ -61,8 +61,8 @@ resource "google_cloudfunctions2_function" "scheduler" {
     timeout_seconds    = 50
     min_instance_count = 0
     # One pass at a time; it reads the shards in parallel itself.
-    max_instance_count               = 1
-    max_instance_request_concurrency = 1
+    max_instance_count               = min(var.max_instance_count, local.function_scaling.Scheduler.max_instances)
+    max_instance_request_concurrency = local.function_scaling.Scheduler.concurrency
     environment_variables            = local.function_env
     ingress_settings                 = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision   = true

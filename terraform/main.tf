@@ -31,6 +31,33 @@ locals {
   # The API's URL: the audience ID tokens must be issued for.
   api_url = "https://${var.domain}"
 
+  # Instances and concurrent requests per function, sized for 5,000
+  # launches/s (docs/scale.md has the arithmetic): an instance (1 vCPU) is
+  # planned at 500 requests/s, a quarter of the rate its CPU allows (512 us
+  # of process CPU a launch, bench/RESULTS.md section 5), which leaves room
+  # for TLS to Firestore, garbage collection and bursts; each maximum is
+  # twice what 5,000 launches/s needs. A launch is one DagLaunch request and
+  # three DagStatus reports (claim, heartbeat, end), and one pushed event to
+  # WorkflowTrigger and to AlertDispatcher (SUCCESS and final statuses).
+  # var.max_instance_count caps them all (a project's quota). The Reaper
+  # and the Scheduler make one pass at a time.
+  function_scaling = {
+    DagLaunch           = { max_instances = 20, concurrency = var.max_instance_request_concurrency }
+    DagStatus           = { max_instances = 60, concurrency = var.max_instance_request_concurrency }
+    WorkflowTrigger     = { max_instances = 20, concurrency = var.max_instance_request_concurrency }
+    AlertDispatcher     = { max_instances = 20, concurrency = var.max_instance_request_concurrency }
+    CallbackDispatcher  = { max_instances = 20, concurrency = var.max_instance_request_concurrency }
+    Access              = { max_instances = 10, concurrency = var.max_instance_request_concurrency }
+    Board               = { max_instances = 10, concurrency = var.max_instance_request_concurrency }
+    Configuration       = { max_instances = 10, concurrency = var.max_instance_request_concurrency }
+    ConfigurationStatus = { max_instances = 10, concurrency = var.max_instance_request_concurrency }
+    Executions          = { max_instances = 10, concurrency = var.max_instance_request_concurrency }
+    WorkflowStatus      = { max_instances = 10, concurrency = var.max_instance_request_concurrency }
+    ReferenceExecutor   = { max_instances = 10, concurrency = var.max_instance_request_concurrency }
+    Reaper              = { max_instances = 1, concurrency = 1 }
+    Scheduler           = { max_instances = 1, concurrency = 1 }
+  }
+
   # The service accounts that call the Pub/Sub-fed and scheduled functions:
   # the push subscriptions' and the scheduler's.
   system_callers = concat(

@@ -127,8 +127,8 @@ variable "min_instance_count" {
 
 variable "max_instance_count" {
   type        = number
-  description = "Maximum instances of each function (the Reaper is always capped at 1)."
-  default     = 10
+  description = "Cap on every function's maximum instances, such as a project's quota; each function's own figure is in local.function_scaling (main.tf, docs/scale.md)."
+  default     = 100
 }
 
 variable "max_instance_request_concurrency" {
