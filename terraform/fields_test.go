@@ -149,7 +149,7 @@ func TestFieldChecksCatchMutations(t *testing.T) {
 	for _, m := range []struct{ name, from, to, want string }{
 		{"an exemption lost", `"metrics", "parameters",`, `"parameters",`, "runs.metrics is indexed but used by no query"},
 		{"a queried field exempted", `"archived", "catchup",`, `"archived", "kind", "catchup",`, "configurations.kind is queried but exempted"},
-		{"a TTL policy lost", `ttl_collections = ["runs", "events"]`, `ttl_collections = ["runs"]`, "events stores expire_at"},
+		{"a TTL policy lost", `ttl_collections = ["runs", "events", "met"]`, `ttl_collections = ["runs", "met"]`, "events stores expire_at"},
 		{"an exemption of nothing", `"slot", "started_by",`, `"slot", "sleep", "started_by",`, "exempts runs.sleep, which the store does not write"},
 	} {
 		t.Run(m.name, func(t *testing.T) {

@@ -121,6 +121,9 @@ locals {
     incidents = [
       "event_id", "run_id",
     ]
+    met = [
+      "cycle", "job", "run_id",
+    ]
     members = [
       "email", "updated_at", "updated_by",
     ]
@@ -154,8 +157,9 @@ locals {
 
   # Deleted by Firestore when their expire_at passes: a run
   # RUNWAY_RETENTION_DAYS after its launch, an event as long after it was
-  # made (shared/store).
-  ttl_collections = ["runs", "events"]
+  # made, a workflow's met job as long after the success that met it
+  # (shared/store).
+  ttl_collections = ["runs", "events", "met"]
 }
 
 resource "google_firestore_field" "unindexed" {

@@ -26,6 +26,7 @@ func StoredFields() map[string][]string {
 	add("members", memberDoc{})
 	add("slots", slotDoc{})
 	add("workflow_state", workflowStateDoc{})
+	add("met", metDoc{})
 	add("settings", callbackSettingsDoc{})
 	add("incidents", incidentDoc{})
 	return out

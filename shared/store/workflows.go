@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -32,6 +34,62 @@ type firingDoc struct {
 	TargetRunID   string    `firestore:"target_run_id,omitempty"`
 	TriggerRunIDs []string  `firestore:"trigger_run_ids"`
 	Skipped       string    `firestore:"skipped,omitempty"`
+}
+
+// metDoc is accounts/{account}/workflow_state/{config key}/met/{cycle}~{job}:
+// an authorized job met in a cycle, created once by its first success.
+type metDoc struct {
+	Cycle int       `firestore:"cycle"`
+	Job   string    `firestore:"job"`
+	RunID string    `firestore:"run_id"`
+	At    time.Time `firestore:"at"`
+	// ExpireAt is when Firestore's TTL policy deletes it: a cycle's jobs
+	// matter until it fires, long before.
+	ExpireAt time.Time `firestore:"expire_at"`
+}
+
+func (s *Store) metRef(account string, workflow runs.ConfigRef, cycle int, job string) *firestore.DocumentRef {
+	// A job id may hold a slash, which a document id may not.
+	return s.workflowStateRef(account, workflow).Collection("met").Doc(fmt.Sprintf("%d~%s", cycle, url.PathEscape(job)))
+}
+
+// MarkMet implements workflows.Store: the job's document is created if it
+// does not exist; if it does, the job was met first by another success,
+// which stays the one recorded.
+func (s *Store) MarkMet(ctx context.Context, account string, workflow runs.ConfigRef, cycle int, job string, c workflows.Criterion) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err := s.metRef(account, workflow, cycle, job).Create(ctx, metDoc{Cycle: cycle, Job: job, RunID: c.RunID, At: c.At, ExpireAt: c.At.Add(s.retention)})
+	if status.Code(err) == codes.AlreadyExists {
+		return nil
+	}
+	return classify("store.MarkMet", err)
+}
+
+// MetJobs implements workflows.Store, in one read of the jobs' documents.
+func (s *Store) MetJobs(ctx context.Context, account string, workflow runs.ConfigRef, cycle int, jobs []string) (map[string]workflows.Criterion, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	refs := make([]*firestore.DocumentRef, len(jobs))
+	for i, job := range jobs {
+		refs[i] = s.metRef(account, workflow, cycle, job)
+	}
+	snaps, err := s.client.GetAll(ctx, refs)
+	if err != nil {
+		return nil, classify("store.MetJobs", err)
+	}
+	met := map[string]workflows.Criterion{}
+	for _, snap := range snaps {
+		if !snap.Exists() {
+			continue
+		}
+		var d metDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, classify("store.MetJobs", err)
+		}
+		met[d.Job] = workflows.Criterion{RunID: d.RunID, At: d.At.UTC()}
+	}
+	return met, nil
 }
 
 func (s *Store) workflowStateRef(account string, workflow runs.ConfigRef) *firestore.DocumentRef {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"time"
 
@@ -34,6 +35,13 @@ type Store interface {
 	// it is not nil. It returns ErrStale if the stored state is no longer
 	// prev.
 	SaveWorkflowState(ctx context.Context, account string, workflow runs.ConfigRef, prev *State, next State, launch *runs.Run) error
+	// MarkMet records that job is met in cycle of the workflow, by c,
+	// unless it is already: a document of its own per job and cycle,
+	// created once, so that the successes of a busy job never contend on
+	// the workflow's state.
+	MarkMet(ctx context.Context, account string, workflow runs.ConfigRef, cycle int, job string, c Criterion) error
+	// MetJobs returns which of jobs are met in cycle of the workflow.
+	MetJobs(ctx context.Context, account string, workflow runs.ConfigRef, cycle int, jobs []string) (map[string]Criterion, error)
 }
 
 // Launcher starts a run the store created: it is admitted to a slot of
@@ -95,32 +103,47 @@ func (s *Service) HandleRunEvent(ctx context.Context, ev runs.RunEvent) error {
 }
 
 // count marks ev's job met in wf's current cycle and, when that completes
-// the cycle, launches the target: the new state and the target's run are
-// written together, conditionally on the state being unchanged since it was
-// read, so that of two events completing a cycle at once exactly one
-// launches. Its run key is derived from the workflow and the cycle, so no
-// retry can launch a cycle twice either.
+// the cycle, launches the target. Marking a job met creates a document of
+// its own (MarkMet), so a job's burst of successes writes once per cycle
+// and never waits on the others; the workflow's state is written once per
+// cycle, when it fires: the new state and the target's run together,
+// conditionally on the state being unchanged since it was read, so that
+// of two events completing a cycle at once exactly one launches. The
+// run's key is derived from the workflow and the cycle, so no retry can
+// launch a cycle twice either.
 func (s *Service) count(ctx context.Context, wf runs.Configuration, ev runs.RunEvent) error {
 	log := logging.FromContext(ctx).With(slog.String("workflow", wf.ConfigurationID), slog.String("run_id", ev.RunID))
 	schedule, _ := configs.Schedule(wf.Workflow)
+	authorized := wf.Workflow.AuthorizedJobIDs
 	for attempt := range maxAttempts {
 		prev, exists, err := s.state(ctx, wf)
 		if err != nil {
 			return err
 		}
 		next := prev.current(s.clock(), schedule)
-		if !next.count(ev.JobID, ev.RunID, ev.At.UTC().Truncate(time.Microsecond)) {
-			return nil // an earlier cycle's success, or a job already met
+		at := ev.At.UTC().Truncate(time.Microsecond)
+		if !at.After(next.CycleStartedAt) {
+			return nil // an earlier cycle's success
 		}
-		var (
-			launch *runs.Run
-			target runs.Configuration
-			fired  = next.complete(wf.Workflow.AuthorizedJobIDs)
-		)
-		if fired {
-			if launch, target, err = s.fireCycle(ctx, wf, &next); err != nil {
-				return err
+		if next.count(ev.JobID, ev.RunID, at) {
+			if err := s.store.MarkMet(ctx, wf.Account, wf.Ref(), next.Cycle, ev.JobID, next.Met[ev.JobID]); err != nil {
+				return fmt.Errorf("store.MarkMet: %w", err)
 			}
+		}
+		// Whoever marked the job met first, this event checks whether the
+		// cycle is complete: of events completing it at once, at least one
+		// sees every job met.
+		met, err := s.store.MetJobs(ctx, wf.Account, wf.Ref(), next.Cycle, authorized)
+		if err != nil {
+			return fmt.Errorf("store.MetJobs: %w", err)
+		}
+		maps.Copy(next.Met, met)
+		if !next.complete(authorized) {
+			return nil
+		}
+		launch, target, err := s.fireCycle(ctx, wf, &next)
+		if err != nil {
+			return err
 		}
 		var prevPtr *State
 		if exists {
@@ -128,19 +151,19 @@ func (s *Service) count(ctx context.Context, wf runs.Configuration, ev runs.RunE
 		}
 		err = s.store.SaveWorkflowState(ctx, wf.Account, wf.Ref(), prevPtr, next, launch)
 		if errors.Is(err, ErrStale) {
-			// Another event changed the state first: count on the new one,
-			// after a short random pause so that racers spread out.
+			// Another event fired the cycle, or someone reset it: look at
+			// the new state, after a short random pause so that racers
+			// spread out.
 			time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("store.SaveWorkflowState: %w", err)
 		}
-		switch {
-		case launch != nil:
-			log.InfoContext(ctx, "workflow criteria met: target launched", slog.String("target_run_id", launch.RunID), slog.Int("cycle", prev.Cycle))
+		if launch != nil {
+			log.InfoContext(ctx, "workflow criteria met: target launched", slog.String("target_run_id", launch.RunID), slog.Int("cycle", next.LastFired.Cycle))
 			s.launcher.Start(ctx, *launch, target.Definition)
-		case fired:
+		} else {
 			log.WarnContext(ctx, "workflow criteria met but target not launched", slog.String("reason", next.LastFired.Skipped))
 		}
 		return nil
@@ -244,7 +267,13 @@ func (s *Service) Status(ctx context.Context, account string, ref runs.ConfigRef
 		return runs.Configuration{}, State{}, err
 	}
 	schedule, _ := configs.Schedule(wf.Workflow)
-	return wf, st.current(s.clock(), schedule), nil
+	st = st.current(s.clock(), schedule)
+	met, err := s.store.MetJobs(ctx, account, ref, st.Cycle, wf.Workflow.AuthorizedJobIDs)
+	if err != nil {
+		return runs.Configuration{}, State{}, fmt.Errorf("store.MetJobs: %w", err)
+	}
+	maps.Copy(st.Met, met)
+	return wf, st, nil
 }
 
 func (s *Service) workflow(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error) {

@@ -21,9 +21,12 @@ import (
 type State struct {
 	Cycle          int
 	CycleStartedAt time.Time
-	Met            map[string]Criterion // by authorized job id
-	LastFired      *Firing              // the end of the previous cycle, if it launched (or would have)
-	LastResetBy    string               // who started the cycle by a reset: an email, or "schedule"
+	// Met holds the jobs met in the cycle, by authorized job id: read from
+	// their own documents (Store.MetJobs), and, from states stored before
+	// those, from the state itself.
+	Met         map[string]Criterion
+	LastFired   *Firing // the end of the previous cycle, if it launched (or would have)
+	LastResetBy string  // who started the cycle by a reset: an email, or "schedule"
 	// Revision identifies the stored state this one was read from; saving
 	// fails if the stored state has changed since.
 	Revision time.Time
