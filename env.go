@@ -179,7 +179,7 @@ func newLimits(cfg config.Config) *api.Limits {
 func (e *Env) buildServices() (err error) {
 	callbackPolicy := callbacks.Policy{Settings: e.Store, AllowPrivate: e.Config.AuthMode == config.AuthDev}
 	if e.Runs, err = runs.NewService(runs.Deps{Store: e.Store, Bus: e.Bus, Authz: e.Authorizer, Callbacks: callbackPolicy,
-		RedeliverAfter: e.Config.RedeliverAfter}); err != nil {
+		RedeliverAfter: e.Config.RedeliverAfter, PublishTimeout: e.Config.PublishTimeout}); err != nil {
 		return err
 	}
 	if e.Configs, err = configs.NewService(e.Store, nil); err != nil {

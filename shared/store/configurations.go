@@ -225,3 +225,12 @@ func (s *Store) FindConfigurations(ctx context.Context, account, configurationID
 	}
 	return decodeConfigs(snaps)
 }
+
+// PutConfiguration creates or replaces a configuration.
+func (s *Store) PutConfiguration(ctx context.Context, cfg runs.Configuration) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	ref := runs.ConfigRef{Environment: cfg.Environment, Kind: cfg.Kind, ConfigurationID: cfg.ConfigurationID}
+	_, err := s.configRef(cfg.Account, ref).Set(ctx, encodeConfig(cfg))
+	return classify("store.PutConfiguration", err)
+}

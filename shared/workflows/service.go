@@ -115,7 +115,7 @@ func (s *Service) count(ctx context.Context, wf runs.Configuration, ev runs.RunE
 	log := logging.FromContext(ctx).With(slog.String("workflow", wf.ConfigurationID), slog.String("run_id", ev.RunID))
 	schedule, _ := configs.Schedule(wf.Workflow)
 	authorized := wf.Workflow.AuthorizedJobIDs
-	for attempt := range maxAttempts {
+	return s.retryStale(ctx, wf.ConfigurationID, func() error {
 		prev, exists, err := s.state(ctx, wf)
 		if err != nil {
 			return err
@@ -149,15 +149,8 @@ func (s *Service) count(ctx context.Context, wf runs.Configuration, ev runs.RunE
 		if exists {
 			prevPtr = &prev
 		}
-		err = s.store.SaveWorkflowState(ctx, wf.Account, wf.Ref(), prevPtr, next, launch)
-		if errors.Is(err, ErrStale) {
-			// Another event fired the cycle, or someone reset it: look at
-			// the new state, after a short random pause so that racers
-			// spread out.
-			time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
-			continue
-		}
-		if err != nil {
+		// ErrStale: another event fired the cycle, or someone reset it.
+		if err := s.store.SaveWorkflowState(ctx, wf.Account, wf.Ref(), prevPtr, next, launch); err != nil {
 			return fmt.Errorf("store.SaveWorkflowState: %w", err)
 		}
 		if launch != nil {
@@ -167,8 +160,27 @@ func (s *Service) count(ctx context.Context, wf runs.Configuration, ev runs.RunE
 			log.WarnContext(ctx, "workflow criteria met but target not launched", slog.String("reason", next.LastFired.Skipped))
 		}
 		return nil
+	})
+}
+
+// retryStale calls change until it returns anything but ErrStale: a
+// change made on a state another change replaced first is made again on
+// the new state, after a short random pause so that racers spread out.
+// Past maxAttempts, or when ctx ends, it gives up: the state is too busy
+// for now, a 503 the caller (or Pub/Sub) retries.
+func (s *Service) retryStale(ctx context.Context, workflow string, change func() error) error {
+	for attempt := range maxAttempts {
+		err := change()
+		if !errors.Is(err, ErrStale) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return runs.Unavailable("the workflow state", ctx.Err())
+		case <-time.After(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond):
+		}
 	}
-	return fmt.Errorf("workflows: the state of %s kept changing; %d attempts", wf.ConfigurationID, maxAttempts)
+	return runs.Unavailable("the workflow state", fmt.Errorf("%s kept changing; %d attempts", workflow, maxAttempts))
 }
 
 // state reads a workflow's state; a workflow never triggered starts its
@@ -231,7 +243,7 @@ func (s *Service) Reset(ctx context.Context, who auth.Caller, account string, re
 		return err
 	}
 	schedule, _ := configs.Schedule(wf.Workflow)
-	for attempt := range maxAttempts {
+	return s.retryStale(ctx, ref.ConfigurationID, func() error {
 		prev, exists, err := s.state(ctx, wf)
 		if err != nil {
 			return err
@@ -242,18 +254,12 @@ func (s *Service) Reset(ctx context.Context, who auth.Caller, account string, re
 		if exists {
 			prevPtr = &prev
 		}
-		err = s.store.SaveWorkflowState(ctx, account, ref, prevPtr, next, nil)
-		if errors.Is(err, ErrStale) {
-			time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
-			continue
-		}
-		if err != nil {
+		if err := s.store.SaveWorkflowState(ctx, account, ref, prevPtr, next, nil); err != nil {
 			return fmt.Errorf("store.SaveWorkflowState: %w", err)
 		}
 		logging.Annotate(ctx, slog.Int("cycle", next.Cycle))
 		return nil
-	}
-	return runs.Unavailable("the workflow state", fmt.Errorf("%s kept changing; %d attempts", ref.ConfigurationID, maxAttempts))
+	})
 }
 
 // Status returns the workflow ref names and its state as of now.
