@@ -278,7 +278,6 @@ func seedRuns(ctx context.Context, s *stack, cfg runs.Configuration, n int, newe
 				run.EndDate = start.Add(90 * time.Second)
 				run.LastUpdateDate = run.EndDate
 				run.Deadline = time.Time{}
-				run.PublishedAt, run.MessageID = start, "seeded"
 				if err := s.env.Store.CreateRun(ctx, run); err != nil {
 					errOnce.Do(func() { first = err })
 					return
