@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -115,7 +116,11 @@ func main() {
 func (o options) runs(section string) bool { return len(o.only) == 0 || o.only[section] }
 
 func run(ctx context.Context, o options) error {
-	rep := &report{opts: o, date: time.Now().UTC()}
+	limits, err := readDesignLimits(o.root)
+	if err != nil {
+		return err
+	}
+	rep := &report{opts: o, date: time.Now().UTC(), designLimits: limits}
 	rep.machine = describeMachine(ctx, o.root)
 	meter := newCPUMeter()
 	if !meter.found() {
@@ -175,4 +180,22 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("%d section(s) failed: %s", len(rep.failures), strings.Join(rep.failures, "; "))
 	}
 	return nil
+}
+
+// designLimitsFile is where TestDesignLimits writes the design limits
+// (go test ./terraform -run TestDesignLimits -update-limits), which the
+// results include as they are.
+const designLimitsFile = "bench/design-limits.md"
+
+// readDesignLimits reads the design limits, before any benchmark runs, so
+// that a missing file stops the run at once rather than after minutes.
+func readDesignLimits(root string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(root, designLimitsFile))
+	if err == nil && strings.TrimSpace(string(b)) == "" {
+		err = errors.New("the file is empty")
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s, which the results include: %w (go test ./terraform -run TestDesignLimits -update-limits writes it)", designLimitsFile, err)
+	}
+	return string(b), nil
 }

@@ -33,6 +33,8 @@ type report struct {
 	footprint *footprintFigures
 	auth      *authFigures
 	schedule  *scheduleFigures
+	// designLimits is bench/design-limits.md, included as it is.
+	designLimits string
 
 	summary  []summaryRow
 	failures []string // sections that could not be measured
@@ -49,7 +51,7 @@ func (r *report) add(row summaryRow) { r.summary = append(r.summary, row) }
 // write renders the report as Markdown.
 func (r *report) write(path string) error {
 	var body strings.Builder
-	sections := []func(*strings.Builder){r.launchLatencySection, r.statusSection, r.throughputSection, r.authSection, r.footprintSection, r.scheduleSection}
+	sections := []func(*strings.Builder){r.launchLatencySection, r.statusSection, r.throughputSection, r.authSection, r.footprintSection, r.scheduleSection, r.designLimitsSection}
 	for _, s := range sections {
 		s(&body)
 	}
@@ -628,6 +630,18 @@ func (r *report) footprintSection(b *strings.Builder) {
 	r.add(summaryRow{num: "5", figure: fmt.Sprintf("process start → first 200 (median of %d)", len(f.runwayStarts)), measured: ms(rs.total),
 		baseline: ms(hs.total) + " (bare function)", ratio: x(durRatio(rs.total, hs.total)), goal: "< " + goalStartup.String(), pass: startOK,
 		miss: fmt.Sprintf("%s, %s over the goal (listening after %s, first request %s)", ms(rs.total), ms(rs.total-goalStartup), ms(rs.listen), ms(rs.first))})
+}
+
+// ---- design limits
+
+// designLimitsSection writes bench/design-limits.md as it is: its figures
+// are computed by terraform's TestDesignLimits, not measured here.
+func (r *report) designLimitsSection(b *strings.Builder) {
+	b.WriteString(r.designLimits)
+	if !strings.HasSuffix(r.designLimits, "\n") {
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
 }
 
 // ---- helpers
