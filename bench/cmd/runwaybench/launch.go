@@ -73,6 +73,9 @@ func newFloor(ctx context.Context, s *stack, t launchTarget, runID string) (*flo
 	if err != nil {
 		return nil, err
 	}
+	if _, err := f.slots().Doc(strconv.Itoa(run.Slot)).Get(ctx); err != nil {
+		return nil, fmt.Errorf("the slot document of %s (has shared/store's layout changed?): %w", runID, err)
+	}
 	if f.msg, err = json.Marshal(runs.LaunchMessageOf(run, t.cfg.Definition)); err != nil {
 		return nil, err
 	}
@@ -123,11 +126,44 @@ func (f *floor) bareHandler() http.Handler {
 	})
 }
 
+// slots is the collection of the slot documents of the configuration's
+// max_active_runs that its runs hold.
+func (f *floor) slots() *firestore.CollectionRef { return f.config.Collection("slots") }
+
+// maxCommitWrites is how many writes Firestore takes in one Commit.
+const maxCommitWrites = 500
+
+// freeSlots deletes the slot documents Runway's launches took. No run of
+// the benchmarks ever finishes, and a launch tries one slot of
+// max_active_runs at random: as held slots piled up, more and more
+// launches would find theirs held and take the path of a launch that
+// waits for one (a query of the queue, an admission).
+func (f *floor) freeSlots(ctx context.Context) error {
+	refs, err := f.slots().DocumentRefs(ctx).GetAll()
+	if err != nil {
+		return err
+	}
+	for len(refs) > 0 {
+		n := min(len(refs), maxCommitWrites)
+		//lint:ignore SA1019 WriteBatch deletes many documents in one Commit, where BulkWriter would pace them at 500 a second.
+		batch := f.fs.Batch()
+		for _, ref := range refs[:n] {
+			batch.Delete(ref)
+		}
+		if _, err := batch.Commit(ctx); err != nil {
+			return err
+		}
+		refs = refs[n:]
+	}
+	return nil
+}
+
 // variant is one way of launching, timed against the others.
 type variant struct {
-	name string
-	desc string
-	op   func(ctx context.Context) error
+	name  string
+	desc  string
+	op    func(ctx context.Context) error
+	after func(ctx context.Context) error // if not nil, run after each block or window of the variant, untimed
 }
 
 // launchVariants are the three ways of launching the launch benchmarks
@@ -135,12 +171,13 @@ type variant struct {
 // baseline), and the floor behind HTTP, the step between them.
 func launchVariants(s *stack, t launchTarget, f *floor, bare *httptest.Server, client *http.Client) []variant {
 	return []variant{
-		{"runway", "POST /v1/dag/launch through runway.NewMux (auth, decode, validate, LoadLaunch, CreateRun, publish, log line); nothing is written after the publish",
-			func(ctx context.Context) error { _, err := launchHTTP(ctx, client, s.server.URL, t); return err }},
-		{"floor", "the clients directly: GetAll(member, configuration) + Create(run, as CreateRun wrote one) + Publish.Get",
-			func(ctx context.Context) error { _, err := f.launch(ctx); return err }},
-		{"http+floor", "the floor behind a bare net/http handler on the same HTTP client: no auth, JSON decoding, validation or logging",
-			func(ctx context.Context) error { _, err := launchHTTP(ctx, client, bare.URL, t); return err }},
+		{name: "runway", desc: "POST /v1/dag/launch through runway.NewMux (auth, decode, validate, LoadLaunch, CreateRun, publish, log line); nothing is written after the publish",
+			op:    func(ctx context.Context) error { _, err := launchHTTP(ctx, client, s.server.URL, t); return err },
+			after: f.freeSlots},
+		{name: "floor", desc: "the clients directly: GetAll(member, configuration) + Create(run, as CreateRun wrote one) + Publish.Get",
+			op: func(ctx context.Context) error { _, err := f.launch(ctx); return err }},
+		{name: "http+floor", desc: "the floor behind a bare net/http handler on the same HTTP client: no auth, JSON decoding, validation or logging",
+			op: func(ctx context.Context) error { _, err := launchHTTP(ctx, client, bare.URL, t); return err }},
 	}
 }
 
@@ -187,6 +224,7 @@ func runBlock(ctx context.Context, s *stack, v variant, n, c int, r *result) {
 	r.fs = r.fs.plus(s.fs.snapshot().minus(fsBefore))
 	r.ps = r.ps.plus(s.ps.snapshot().minus(psBefore))
 	r.cpu = r.cpu.plus(s.cpu.read().minus(cpuBefore))
+	v.afterwards(ctx, r)
 }
 
 // latency alternates blocks of each variant (rotating their order, so
@@ -236,6 +274,18 @@ func runFor(ctx context.Context, s *stack, v variant, d time.Duration, c int, r 
 	r.fs = r.fs.plus(s.fs.snapshot().minus(fsBefore))
 	r.ps = r.ps.plus(s.ps.snapshot().minus(psBefore))
 	r.cpu = r.cpu.plus(s.cpu.read().minus(cpuBefore))
+	v.afterwards(ctx, r)
+}
+
+// afterwards runs v's after, once its block or window is measured, and
+// counts its failure among r's errors.
+func (v variant) afterwards(ctx context.Context, r *result) {
+	if v.after == nil {
+		return
+	}
+	if err := v.after(ctx); err != nil {
+		r.errs.add(fmt.Errorf("after %s's block: %w", v.name, err))
+	}
 }
 
 // throughput alternates windows of each variant, rounds times.

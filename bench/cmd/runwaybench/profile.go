@@ -78,9 +78,10 @@ func profileLaunches(ctx context.Context, s *stack, v variant, d time.Duration, 
 		return p
 	}
 	r := newResult()
-	runFor(ctx, s, v, d, c, r)
+	runFor(ctx, s, variant{name: v.name, op: v.op}, d, c, r) // v's after is not part of the profile
 	pprof.StopCPUProfile()
 	f.Close()
+	v.afterwards(ctx, r)
 	p.launches = r.ops
 	p.total = perOp(r.cpu.self, r.ops)
 	exe, err := os.Executable()
