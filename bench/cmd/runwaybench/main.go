@@ -32,6 +32,7 @@ type options struct {
 	profileWindow             time.Duration
 	statusRuns, statusQueries int
 	scheduleConfigs           int           // configurations due in the Scheduler's pass
+	reaperRuns                int           // runs of each kind in the Reaper's backlog
 	starts                    int           // process starts of the footprint figure
 	loadDuration              time.Duration // footprint load
 	benchtime                 string        // auth micro-benchmarks
@@ -46,7 +47,7 @@ func main() {
 	flag.StringVar(&o.root, "root", ".", "the repository's root")
 	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "where to write the results")
 	flag.StringVar(&o.work, "work", ".runway/bench", "directory for logs, keys and built binaries")
-	flag.StringVar(&only, "only", "", "comma-separated sections to run (launch,throughput,status,auth,footprint,schedule); all when empty")
+	flag.StringVar(&only, "only", "", "comma-separated sections to run (launch,throughput,status,auth,footprint,schedule,reaper); all when empty")
 	flag.StringVar(&started, "started", "", "Unix time (seconds, fractional) at which scripts/bench.sh started, for the total run time")
 	flag.IntVar(&o.launches, "launches", 1000, "sequential launches per variant")
 	flag.IntVar(&o.block, "block", 20, "sequential launches per block of a variant")
@@ -60,6 +61,7 @@ func main() {
 	flag.IntVar(&o.statusRuns, "status-runs", 10000, "runs of the large configuration")
 	flag.IntVar(&o.statusQueries, "status-queries", 200, "timed queries per action and configuration")
 	flag.IntVar(&o.scheduleConfigs, "schedule-configurations", 1000, "configurations due in the timed Scheduler pass")
+	flag.IntVar(&o.reaperRuns, "reaper-runs", 2000, "runs unclaimed past their deliver_by, and as many silent past their deadline, in the timed Reaper pass")
 	flag.DurationVar(&o.warmup, "warmup", 1500*time.Millisecond, "warm-up load per launch variant before the launch figures")
 	flag.IntVar(&o.starts, "starts", 5, "process starts timed per binary")
 	flag.DurationVar(&o.loadDuration, "load", 10*time.Second, "throughput load on the function process")
@@ -169,6 +171,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.runs("schedule") {
 		section("schedule", func() error { return scheduleSection(ctx, o, rep, devKeyFile) })
+	}
+	if o.runs("reaper") {
+		section("reaper", func() error { return reaperSection(ctx, o, rep, devKeyFile) })
 	}
 	rep.runCPU = meter.read().minus(cpuStart)
 	rep.total = time.Since(o.started)

@@ -33,6 +33,7 @@ type report struct {
 	footprint *footprintFigures
 	auth      *authFigures
 	schedule  *scheduleFigures
+	reaper    *reaperFigures
 	// designLimits is bench/design-limits.md, included as it is.
 	designLimits string
 
@@ -51,7 +52,7 @@ func (r *report) add(row summaryRow) { r.summary = append(r.summary, row) }
 // write renders the report as Markdown.
 func (r *report) write(path string) error {
 	var body strings.Builder
-	sections := []func(*strings.Builder){r.launchLatencySection, r.statusSection, r.throughputSection, r.authSection, r.footprintSection, r.scheduleSection, r.designLimitsSection}
+	sections := []func(*strings.Builder){r.launchLatencySection, r.statusSection, r.throughputSection, r.authSection, r.footprintSection, r.scheduleSection, r.reaperSection, r.designLimitsSection}
 	for _, s := range sections {
 		s(&body)
 	}
