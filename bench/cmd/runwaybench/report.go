@@ -184,7 +184,7 @@ func variantList(b *strings.Builder, variants []variant) {
 
 // launchRatios writes the ratios of one launch latency figure, where the
 // gap to the floor goes and what limits it, and adds the figure to the
-// summary. http+floor splits the gap: HTTP on one side, Runway's own code
+// summary. http+floor splits the gap: HTTP on one side, Runway's own work
 // on the other.
 func (r *report) launchRatios(b *strings.Builder, name string, callers int, res map[string]*result) {
 	rw, fl, hf := res["runway"], res["floor"], res["http+floor"]
@@ -196,20 +196,20 @@ func (r *report) launchRatios(b *strings.Builder, name string, callers int, res 
 	code := rw.lat.percentile(50) - hf.lat.percentile(50)
 	r.add(summaryRow{num: "1", figure: "launch latency p50, " + name, measured: ms(rw.lat.percentile(50)),
 		baseline: ms(fl.lat.percentile(50)) + " (floor)", ratio: x(p50), goal: fmt.Sprintf("≤ %.1f×", goalLatencyP50), pass: ok50,
-		miss: fmt.Sprintf("%s over the goal of %.1f×. Of the p50 gap of %s, HTTP (http+floor − floor) explains %s and Runway's own code "+
-			"(runway − http+floor: auth, JSON, validation, logging) %s; %s",
+		miss: fmt.Sprintf("%s over the goal of %.1f×. Of the p50 gap of %s, HTTP (http+floor − floor) explains %s and Runway's own work "+
+			"(runway − http+floor: auth, JSON, validation, logging, the writes the floor does not make) %s; %s",
 			overBy(p50, goalLatencyP50), goalLatencyP50, ms(gap), share(httpCost, gap), share(code, gap), firestoreWork(rw, fl)) + errNote(errs)})
 	r.add(summaryRow{num: "1", figure: "launch latency p99, " + name, measured: ms(rw.lat.percentile(99)),
 		baseline: ms(fl.lat.percentile(99)) + " (floor)", ratio: x(p99), goal: fmt.Sprintf("≤ %.1f×", goalLatencyP99), pass: ok99,
 		miss: fmt.Sprintf("%s over the goal of %.1f×; %s", overBy(p99, goalLatencyP99), goalLatencyP99, tail(rw, fl, hf)) + errNote(errs)})
 
 	fmt.Fprintf(b, "\n**Ratios.** runway ÷ floor: p50 **%s**, p99 **%s** (goals ≤ %.1f×, ≤ %.1f×: %s, %s). runway ÷ http+floor, what Runway's "+
-		"own code adds to a request served over HTTP: p50 %s, p99 %s.\n\n",
+		"own work adds to a request served over HTTP: p50 %s, p99 %s.\n\n",
 		x(p50), x(p99), goalLatencyP50, goalLatencyP99, verdict(ok50), verdict(ok99),
 		x(durRatio(rw.lat.percentile(50), hf.lat.percentile(50))), x(durRatio(rw.lat.percentile(99), hf.lat.percentile(99))))
 	fmt.Fprintf(b, "**Where the p50 gap of %s goes** (differences of medians: an estimate, whose noise can show as a small negative part): "+
-		"HTTP (client, server, connection; http+floor − floor) %s (%s), Runway's own code (token verification, JSON decoding and "+
-		"validation, decoding the configuration document, the request log line; runway − http+floor) %s (%s).\n\n",
+		"HTTP (client, server, connection; http+floor − floor) %s (%s), Runway's own work (token verification, JSON decoding and "+
+		"validation, decoding the configuration document, the request log line, the writes the floor does not make; runway − http+floor) %s (%s).\n\n",
 		ms(gap), ms(httpCost), share(httpCost, gap), ms(code), share(code, gap))
 	b.WriteString("**What limits it.** ")
 	b.WriteString(r.launchLimits(callers, rw, fl, hf))
@@ -224,7 +224,7 @@ func tail(rw, fl, hf *result) string {
 	if httpTail > 1 {
 		return fmt.Sprintf("the http+floor's p99 is %s the floor's: HTTP and %s lengthen the tail", x(httpTail), queue)
 	}
-	return fmt.Sprintf("the http+floor's p99 is %s the floor's, so HTTP does not lengthen the tail: Runway's own code and %s do", x(httpTail), queue)
+	return fmt.Sprintf("the http+floor's p99 is %s the floor's, so HTTP does not lengthen the tail: Runway's own work and %s do", x(httpTail), queue)
 }
 
 // launchCloser says what would bring the launch latency closer to the
@@ -450,7 +450,7 @@ func (r *report) throughputSection(b *strings.Builder) {
 	cpuOf := func(r *result) float64 { return perOp(r.cpu.self+r.cpu.firestore+r.cpu.pubsub, r.ops) }
 	cpuRW, cpuFL, cpuHF := cpuOf(rw), cpuOf(fl), cpuOf(hf)
 	fmt.Fprintf(b, "\n**Ratio.** runway ÷ floor: **%s** (goal ≥ %.1f×: %s); http+floor ÷ floor, HTTP alone: %s; runway ÷ http+floor, "+
-		"Runway's own code: %s.\n\n", x(rt), goalThroughput, verdict(ok), x(httpRate), x(codeRate))
+		"Runway's own work: %s.\n\n", x(rt), goalThroughput, verdict(ok), x(httpRate), x(codeRate))
 	budget := cpuFL / goalThroughput
 	over := ""
 	if cpuRW > budget {
@@ -460,7 +460,7 @@ func (r *report) throughputSection(b *strings.Builder) {
 		"Runway and both emulators; so launches/s is close to the inverse of the CPU a launch costs everywhere: %s per launch for Runway "+
 		"(this process %s, emulators %s), %s for the http+floor, %s for the floor, which predicts runway ÷ floor ≈ %s (measured %s). "+
 		"HTTP alone (net/http's server, and the callers' HTTP client, which shares this process) takes the floor to %s of its rate; "+
-		"Runway's own code (auth, JSON, validation, document decoding, logging) takes http+floor to %s. %s. "+
+		"Runway's own work (auth, JSON, validation, document decoding, logging, the writes the floor does not make) takes http+floor to %s. %s. "+
 		"To reach %.1f× here, a Runway launch could cost at most %s of CPU in all; it costs %s%s. "+
 		"On Google Cloud the emulators' CPU is not the function's and instances scale out, so there the figure that matters is this "+
 		"process's CPU per launch.\n\n",
@@ -486,7 +486,7 @@ func (r *report) throughputSection(b *strings.Builder) {
 	r.add(summaryRow{num: "3", figure: fmt.Sprintf("throughput, %d callers", f.tpCallers), measured: fmt.Sprintf("%.0f launches/s", rw.rate()),
 		baseline: fmt.Sprintf("%.0f launches/s (floor)", fl.rate()), ratio: x(rt), goal: fmt.Sprintf("≥ %.1f×", goalThroughput), pass: ok,
 		miss: fmt.Sprintf("%s under the goal of %.1f×. The CPUs are saturated and the rate follows CPU per launch (%s for Runway, %s for the floor); "+
-			"HTTP alone takes the floor to %s of its rate (http+floor ÷ floor) and Runway's own code takes http+floor to %s; %s",
+			"HTTP alone takes the floor to %s of its rate (http+floor ÷ floor) and Runway's own work takes http+floor to %s; %s",
 			underBy(rt, goalThroughput), goalThroughput, fmtUS(cpuRW), fmtUS(cpuFL), x(httpRate), x(codeRate),
 			firestoreWork(rw, fl)) + errNote(errs)})
 }
