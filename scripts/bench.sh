@@ -2,8 +2,9 @@
 # Runs Runway's benchmarks against the Firestore and Pub/Sub emulators,
 # started once for the run, and writes bench/RESULTS.md: launch latency and
 # throughput against the floor of Firestore and Pub/Sub work a launch must
-# do, status queries on 10 vs 10,000 runs, token verification, and the
-# footprint of a function process. See bench/README.md.
+# do, status queries on 10 vs 10,000 runs, token verification, the
+# footprint of a function process, and one pass of the Scheduler and of the
+# Reaper. See bench/README.md.
 #
 # Arguments go to the harness (bench/cmd/runwaybench), e.g.
 #   scripts/bench.sh -only launch,throughput -out /tmp/RESULTS.md

@@ -35,7 +35,6 @@ type floor struct {
 	pub      *pubsub.Publisher
 	msg      []byte // a launch message as Runway publishes it
 	attrs    map[string]string
-	account  string
 }
 
 // newFloor builds the floor from a run Runway launched (runID), so that the
@@ -66,15 +65,16 @@ func newFloor(ctx context.Context, s *stack, t launchTarget, runID string) (*flo
 	if err != nil {
 		return nil, fmt.Errorf("the run document of %s (has shared/store's layout changed?): %w", runID, err)
 	}
-	// The document as CreateRun writes it, before MarkPublished.
+	// The document as CreateRun wrote it: a launch writes nothing after
+	// its publish, and no executor has claimed this run.
 	f.template = snap.Data()
-	f.template["published"] = false
-	delete(f.template, "published_at")
-	delete(f.template, "pubsub_message_id")
 
 	run, err := s.env.Store.GetRun(ctx, t.account, key)
 	if err != nil {
 		return nil, err
+	}
+	if _, err := f.slots().Doc(strconv.Itoa(run.Slot)).Get(ctx); err != nil {
+		return nil, fmt.Errorf("the slot document of %s (has shared/store's layout changed?): %w", runID, err)
 	}
 	if f.msg, err = json.Marshal(runs.LaunchMessageOf(run, t.cfg.Definition)); err != nil {
 		return nil, err
@@ -87,21 +87,11 @@ func newFloor(ctx context.Context, s *stack, t launchTarget, runID string) (*flo
 	f.pub = s.env.PubSub.Publisher(s.cfg.LaunchTopic)
 	f.pub.PublishSettings.CountThreshold = 1
 	f.pub.PublishSettings.Timeout = s.cfg.PublishTimeout
-	f.account = t.account
 	return f, nil
 }
 
-// outboxMode says how a floor launch records its publish on the run.
-type outboxMode int
-
-const (
-	noOutbox      outboxMode = iota
-	outboxWrite              // one Update of its own per launch
-	groupedOutbox            // store.MarkPublished: committed together with concurrent launches' marks
-)
-
-// launch does the floor's work, and records the publish as mode says.
-func (f *floor) launch(ctx context.Context, mode outboxMode) (string, error) {
+// launch does the floor's work and returns the run's key.
+func (f *floor) launch(ctx context.Context) (string, error) {
 	snaps, err := f.fs.GetAll(ctx, []*firestore.DocumentRef{f.member, f.config})
 	if err != nil {
 		return "", err
@@ -110,37 +100,23 @@ func (f *floor) launch(ctx context.Context, mode outboxMode) (string, error) {
 		return "", fmt.Errorf("floor: member or configuration missing")
 	}
 	key := runs.RandomKey()
-	ref := f.runs.Doc(key)
-	if _, err := ref.Create(ctx, f.template); err != nil {
+	if _, err := f.runs.Doc(key).Create(ctx, f.template); err != nil {
 		return "", err
 	}
-	id, err := f.pub.Publish(ctx, &pubsub.Message{Data: f.msg, Attributes: f.attrs}).Get(ctx)
-	if err != nil {
+	if _, err := f.pub.Publish(ctx, &pubsub.Message{Data: f.msg, Attributes: f.attrs}).Get(ctx); err != nil {
 		return "", err
-	}
-	at := time.Now().UTC().Truncate(time.Microsecond)
-	switch mode {
-	case outboxWrite, groupedOutbox:
-		updates := []firestore.Update{
-			{Path: "published", Value: true},
-			{Path: "published_at", Value: at},
-			{Path: "pubsub_message_id", Value: id},
-		}
-		if _, err := ref.Update(ctx, updates); err != nil {
-			return "", err
-		}
 	}
 	return key, nil
 }
 
-// bareHandler is the floor with the outbox write behind a plain net/http
-// handler: no authentication, no request decoding or validation, no
-// logging. Timed beside Runway's handler, it separates the cost of
-// Runway's own code from that of HTTP and of the work.
+// bareHandler is the floor behind a plain net/http handler: no
+// authentication, no request decoding or validation, no logging. Timed
+// beside Runway's handler, it separates the cost of Runway's own code
+// from that of HTTP and of the work.
 func (f *floor) bareHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		key, err := f.launch(r.Context(), outboxWrite)
+		key, err := f.launch(r.Context())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
@@ -150,35 +126,59 @@ func (f *floor) bareHandler() http.Handler {
 	})
 }
 
+// slots is the collection of the slot documents of the configuration's
+// max_active_runs that its runs hold.
+func (f *floor) slots() *firestore.CollectionRef { return f.config.Collection("slots") }
+
+// maxCommitWrites is how many writes Firestore takes in one Commit.
+const maxCommitWrites = 500
+
+// freeSlots deletes the slot documents Runway's launches took. No run of
+// the benchmarks ever finishes, and a launch tries one slot of
+// max_active_runs at random: as held slots piled up, more and more
+// launches would find theirs held and take the path of a launch that
+// waits for one (a query of the queue, an admission).
+func (f *floor) freeSlots(ctx context.Context) error {
+	refs, err := f.slots().DocumentRefs(ctx).GetAll()
+	if err != nil {
+		return err
+	}
+	for len(refs) > 0 {
+		n := min(len(refs), maxCommitWrites)
+		//lint:ignore SA1019 WriteBatch deletes many documents in one Commit, where BulkWriter would pace them at 500 a second.
+		batch := f.fs.Batch()
+		for _, ref := range refs[:n] {
+			batch.Delete(ref)
+		}
+		if _, err := batch.Commit(ctx); err != nil {
+			return err
+		}
+		refs = refs[n:]
+	}
+	return nil
+}
+
 // variant is one way of launching, timed against the others.
 type variant struct {
-	name string
-	desc string
-	op   func(ctx context.Context) error
+	name  string
+	desc  string
+	op    func(ctx context.Context) error
+	after func(ctx context.Context) error // if not nil, run after each block or window of the variant, untimed
 }
 
-// launchVariants are the four ways of launching the launch benchmarks
+// launchVariants are the three ways of launching the launch benchmarks
 // alternate: Runway first (the measured path), the floor second (the
-// baseline), and two steps between them.
+// baseline), and the floor behind HTTP, the step between them.
 func launchVariants(s *stack, t launchTarget, f *floor, bare *httptest.Server, client *http.Client) []variant {
 	return []variant{
-		{"runway", "POST /v1/dag/launch through runway.NewMux (auth, decode, validate, LoadLaunch, CreateRun, publish, MarkPublished committed with concurrent launches' marks, log line)",
-			func(ctx context.Context) error { _, err := launchHTTP(ctx, client, s.server.URL, t); return err }},
-		{"floor", "the clients directly: GetAll(member, configuration) + Create(run) + Publish.Get",
-			func(ctx context.Context) error { _, err := f.launch(ctx, noOutbox); return err }},
-		{"floor+outbox", "the floor + Update(run: published, published_at, pubsub_message_id), i.e. MarkPublished",
-			func(ctx context.Context) error { _, err := f.launch(ctx, outboxWrite); return err }},
-		{"http+floor+outbox", "floor+outbox behind a bare net/http handler on the same HTTP client: no auth, JSON decoding, validation or logging",
-			func(ctx context.Context) error { _, err := launchHTTP(ctx, client, bare.URL, t); return err }},
+		{name: "runway", desc: "POST /v1/dag/launch through runway.NewMux (auth, decode, validate, LoadLaunch, CreateRun, publish, log line); nothing is written after the publish",
+			op:    func(ctx context.Context) error { _, err := launchHTTP(ctx, client, s.server.URL, t); return err },
+			after: f.freeSlots},
+		{name: "floor", desc: "the clients directly: GetAll(member, configuration) + Create(run, as CreateRun wrote one) + Publish.Get",
+			op: func(ctx context.Context) error { _, err := f.launch(ctx); return err }},
+		{name: "http+floor", desc: "the floor behind a bare net/http handler on the same HTTP client: no auth, JSON decoding, validation or logging",
+			op: func(ctx context.Context) error { _, err := launchHTTP(ctx, client, bare.URL, t); return err }},
 	}
-}
-
-// groupedVariant is the floor with the outbox write committed together
-// with concurrent launches' (throughput only): what batching MarkPublished
-// would bring.
-func groupedVariant(f *floor) variant {
-	return variant{"floor+grouped outbox", "the floor + store.MarkPublished, which commits concurrent launches' marks together (shared/store/marks.go: up to 20 per Commit, 2 Commits at a time)",
-		func(ctx context.Context) error { _, err := f.launch(ctx, groupedOutbox); return err }}
 }
 
 // result is what one variant measured.
@@ -224,6 +224,7 @@ func runBlock(ctx context.Context, s *stack, v variant, n, c int, r *result) {
 	r.fs = r.fs.plus(s.fs.snapshot().minus(fsBefore))
 	r.ps = r.ps.plus(s.ps.snapshot().minus(psBefore))
 	r.cpu = r.cpu.plus(s.cpu.read().minus(cpuBefore))
+	v.afterwards(ctx, r)
 }
 
 // latency alternates blocks of each variant (rotating their order, so
@@ -273,6 +274,18 @@ func runFor(ctx context.Context, s *stack, v variant, d time.Duration, c int, r 
 	r.fs = r.fs.plus(s.fs.snapshot().minus(fsBefore))
 	r.ps = r.ps.plus(s.ps.snapshot().minus(psBefore))
 	r.cpu = r.cpu.plus(s.cpu.read().minus(cpuBefore))
+	v.afterwards(ctx, r)
+}
+
+// afterwards runs v's after, once its block or window is measured, and
+// counts its failure among r's errors.
+func (v variant) afterwards(ctx context.Context, r *result) {
+	if v.after == nil {
+		return
+	}
+	if err := v.after(ctx); err != nil {
+		r.errs.add(fmt.Errorf("after %s's block: %w", v.name, err))
+	}
 }
 
 // throughput alternates windows of each variant, rounds times.
@@ -303,7 +316,6 @@ type launchFigures struct {
 	variants    []variant
 	seq, conc   map[string]*result // latency
 	tp          map[string]*result // throughput
-	tpVariants  []variant
 	concCallers int
 	tpCallers   int
 	tpWindow    time.Duration
@@ -331,12 +343,11 @@ func launchSection(ctx context.Context, o options, rep *report, s *stack, t laun
 
 	// Warm every path up: connections, caches, and the emulators' JIT,
 	// which takes thousands of requests to settle.
-	log.Printf("launch: warming up for %s", 4*o.warmup+o.warmup/2)
+	log.Printf("launch: warming up for %s", time.Duration(len(variants))*o.warmup)
 	warm := newResult()
 	for _, v := range variants {
 		runFor(ctx, s, v, o.warmup, o.concCallers, warm)
 	}
-	runFor(ctx, s, groupedVariant(f), o.warmup/2, o.concCallers, warm)
 	latency(ctx, s, variants, 100, 50, 1)
 
 	if o.runs("launch") {
@@ -346,10 +357,8 @@ func launchSection(ctx context.Context, o options, rep *report, s *stack, t laun
 		fig.conc = latency(ctx, s, variants, o.concLaunches, o.concBlock, o.concCallers)
 	}
 	if o.runs("throughput") {
-		tpVariants := []variant{variants[0], variants[1], variants[2], groupedVariant(f), variants[3]}
-		fig.tpVariants = tpVariants
 		log.Printf("throughput: %d callers, %d rounds of %s per variant", o.tpCallers, o.tpRounds, o.tpWindow)
-		fig.tp = throughput(ctx, s, tpVariants, o.tpRounds, o.tpWindow, o.tpCallers)
+		fig.tp = throughput(ctx, s, variants, o.tpRounds, o.tpWindow, o.tpCallers)
 		if o.profile {
 			log.Printf("throughput: profiling this process while %d callers launch through Runway for %s", o.tpCallers, o.profileWindow)
 			fig.profile = profileLaunches(ctx, s, variants[0], o.profileWindow, o.tpCallers, o.work)

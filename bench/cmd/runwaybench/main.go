@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -31,6 +32,7 @@ type options struct {
 	profileWindow             time.Duration
 	statusRuns, statusQueries int
 	scheduleConfigs           int           // configurations due in the Scheduler's pass
+	reaperRuns                int           // runs of each kind in the Reaper's backlog
 	starts                    int           // process starts of the footprint figure
 	loadDuration              time.Duration // footprint load
 	benchtime                 string        // auth micro-benchmarks
@@ -45,7 +47,7 @@ func main() {
 	flag.StringVar(&o.root, "root", ".", "the repository's root")
 	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "where to write the results")
 	flag.StringVar(&o.work, "work", ".runway/bench", "directory for logs, keys and built binaries")
-	flag.StringVar(&only, "only", "", "comma-separated sections to run (launch,throughput,status,auth,footprint,schedule); all when empty")
+	flag.StringVar(&only, "only", "", "comma-separated sections to run (launch,throughput,status,auth,footprint,schedule,reaper); all when empty")
 	flag.StringVar(&started, "started", "", "Unix time (seconds, fractional) at which scripts/bench.sh started, for the total run time")
 	flag.IntVar(&o.launches, "launches", 1000, "sequential launches per variant")
 	flag.IntVar(&o.block, "block", 20, "sequential launches per block of a variant")
@@ -59,6 +61,7 @@ func main() {
 	flag.IntVar(&o.statusRuns, "status-runs", 10000, "runs of the large configuration")
 	flag.IntVar(&o.statusQueries, "status-queries", 200, "timed queries per action and configuration")
 	flag.IntVar(&o.scheduleConfigs, "schedule-configurations", 1000, "configurations due in the timed Scheduler pass")
+	flag.IntVar(&o.reaperRuns, "reaper-runs", 2000, "runs unclaimed past their deliver_by, and as many silent past their deadline, in the timed Reaper pass")
 	flag.DurationVar(&o.warmup, "warmup", 1500*time.Millisecond, "warm-up load per launch variant before the launch figures")
 	flag.IntVar(&o.starts, "starts", 5, "process starts timed per binary")
 	flag.DurationVar(&o.loadDuration, "load", 10*time.Second, "throughput load on the function process")
@@ -115,7 +118,11 @@ func main() {
 func (o options) runs(section string) bool { return len(o.only) == 0 || o.only[section] }
 
 func run(ctx context.Context, o options) error {
-	rep := &report{opts: o, date: time.Now().UTC()}
+	limits, err := readDesignLimits(o.root)
+	if err != nil {
+		return err
+	}
+	rep := &report{opts: o, date: time.Now().UTC(), designLimits: limits}
 	rep.machine = describeMachine(ctx, o.root)
 	meter := newCPUMeter()
 	if !meter.found() {
@@ -165,6 +172,9 @@ func run(ctx context.Context, o options) error {
 	if o.runs("schedule") {
 		section("schedule", func() error { return scheduleSection(ctx, o, rep, devKeyFile) })
 	}
+	if o.runs("reaper") {
+		section("reaper", func() error { return reaperSection(ctx, o, rep, devKeyFile) })
+	}
 	rep.runCPU = meter.read().minus(cpuStart)
 	rep.total = time.Since(o.started)
 	if err := rep.write(o.out); err != nil {
@@ -175,4 +185,22 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("%d section(s) failed: %s", len(rep.failures), strings.Join(rep.failures, "; "))
 	}
 	return nil
+}
+
+// designLimitsFile is where TestDesignLimits writes the design limits
+// (go test ./terraform -run TestDesignLimits -update-limits), which the
+// results include as they are.
+const designLimitsFile = "bench/design-limits.md"
+
+// readDesignLimits reads the design limits, before any benchmark runs, so
+// that a missing file stops the run at once rather than after minutes.
+func readDesignLimits(root string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(root, designLimitsFile))
+	if err == nil && strings.TrimSpace(string(b)) == "" {
+		err = errors.New("the file is empty")
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s, which the results include: %w (go test ./terraform -run TestDesignLimits -update-limits writes it)", designLimitsFile, err)
+	}
+	return string(b), nil
 }

@@ -34,11 +34,10 @@ func launchProfileParts() []*profilePart {
 		{label: "Launch (shared/runs Service.Launch)", depth: 1, funcs: []string{rw + "shared/runs.(*Service).Launch"}},
 		{label: "LoadLaunch: GetAll of member + configuration, and decoding them", depth: 2, funcs: []string{rw + "shared/store.(*Store).LoadLaunch"}},
 		{label: "decoding the configuration document (reflection)", depth: 3, funcs: []string{rw + "shared/store.decodeConfig"}},
-		{label: "CreateRun: encoding the run document and the Commit", depth: 2, funcs: []string{rw + "shared/store.(*Store).CreateRun"}},
+		{label: "CreateRun: encoding the run and its slot, and the Commit", depth: 2, funcs: []string{rw + "shared/store.(*Store).CreateRun"}},
 		{label: "encoding the document for Firestore (reflection)", depth: 3, funcs: []string{"cloud.google.com/go/firestore.(*DocumentRef).newCreateWrites"}},
-		{label: "publish and MarkPublished (shared/runs Service.publish)", depth: 2, funcs: []string{rw + "shared/runs.(*Service).publish"}},
+		{label: "publish, waited for (shared/runs Service.publish)", depth: 2, funcs: []string{rw + "shared/runs.(*Service).publish"}},
 		{label: "launch message encoding and hand-off (shared/bus PublishLaunch)", depth: 3, funcs: []string{rw + "shared/bus.(*Bus).PublishLaunch"}},
-		{label: "MarkPublished: the outbox write (without the Commits handed to other goroutines)", depth: 3, funcs: []string{rw + "shared/store.(*Store).MarkPublished"}},
 		{label: "response encoding (shared/api WriteJSON)", depth: 1, funcs: []string{rw + "shared/api.WriteJSON"}},
 		{label: "the request's log line (log/slog)", depth: 1, funcs: []string{"log/slog.(*Logger).LogAttrs"}},
 		{label: "Pub/Sub publisher goroutines (bundling, the Publish RPC)", funcs: []string{"cloud.google.com/go/pubsub/v2.(*Publisher).publishMessageBundle"}},
@@ -79,9 +78,10 @@ func profileLaunches(ctx context.Context, s *stack, v variant, d time.Duration, 
 		return p
 	}
 	r := newResult()
-	runFor(ctx, s, v, d, c, r)
+	runFor(ctx, s, variant{name: v.name, op: v.op}, d, c, r) // v's after is not part of the profile
 	pprof.StopCPUProfile()
 	f.Close()
+	v.afterwards(ctx, r)
 	p.launches = r.ops
 	p.total = perOp(r.cpu.self, r.ops)
 	exe, err := os.Executable()

@@ -33,6 +33,9 @@ type report struct {
 	footprint *footprintFigures
 	auth      *authFigures
 	schedule  *scheduleFigures
+	reaper    *reaperFigures
+	// designLimits is bench/design-limits.md, included as it is.
+	designLimits string
 
 	summary  []summaryRow
 	failures []string // sections that could not be measured
@@ -49,7 +52,7 @@ func (r *report) add(row summaryRow) { r.summary = append(r.summary, row) }
 // write renders the report as Markdown.
 func (r *report) write(path string) error {
 	var body strings.Builder
-	sections := []func(*strings.Builder){r.launchLatencySection, r.statusSection, r.throughputSection, r.authSection, r.footprintSection, r.scheduleSection}
+	sections := []func(*strings.Builder){r.launchLatencySection, r.statusSection, r.throughputSection, r.authSection, r.footprintSection, r.scheduleSection, r.reaperSection, r.designLimitsSection}
 	for _, s := range sections {
 		s(&body)
 	}
@@ -113,11 +116,15 @@ func (r *report) write(path string) error {
 	}
 	b.WriteString("\nWhat was changed in Runway to get closer to the floor, from what this harness measured: each token is verified " +
 		"once and then remembered until it expires, at most 5 minutes (`shared/auth/verified.go`, section 4); a new instance's first " +
-		"burst of requests fetches each key set once (section 4); the outbox writes (MarkPublished) of concurrent launches share " +
-		"Commits (`shared/store/marks.go`, section 3). The changes that would move the figures further, with what this run measured or " +
-		"estimates for them:\n\n")
-	for _, c := range r.changes() {
-		b.WriteString("- " + c + "\n")
+		"burst of requests fetches each key set once (section 4); a launch writes nothing after its publish, since the executor's claim " +
+		"proves the delivery and the Reaper publishes again the runs left unclaimed (`shared/runs/reaper.go`, section 7).")
+	if changes := r.changes(); len(changes) > 0 {
+		b.WriteString(" The changes that would move the figures further, with what this run measured or estimates for them:\n\n")
+		for _, c := range changes {
+			b.WriteString("- " + c + "\n")
+		}
+	} else {
+		b.WriteString("\n")
 	}
 	b.WriteString("\nbench/README.md explains how to run one section alone to check such a change.\n")
 	if err := ensureDir(path); err != nil {
@@ -146,13 +153,12 @@ func (r *report) launchLatencySection(b *strings.Builder) {
 		return
 	}
 	b.WriteString("## 1. Launch latency\n\n")
-	fmt.Fprintf(b, "After a warm-up (%s of 16 callers per variant, which also lets the emulators' JIT settle), %d launches per variant one at a time "+
-		"(blocks of %d), then %d per variant with %d concurrent callers (blocks of %d). The variants:\n\n",
-		r.opts.warmup, r.opts.launches, r.opts.block, r.opts.concLaunches, f.concCallers, r.opts.concBlock)
-	for _, v := range f.variants {
-		fmt.Fprintf(b, "- **%s**: %s\n", v.name, v.desc)
-	}
-	b.WriteString("\n")
+	fmt.Fprintf(b, "After a warm-up (%s of %d callers per variant, which also lets the emulators' JIT settle), %d launches per variant one at a time "+
+		"(blocks of %d), then %d per variant with %d concurrent callers (blocks of %d). After each block of Runway's, untimed, the harness "+
+		"deletes the slot documents its launches took: no run here ever finishes, and a launch tries one slot of max_active_runs at random, "+
+		"so without that more and more launches would find theirs held and wait for one. The variants:\n\n",
+		r.opts.warmup, f.concCallers, r.opts.launches, r.opts.block, r.opts.concLaunches, f.concCallers, r.opts.concBlock)
+	variantList(b, f.variants)
 	for _, mode := range []struct {
 		name    string
 		callers int
@@ -163,53 +169,77 @@ func (r *report) launchLatencySection(b *strings.Builder) {
 		if mode.callers == 1 {
 			b.WriteString("\nThe emulators' CPU per launch includes their background work (JIT, GC, timers), which weighs most one launch at a time.\n")
 		}
-		rw, fl, fo, hfo := mode.res["runway"], mode.res["floor"], mode.res["floor+outbox"], mode.res["http+floor+outbox"]
-		p50, p99 := durRatio(rw.lat.percentile(50), fl.lat.percentile(50)), durRatio(rw.lat.percentile(99), fl.lat.percentile(99))
-		errs := rw.errs.count() + fl.errs.count()
-		ok50, ok99 := p50 <= goalLatencyP50 && errs == 0, p99 <= goalLatencyP99 && errs == 0
-		gap := rw.lat.percentile(50) - fl.lat.percentile(50)
-		outbox := fo.lat.percentile(50) - fl.lat.percentile(50)
-		httpCost := hfo.lat.percentile(50) - fo.lat.percentile(50)
-		code := rw.lat.percentile(50) - hfo.lat.percentile(50)
-		withoutOutbox := durRatio(rw.lat.percentile(50)-outbox, fl.lat.percentile(50))
-		why := fmt.Sprintf("%s over the goal of %.1f×. Of the p50 gap of %s, the outbox write (MarkPublished) explains %s, HTTP %s, "+
-			"Runway's own code %s; without the outbox write on the response path the ratio would be about %s (an estimate)",
-			overBy(p50, goalLatencyP50), goalLatencyP50, ms(gap), share(outbox, gap), share(httpCost, gap), share(code, gap), x(withoutOutbox))
-		r.add(summaryRow{num: "1", figure: "launch latency p50, " + mode.name, measured: ms(rw.lat.percentile(50)),
-			baseline: ms(fl.lat.percentile(50)) + " (floor)", ratio: x(p50), goal: fmt.Sprintf("≤ %.1f×", goalLatencyP50), pass: ok50,
-			miss: why + errNote(errs)})
-		r.add(summaryRow{num: "1", figure: "launch latency p99, " + mode.name, measured: ms(rw.lat.percentile(99)),
-			baseline: ms(fl.lat.percentile(99)) + " (floor)", ratio: x(p99), goal: fmt.Sprintf("≤ %.1f×", goalLatencyP99), pass: ok99,
-			miss: fmt.Sprintf("%s over the goal of %.1f×; the floor+outbox's p99 is %s the floor's: the extra round trip and the CPU queue (the machine %.0f%% busy during Runway's blocks) lengthen the tail",
-				overBy(p99, goalLatencyP99), goalLatencyP99, x(durRatio(fo.lat.percentile(99), fl.lat.percentile(99))), pct(rw.cpu.machineBusy, rw.cpu.machineAll)) + errNote(errs)})
-
-		fmt.Fprintf(b, "\n**Ratios.** runway ÷ floor: p50 **%s**, p99 **%s** (goals ≤ %.1f×, ≤ %.1f×: %s, %s). Against the floor with the outbox write, "+
-			"the work Runway's never-lost/never-twice outbox does today: p50 %s, p99 %s.\n\n",
-			x(p50), x(p99), goalLatencyP50, goalLatencyP99, verdict(ok50), verdict(ok99),
-			x(durRatio(rw.lat.percentile(50), fo.lat.percentile(50))), x(durRatio(rw.lat.percentile(99), fo.lat.percentile(99))))
-		fmt.Fprintf(b, "**Where the p50 gap of %s goes** (differences of medians: an estimate, whose noise can show as a small negative part): "+
-			"the outbox write %s (%s), HTTP (client, server, connection) %s (%s), Runway's own code (token verification, JSON decoding and "+
-			"validation, decoding the configuration document, the request log line) %s (%s). Without the outbox write on the response path, "+
-			"Runway's p50 would be about %s, %s the floor's.\n\n",
-			ms(gap), ms(outbox), share(outbox, gap), ms(httpCost), share(httpCost, gap), ms(code), share(code, gap),
-			ms(rw.lat.percentile(50)-outbox), x(withoutOutbox))
-		b.WriteString("**What limits it.** ")
-		b.WriteString(r.launchLimits(mode.callers, rw, fl, fo, hfo))
-		b.WriteString("\n\n")
+		r.launchRatios(b, mode.name, mode.callers, mode.res)
 	}
+	r.launchCloser(b)
+}
+
+// variantList writes the launch variants and what each does.
+func variantList(b *strings.Builder, variants []variant) {
+	for _, v := range variants {
+		fmt.Fprintf(b, "- **%s**: %s\n", v.name, v.desc)
+	}
+	b.WriteString("\n")
+}
+
+// launchRatios writes the ratios of one launch latency figure, where the
+// gap to the floor goes and what limits it, and adds the figure to the
+// summary. http+floor splits the gap: HTTP on one side, Runway's own work
+// on the other.
+func (r *report) launchRatios(b *strings.Builder, name string, callers int, res map[string]*result) {
+	rw, fl, hf := res["runway"], res["floor"], res["http+floor"]
+	p50, p99 := durRatio(rw.lat.percentile(50), fl.lat.percentile(50)), durRatio(rw.lat.percentile(99), fl.lat.percentile(99))
+	errs := rw.errs.count() + fl.errs.count()
+	ok50, ok99 := p50 <= goalLatencyP50 && errs == 0, p99 <= goalLatencyP99 && errs == 0
+	gap := rw.lat.percentile(50) - fl.lat.percentile(50)
+	httpCost := hf.lat.percentile(50) - fl.lat.percentile(50)
+	code := rw.lat.percentile(50) - hf.lat.percentile(50)
+	r.add(summaryRow{num: "1", figure: "launch latency p50, " + name, measured: ms(rw.lat.percentile(50)),
+		baseline: ms(fl.lat.percentile(50)) + " (floor)", ratio: x(p50), goal: fmt.Sprintf("≤ %.1f×", goalLatencyP50), pass: ok50,
+		miss: fmt.Sprintf("%s over the goal of %.1f×. Of the p50 gap of %s, HTTP (http+floor − floor) explains %s and Runway's own work "+
+			"(runway − http+floor: auth, JSON, validation, logging, the writes the floor does not make) %s; %s",
+			overBy(p50, goalLatencyP50), goalLatencyP50, ms(gap), share(httpCost, gap), share(code, gap), firestoreWork(rw, fl)) + errNote(errs)})
+	r.add(summaryRow{num: "1", figure: "launch latency p99, " + name, measured: ms(rw.lat.percentile(99)),
+		baseline: ms(fl.lat.percentile(99)) + " (floor)", ratio: x(p99), goal: fmt.Sprintf("≤ %.1f×", goalLatencyP99), pass: ok99,
+		miss: fmt.Sprintf("%s over the goal of %.1f×; %s", overBy(p99, goalLatencyP99), goalLatencyP99, tail(rw, fl, hf)) + errNote(errs)})
+
+	fmt.Fprintf(b, "\n**Ratios.** runway ÷ floor: p50 **%s**, p99 **%s** (goals ≤ %.1f×, ≤ %.1f×: %s, %s). runway ÷ http+floor, what Runway's "+
+		"own work adds to a request served over HTTP: p50 %s, p99 %s.\n\n",
+		x(p50), x(p99), goalLatencyP50, goalLatencyP99, verdict(ok50), verdict(ok99),
+		x(durRatio(rw.lat.percentile(50), hf.lat.percentile(50))), x(durRatio(rw.lat.percentile(99), hf.lat.percentile(99))))
+	fmt.Fprintf(b, "**Where the p50 gap of %s goes** (differences of medians: an estimate, whose noise can show as a small negative part): "+
+		"HTTP (client, server, connection; http+floor − floor) %s (%s), Runway's own work (token verification, JSON decoding and "+
+		"validation, decoding the configuration document, the request log line, the writes the floor does not make; runway − http+floor) %s (%s).\n\n",
+		ms(gap), ms(httpCost), share(httpCost, gap), ms(code), share(code, gap))
+	b.WriteString("**What limits it.** ")
+	b.WriteString(r.launchLimits(callers, rw, fl, hf))
+	b.WriteString("\n\n")
+}
+
+// tail says what lengthens Runway's p99 beyond the floor's, from the
+// http+floor's.
+func tail(rw, fl, hf *result) string {
+	httpTail := durRatio(hf.lat.percentile(99), fl.lat.percentile(99))
+	queue := fmt.Sprintf("the CPU queue (the machine %.0f%% busy during Runway's blocks)", pct(rw.cpu.machineBusy, rw.cpu.machineAll))
+	if httpTail > 1 {
+		return fmt.Sprintf("the http+floor's p99 is %s the floor's: HTTP and %s lengthen the tail", x(httpTail), queue)
+	}
+	return fmt.Sprintf("the http+floor's p99 is %s the floor's, so HTTP does not lengthen the tail: Runway's own work and %s do", x(httpTail), queue)
+}
+
+// launchCloser says what would bring the launch latency closer to the
+// floor.
+func (r *report) launchCloser(b *strings.Builder) {
+	f := r.launch
 	auth := profilePerOp(f.profile, "token verification")
-	items := []string{"Take MarkPublished off the response path: `(*runs.Service).publish` in `shared/runs/service.go` could " +
-		"answer once `PublishLaunch` has succeeded and commit the mark after the response. Runway keeps it on the path on purpose: " +
-		"Cloud Run functions give work after the response no CPU unless CPU is always allocated, so marks would be lost whenever an " +
-		"instance idles, and each lost mark is a launch message the Reaper sends a second time; the outbox's never-twice guarantee is " +
-		"worth a round trip. Concurrent launches already share the mark's Commit (`shared/store/marks.go`); one at a time it is a " +
-		"round trip of its own."}
+	var items []string
 	if math.IsNaN(auth) || auth > authWorthCaching {
 		items = append(items, "Verify each token once: in `shared/auth/verify.go`, `(*Verifier).Verify` could keep the Caller of a "+
 			"verified token (keyed by its SHA-256, until its exp and at most a few minutes, in a bounded map), since callers reuse a token "+
 			"for up to an hour; that removes the signature check from nearly every request (section 4).")
 	}
-	items = append(items, "Under load every CPU-microsecond is latency: the profile in section 3 shows where this process's CPU goes per launch.")
+	items = append(items, "Less CPU in Runway's own code: under load every CPU-microsecond is latency, and the profile in section 3 "+
+		"shows where this process's CPU goes per launch. HTTP's share is not Runway's to cut: a function is served over HTTP.")
 	b.WriteString("**What would bring it closer.**")
 	for n, it := range items {
 		fmt.Fprintf(b, " (%d) %s", n+1, it)
@@ -256,47 +286,64 @@ func launchTable(b *strings.Builder, variants []variant, res map[string]*result,
 	}
 }
 
-// launchLimits explains a launch latency figure from its measurements.
-func (r *report) launchLimits(callers int, rw, fl, fo, hfo *result) string {
-	var s strings.Builder
-	rpcs := float64(rw.fs.totalCalls()) / float64(max(rw.ops, 1))
-	floorRPCs := float64(fl.fs.totalCalls()) / float64(max(fl.ops, 1))
-	pubs := float64(rw.ps.totalCalls()) / float64(max(rw.ops, 1))
-	floorPubs := float64(fl.ps.totalCalls()) / float64(max(fl.ops, 1))
-	fmt.Fprintf(&s, "A launch makes %s Firestore RPCs and %s Pub/Sub RPC where the floor makes %s and %s: the extra one is MarkPublished, "+
-		"a second Commit that can only start once the publish has answered, so it adds a full emulator round trip to a launch",
-		fmtFloat(rpcs), fmtFloat(pubs), fmtFloat(floorRPCs), fmtFloat(floorPubs))
-	if rpcs-floorRPCs < 0.95 {
-		s.WriteString("; concurrent launches share it (`shared/store/marks.go`), hence less than one extra RPC per launch")
+// firestoreWork compares, from the counted RPCs, the Firestore work per
+// launch of Runway and of the floor.
+func firestoreWork(rw, fl *result) string {
+	var s string
+	if rpcs, floorRPCs := rw.fs.perOp(rw.ops), fl.fs.perOp(fl.ops); rpcs == floorRPCs {
+		s = fmt.Sprintf("Runway makes the floor's Firestore RPCs, %s per launch, and none after the publish", rpcs)
+	} else {
+		s = fmt.Sprintf("Firestore RPCs per launch: Runway %s, the floor %s", rpcs, floorRPCs)
 	}
-	s.WriteString(". ")
-	codeCPU := perOp(rw.cpu.self, rw.ops) - perOp(hfo.cpu.self, hfo.ops)
-	fmt.Fprintf(&s, "Runway's own code costs %s of CPU per launch in this process beyond the bare handler doing the same work "+
-		"(%s vs %s per launch, HTTP client included)", fmtUS(codeCPU), us(rw.cpu.self, rw.ops), us(hfo.cpu.self, hfo.ops))
+	if rw.fs.Calls["RunQuery"] > 0 {
+		// Only a launch that waits for a slot queries: the queue, to admit.
+		s += " (the RunQuery and the extra RPCs are those of launches that found the slot they tried held by an earlier launch of " +
+			"their block or window, whose slots were not freed yet, and waited for one: a read, a create, queries of the queue and an admission)"
+	}
+	writes, floorWrites := float64(rw.fs.Writes)/float64(max(rw.ops, 1)), float64(fl.fs.Writes)/float64(max(fl.ops, 1))
+	s += fmt.Sprintf("; documents written per launch: Runway %s, the floor %s", fmtFloat(writes), fmtFloat(floorWrites))
+	if writes > floorWrites {
+		s += " (the run and the slot of max_active_runs it holds)"
+	}
+	return s
+}
+
+// launchLimits explains a launch latency figure from its measurements.
+func (r *report) launchLimits(callers int, rw, fl, hf *result) string {
+	var s strings.Builder
+	s.WriteString(firestoreWork(rw, fl) + ". ")
+	httpCPU := perOp(hf.cpu.self, hf.ops) - perOp(fl.cpu.self, fl.ops)
+	codeCPU := perOp(rw.cpu.self, rw.ops) - perOp(hf.cpu.self, hf.ops)
+	fmt.Fprintf(&s, "In this process, HTTP costs %s of CPU per launch beyond the floor (%s vs %s per launch, the callers' HTTP client "+
+		"included) and Runway's own code %s beyond the bare handler doing the floor's work (%s per launch)",
+		fmtUS(httpCPU), us(hf.cpu.self, hf.ops), us(fl.cpu.self, fl.ops), fmtUS(codeCPU), us(rw.cpu.self, rw.ops))
 	if auth := profilePerOp(r.launch.profile, "token verification"); !math.IsNaN(auth) && auth > 0 {
 		fmt.Fprintf(&s, "; verifying the dev token is %s of it (the profile in section 3)", fmtUS(auth))
 	}
 	s.WriteString(". ")
+	if callers == 1 {
+		roundTrips := func(r *result) float64 {
+			return float64(r.fs.totalCalls()+r.ps.totalCalls()) / float64(max(r.ops, 1))
+		}
+		fmt.Fprintf(&s, "One at a time, a launch's latency is mostly its round trips to the emulators, one after the other: "+
+			"%.0f for Runway and %.0f for the floor, each a fraction of a millisecond on this machine, so Runway's fixed costs "+
+			"(HTTP and its code) weigh more than they would against Firestore's real round trips of several milliseconds.",
+			roundTrips(rw), roundTrips(fl))
+		return s.String()
+	}
 	emuRW := perOp(rw.cpu.firestore+rw.cpu.pubsub, rw.ops)
 	emuFL := perOp(fl.cpu.firestore+fl.cpu.pubsub, fl.ops)
-	if callers == 1 {
-		fmt.Fprintf(&s, "One at a time, a launch's latency is mostly its round trips to the emulators, one after the other: "+
-			"%.0f for Runway against %.0f for the floor, each a fraction of a millisecond on this machine, so Runway's fixed costs "+
-			"(the extra round trip, HTTP, its code) weigh more than they would against Firestore's real round trips of several milliseconds.",
-			rpcs+pubs, floorRPCs+floorPubs)
-	} else {
-		cpuRW := perOp(rw.cpu.self, rw.ops) + emuRW
-		cpuFL := perOp(fl.cpu.self, fl.ops) + emuFL
-		cores := float64(runtime.NumCPU())
-		fmt.Fprintf(&s, "With %d callers the %s were %.0f%% busy during Runway's blocks: the emulators are Java processes on the same CPUs, "+
-			"so launches queue for CPU, and by Little's law the mean latency is about callers × CPU per launch ÷ CPUs: "+
-			"Runway's launches cost %s of CPU each (this process %s, emulators %s), the floor's %s, which predicts means of %s and %s "+
-			"(measured %s and %s). Under load the latency ratio is the ratio of CPU per launch, everywhere.",
-			callers, cpusWord(), pct(rw.cpu.machineBusy, rw.cpu.machineAll),
-			fmtUS(cpuRW), us(rw.cpu.self, rw.ops), fmtUS(emuRW), fmtUS(cpuFL),
-			ms(time.Duration(float64(callers)*cpuRW/cores*float64(time.Microsecond))), ms(time.Duration(float64(callers)*cpuFL/cores*float64(time.Microsecond))),
-			ms(rw.lat.mean()), ms(fl.lat.mean()))
-	}
+	cpuRW := perOp(rw.cpu.self, rw.ops) + emuRW
+	cpuFL := perOp(fl.cpu.self, fl.ops) + emuFL
+	cores := float64(runtime.NumCPU())
+	fmt.Fprintf(&s, "With %d callers the %s were %.0f%% busy during Runway's blocks: the emulators are Java processes on the same CPUs, "+
+		"so launches queue for CPU, and by Little's law the mean latency is about callers × CPU per launch ÷ CPUs: "+
+		"Runway's launches cost %s of CPU each (this process %s, emulators %s), the floor's %s, which predicts means of %s and %s "+
+		"(measured %s and %s). Under load the latency ratio is the ratio of CPU per launch, everywhere.",
+		callers, cpusWord(), pct(rw.cpu.machineBusy, rw.cpu.machineAll),
+		fmtUS(cpuRW), us(rw.cpu.self, rw.ops), fmtUS(emuRW), fmtUS(cpuFL),
+		ms(time.Duration(float64(callers)*cpuRW/cores*float64(time.Microsecond))), ms(time.Duration(float64(callers)*cpuFL/cores*float64(time.Microsecond))),
+		ms(rw.lat.mean()), ms(fl.lat.mean()))
 	return s.String()
 }
 
@@ -394,65 +441,54 @@ func (r *report) throughputSection(b *strings.Builder) {
 	b.WriteString("## 3. Throughput\n\n")
 	fmt.Fprintf(b, "%d concurrent callers launching as fast as they can, %d rounds of %s per variant, the variants alternating within each round.\n\n",
 		f.tpCallers, f.tpRounds, f.tpWindow)
-	for _, v := range f.tpVariants {
-		fmt.Fprintf(b, "- **%s**: %s\n", v.name, v.desc)
-	}
-	b.WriteString("\n")
-	launchTable(b, f.tpVariants, f.tp, false)
-	rw, fl, fo, grouped := f.tp["runway"], f.tp["floor"], f.tp["floor+outbox"], f.tp["floor+grouped outbox"]
-	rt := ratio(rw.rate(), fl.rate())
+	variantList(b, f.variants)
+	launchTable(b, f.variants, f.tp, false)
+	rw, fl, hf := f.tp["runway"], f.tp["floor"], f.tp["http+floor"]
+	rt, httpRate, codeRate := ratio(rw.rate(), fl.rate()), ratio(hf.rate(), fl.rate()), ratio(rw.rate(), hf.rate())
 	errs := rw.errs.count() + fl.errs.count()
 	ok := rt >= goalThroughput && errs == 0
 	cpuOf := func(r *result) float64 { return perOp(r.cpu.self+r.cpu.firestore+r.cpu.pubsub, r.ops) }
-	cpuRW, cpuFL, cpuFO, cpuGR := cpuOf(rw), cpuOf(fl), cpuOf(fo), cpuOf(grouped)
-	writesPerCommit := ratio(float64(grouped.fs.Writes-int64(grouped.ops)), float64(max(grouped.fs.Calls["Commit"]-int64(grouped.ops), 1)))
-	fmt.Fprintf(b, "\n**Ratio.** runway ÷ floor: **%s** (goal ≥ %.1f×: %s); runway ÷ floor+outbox: %s; floor+outbox ÷ floor: %s; "+
-		"floor+grouped outbox ÷ floor: %s.\n\n",
-		x(rt), goalThroughput, verdict(ok), x(ratio(rw.rate(), fo.rate())), x(ratio(fo.rate(), fl.rate())), x(ratio(grouped.rate(), fl.rate())))
+	cpuRW, cpuFL, cpuHF := cpuOf(rw), cpuOf(fl), cpuOf(hf)
+	fmt.Fprintf(b, "\n**Ratio.** runway ÷ floor: **%s** (goal ≥ %.1f×: %s); http+floor ÷ floor, HTTP alone: %s; runway ÷ http+floor, "+
+		"Runway's own work: %s.\n\n", x(rt), goalThroughput, verdict(ok), x(httpRate), x(codeRate))
+	budget := cpuFL / goalThroughput
+	over := ""
+	if cpuRW > budget {
+		over = ", " + fmtUS(cpuRW-budget) + " too much"
+	}
 	fmt.Fprintf(b, "**What limits it.** The machine's CPUs are the bottleneck (%.0f%% busy during Runway's windows), shared by the callers, "+
 		"Runway and both emulators; so launches/s is close to the inverse of the CPU a launch costs everywhere: %s per launch for Runway "+
-		"(this process %s, emulators %s), %s for the floor+outbox, %s for the floor, which predicts runway ÷ floor ≈ %s (measured %s). "+
-		"The outbox write alone takes the floor to %s of its rate; Runway's own work (auth, JSON, logging, document decoding, HTTP, "+
-		"and the callers' HTTP client, which shares this process) takes floor+outbox to %s. Committing the outbox writes of concurrent "+
-		"launches together (%.1f writes per Commit on average here) keeps %s of the floor's rate. "+
-		"To reach %.1f× here, a Runway launch could cost at most %s of CPU in all; it costs %s, %s too much. "+
+		"(this process %s, emulators %s), %s for the http+floor, %s for the floor, which predicts runway ÷ floor ≈ %s (measured %s). "+
+		"HTTP alone (net/http's server, and the callers' HTTP client, which shares this process) takes the floor to %s of its rate; "+
+		"Runway's own work (auth, JSON, validation, document decoding, logging, the writes the floor does not make) takes http+floor to %s. %s. "+
+		"To reach %.1f× here, a Runway launch could cost at most %s of CPU in all; it costs %s%s. "+
 		"On Google Cloud the emulators' CPU is not the function's and instances scale out, so there the figure that matters is this "+
 		"process's CPU per launch.\n\n",
 		pct(rw.cpu.machineBusy, rw.cpu.machineAll), fmtUS(cpuRW), us(rw.cpu.self, rw.ops), us(rw.cpu.firestore+rw.cpu.pubsub, rw.ops),
-		fmtUS(cpuFO), fmtUS(cpuFL), x(cpuFL/cpuRW), x(rt), x(ratio(fo.rate(), fl.rate())), x(ratio(rw.rate(), fo.rate())),
-		writesPerCommit, x(ratio(grouped.rate(), fl.rate())),
-		goalThroughput, fmtUS(cpuFL/goalThroughput), fmtUS(cpuRW), fmtUS(cpuRW-cpuFL/goalThroughput))
+		fmtUS(cpuHF), fmtUS(cpuFL), x(cpuFL/cpuRW), x(rt), x(httpRate), x(codeRate), firestoreWork(rw, fl),
+		goalThroughput, fmtUS(budget), fmtUS(cpuRW), over)
 	if p := f.profile; p != nil {
 		r.profileTable(b, p)
 	}
-	auth := profilePerOp(f.profile, "token verification")
-	fmt.Fprintf(b, "**What would bring it closer.** Runway already commits the marks of concurrent launches together "+
-		"(`shared/store/marks.go`: %s Commits per launch here, one of them CreateRun's), as the floor+grouped outbox does through the same "+
-		"store.MarkPublished (%s of CPU per launch instead of %s for the floor+outbox); runway ÷ floor+grouped outbox: %s. ",
-		fmtFloat(float64(rw.fs.Calls["Commit"])/float64(max(rw.ops, 1))), fmtUS(cpuGR), fmtUS(cpuFO), x(ratio(rw.rate(), grouped.rate())))
+	b.WriteString("**What would bring it closer.** ")
 	n := 1
-	if math.IsNaN(auth) || auth > authWorthCaching {
+	if auth := profilePerOp(f.profile, "token verification"); math.IsNaN(auth) || auth > authWorthCaching {
 		fmt.Fprintf(b, "(%d) Verify each token once (section 1): %s per launch in this profile. ", n, fmtUS(auth))
 		n++
 	}
 	fmt.Fprintf(b, "(%d) Allocate less per request: garbage collection takes %s per launch. ", n, fmtUS(profilePerOp(f.profile, "garbage collection")))
-	if bare := f.tp["http+floor+outbox"]; bare != nil {
-		br := ratio(bare.rate(), fl.rate())
-		fmt.Fprintf(b, "For scale: the floor+outbox behind a bare HTTP handler, with none of Runway's code, reaches %s of the floor's rate", x(br))
-		if br < goalThroughput {
-			fmt.Fprintf(b, ": below %.1f× before Runway's code adds anything, because on this machine the callers' HTTP client and the "+
-				"server share the CPUs with the emulators; so here the goal needs a leaner request path than net/http's and the clients' own", goalThroughput)
-		}
-		b.WriteString(".")
+	fmt.Fprintf(b, "For scale: the floor behind a bare HTTP handler, with none of Runway's code, reaches %s of the floor's rate", x(httpRate))
+	if httpRate < goalThroughput {
+		fmt.Fprintf(b, ": below %.1f× before Runway's code adds anything, because on this machine the callers' HTTP client and the "+
+			"server share the CPUs with the emulators; so here the goal needs a leaner request path than net/http's and the clients' own", goalThroughput)
 	}
-	b.WriteString("\n\n")
+	b.WriteString(".\n\n")
 	r.add(summaryRow{num: "3", figure: fmt.Sprintf("throughput, %d callers", f.tpCallers), measured: fmt.Sprintf("%.0f launches/s", rw.rate()),
 		baseline: fmt.Sprintf("%.0f launches/s (floor)", fl.rate()), ratio: x(rt), goal: fmt.Sprintf("≥ %.1f×", goalThroughput), pass: ok,
 		miss: fmt.Sprintf("%s under the goal of %.1f×. The CPUs are saturated and the rate follows CPU per launch (%s for Runway, %s for the floor); "+
-			"the outbox write alone costs the floor %s of its rate (floor+outbox ÷ floor %s) and Runway's own work the rest "+
-			"(runway ÷ floor+outbox %s); Runway groups its outbox writes, which on the floor keeps %s of its rate",
-			underBy(rt, goalThroughput), goalThroughput, fmtUS(cpuRW), fmtUS(cpuFL), fmt.Sprintf("%.0f%%", 100*(1-ratio(fo.rate(), fl.rate()))),
-			x(ratio(fo.rate(), fl.rate())), x(ratio(rw.rate(), fo.rate())), x(ratio(grouped.rate(), fl.rate()))) + errNote(errs)})
+			"HTTP alone takes the floor to %s of its rate (http+floor ÷ floor) and Runway's own work takes http+floor to %s; %s",
+			underBy(rt, goalThroughput), goalThroughput, fmtUS(cpuRW), fmtUS(cpuFL), x(httpRate), x(codeRate),
+			firestoreWork(rw, fl)) + errNote(errs)})
 }
 
 func profilePerOp(p *launchProfile, prefix string) float64 {
@@ -614,6 +650,18 @@ func (r *report) footprintSection(b *strings.Builder) {
 		miss: fmt.Sprintf("%s, %s over the goal (listening after %s, first request %s)", ms(rs.total), ms(rs.total-goalStartup), ms(rs.listen), ms(rs.first))})
 }
 
+// ---- design limits
+
+// designLimitsSection writes bench/design-limits.md as it is: its figures
+// are computed by terraform's TestDesignLimits, not measured here.
+func (r *report) designLimitsSection(b *strings.Builder) {
+	b.WriteString(r.designLimits)
+	if !strings.HasSuffix(r.designLimits, "\n") {
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
 // ---- helpers
 
 func pct(a, b time.Duration) float64 {
@@ -713,19 +761,6 @@ func (r *report) profileTable(b *strings.Builder, p *launchProfile) {
 // the figures of this run that support it.
 func (r *report) changes() []string {
 	var out []string
-	if f := r.launch; f != nil && f.seq != nil && f.conc != nil {
-		est := func(m map[string]*result) string {
-			rw, fl, fo := m["runway"], m["floor"], m["floor+outbox"]
-			outbox := fo.lat.percentile(50) - fl.lat.percentile(50)
-			return x(durRatio(rw.lat.percentile(50)-outbox, fl.lat.percentile(50)))
-		}
-		out = append(out, fmt.Sprintf("**MarkPublished off the response path** (`shared/runs/service.go`, `(*Service).publish`: answer once "+
-			"`PublishLaunch` succeeds, record the publish after the response): launch p50 ÷ floor from %s to about %s sequentially and "+
-			"from %s to about %s with %d callers (estimates: Runway's p50 less the outbox write's share measured by floor+outbox). "+
-			"Not made on purpose: section 1 says why.",
-			x(durRatio(f.seq["runway"].lat.percentile(50), f.seq["floor"].lat.percentile(50))), est(f.seq),
-			x(durRatio(f.conc["runway"].lat.percentile(50), f.conc["floor"].lat.percentile(50))), est(f.conc), f.concCallers))
-	}
 	if f := r.launch; f != nil && f.tp != nil {
 		if auth := profilePerOp(f.profile, "token verification"); !math.IsNaN(auth) && auth > authWorthCaching {
 			out = append(out, fmt.Sprintf("**Each token verified once** (`shared/auth/verify.go`, `(*Verifier).Verify`: a bounded cache of "+

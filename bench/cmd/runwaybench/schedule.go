@@ -142,7 +142,7 @@ func (r *report) scheduleSection(b *strings.Builder) {
 	fmt.Fprintf(b, "One Scheduler pass over %s configurations that are all due (a tick every minute, in %d accounts), launching each tick once, "+
 		"against the floor: the same run created and the same next tick written, one atomic write a configuration, and its launch published, "+
 		"shard by shard in parallel, with nothing read, decided or admitted. A pass also creates each tick's run waiting for a slot of its "+
-		"max_active_runs and admits it (a read of the slots, a query of the queue, an atomic write), then records the publication.\n\n",
+		"max_active_runs and admits it (a read of the slots, a query of the queue, an atomic write), and publishes its launch message, recording nothing after it.\n\n",
 		thousands(f.configurations), 10)
 	b.WriteString("| | time | configurations/s | Firestore RPCs per configuration | writes per configuration |\n|---|---|---|---|---|\n")
 	fmt.Fprintf(b, "| Scheduler pass | %s | %.0f | %s | %.1f |\n", f.pass.Round(time.Millisecond), perConfig(f.pass),

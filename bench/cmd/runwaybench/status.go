@@ -255,8 +255,26 @@ func directQuery(ctx context.Context, fs *firestore.Client, action string, cfg r
 }
 
 // seedRuns creates n finished runs of cfg, one a minute back from newest,
-// through the store (so they are exactly what Runway writes), 16 at a time.
+// through the store (so they are exactly what Runway writes).
 func seedRuns(ctx context.Context, s *stack, cfg runs.Configuration, n int, newest time.Time) error {
+	return createRuns(ctx, s, n, func(i int) runs.Run {
+		start := newest.Add(-time.Duration(i) * time.Minute).Truncate(time.Microsecond)
+		run := runs.NewRun(cfg, runs.RandomKey(), start)
+		run.TriggerType, run.StartedBy = runs.TriggerAPI, "bench-seeder@runway.local"
+		run.Status = runs.StatusSuccess
+		if n > statusLimit && i%10 == 3 { // one in ten of the large configuration's runs failed
+			run.Status = runs.StatusFailed
+		}
+		run.EndDate = start.Add(90 * time.Second)
+		run.LastUpdateDate = run.EndDate
+		run.Deadline = time.Time{}
+		return run
+	})
+}
+
+// createRuns creates the runs newRun(0) to newRun(n-1) through the stack's
+// store, 16 at a time, and returns the first error.
+func createRuns(ctx context.Context, s *stack, n int, newRun func(i int) runs.Run) error {
 	var (
 		next    int64 = -1
 		wg      sync.WaitGroup
@@ -264,27 +282,14 @@ func seedRuns(ctx context.Context, s *stack, cfg runs.Configuration, n int, newe
 		first   error
 	)
 	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := atomic.AddInt64(&next, 1); i < int64(n); i = atomic.AddInt64(&next, 1) {
-				start := newest.Add(-time.Duration(i) * time.Minute).Truncate(time.Microsecond)
-				run := runs.NewRun(cfg, runs.RandomKey(), start)
-				run.TriggerType, run.StartedBy = runs.TriggerAPI, "bench-seeder@runway.local"
-				run.Status = runs.StatusSuccess
-				if n > statusLimit && i%10 == 3 { // one in ten of the large configuration's runs failed
-					run.Status = runs.StatusFailed
-				}
-				run.EndDate = start.Add(90 * time.Second)
-				run.LastUpdateDate = run.EndDate
-				run.Deadline = time.Time{}
-				run.PublishedAt, run.MessageID = start, "seeded"
-				if err := s.env.Store.CreateRun(ctx, run); err != nil {
+				if err := s.env.Store.CreateRun(ctx, newRun(int(i))); err != nil {
 					errOnce.Do(func() { first = err })
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return first
