@@ -17,21 +17,21 @@ import (
 
 // UndeliveredRuns implements runs.ReaperStore.
 func (s *Store) UndeliveredRuns(ctx context.Context, shard int, now time.Time, limit int) ([]runs.Run, error) {
-	return s.runsOfGroup(ctx, "store.UndeliveredRuns", s.client.CollectionGroup("runs").
+	return s.runsOf(ctx, "store.UndeliveredRuns", s.client.CollectionGroup("runs").
 		Where("shard", "==", shard).Where("deliver_by", "<=", now).
 		OrderBy("deliver_by", firestore.Asc).Limit(limit))
 }
 
 // OverdueRuns implements runs.ReaperStore.
 func (s *Store) OverdueRuns(ctx context.Context, shard int, now time.Time, limit int) ([]runs.Run, error) {
-	return s.runsOfGroup(ctx, "store.OverdueRuns", s.client.CollectionGroup("runs").
+	return s.runsOf(ctx, "store.OverdueRuns", s.client.CollectionGroup("runs").
 		Where("shard", "==", shard).Where("status", "==", string(runs.StatusRunning)).Where("deadline", "<", now).
 		OrderBy("deadline", firestore.Asc).Limit(limit))
 }
 
 // DueRetries implements runs.ReaperStore.
 func (s *Store) DueRetries(ctx context.Context, shard int, now time.Time, limit int) ([]runs.Run, error) {
-	return s.runsOfGroup(ctx, "store.DueRetries", s.client.CollectionGroup("runs").
+	return s.runsOf(ctx, "store.DueRetries", s.client.CollectionGroup("runs").
 		Where("shard", "==", shard).Where("status", "==", string(runs.StatusFailed)).Where("retry_at", "<=", now).
 		OrderBy("retry_at", firestore.Asc).Limit(limit))
 }
@@ -39,27 +39,9 @@ func (s *Store) DueRetries(ctx context.Context, shard int, now time.Time, limit 
 // LongWaiting implements runs.ReaperStore: runs waiting for a slot since
 // before before, oldest first.
 func (s *Store) LongWaiting(ctx context.Context, shard int, before time.Time, limit int) ([]runs.Run, error) {
-	return s.runsOfGroup(ctx, "store.LongWaiting", s.client.CollectionGroup("runs").
+	return s.runsOf(ctx, "store.LongWaiting", s.client.CollectionGroup("runs").
 		Where("shard", "==", shard).Where("queued", "==", true).Where("queued_at", "<", before).
 		OrderBy("queued_at", firestore.Asc).Limit(limit))
-}
-
-func (s *Store) runsOfGroup(ctx context.Context, op string, q firestore.Query) ([]runs.Run, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	snaps, err := q.Documents(ctx).GetAll()
-	if err != nil {
-		return nil, classify(op, err)
-	}
-	out := make([]runs.Run, 0, len(snaps))
-	for _, snap := range snaps {
-		run, err := decodeRun(snap)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, run)
-	}
-	return out, nil
 }
 
 // UnpublishedEvents implements runs.ReaperStore. Only unpublished run

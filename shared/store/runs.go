@@ -82,25 +82,30 @@ func (s *Store) GetRun(ctx context.Context, account, key string) (runs.Run, erro
 // get_last_status, get_by_status and the board's runs view ask (see
 // runs.Query) has a composite index in terraform/firestore.tf.
 func (s *Store) QueryRuns(ctx context.Context, account string, q runs.Query) ([]runs.Run, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	query := s.runsQuery(account, q).OrderBy("start_execution_date", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
 	if q.After != nil {
 		query = query.StartAfter(q.After.Start, q.After.Key)
 	}
-	snaps, err := query.Limit(q.Limit).Documents(ctx).GetAll()
+	return s.runsOf(ctx, "store.QueryRuns", query.Limit(q.Limit))
+}
+
+// runsOf returns the runs q finds; op names the caller in errors.
+func (s *Store) runsOf(ctx context.Context, op string, q firestore.Query) ([]runs.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snaps, err := q.Documents(ctx).GetAll()
 	if err != nil {
-		return nil, classify("store.QueryRuns", err)
+		return nil, classify(op, err)
 	}
-	found := make([]runs.Run, 0, len(snaps))
+	out := make([]runs.Run, 0, len(snaps))
 	for _, snap := range snaps {
 		run, err := decodeRun(snap)
 		if err != nil {
 			return nil, err
 		}
-		found = append(found, run)
+		out = append(out, run)
 	}
-	return found, nil
+	return out, nil
 }
 
 // CountRuns implements runs.Store with an aggregation query: Firestore

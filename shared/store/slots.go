@@ -47,21 +47,7 @@ func (s *Store) queue(account string, ref runs.ConfigRef) firestore.Query {
 // Waiting implements runs.Store: the runs of a configuration waiting for
 // a slot, oldest first, at most limit.
 func (s *Store) Waiting(ctx context.Context, account string, ref runs.ConfigRef, limit int) ([]runs.Run, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	snaps, err := s.queue(account, ref).Limit(limit).Documents(ctx).GetAll()
-	if err != nil {
-		return nil, classify("store.Waiting", err)
-	}
-	out := make([]runs.Run, 0, len(snaps))
-	for _, snap := range snaps {
-		run, err := decodeRun(snap)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, run)
-	}
-	return out, nil
+	return s.runsOf(ctx, "store.Waiting", s.queue(account, ref).Limit(limit))
 }
 
 // Admit implements runs.Store, without a transaction, so that the
