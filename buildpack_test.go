@@ -1,12 +1,14 @@
 package runway_test
 
 import (
+	"archive/zip"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -89,15 +91,13 @@ func TestBuildpackMainServesEveryEntryPoint(t *testing.T) {
 	})
 }
 
-// buildFunctions builds the buildpack's main against this module, as Cloud
-// Build does, and returns the binary.
+// buildFunctions builds the buildpack's main against the source zip that
+// scripts/package makes, as Cloud Build deploys it, and returns the
+// binary: a file the functions need and the zip lacks fails the build.
 func buildFunctions(t *testing.T) string {
 	t.Helper()
-	root, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
+	root := unzipSource(t, dir)
 	goMod, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +117,41 @@ func buildFunctions(t *testing.T) string {
 		t.Fatalf("go build of the buildpack's main: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// unzipSource makes the functions' source zip with scripts/package and
+// unpacks it under dir; it returns where.
+func unzipSource(t *testing.T, dir string) string {
+	t.Helper()
+	archive := filepath.Join(dir, "function-source.zip")
+	if out, err := exec.Command("go", "run", "./scripts/package", "-out", archive).CombinedOutput(); err != nil {
+		t.Fatalf("scripts/package: %v\n%s", err, out)
+	}
+	r, err := zip.OpenReader(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	root := filepath.Join(dir, "source")
+	for _, f := range r.File {
+		path := filepath.Join(root, filepath.FromSlash(f.Name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		in, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(in)
+		in.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
 }
 
 // waitForAnswer sends the request until the function answers it.

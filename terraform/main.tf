@@ -213,8 +213,9 @@ data "archive_file" "source" {
   source_dir       = local.source_dir
   output_path      = "${path.module}/.build/function-source.zip"
   output_file_mode = "0644"
-  # Same selection as the package step of cloudbuild.yaml: the root
-  # package, functions/, shared/ and other source directories, no tests.
+  # What scripts/package puts in Cloud Build's zip: the packages the
+  # functions are built from, no tests, test helpers or tools. The HCL
+  # tests check that every other package of the module is excluded here.
   excludes = [
     ".git/**",
     ".gitignore",
@@ -223,8 +224,16 @@ data "archive_file" "source" {
     ".ci/**",
     ".runway/**",
     "bench/**",
+    "cmd/**",
     "docs/**",
     "scripts/**",
+    "shared/alerts/smtptest/**",
+    "shared/callbacks/kmstest/**",
+    "shared/demo/**",
+    "shared/emulators/**",
+    "shared/stacktest/**",
+    "shared/testenv/**",
+    "shared/tokens/**",
     "terraform/**",
     "emulators",
     "**/*_test.go",
