@@ -67,11 +67,6 @@ func (s *Store) UnpublishedEvents(ctx context.Context, shard int, before time.Ti
 	return out, nil
 }
 
-// ClaimEventPublication implements runs.ReaperStore.
-func (s *Store) ClaimEventPublication(ctx context.Context, account, key, eventID string, now time.Time, lease time.Duration) (bool, error) {
-	return s.claim(ctx, "store.ClaimEventPublication", s.runs(account).Doc(key).Collection("events").Doc(eventID), now, lease)
-}
-
 // ReleaseEventPublication implements runs.ReaperStore.
 func (s *Store) ReleaseEventPublication(ctx context.Context, account, key, eventID string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -80,12 +75,13 @@ func (s *Store) ReleaseEventPublication(ctx context.Context, account, key, event
 	return classify("store.ReleaseEventPublication", err)
 }
 
-// claim takes, in a transaction, the right to publish the run event doc
-// for lease: it succeeds if doc is not published and
-// nobody took it within the lease.
-func (s *Store) claim(ctx context.Context, op string, doc *firestore.DocumentRef, now time.Time, lease time.Duration) (bool, error) {
+// ClaimEventPublication implements runs.ReaperStore: in a transaction, it
+// takes the right to publish the run event for lease, if the event is not
+// published and nobody took it within the lease.
+func (s *Store) ClaimEventPublication(ctx context.Context, account, key, eventID string, now time.Time, lease time.Duration) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	doc := s.runs(account).Doc(key).Collection("events").Doc(eventID)
 	claimed := false
 	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		claimed = false
@@ -106,7 +102,7 @@ func (s *Store) claim(ctx context.Context, op string, doc *firestore.DocumentRef
 		claimed = true
 		return tx.Update(doc, []firestore.Update{{Path: "publish_claimed_at", Value: now}})
 	})
-	return claimed, classifyTx(op, err)
+	return claimed, classifyTx("store.ClaimEventPublication", err)
 }
 
 // CreateRetry implements runs.ReaperStore.
