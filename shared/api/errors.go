@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -80,10 +80,6 @@ func FromError(err error) *Error {
 	if errors.As(err, &apiErr) {
 		return apiErr
 	}
-	var authErr *auth.Error
-	if errors.As(err, &authErr) {
-		return fromAuthError(authErr)
-	}
 	var invalid runs.Invalid
 	if errors.As(err, &invalid) {
 		problems := make([]FieldError, len(invalid))
@@ -92,13 +88,9 @@ func FromError(err error) *Error {
 		}
 		return Invalid(problems)
 	}
-	var domainErr *runs.Error
-	if errors.As(err, &domainErr) {
-		e := &Error{Code: domainStatus(domainErr.Kind), Message: domainErr.Message, CurrentStatus: string(domainErr.CurrentStatus), cause: err}
-		if domainErr.Field != "" {
-			e.Errors = []FieldError{{Field: domainErr.Field, Problem: domainErr.Message}}
-		}
-		return e
+	var f *failure.Error
+	if errors.As(err, &f) {
+		return fromFailure(f, err)
 	}
 	return &Error{
 		Code:    http.StatusInternalServerError,
@@ -107,45 +99,51 @@ func FromError(err error) *Error {
 	}
 }
 
-func domainStatus(kind error) int {
-	switch {
-	case errors.Is(kind, runs.ErrInvalid):
-		return http.StatusBadRequest
-	case errors.Is(kind, runs.ErrForbidden):
-		return http.StatusForbidden
-	case errors.Is(kind, runs.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(kind, runs.ErrConflict):
-		return http.StatusConflict
-	case errors.Is(kind, runs.ErrUnavailable):
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
+// fromFailure is the answer to f, which err wraps.
+func fromFailure(f *failure.Error, err error) *Error {
+	e := &Error{Code: statusOf(f.Kind), Message: f.Message, CurrentStatus: f.CurrentStatus, cause: err}
+	if f.Field != "" {
+		e.Errors = []FieldError{{Field: f.Field, Problem: f.Message}}
 	}
-}
-
-func fromAuthError(err *auth.Error) *Error {
-	switch {
-	case errors.Is(err.Kind, auth.ErrUnauthenticated):
-		e := &Error{Code: http.StatusUnauthorized, Message: err.Message, cause: err}
+	switch e.Code {
+	case http.StatusUnauthorized:
 		e.Header = http.Header{}
-		if err.Missing {
+		if f.Missing {
 			// RFC 6750 §3.1: no error code when the request had no credentials.
 			e.Header.Set("WWW-Authenticate", `Bearer realm="runway"`)
 		} else {
 			e.Header.Set("WWW-Authenticate",
-				fmt.Sprintf(`Bearer realm="runway", error="invalid_token", error_description=%q`, err.Message))
+				fmt.Sprintf(`Bearer realm="runway", error="invalid_token", error_description=%q`, f.Message))
 		}
-		return e
-	case errors.Is(err.Kind, auth.ErrForbidden):
-		return &Error{Code: http.StatusForbidden, Message: err.Message, cause: err}
-	case errors.Is(err.Kind, auth.ErrUnavailable):
-		e := &Error{Code: http.StatusServiceUnavailable, Message: err.Message, cause: err}
-		if err.RetryAfter > 0 {
-			e.Header = http.Header{"Retry-After": {strconv.Itoa(int(math.Ceil(err.RetryAfter.Seconds())))}}
+	case http.StatusServiceUnavailable:
+		if f.RetryAfter > 0 {
+			e.Header = http.Header{"Retry-After": {strconv.Itoa(int(math.Ceil(f.RetryAfter.Seconds())))}}
 		}
-		return e
-	default:
-		return &Error{Code: http.StatusInternalServerError, Message: "internal error", cause: err}
+	case http.StatusInternalServerError:
+		e.Message = "internal error; it has been logged, retry later or contact the Runway operators"
 	}
+	return e
+}
+
+// statuses are the HTTP statuses of the kinds of failure.
+var statuses = []struct {
+	kind error
+	code int
+}{
+	{failure.ErrInvalid, http.StatusBadRequest},
+	{failure.ErrUnauthenticated, http.StatusUnauthorized},
+	{failure.ErrForbidden, http.StatusForbidden},
+	{failure.ErrNotFound, http.StatusNotFound},
+	{failure.ErrConflict, http.StatusConflict},
+	{failure.ErrUnavailable, http.StatusServiceUnavailable},
+}
+
+// statusOf is the HTTP status of a kind of failure.
+func statusOf(kind error) int {
+	for _, s := range statuses {
+		if errors.Is(kind, s.kind) {
+			return s.code
+		}
+	}
+	return http.StatusInternalServerError
 }

@@ -70,7 +70,7 @@ func TestSetStatus(t *testing.T) {
 		r := tc.run
 		update, err := s.setStatus(&r, "ada@example.com", tc.status, tc.expected, "")
 		var e *Error
-		if conflict := errors.As(err, &e) && e.Kind == ErrConflict && e.Field == "expected_status" && e.CurrentStatus == tc.run.Status; conflict != tc.wantConflict {
+		if conflict := errors.As(err, &e) && e.Kind == ErrConflict && e.Field == "expected_status" && e.CurrentStatus == string(tc.run.Status); conflict != tc.wantConflict {
 			t.Errorf("%s: error %v, want a conflict: %v", tc.name, err, tc.wantConflict)
 			continue
 		}

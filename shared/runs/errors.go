@@ -1,47 +1,24 @@
 package runs
 
 import (
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/runwaydata/runway/shared/failure"
 )
 
-// The kinds of failure the domain reports. The API maps each to one HTTP
-// status in shared/api.FromError.
+// The kinds of failure the domain reports (shared/failure, which
+// shared/api maps to HTTP statuses).
 var (
-	ErrInvalid     = errors.New("invalid")     // 400: the request cannot be carried out as written
-	ErrForbidden   = errors.New("forbidden")   // 403: the caller may not do this to this run
-	ErrNotFound    = errors.New("not found")   // 404
-	ErrConflict    = errors.New("conflict")    // 409: the current state forbids it
-	ErrUnavailable = errors.New("unavailable") // 503: a dependency is down; retrying may succeed
+	ErrInvalid     = failure.ErrInvalid
+	ErrForbidden   = failure.ErrForbidden
+	ErrNotFound    = failure.ErrNotFound
+	ErrConflict    = failure.ErrConflict
+	ErrUnavailable = failure.ErrUnavailable
 )
 
-// Error is a failure the caller can act on. Message is written for the
-// person who made the request and never contains internal details.
-type Error struct {
-	Kind    error  // one of the Err* kinds above
-	Message string // safe to show to the caller
-	Field   string // the request field at fault, if one is
-	// CurrentStatus is the run's status when a change was refused because
-	// of it, so that a script can decide what to do without a second read.
-	CurrentStatus Status
-	Err           error // the underlying cause, for logs
-}
-
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Message + ": " + e.Err.Error()
-	}
-	return e.Message
-}
-
-// Unwrap lets errors.Is match both the kind and the cause.
-func (e *Error) Unwrap() []error {
-	if e.Err != nil {
-		return []error{e.Kind, e.Err}
-	}
-	return []error{e.Kind}
-}
+// Error is a failure the caller can act on: shared/failure's.
+type Error = failure.Error
 
 // NotFound returns an ErrNotFound error with a message for the caller.
 func NotFound(format string, args ...any) error {
@@ -62,7 +39,7 @@ func Conflict(format string, args ...any) error {
 // status that forbids the change; field names the request field at fault,
 // if one is.
 func StatusConflict(run Run, field, format string, args ...any) error {
-	return &Error{Kind: ErrConflict, Field: field, CurrentStatus: run.Status, Message: fmt.Sprintf(format, args...)}
+	return &Error{Kind: ErrConflict, Field: field, CurrentStatus: string(run.Status), Message: fmt.Sprintf(format, args...)}
 }
 
 // InvalidField returns an ErrInvalid error that names the field at fault.
