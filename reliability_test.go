@@ -230,7 +230,7 @@ func TestConcurrentStatusChangeInvariants(t *testing.T) {
 	}
 	// A change whose transaction answered an error after committing is
 	// left for the Reaper to publish: that is the outbox's work.
-	if _, err := s.Env.Runs.Reap(context.Background(), s.Env.Store, runs.ReaperConfig{PublishAfter: 0, Lease: time.Minute, Batch: 100}); err != nil {
+	if _, err := s.Env.Runs.Reap(context.Background(), runs.ReaperConfig{PublishAfter: 0, Lease: time.Minute, Batch: 100}); err != nil {
 		t.Fatal(err)
 	}
 	published := map[string]bool{}
@@ -388,7 +388,7 @@ func checkOneRunPerKey(t *testing.T, s *stacktest.Stack, done map[string]string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	pass, err := reaper.Reap(ctx, s.Env.Store, runs.ReaperConfig{MaxDeliveries: 5, Batch: 500, Workers: 16})
+	pass, err := reaper.Reap(ctx, runs.ReaperConfig{MaxDeliveries: 5, Batch: 500, Workers: 16})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,7 +162,7 @@ var Routes = []Route{
 			if err != nil {
 				return nil, err
 			}
-			return reaper.New(reaper.Deps{Runs: env.Runs, Store: env.Store, Config: runs.DefaultReaperConfig,
+			return reaper.New(reaper.Deps{Runs: env.Runs, Config: runs.DefaultReaperConfig,
 				Authenticate: authenticate})
 		},
 	},

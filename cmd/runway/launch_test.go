@@ -116,7 +116,7 @@ func TestWaitFollowsRetries(t *testing.T) {
 	defer stop()
 	go func() { // the Reaper, which launches the retries
 		for ctx.Err() == nil {
-			s.Env.Runs.Reap(ctx, s.Env.Store, runs.DefaultReaperConfig)
+			s.Env.Runs.Reap(ctx, runs.DefaultReaperConfig)
 			sleep(ctx, 200*time.Millisecond)
 		}
 	}()

@@ -334,7 +334,7 @@ func TestExecutorAndReaperFailuresAlert(t *testing.T) {
 	silent := launchWith(`{"silent": true}`)
 	ctx := context.Background()
 	stacktest.Eventually(t, "the Reaper's FAILED to alert", func() bool {
-		if _, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.DefaultReaperConfig); err != nil {
+		if _, err := s.Env.Runs.Reap(ctx, runs.DefaultReaperConfig); err != nil {
 			t.Fatal(err)
 		}
 		_, ok := mailOf(silent)

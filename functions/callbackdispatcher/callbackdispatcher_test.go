@@ -355,7 +355,7 @@ func TestRetriedRunCallsBackOnce(t *testing.T) {
 	ctx := context.Background()
 	var retry runs.Run
 	stacktest.Eventually(t, "the retry to succeed", func() bool {
-		if _, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 100}); err != nil {
+		if _, err := s.Env.Runs.Reap(ctx, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 100}); err != nil {
 			t.Fatal(err)
 		}
 		key, _ := runs.RunKey(first)
@@ -399,7 +399,7 @@ func TestAbandonedRetryCallsBack(t *testing.T) {
 
 	s.Post(t, "/v1/configuration/status", `{"action": "set_configuration_status", "account": "000099", "environment": "DEV",
 		"configuration_type": "table-to-table", "configuration_id": "`+id+`", "activated": false, "archived": false}`).Decode(t, &api.OK{})
-	if _, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 100}); err != nil {
+	if _, err := s.Env.Runs.Reap(ctx, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 100}); err != nil {
 		t.Fatal(err)
 	}
 	run, err := s.Env.Store.GetRun(ctx, "000099", key)

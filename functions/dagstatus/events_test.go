@@ -38,7 +38,7 @@ func TestRunEventsComeInPages(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if pass, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.DefaultReaperConfig); err != nil || pass.Published != 1 {
+	if pass, err := s.Env.Runs.Reap(ctx, runs.DefaultReaperConfig); err != nil || pass.Published != 1 {
 		t.Fatalf("Reaper pass %+v, %v: want the run published again", pass, err)
 	}
 	const flips = 105

@@ -41,14 +41,14 @@ func TestAPassWorksThroughABacklog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pass, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 10, Workers: 4})
+	pass, err := s.Env.Runs.Reap(ctx, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 10, Workers: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pass.TimedOut != overdue || pass.Published != unpublished {
 		t.Errorf("one pass with batches of 10: %+v, want %d timed out and %d published again", pass, overdue, unpublished)
 	}
-	if again, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 10}); err != nil || again != (runs.Pass{}) {
+	if again, err := s.Env.Runs.Reap(ctx, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 10}); err != nil || again != (runs.Pass{}) {
 		t.Errorf("the next pass: %+v, %v: nothing should be left", again, err)
 	}
 }

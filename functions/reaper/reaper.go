@@ -18,7 +18,6 @@ import (
 // Deps are the Reaper's dependencies.
 type Deps struct {
 	Runs   *runs.Service
-	Store  runs.ReaperStore
 	Config runs.ReaperConfig
 	// Authenticate accepts the scheduler's requests only.
 	Authenticate func(*http.Request) error
@@ -27,7 +26,6 @@ type Deps struct {
 // Handler serves the Reaper.
 type Handler struct {
 	runs         *runs.Service
-	store        runs.ReaperStore
 	config       runs.ReaperConfig
 	authenticate func(*http.Request) error
 }
@@ -37,12 +35,10 @@ func New(deps Deps) (*Handler, error) {
 	switch {
 	case deps.Runs == nil:
 		return nil, errors.New("reaper: missing runs service")
-	case deps.Store == nil:
-		return nil, errors.New("reaper: missing store")
 	case deps.Authenticate == nil:
 		return nil, errors.New("reaper: missing authentication")
 	}
-	return &Handler{runs: deps.Runs, store: deps.Store, config: deps.Config, authenticate: deps.Authenticate}, nil
+	return &Handler{runs: deps.Runs, config: deps.Config, authenticate: deps.Authenticate}, nil
 }
 
 // ServeHTTP runs one pass and answers what it did.
@@ -52,7 +48,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Pass runs one pass of the Reaper.
 func (h *Handler) Pass(ctx context.Context) (runs.Pass, error) {
-	pass, err := h.runs.Reap(ctx, h.store, h.config)
+	pass, err := h.runs.Reap(ctx, h.config)
 	logging.Annotate(ctx, slog.Int("published", pass.Published), slog.Int("timed_out", pass.TimedOut),
 		slog.Int("retried", pass.Retried), slog.Int("events", pass.Events))
 	return pass, err

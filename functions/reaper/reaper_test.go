@@ -38,7 +38,7 @@ func reapUntil(t *testing.T, s *stacktest.Stack, ahead time.Duration, what strin
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _ = reaper.Reap(context.Background(), s.Env.Store, cfg) // errors while Pub/Sub reconnects
+				_, _ = reaper.Reap(context.Background(), cfg) // errors while Pub/Sub reconnects
 			}()
 		}
 		wg.Wait()

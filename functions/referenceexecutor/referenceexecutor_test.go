@@ -125,7 +125,7 @@ func TestRetriesUntilSuccess(t *testing.T) {
 
 	var chain []runs.Run
 	stacktest.Eventually(t, "three attempts, the last a success", func() bool {
-		if _, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 100}); err != nil {
+		if _, err := s.Env.Runs.Reap(ctx, runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 100}); err != nil {
 			t.Fatal(err)
 		}
 		chain = chain[:0]
@@ -152,7 +152,7 @@ func TestRetriesUntilSuccess(t *testing.T) {
 		t.Errorf("first attempt's error = %+v", chain[0].Error)
 	}
 	// No fourth attempt, however many passes.
-	if _, err := s.Env.Runs.Reap(ctx, s.Env.Store, runs.DefaultReaperConfig); err != nil {
+	if _, err := s.Env.Runs.Reap(ctx, runs.DefaultReaperConfig); err != nil {
 		t.Fatal(err)
 	}
 	var last api.Results
@@ -261,7 +261,7 @@ func reapAt(t *testing.T, s *stacktest.Stack, at time.Time) (runs.Pass, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return reaper.Reap(context.Background(), s.Env.Store, runs.DefaultReaperConfig)
+	return reaper.Reap(context.Background(), runs.DefaultReaperConfig)
 }
 
 func cancelBody(configID, runID string) string {

@@ -113,7 +113,7 @@ func run(addr, admin, mailDir string) error {
 		return err
 	}
 	go every(ctx, env, "Reaper", passInterval, func(ctx context.Context) (any, bool, error) {
-		pass, err := env.Runs.Reap(ctx, env.Store, runs.DefaultReaperConfig)
+		pass, err := env.Runs.Reap(ctx, runs.DefaultReaperConfig)
 		return pass, pass != runs.Pass{}, err
 	})
 	go every(ctx, env, "Scheduler", passInterval, func(ctx context.Context) (any, bool, error) {

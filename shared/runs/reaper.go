@@ -106,14 +106,14 @@ type Pass struct {
 // slot free. Its duties run at once, each on cfg.Workers shards at a time,
 // reading batch after batch until the pass's deadline; every duty is safe
 // to run in two Reapers at once.
-func (s *Service) Reap(ctx context.Context, store ReaperStore, cfg ReaperConfig) (Pass, error) {
+func (s *Service) Reap(ctx context.Context, cfg ReaperConfig) (Pass, error) {
 	now := s.clock()
 	if cfg.Deadline > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.Deadline)
 		defer cancel()
 	}
-	shards := store.Shards()
+	shards := s.store.Shards()
 	var (
 		pass Pass
 		g    errgroup.Group
@@ -121,36 +121,36 @@ func (s *Service) Reap(ctx context.Context, store ReaperStore, cfg ReaperConfig)
 	)
 	g.Go(func() error {
 		pass.Published, errs[0] = sweep(ctx, cfg, shards, func(ctx context.Context, shard, limit int) ([]Run, error) {
-			return store.UndeliveredRuns(ctx, shard, now, limit)
+			return s.store.UndeliveredRuns(ctx, shard, now, limit)
 		}, func(ctx context.Context, run Run) (bool, bool, error) {
-			return s.redeliver(ctx, store, cfg, now, run)
+			return s.redeliver(ctx, cfg, now, run)
 		})
 		return nil
 	})
 	g.Go(func() error {
 		pass.TimedOut, errs[1] = sweep(ctx, cfg, shards, func(ctx context.Context, shard, limit int) ([]Run, error) {
-			return store.OverdueRuns(ctx, shard, now, limit)
+			return s.store.OverdueRuns(ctx, shard, now, limit)
 		}, func(ctx context.Context, run Run) (bool, bool, error) { return s.failSilentRun(ctx, now, run) })
 		return nil
 	})
 	g.Go(func() error {
 		pass.Retried, errs[2] = sweep(ctx, cfg, shards, func(ctx context.Context, shard, limit int) ([]Run, error) {
-			return store.DueRetries(ctx, shard, now, limit)
+			return s.store.DueRetries(ctx, shard, now, limit)
 		}, func(ctx context.Context, parent Run) (bool, bool, error) {
-			return s.retryFailedRun(ctx, store, now, parent)
+			return s.retryFailedRun(ctx, now, parent)
 		})
 		return nil
 	})
 	g.Go(func() error {
 		pass.Events, errs[3] = sweep(ctx, cfg, shards, func(ctx context.Context, shard, limit int) ([]EventRef, error) {
-			return store.UnpublishedEvents(ctx, shard, now.Add(-cfg.PublishAfter), limit)
+			return s.store.UnpublishedEvents(ctx, shard, now.Add(-cfg.PublishAfter), limit)
 		}, func(ctx context.Context, e EventRef) (bool, bool, error) {
-			return s.publishLeftoverEvent(ctx, store, cfg, now, e)
+			return s.publishLeftoverEvent(ctx, cfg, now, e)
 		})
 		return nil
 	})
 	g.Go(func() error {
-		pass.Admitted, errs[4] = s.admitLongWaiting(ctx, store, cfg, now)
+		pass.Admitted, errs[4] = s.admitLongWaiting(ctx, cfg, now)
 		return nil
 	})
 	_ = g.Wait()
@@ -226,7 +226,7 @@ func sweepShard[T any](ctx context.Context, cfg ReaperConfig, find func(context.
 // run, so that of two Reapers one publishes, and a claim that lands
 // meanwhile stops it; the publish follows the decision, and a publish
 // that fails is tried again at the next due time.
-func (s *Service) redeliver(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time, run Run) (bool, bool, error) {
+func (s *Service) redeliver(ctx context.Context, cfg ReaperConfig, now time.Time, run Run) (bool, bool, error) {
 	var event *Event // what the transaction's last attempt decided
 	updated, err := s.change(ctx, refOf(run), func(r *Run) (Update, error) {
 		event = nil
@@ -246,7 +246,7 @@ func (s *Service) redeliver(ctx context.Context, store ReaperStore, cfg ReaperCo
 			slog.String("run_id", run.RunID), slog.String("account", run.Account), slog.Int("deliveries", updated.Deliveries))
 		return false, true, nil
 	}
-	definition, err := s.definition(ctx, store, updated)
+	definition, err := s.definition(ctx, updated)
 	if err != nil {
 		return false, false, err
 	}
@@ -299,8 +299,8 @@ func (s *Service) failSilentRun(ctx context.Context, now time.Time, run Run) (bo
 // retryFailedRun launches the retry of a failed run. The retry's key is
 // derived from its parent's, and the retry is created in the transaction
 // that records it on the parent: a failed run is retried once.
-func (s *Service) retryFailedRun(ctx context.Context, store ReaperStore, now time.Time, parent Run) (bool, bool, error) {
-	config, err := store.GetConfiguration(ctx, parent.Account, ConfigRef{Environment: parent.Environment, Kind: parent.Kind, ConfigurationID: parent.ConfigurationID})
+func (s *Service) retryFailedRun(ctx context.Context, now time.Time, parent Run) (bool, bool, error) {
+	config, err := s.store.GetConfiguration(ctx, parent.Account, ConfigRef{Environment: parent.Environment, Kind: parent.Kind, ConfigurationID: parent.ConfigurationID})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, false, fmt.Errorf("store.GetConfiguration: %w", err)
 	}
@@ -331,7 +331,7 @@ func (s *Service) retryFailedRun(ctx context.Context, store ReaperStore, now tim
 	retry.Parameters, retry.CallbackURL = parent.Parameters, parent.CallbackURL
 	// The retry budget is the one the first attempt was launched with.
 	retry.Retries, retry.RetryDelay = parent.Retries, parent.RetryDelay
-	created, err := store.CreateRetry(ctx, parent, retry)
+	created, err := s.store.CreateRetry(ctx, parent, retry)
 	if err != nil || !created {
 		return false, false, wrap("store.CreateRetry", err)
 	}
@@ -343,8 +343,8 @@ func (s *Service) retryFailedRun(ctx context.Context, store ReaperStore, now tim
 
 // publishLeftoverEvent publishes a status change whose publish failed, by
 // one Reaper.
-func (s *Service) publishLeftoverEvent(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time, e EventRef) (bool, bool, error) {
-	claimed, err := store.ClaimEventPublication(ctx, e.Account, e.RunKey, e.Event.ID, now, cfg.Lease)
+func (s *Service) publishLeftoverEvent(ctx context.Context, cfg ReaperConfig, now time.Time, e EventRef) (bool, bool, error) {
+	claimed, err := s.store.ClaimEventPublication(ctx, e.Account, e.RunKey, e.Event.ID, now, cfg.Lease)
 	if err != nil || !claimed {
 		return false, false, wrap("store.ClaimEventPublication", err)
 	}
@@ -353,7 +353,7 @@ func (s *Service) publishLeftoverEvent(ctx context.Context, store ReaperStore, c
 		return false, false, fmt.Errorf("store.GetRun: %w", err)
 	}
 	if err := s.publishEvent(ctx, run, e.Event); err != nil {
-		if err := store.ReleaseEventPublication(ctx, e.Account, e.RunKey, e.Event.ID); err != nil {
+		if err := s.store.ReleaseEventPublication(ctx, e.Account, e.RunKey, e.Event.ID); err != nil {
 			return false, false, fmt.Errorf("store.ReleaseEventPublication: %w", err)
 		}
 		return false, false, nil
@@ -373,18 +373,18 @@ func wrap(callee string, err error) error {
 // than a launch's own admission takes, configuration by configuration:
 // those whose admission was lost (the process died after queueing them),
 // and those of a configuration whose max_active_runs was raised.
-func (s *Service) admitLongWaiting(ctx context.Context, store ReaperStore, cfg ReaperConfig, now time.Time) (int, error) {
+func (s *Service) admitLongWaiting(ctx context.Context, cfg ReaperConfig, now time.Time) (int, error) {
 	var (
 		admitted atomic.Int64
 		seen     sync.Map // the configurations looked at: their runs are in every shard
 	)
-	_, err := sweep(ctx, cfg, store.Shards(), func(ctx context.Context, shard, limit int) ([]Run, error) {
-		return store.LongWaiting(ctx, shard, now.Add(-cfg.PublishAfter), limit)
+	_, err := sweep(ctx, cfg, s.store.Shards(), func(ctx context.Context, shard, limit int) ([]Run, error) {
+		return s.store.LongWaiting(ctx, shard, now.Add(-cfg.PublishAfter), limit)
 	}, func(ctx context.Context, run Run) (bool, bool, error) {
 		if _, dup := seen.LoadOrStore(run.Account+"/"+string(run.Kind)+"/"+run.Environment+"/"+run.ConfigurationID, true); dup {
 			return false, false, nil
 		}
-		cfg, err := store.GetConfiguration(ctx, run.Account, configOf(run))
+		cfg, err := s.store.GetConfiguration(ctx, run.Account, configOf(run))
 		if errors.Is(err, ErrNotFound) {
 			return false, false, nil
 		}
@@ -398,8 +398,8 @@ func (s *Service) admitLongWaiting(ctx context.Context, store ReaperStore, cfg R
 	return int(admitted.Load()), err
 }
 
-func (s *Service) definition(ctx context.Context, store ReaperStore, run Run) (map[string]any, error) {
-	cfg, err := store.GetConfiguration(ctx, run.Account, ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID})
+func (s *Service) definition(ctx context.Context, run Run) (map[string]any, error) {
+	cfg, err := s.store.GetConfiguration(ctx, run.Account, ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID})
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}

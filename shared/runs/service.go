@@ -56,6 +56,8 @@ type Store interface {
 	Admit(ctx context.Context, account string, ref ConfigRef, slots int, admit func(r *Run, slot int)) (*Run, error)
 	// Events returns a page of the run's recorded events, oldest first.
 	Events(ctx context.Context, account, key string, page EventPage) ([]Event, error)
+	// ReaperStore is what the Reaper reads and writes across accounts.
+	ReaperStore
 }
 
 // Publisher publishes Runway's messages. shared/bus implements it on

@@ -62,7 +62,7 @@ func reaperSection(ctx context.Context, o options, rep *report, devKeyFile strin
 	before := s.fs.snapshot()
 	start = time.Now()
 	// Its log lines go to the stack's log file, as a function's to stdout.
-	fig.pass, err = s.env.Runs.Reap(logging.WithLogger(ctx, s.env.Logger), s.env.Store, fig.cfg)
+	fig.pass, err = s.env.Runs.Reap(logging.WithLogger(ctx, s.env.Logger), fig.cfg)
 	fig.took = time.Since(start)
 	fig.ops = s.fs.snapshot().minus(before)
 	if err != nil {
