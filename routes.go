@@ -29,7 +29,8 @@ import (
 
 // Route is one Cloud Function: its entry point and how it is reached: on
 // the API host at a path, by a push subscription to a topic, or by Cloud
-// Scheduler.
+// Scheduler. APIRoute, PushRoute and ScheduledRoute make each kind with
+// the fields it needs.
 type Route struct {
 	// Function is the Cloud Function's entry point name.
 	Function string
@@ -69,160 +70,89 @@ type Route struct {
 
 // Routes is the route table, the one source of truth for which functions
 // exist: the framework registration (runway.go), the local dev server, the
-// OpenAPI spec and the Terraform are all checked against it.
+// OpenAPI spec and the Terraform are all checked against it. Each kind of
+// function has its constructor (APIRoute, ScheduledRoute, PushRoute), which
+// takes what that kind needs.
 var Routes = []Route{
-	{
-		Function:  "DagLaunch",
-		Publishes: []bus.Topic{bus.LaunchTopic},
-		Method:    http.MethodPost,
-		Path:      "/v1/dag/launch",
-		New: func(env *Env) (http.Handler, error) {
-			return daglaunch.New(daglaunch.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
-		},
-	},
-	{
-		Function: "DagStatus",
-		// Status changes go to the run events topic, cancel_run's cancel
-		// message to the launch topic, where the run's executor listens.
-		Publishes: []bus.Topic{bus.LaunchTopic, bus.RunEventsTopic},
-		Method:    http.MethodPost,
-		Path:      "/v1/dag/status",
-		New: func(env *Env) (http.Handler, error) {
-			return dagstatus.New(dagstatus.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
-		},
-	},
-	{
-		Function: "WorkflowStatus",
-		Method:   http.MethodPost,
-		Path:     "/v1/workflow/status",
-		New: func(env *Env) (http.Handler, error) {
-			return workflowstatus.New(workflowstatus.Deps{Workflows: env.Workflows, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
-		},
-	},
-	{
-		Function: "ConfigurationStatus",
-		Method:   http.MethodPost,
-		Path:     "/v1/configuration/status",
-		New: func(env *Env) (http.Handler, error) {
-			return configurationstatus.New(configurationstatus.Deps{Configs: env.Configs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
-		},
-	},
-	{
-		Function: "Configuration",
-		Method:   http.MethodPost,
-		Path:     "/v1/configuration",
-		New: func(env *Env) (http.Handler, error) {
-			return configuration.New(configuration.Deps{Configs: env.Configs, Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
-		},
-	},
-	{
-		Function: "Access",
-		Method:   http.MethodPost,
-		Path:     "/v1/access",
-		New: func(env *Env) (http.Handler, error) {
-			sealer, err := env.CallbackSealer()
-			if err != nil {
-				return nil, err
-			}
-			return access.New(access.Deps{Members: env.Store, Callbacks: env.Store, Sealer: sealer, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
-		},
-	},
-	{
-		Function: "Executions",
-		Method:   http.MethodGet,
-		Path:     executions.Paths[0],
-		Aliases:  executions.Paths[1:],
-		New: func(env *Env) (http.Handler, error) {
-			return executions.New(executions.Deps{Store: env.Store, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
-		},
-	},
-	{
-		Function: "Board",
-		// Setting a status publishes the change; canceling, the cancel
-		// message; a status change frees a slot, which admits a run.
-		Publishes: []bus.Topic{bus.LaunchTopic, bus.RunEventsTopic},
-		Method:    http.MethodGet,
-		Path:      board.Root,
-		IAP:       true,
-		New: func(env *Env) (http.Handler, error) {
-			identity, err := env.boardIdentity()
-			if err != nil {
-				return nil, err
-			}
-			return board.New(board.Deps{Runs: env.Runs, Configs: env.Configs, Workflows: env.Workflows,
-				Members: env.Store, Authz: env.Authorizer, Identity: identity, Limits: env.Limits})
-		},
-	},
-	{
-		Function:  "Reaper",
-		Publishes: []bus.Topic{bus.LaunchTopic, bus.RunEventsTopic},
-		Schedule:  "* * * * *",
-		New: func(env *Env) (http.Handler, error) {
-			authenticate, err := env.systemCallers("Reaper")
-			if err != nil {
-				return nil, err
-			}
-			return reaper.New(reaper.Deps{Runs: env.Runs, Config: runs.DefaultReaperConfig,
-				Authenticate: authenticate})
-		},
-	},
-	{
-		Function:  "Scheduler",
-		Publishes: []bus.Topic{bus.LaunchTopic},
-		Schedule:  "* * * * *",
-		New: func(env *Env) (http.Handler, error) {
-			authenticate, err := env.systemCallers("Scheduler")
-			if err != nil {
-				return nil, err
-			}
-			return scheduler.New(scheduler.Deps{Schedules: env.Schedules, Authenticate: authenticate})
-		},
-	},
-	{
-		Function: "ReferenceExecutor",
-		Topic:    func(c config.Config) string { return c.LaunchTopic },
-		NewHandler: func(env *Env) (bus.Handler, error) {
-			client, err := env.ExecutorClient(context.Background())
-			if err != nil {
-				return nil, err
-			}
-			h, err := referenceexecutor.New(referenceexecutor.Deps{Client: client})
-			if err != nil {
-				return nil, err
-			}
-			return h.Handle, nil
-		},
-	},
-	{
-		Function:  "WorkflowTrigger",
-		Publishes: []bus.Topic{bus.LaunchTopic},
-		Topic:     func(c config.Config) string { return c.RunEventsTopic },
-		// Only a success counts toward a workflow.
-		Filter: `attributes.status = "SUCCESS"`,
-		NewHandler: func(env *Env) (bus.Handler, error) {
-			h, err := workflowtrigger.New(env.Workflows)
-			if err != nil {
-				return nil, err
-			}
-			return h.Handle, nil
-		},
-	},
-	{
-		Function: "AlertDispatcher",
-		Topic:    func(c config.Config) string { return c.RunEventsTopic },
-		// Final statuses only: alerts are on them, PagerDuty's resolve on a
-		// success.
-		Filter: `attributes.status = "FAILED" OR attributes.status = "SUCCESS" OR attributes.status = "NO_MATCH" OR attributes.status = "CHECKED"`,
-		NewHandler: func(env *Env) (bus.Handler, error) {
-			return newAlertDispatcher(env)
-		},
-	},
-	{
-		Function: "CallbackDispatcher",
-		Topic:    func(c config.Config) string { return c.RunEventsTopic },
-		// Only runs launched with a callback_url, when they finish.
-		Filter: `attributes.callback = "true" AND NOT attributes.status = "RUNNING"`,
-		NewHandler: func(env *Env) (bus.Handler, error) {
+	APIRoute("DagLaunch", http.MethodPost, "/v1/dag/launch", func(env *Env) (http.Handler, error) {
+		return daglaunch.New(daglaunch.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
+	}).Publishing(bus.LaunchTopic),
+	// Status changes go to the run events topic, cancel_run's cancel
+	// message to the launch topic, where the run's executor listens.
+	APIRoute("DagStatus", http.MethodPost, "/v1/dag/status", func(env *Env) (http.Handler, error) {
+		return dagstatus.New(dagstatus.Deps{Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
+	}).Publishing(bus.LaunchTopic, bus.RunEventsTopic),
+	APIRoute("WorkflowStatus", http.MethodPost, "/v1/workflow/status", func(env *Env) (http.Handler, error) {
+		return workflowstatus.New(workflowstatus.Deps{Workflows: env.Workflows, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
+	}),
+	APIRoute("ConfigurationStatus", http.MethodPost, "/v1/configuration/status", func(env *Env) (http.Handler, error) {
+		return configurationstatus.New(configurationstatus.Deps{Configs: env.Configs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
+	}),
+	APIRoute("Configuration", http.MethodPost, "/v1/configuration", func(env *Env) (http.Handler, error) {
+		return configuration.New(configuration.Deps{Configs: env.Configs, Runs: env.Runs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
+	}),
+	APIRoute("Access", http.MethodPost, "/v1/access", func(env *Env) (http.Handler, error) {
+		sealer, err := env.CallbackSealer()
+		if err != nil {
+			return nil, err
+		}
+		return access.New(access.Deps{Members: env.Store, Callbacks: env.Store, Sealer: sealer, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
+	}),
+	APIRoute("Executions", http.MethodGet, executions.Paths[0], func(env *Env) (http.Handler, error) {
+		return executions.New(executions.Deps{Store: env.Store, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
+	}).WithAliases(executions.Paths[1:]...),
+	// Setting a status publishes the change; canceling, the cancel message;
+	// a status change frees a slot, which admits a run.
+	APIRoute("Board", http.MethodGet, board.Root, func(env *Env) (http.Handler, error) {
+		identity, err := env.boardIdentity()
+		if err != nil {
+			return nil, err
+		}
+		return board.New(board.Deps{Runs: env.Runs, Configs: env.Configs, Workflows: env.Workflows,
+			Members: env.Store, Authz: env.Authorizer, Identity: identity, Limits: env.Limits})
+	}).Publishing(bus.LaunchTopic, bus.RunEventsTopic).BehindIAP(),
+	ScheduledRoute("Reaper", "* * * * *", func(env *Env) (http.Handler, error) {
+		authenticate, err := env.systemCallers("Reaper")
+		if err != nil {
+			return nil, err
+		}
+		return reaper.New(reaper.Deps{Runs: env.Runs, Config: runs.DefaultReaperConfig, Authenticate: authenticate})
+	}).Publishing(bus.LaunchTopic, bus.RunEventsTopic),
+	ScheduledRoute("Scheduler", "* * * * *", func(env *Env) (http.Handler, error) {
+		authenticate, err := env.systemCallers("Scheduler")
+		if err != nil {
+			return nil, err
+		}
+		return scheduler.New(scheduler.Deps{Schedules: env.Schedules, Authenticate: authenticate})
+	}).Publishing(bus.LaunchTopic),
+	// Every launch; the deployment chooses the accounts (Terraform).
+	PushRoute("ReferenceExecutor", launchTopic, "", func(env *Env) (bus.Handler, error) {
+		client, err := env.ExecutorClient(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		h, err := referenceexecutor.New(referenceexecutor.Deps{Client: client})
+		if err != nil {
+			return nil, err
+		}
+		return h.Handle, nil
+	}),
+	// Only a success counts toward a workflow.
+	PushRoute("WorkflowTrigger", runEventsTopic, `attributes.status = "SUCCESS"`, func(env *Env) (bus.Handler, error) {
+		h, err := workflowtrigger.New(env.Workflows)
+		if err != nil {
+			return nil, err
+		}
+		return h.Handle, nil
+	}).Publishing(bus.LaunchTopic),
+	// Final statuses only: alerts are on them, PagerDuty's resolve on a
+	// success.
+	PushRoute("AlertDispatcher", runEventsTopic,
+		`attributes.status = "FAILED" OR attributes.status = "SUCCESS" OR attributes.status = "NO_MATCH" OR attributes.status = "CHECKED"`,
+		newAlertDispatcher),
+	// Only runs launched with a callback_url, when they finish.
+	PushRoute("CallbackDispatcher", runEventsTopic, `attributes.callback = "true" AND NOT attributes.status = "RUNNING"`,
+		func(env *Env) (bus.Handler, error) {
 			sealer, err := env.CallbackSealer()
 			if err != nil {
 				return nil, err
@@ -233,8 +163,48 @@ var Routes = []Route{
 				return nil, err
 			}
 			return h.Handle, nil
-		},
-	},
+		}),
+}
+
+// The topics push routes read, as the configuration names them.
+func launchTopic(c config.Config) string    { return c.LaunchTopic }
+func runEventsTopic(c config.Config) string { return c.RunEventsTopic }
+
+// APIRoute is a function the HTTPS host serves at method and path; new
+// builds its handler from the process's Env. A path ending in "/" serves
+// the paths under it.
+func APIRoute(function, method, path string, new func(env *Env) (http.Handler, error)) Route {
+	return Route{Function: function, Method: method, Path: path, New: new}
+}
+
+// ScheduledRoute is a function Cloud Scheduler calls on schedule, a cron,
+// not on the API host; new builds its handler.
+func ScheduledRoute(function, schedule string, new func(env *Env) (http.Handler, error)) Route {
+	return Route{Function: function, Schedule: schedule, New: new}
+}
+
+// PushRoute is a function a push subscription to topic feeds, with filter
+// ("" for every message); newHandler builds its message handler.
+func PushRoute(function string, topic func(config.Config) string, filter string, newHandler func(env *Env) (bus.Handler, error)) Route {
+	return Route{Function: function, Topic: topic, Filter: filter, NewHandler: newHandler}
+}
+
+// Publishing is r, publishing to topics (Route.Publishes).
+func (r Route) Publishing(topics ...bus.Topic) Route {
+	r.Publishes = topics
+	return r
+}
+
+// WithAliases is r, served at paths too.
+func (r Route) WithAliases(paths ...string) Route {
+	r.Aliases = paths
+	return r
+}
+
+// BehindIAP is r, signed in by Identity-Aware Proxy (Route.IAP).
+func (r Route) BehindIAP() Route {
+	r.IAP = true
+	return r
 }
 
 // RouteFor returns the route of a function.
