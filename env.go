@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
@@ -175,11 +176,19 @@ func newLimits(cfg config.Config) *api.Limits {
 	}
 }
 
+// RunsWithClock builds the runs service as the Env's own (Env.Runs), on
+// the clock now (nil for time.Now): a test's Reaper pass at another time
+// uses it.
+func (e *Env) RunsWithClock(now func() time.Time) (*runs.Service, error) {
+	return runs.NewService(runs.Deps{Store: e.Store, Bus: e.Bus, Authz: e.Authorizer,
+		Callbacks:      callbacks.Policy{Settings: e.Store, AllowPrivate: e.Config.AuthMode == config.AuthDev},
+		Now:            now,
+		RedeliverAfter: e.Config.RedeliverAfter, PublishTimeout: e.Config.PublishTimeout})
+}
+
 // buildServices builds the domain services on the Env's store and bus.
 func (e *Env) buildServices() (err error) {
-	callbackPolicy := callbacks.Policy{Settings: e.Store, AllowPrivate: e.Config.AuthMode == config.AuthDev}
-	if e.Runs, err = runs.NewService(runs.Deps{Store: e.Store, Bus: e.Bus, Authz: e.Authorizer, Callbacks: callbackPolicy,
-		RedeliverAfter: e.Config.RedeliverAfter, PublishTimeout: e.Config.PublishTimeout}); err != nil {
+	if e.Runs, err = e.RunsWithClock(nil); err != nil {
 		return err
 	}
 	if e.Configs, err = configs.NewService(e.Store, nil); err != nil {

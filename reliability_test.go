@@ -21,7 +21,6 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
-	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/emulators"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
@@ -383,8 +382,7 @@ func checkOneRunPerKey(t *testing.T, s *stacktest.Stack, done map[string]string,
 	c.mu.Lock()
 	claimedBefore := maps.Clone(c.claimed)
 	c.mu.Unlock()
-	reaper, err := runs.NewService(runs.Deps{Store: s.Env.Store, Bus: s.Env.Bus, Authz: s.Env.Authorizer,
-		Callbacks: callbacks.Policy{Settings: s.Env.Store}, Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	reaper, err := s.Env.RunsWithClock(func() time.Time { return time.Now().Add(time.Hour) })
 	if err != nil {
 		t.Fatal(err)
 	}

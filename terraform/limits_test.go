@@ -132,26 +132,16 @@ func (m *module) indexes() (firestoreIndexes, error) {
 	return out, nil
 }
 
-// recordedWrite is one write the stack committed, in the step of the
-// run's life it belongs to ("" for the setup).
-type recordedWrite struct {
+// readCounter is a gRPC interceptor that counts the document reads
+// Firestore bills in each step: a document got, found or not, a document a
+// query returns, and one for a query that returns none.
+type readCounter struct {
+	mu    sync.Mutex
 	step  string
-	write *firestorepb.Write
+	reads map[string]int
 }
 
-// writeRecorder is a gRPC interceptor that records the writes of every
-// Commit that succeeds (a transaction's attempts that fail write nothing),
-// and counts the document reads Firestore bills in each step: a document
-// got, found or not, a document a query returns, and one for a query that
-// returns none.
-type writeRecorder struct {
-	mu     sync.Mutex
-	step   string
-	writes []recordedWrite
-	reads  map[string]int
-}
-
-func (r *writeRecorder) interceptStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+func (r *readCounter) interceptStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	s, err := streamer(ctx, desc, cc, method, opts...)
 	if err != nil {
 		return s, err
@@ -159,16 +149,15 @@ func (r *writeRecorder) interceptStream(ctx context.Context, desc *grpc.StreamDe
 	r.mu.Lock()
 	step := r.step
 	r.mu.Unlock()
-	return &countingStream{ClientStream: s, rec: r, step: step}, nil
+	return &countingStream{ClientStream: s, counter: r, step: step}, nil
 }
 
 // countingStream counts the documents of BatchGetDocuments and RunQuery
 // answers.
 type countingStream struct {
 	grpc.ClientStream
-	rec      *writeRecorder
+	counter  *readCounter
 	step     string
-	query    bool
 	returned int
 }
 
@@ -181,7 +170,6 @@ func (s *countingStream) RecvMsg(m any) error {
 			read = 1
 		}
 	case *firestorepb.RunQueryResponse:
-		s.query = true
 		if err == nil && resp.GetDocument() != nil {
 			read, s.returned = 1, s.returned+1
 		}
@@ -190,29 +178,18 @@ func (s *countingStream) RecvMsg(m any) error {
 		}
 	}
 	if read > 0 && s.step != "" {
-		s.rec.mu.Lock()
-		s.rec.reads[s.step] += read
-		s.rec.mu.Unlock()
+		s.counter.mu.Lock()
+		s.counter.reads[s.step] += read
+		s.counter.mu.Unlock()
 	}
 	return err
 }
 
-func (r *writeRecorder) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	err := invoker(ctx, method, req, reply, cc, opts...)
-	if commit, ok := req.(*firestorepb.CommitRequest); ok && err == nil {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		for _, w := range commit.GetWrites() {
-			r.writes = append(r.writes, recordedWrite{r.step, w})
-		}
-	}
-	return err
-}
-
-func (r *writeRecorder) begin(step string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.step = step
+// recordedWrite is one write the stack committed, in the step of the
+// run's life it belongs to ("" for the setup).
+type recordedWrite struct {
+	step  string
+	write *firestorepb.Write
 }
 
 // lifeSteps are the steps of a run's life the limits count, in order.
@@ -222,9 +199,19 @@ var lifeSteps = []string{"launch", "claim", "heartbeat", "finish"}
 // has a deadline) and max_active_runs 1 through the stack, and returns
 // every write the stack made, the setup's included.
 func recordRunLife(t *testing.T) ([]recordedWrite, map[string]int) {
-	rec := &writeRecorder{reads: map[string]int{}}
-	s := stacktest.New(t, stacktest.WithFirestoreDialOptions(grpc.WithChainUnaryInterceptor(rec.intercept),
-		grpc.WithChainStreamInterceptor(rec.interceptStream)))
+	commits, reads := &stacktest.CommitRecorder{}, &readCounter{reads: map[string]int{}}
+	s := stacktest.New(t, stacktest.WithFirestoreDialOptions(grpc.WithChainUnaryInterceptor(commits.Intercept),
+		grpc.WithChainStreamInterceptor(reads.interceptStream)))
+	var writes []recordedWrite
+	// begin ends the step under way, taking its writes, and begins step.
+	begin := func(step string) {
+		reads.mu.Lock()
+		defer reads.mu.Unlock()
+		for _, w := range commits.Take() {
+			writes = append(writes, recordedWrite{reads.step, w})
+		}
+		reads.step = step
+	}
 	s.Seed(t)
 	def, _ := json.Marshal(map[string]any{"action": "deploy_configuration", "configuration": map[string]any{
 		"configuration_type": "table-to-table", "configuration_id": "000099_limits", "account": "000099", "environment": "DEV",
@@ -233,7 +220,7 @@ func recordRunLife(t *testing.T) ([]recordedWrite, map[string]int) {
 	s.Post(t, "/v1/configuration", string(def)).Decode(t, &deployed)
 	configID := deployed.Configuration.ConfigurationID
 
-	rec.begin("launch")
+	begin("launch")
 	var launched api.LaunchResponse
 	s.Post(t, "/v1/dag/launch", `{"action": "launch_job", "account": "000099", "environment": "DEV",
 		"configuration_type": "table-to-table", "configuration_id": "`+configID+`"}`).Decode(t, &launched)
@@ -244,16 +231,16 @@ func recordRunLife(t *testing.T) ([]recordedWrite, map[string]int) {
 			"configuration_type": "table-to-table", "configuration_id": "`+configID+`", "run_id": "`+launched.RunID+`",
 			"executor_id": "executor-1", "status": "`+status+`"}`).Decode(t, &api.Results{})
 	}
-	rec.begin("claim")
+	begin("claim")
 	report("RUNNING")
-	rec.begin("heartbeat")
+	begin("heartbeat")
 	report("RUNNING")
-	rec.begin("finish")
+	begin("finish")
 	report("SUCCESS")
-	rec.begin("")
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return slices.Clone(rec.writes), maps.Clone(rec.reads)
+	begin("")
+	reads.mu.Lock()
+	defer reads.mu.Unlock()
+	return writes, maps.Clone(reads.reads)
 }
 
 // indexEntry is one entry of an index: its identity (index and values),

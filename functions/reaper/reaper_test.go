@@ -11,7 +11,6 @@ import (
 
 	"github.com/runwaydata/runway"
 	"github.com/runwaydata/runway/shared/api"
-	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/emulators"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
@@ -26,8 +25,7 @@ const job = "000099_iowa_liquor_prepare_pda_DEV"
 // by ahead, until done says so.
 func reapUntil(t *testing.T, s *stacktest.Stack, ahead time.Duration, what string, done func() bool) {
 	t.Helper()
-	reaper, err := runs.NewService(runs.Deps{Store: s.Env.Store, Bus: s.Env.Bus, Authz: s.Env.Authorizer,
-		Callbacks: callbacks.Policy{Settings: s.Env.Store}, Now: func() time.Time { return time.Now().Add(ahead) }})
+	reaper, err := s.Env.RunsWithClock(func() time.Time { return time.Now().Add(ahead) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/runwaydata/runway/functions/referenceexecutor"
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/bus"
-	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/executor"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
@@ -256,8 +255,7 @@ func TestSilentExecutorIsTimedOut(t *testing.T) {
 // reapAt makes a Reaper pass on s as if the time were at.
 func reapAt(t *testing.T, s *stacktest.Stack, at time.Time) (runs.Pass, error) {
 	t.Helper()
-	reaper, err := runs.NewService(runs.Deps{Store: s.Env.Store, Bus: s.Env.Bus, Authz: s.Env.Authorizer,
-		Callbacks: callbacks.Policy{Settings: s.Env.Store}, Now: func() time.Time { return at }})
+	reaper, err := s.Env.RunsWithClock(func() time.Time { return at })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package workflowtrigger_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,34 +14,17 @@ import (
 	"github.com/runwaydata/runway/shared/stacktest"
 )
 
-// stateWrites counts the writes the stack commits to workflow state
-// documents and to their jobs' met documents.
-type stateWrites struct {
-	mu         sync.Mutex
-	state, met int
-}
-
-func (w *stateWrites) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	err := invoker(ctx, method, req, reply, cc, opts...)
-	if commit, ok := req.(*firestorepb.CommitRequest); ok && err == nil {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for _, write := range commit.GetWrites() {
-			switch name := write.GetUpdate().GetName(); {
-			case strings.Contains(name, "/workflow_state/") && strings.Contains(name, "/met/"):
-				w.met++
-			case strings.Contains(name, "/workflow_state/"):
-				w.state++
-			}
+// stateWrites counts, among writes, those to workflow state documents and
+// to their jobs' met documents.
+func stateWrites(writes []*firestorepb.Write) (state, met int) {
+	for _, write := range writes {
+		switch name := write.GetUpdate().GetName(); {
+		case strings.Contains(name, "/workflow_state/") && strings.Contains(name, "/met/"):
+			met++
+		case strings.Contains(name, "/workflow_state/"):
+			state++
 		}
 	}
-	return err
-}
-
-func (w *stateWrites) take() (state, met int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	state, met, w.state, w.met = w.state, w.met, 0, 0
 	return state, met
 }
 
@@ -51,8 +33,8 @@ func (w *stateWrites) take() (state, met int) {
 // state never; the two other jobs then complete the cycle, which writes
 // the state once and launches the target once.
 func TestABurstOfOneJobDoesNotContend(t *testing.T) {
-	writes := &stateWrites{}
-	s := stacktest.New(t, stacktest.WithFirestoreDialOptions(grpc.WithChainUnaryInterceptor(writes.intercept)))
+	commits := &stacktest.CommitRecorder{}
+	s := stacktest.New(t, stacktest.WithFirestoreDialOptions(grpc.WithChainUnaryInterceptor(commits.Intercept)))
 	s.Seed(t)
 	h, err := workflowtrigger.New(s.Env.Workflows)
 	if err != nil {
@@ -60,7 +42,7 @@ func TestABurstOfOneJobDoesNotContend(t *testing.T) {
 	}
 	ctx := context.Background()
 	base := time.Now().UTC()
-	writes.take()
+	commits.Take()
 
 	var g errgroup.Group
 	g.SetLimit(50)
@@ -70,7 +52,7 @@ func TestABurstOfOneJobDoesNotContend(t *testing.T) {
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if state, met := writes.take(); state != 0 || met != 1 {
+	if state, met := stateWrites(commits.Take()); state != 0 || met != 1 {
 		t.Errorf("the burst wrote the workflow state %d times and JA's met document %d times; want 0 and 1", state, met)
 	}
 	_, st, err := s.Env.Workflows.Status(ctx, "000099", workflow)
@@ -83,7 +65,7 @@ func TestABurstOfOneJobDoesNotContend(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if state, met := writes.take(); state != 1 || met != 2 {
+	if state, met := stateWrites(commits.Take()); state != 1 || met != 2 {
 		t.Errorf("completing the cycle wrote the state %d times and met documents %d times; want 1 and 2", state, met)
 	}
 	if n := len(targetRuns(t, s)); n != 1 {
