@@ -24,6 +24,7 @@ import (
 	"github.com/runwaydata/runway/functions/executions"
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 )
@@ -478,7 +479,7 @@ func TestOpenAPISpecResponsesMirrorTheGoTypes(t *testing.T) {
 	doc := loadSpec(t)
 	types := map[string]reflect.Type{
 		"LaunchResponse":               reflect.TypeFor[api.LaunchResponse](),
-		"LaunchMessage":                reflect.TypeFor[runs.LaunchMessage](),
+		"LaunchMessage":                reflect.TypeFor[message.Launch](),
 		"SetRunsStatusResponse":        reflect.TypeFor[api.SetRunsStatusResponse](),
 		"CallbackSettingsResponse":     reflect.TypeFor[api.CallbackSettingsResponse](),
 		"CallbackSecret":               reflect.TypeFor[api.CallbackSecret](),

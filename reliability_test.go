@@ -22,6 +22,7 @@ import (
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/emulators"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -234,7 +235,7 @@ func TestConcurrentStatusChangeInvariants(t *testing.T) {
 	}
 	published := map[string]bool{}
 	for _, m := range stacktest.Receive(t, events, len(log)) {
-		var ev runs.RunEvent
+		var ev message.RunEvent
 		if err := json.Unmarshal(m.Data, &ev); err == nil {
 			published[ev.EventID] = true
 		}

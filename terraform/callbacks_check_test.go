@@ -14,7 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
-	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/executor/message"
 )
 
 // The Cloud KMS roles each function needs on the key that seals the
@@ -195,8 +195,8 @@ func TestExecutorExampleFiltersOnTheAccount(t *testing.T) {
 		t.Fatal("docs/executors.md shows no subscription filter")
 	}
 	for _, f := range filters {
-		if !strings.Contains(f, "attributes."+bus.AttrAccount+" = ") || !strings.Contains(f, "attributes."+bus.AttrConfigurationType+" = ") {
-			t.Errorf("docs/executors.md shows a filter without attributes.%s and attributes.%s: %s", bus.AttrAccount, bus.AttrConfigurationType, f)
+		if !strings.Contains(f, "attributes."+message.AttrAccount+" = ") || !strings.Contains(f, "attributes."+message.AttrConfigurationType+" = ") {
+			t.Errorf("docs/executors.md shows a filter without attributes.%s and attributes.%s: %s", message.AttrAccount, message.AttrConfigurationType, f)
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 
-	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/testenv"
 )
 
@@ -161,8 +161,8 @@ func TestExecutorExampleFiltersOnTheLaunchAttribute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`attributes\.` + bus.AttrConfigurationType + `\b`).Match(data) {
-		t.Errorf("the executor example does not filter on attributes.%s", bus.AttrConfigurationType)
+	if !regexp.MustCompile(`attributes\.` + message.AttrConfigurationType + `\b`).Match(data) {
+		t.Errorf("the executor example does not filter on attributes.%s", message.AttrConfigurationType)
 	}
 	if problems := checkParses("examples/executor"); len(problems) > 0 {
 		t.Error(problems)

@@ -19,8 +19,8 @@ import (
 
 	"github.com/runwaydata/runway/shared/alerts"
 	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/logging"
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 // Handler sends alerts.
@@ -39,7 +39,7 @@ func New(deps alerts.Deps) (*Handler, error) {
 
 // Handle implements bus.Handler.
 func (h *Handler) Handle(ctx context.Context, m bus.Message) error {
-	var ev runs.RunEvent
+	var ev message.RunEvent
 	if err := json.Unmarshal(m.Data, &ev); err != nil || ev.EventID == "" {
 		logging.FromContext(ctx).ErrorContext(ctx, "malformed run event; dropped", slog.String("message_id", m.ID), slog.Any("error", err))
 		return nil

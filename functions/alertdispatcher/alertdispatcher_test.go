@@ -27,6 +27,7 @@ import (
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/configs"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
@@ -388,7 +389,7 @@ func TestEveryVariableIsReplaced(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ev runs.RunEvent
+		var ev message.RunEvent
 		if err := json.Unmarshal(msgs[0].Data, &ev); err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/delivery"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -79,7 +80,7 @@ func New(deps Deps) (*Handler, error) {
 // Handle implements bus.Handler.
 func (h *Handler) Handle(ctx context.Context, m bus.Message) error {
 	log := logging.FromContext(ctx)
-	var ev runs.RunEvent
+	var ev message.RunEvent
 	if err := json.Unmarshal(m.Data, &ev); err != nil || ev.EventID == "" {
 		log.ErrorContext(ctx, "malformed run event; dropped", slog.String("message_id", m.ID), slog.Any("error", err))
 		return nil
@@ -114,7 +115,7 @@ func (h *Handler) Handle(ctx context.Context, m bus.Message) error {
 
 // attempt sends the callback, and says how it went, with a detail for the
 // run's events, which shows the callback URL with its query redacted.
-func (h *Handler) attempt(ctx context.Context, run runs.Run, ev runs.RunEvent, n int) (delivery.Outcome, string) {
+func (h *Handler) attempt(ctx context.Context, run runs.Run, ev message.RunEvent, n int) (delivery.Outcome, string) {
 	body, err := json.Marshal(api.ResultAt(run, ev))
 	if err != nil {
 		return delivery.Abandoned, "cannot encode the result"

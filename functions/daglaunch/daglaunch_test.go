@@ -17,6 +17,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -84,7 +85,7 @@ func TestLaunchCreatesARunAndPublishesIt(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("%d launch messages, want 1", len(msgs))
 	}
-	var msg runs.LaunchMessage
+	var msg message.Launch
 	if err := json.Unmarshal(msgs[0].Data, &msg); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestLaunchCreatesARunAndPublishesIt(t *testing.T) {
 			definition = c.Definition
 		}
 	}
-	want := runs.LaunchMessage{MessageType: "launch", RunID: runID, Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table",
+	want := message.Launch{MessageType: "launch", RunID: runID, Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table",
 		ConfigurationID: configID, JobID: "gbq-to-gbq|" + configID, ExecutionDate: run.ExecutionDate, Attempt: 1, Definition: definition}
 	if diff := cmp.Diff(want, msg); diff != "" {
 		t.Errorf("launch message (-want +got):\n%s", diff)

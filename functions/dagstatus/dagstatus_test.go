@@ -12,6 +12,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -300,9 +301,9 @@ func TestSetRunStatus(t *testing.T) {
 	}
 
 	// Each change went to the run events topic, and is marked published.
-	published := map[string]runs.RunEvent{}
+	published := map[string]message.RunEvent{}
 	for _, m := range stacktest.Receive(t, events, len(changes)) {
-		var ev runs.RunEvent
+		var ev message.RunEvent
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			t.Fatal(err)
 		}
@@ -377,7 +378,7 @@ func TestCancelRun(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Attributes["message_type"] != "cancel" || msgs[0].Attributes["run_id"] != launched {
 		t.Fatalf("cancel messages %v", msgs)
 	}
-	var msg runs.CancelMessage
+	var msg message.Cancel
 	if err := json.Unmarshal(msgs[0].Data, &msg); err != nil || msg.MessageType != "cancel" || msg.By != stacktest.Admin ||
 		msg.Reason != "canceled by "+stacktest.Admin || msg.ConfigurationID != ttt || msg.At.IsZero() {
 		t.Errorf("cancel message %+v (%v)", msg, err)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/bus"
 	"github.com/runwaydata/runway/shared/executor"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -77,7 +78,7 @@ type plan struct {
 
 // planOf reads the plan from the launch's parameters, which override the
 // definition's fields of the same name.
-func planOf(msg runs.LaunchMessage) plan {
+func planOf(msg message.Launch) plan {
 	def := maps.Clone(msg.Definition)
 	var params map[string]any
 	if json.Unmarshal(msg.Parameters, &params) == nil {

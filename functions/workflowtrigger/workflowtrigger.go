@@ -11,6 +11,7 @@ import (
 	"log/slog"
 
 	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/workflows"
@@ -34,10 +35,10 @@ func New(w *workflows.Service) (*Handler, error) {
 // so that Pub/Sub delivers the event again; counting it twice changes
 // nothing.
 func (h *Handler) Handle(ctx context.Context, m bus.Message) error {
-	if m.Attributes[bus.AttrStatus] != "" && m.Attributes[bus.AttrStatus] != string(runs.StatusSuccess) {
+	if m.Attributes[message.AttrStatus] != "" && m.Attributes[message.AttrStatus] != string(runs.StatusSuccess) {
 		return nil // only successes count toward workflows
 	}
-	var ev runs.RunEvent
+	var ev message.RunEvent
 	if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Account == "" || ev.Environment == "" || ev.JobID == "" || ev.RunID == "" || ev.At.IsZero() {
 		logging.FromContext(ctx).ErrorContext(ctx, "malformed run event; dropped", slog.String("message_id", m.ID), slog.Any("error", err))
 		return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/runwaydata/runway/functions/workflowtrigger"
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -27,11 +28,11 @@ func job(name string) string { return "gbq-to-gbq|000099_iowa_liquor_" + name + 
 
 // success is the run event of a success of job name.
 func success(name string, at time.Time) bus.Message {
-	ev := runs.RunEvent{EventID: runs.RandomKey(), Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table",
+	ev := message.RunEvent{EventID: runs.RandomKey(), Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table",
 		ConfigurationID: "000099_iowa_liquor_" + name + "_DEV", JobID: job(name), RunID: runs.NewRunID(at, runs.RandomKey()),
 		Status: runs.StatusSuccess, PreviousStatus: runs.StatusRunning, At: at, By: "executor@example.com"}
 	data, _ := json.Marshal(ev)
-	return bus.Message{ID: ev.EventID, Data: data, Attributes: map[string]string{bus.AttrStatus: "SUCCESS"}}
+	return bus.Message{ID: ev.EventID, Data: data, Attributes: map[string]string{message.AttrStatus: "SUCCESS"}}
 }
 
 func newTrigger(t *testing.T) (*stacktest.Stack, *workflowtrigger.Handler) {
@@ -130,7 +131,7 @@ func TestOldDuplicateAndMalformedEvents(t *testing.T) {
 	}
 	// Failures and undecodable messages are dropped without error.
 	failed := success("JB", now.Add(time.Hour))
-	failed.Attributes[bus.AttrStatus] = "FAILED"
+	failed.Attributes[message.AttrStatus] = "FAILED"
 	for _, m := range []bus.Message{failed, {ID: "x", Data: []byte("not json")}, {ID: "y", Data: []byte(`{"account":"000099"}`)}} {
 		if err := h.Handle(ctx, m); err != nil {
 			t.Errorf("message %s: %v", m.ID, err)

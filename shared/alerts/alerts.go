@@ -19,6 +19,7 @@ import (
 	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/delivery"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -92,7 +93,7 @@ type send func(ctx context.Context, f *facts, n int) (delivery.Outcome, string)
 // Handle sends the alerts of the status change ev that its
 // configuration's monitoring block asks for, each at most once: it returns
 // an error wrapping delivery.ErrRetry when one is to be tried again.
-func (d *Dispatcher) Handle(ctx context.Context, ev runs.RunEvent) error {
+func (d *Dispatcher) Handle(ctx context.Context, ev message.RunEvent) error {
 	key, ok := runs.RunKey(ev.RunID)
 	if !ev.Status.Final() || !ok {
 		return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/runwaydata/runway/shared/alerts/smtptest"
 	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/delivery"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -90,7 +91,7 @@ func TestSeverityAndDedupKey(t *testing.T) {
 			t.Errorf("severity(%d, %d, %q) = %s, want %s", tc.impact, tc.urgency, tc.given, got, tc.want)
 		}
 	}
-	short := &facts{ev: runs.RunEvent{Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table", ConfigurationID: "job_DEV"}}
+	short := &facts{ev: message.RunEvent{Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table", ConfigurationID: "job_DEV"}}
 	if got := dedupKey(short); got != "runway/000099/DEV/table-to-table/job_DEV" {
 		t.Errorf("dedupKey = %s", got)
 	}
@@ -108,7 +109,7 @@ func TestSlackMessageKeepsToSlacksLimits(t *testing.T) {
 	run := runs.Run{RunID: "20261123-114024-645a1c98-53de-419e-95c5-fc9fb4bda0ed", Key: "645a1c98-53de-419e-95c5-fc9fb4bda0ed",
 		Error: &runs.RunError{Message: "<b>" + strings.Repeat("é", 5000)}}
 	cfg := runs.Configuration{ConfigurationID: strings.Repeat("c", 200), ConfigurationType: "table-to-table"}
-	f := newFacts(runs.RunEvent{Status: runs.StatusFailed, Environment: "DEV"}, run, cfg, &configs.Monitoring{Impact: 2, Urgency: 2}, "")
+	f := newFacts(message.RunEvent{Status: runs.StatusFailed, Environment: "DEV"}, run, cfg, &configs.Monitoring{Impact: 2, Urgency: 2}, "")
 	m := newSlackMessage(f)
 	if n := utf8.RuneCountInString(m.Blocks[0].Text.Text); n > slackHeaderMax {
 		t.Errorf("header of %d characters", n)

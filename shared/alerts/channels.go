@@ -14,6 +14,7 @@ import (
 	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/delivery"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -176,7 +177,7 @@ func severity(p *configs.PagerDutyAlert, m *configs.Monitoring) string {
 }
 
 // incidentID names the incident an alert opens for a configuration.
-func incidentID(ev runs.RunEvent, alert string) string {
+func incidentID(ev message.RunEvent, alert string) string {
 	return strings.Join([]string{ev.Environment, ev.ConfigurationType, ev.ConfigurationID, alert}, "~")
 }
 
@@ -225,7 +226,7 @@ func errorSuffix(f *facts) string {
 
 // resolve returns how to resolve the incident alert a opened for the
 // configuration, if it has one open since before ev; nil otherwise.
-func (d *Dispatcher) resolve(ctx context.Context, ev runs.RunEvent, a configs.Alert) (send, error) {
+func (d *Dispatcher) resolve(ctx context.Context, ev message.RunEvent, a configs.Alert) (send, error) {
 	id := incidentID(ev, a.Name)
 	inc, open, err := d.store.Incident(ctx, ev.Account, id)
 	if err != nil || !open || !inc.At.Before(ev.At) {

@@ -7,12 +7,13 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/configs"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
 // facts is what the alerts of one status change say.
 type facts struct {
-	ev     runs.RunEvent
+	ev     message.RunEvent
 	run    runs.Run
 	cfg    runs.Configuration
 	m      *configs.Monitoring
@@ -24,7 +25,7 @@ type facts struct {
 	runURL, configURL string
 }
 
-func newFacts(ev runs.RunEvent, run runs.Run, cfg runs.Configuration, m *configs.Monitoring, boardURL string) *facts {
+func newFacts(ev message.RunEvent, run runs.Run, cfg runs.Configuration, m *configs.Monitoring, boardURL string) *facts {
 	f := &facts{ev: ev, run: run, cfg: cfg, m: m, result: api.ResultAt(run, ev)}
 	if boardURL != "" {
 		f.runURL = boardURL + "/" + api.BoardRunPath(ev.Account, run.ConfigurationType, run.ConfigurationID, run.RunID)

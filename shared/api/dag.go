@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -76,9 +77,9 @@ func (r LaunchRequest) CompactParameters() json.RawMessage {
 // publish, or {"dry_run":true,"run_id":"…"} when its idempotency key makes
 // it a replay of that run.
 type LaunchResponse struct {
-	RunID  string              `json:"run_id,omitempty"`
-	DryRun bool                `json:"dry_run,omitempty"`
-	Launch *runs.LaunchMessage `json:"launch,omitempty"`
+	RunID  string          `json:"run_id,omitempty"`
+	DryRun bool            `json:"dry_run,omitempty"`
+	Launch *message.Launch `json:"launch,omitempty"`
 }
 
 // CheckRunStatusRequest is the body of check_run_status on /v1/dag/status.

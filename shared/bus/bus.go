@@ -16,24 +16,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
-)
-
-// Attribute names set on Runway's messages. Subscriptions filter on them,
-// e.g. attributes.configuration_type = "table-to-table" for an executor, or
-// attributes.status = "SUCCESS" for the workflow trigger.
-const (
-	AttrAccount           = "account"
-	AttrEnvironment       = "environment"
-	AttrConfigurationType = "configuration_type"
-	AttrRunID             = "run_id"
-	AttrAttempt           = "attempt"
-	AttrStatus            = "status"
-	AttrMessageType       = "message_type" // on the launch topic: launch or cancel
-	// AttrCallback is "true" on the run events of a run launched with a
-	// callback_url: the CallbackDispatcher's subscription receives those
-	// only.
-	AttrCallback = "callback"
 )
 
 // Topics names the topics Runway publishes to.
@@ -104,50 +88,50 @@ func (b *Bus) may(topic Topic) error {
 }
 
 // PublishLaunch implements runs.Publisher.
-func (b *Bus) PublishLaunch(ctx context.Context, msg runs.LaunchMessage) (string, error) {
+func (b *Bus) PublishLaunch(ctx context.Context, msg message.Launch) (string, error) {
 	if err := b.may(LaunchTopic); err != nil {
 		return "", err
 	}
 	return publish(ctx, b.launch, "the launch topic", msg, map[string]string{
-		AttrAccount:           msg.Account,
-		AttrEnvironment:       msg.Environment,
-		AttrConfigurationType: msg.ConfigurationType,
-		AttrRunID:             msg.RunID,
-		AttrAttempt:           strconv.Itoa(msg.Attempt),
-		AttrMessageType:       runs.MessageLaunch,
+		message.AttrAccount:           msg.Account,
+		message.AttrEnvironment:       msg.Environment,
+		message.AttrConfigurationType: msg.ConfigurationType,
+		message.AttrRunID:             msg.RunID,
+		message.AttrAttempt:           strconv.Itoa(msg.Attempt),
+		message.AttrType:              message.TypeLaunch,
 	})
 }
 
 // PublishCancel implements runs.Publisher: cancel messages go to the
 // launch topic, so that they reach the executors of the run's type through
 // the subscriptions they already have.
-func (b *Bus) PublishCancel(ctx context.Context, msg runs.CancelMessage) (string, error) {
+func (b *Bus) PublishCancel(ctx context.Context, msg message.Cancel) (string, error) {
 	if err := b.may(LaunchTopic); err != nil {
 		return "", err
 	}
 	return publish(ctx, b.launch, "the launch topic", msg, map[string]string{
-		AttrAccount:           msg.Account,
-		AttrEnvironment:       msg.Environment,
-		AttrConfigurationType: msg.ConfigurationType,
-		AttrRunID:             msg.RunID,
-		AttrMessageType:       runs.MessageCancel,
+		message.AttrAccount:           msg.Account,
+		message.AttrEnvironment:       msg.Environment,
+		message.AttrConfigurationType: msg.ConfigurationType,
+		message.AttrRunID:             msg.RunID,
+		message.AttrType:              message.TypeCancel,
 	})
 }
 
 // PublishRunEvent implements runs.Publisher.
-func (b *Bus) PublishRunEvent(ctx context.Context, ev runs.RunEvent) (string, error) {
+func (b *Bus) PublishRunEvent(ctx context.Context, ev message.RunEvent) (string, error) {
 	if err := b.may(RunEventsTopic); err != nil {
 		return "", err
 	}
 	attrs := map[string]string{
-		AttrAccount:           ev.Account,
-		AttrEnvironment:       ev.Environment,
-		AttrConfigurationType: ev.ConfigurationType,
-		AttrRunID:             ev.RunID,
-		AttrStatus:            string(ev.Status),
+		message.AttrAccount:           ev.Account,
+		message.AttrEnvironment:       ev.Environment,
+		message.AttrConfigurationType: ev.ConfigurationType,
+		message.AttrRunID:             ev.RunID,
+		message.AttrStatus:            string(ev.Status),
 	}
 	if ev.HasCallback {
-		attrs[AttrCallback] = "true"
+		attrs[message.AttrCallback] = "true"
 	}
 	return publish(ctx, b.runEvents, "the run events topic", ev, attrs)
 }
@@ -159,7 +143,7 @@ func publish(ctx context.Context, p *pubsub.Publisher, what string, body any, at
 	}
 	id, err := p.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs}).Get(ctx)
 	if err != nil {
-		return "", runs.Unavailable(what, fmt.Errorf("bus: publish to %s (run %s): %w", p.ID(), attrs[AttrRunID], err))
+		return "", runs.Unavailable(what, fmt.Errorf("bus: publish to %s (run %s): %w", p.ID(), attrs[message.AttrRunID], err))
 	}
 	return id, nil
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/runwaydata/runway/shared/bus"
-	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/testenv"
 )
 
@@ -38,7 +38,7 @@ func TestPublishLaunch(t *testing.T) {
 	}
 	defer b.Close()
 
-	msg := runs.LaunchMessage{RunID: "20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1", Account: "000099", Environment: "DEV",
+	msg := message.Launch{RunID: "20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1", Account: "000099", Environment: "DEV",
 		ConfigurationType: "table-to-table", ConfigurationID: "c_DEV", JobID: "gbq-to-gbq|c_DEV", ExecutionDate: "2020-12-30",
 		Attempt: 1, Definition: map[string]any{"sleep_ms": float64(10)}}
 	id, err := b.PublishLaunch(ctx, msg)
@@ -47,7 +47,7 @@ func TestPublishLaunch(t *testing.T) {
 	}
 
 	got := receive(t, client.Subscriber(sub), 1)
-	var body runs.LaunchMessage
+	var body message.Launch
 	if err := json.Unmarshal(got[0].Data, &body); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestPublishLaunch(t *testing.T) {
 
 	// Cancel messages go to the same subscriptions, told apart by
 	// message_type.
-	if _, err := b.PublishCancel(ctx, runs.CancelMessage{MessageType: "cancel", RunID: msg.RunID, Account: "000099", Environment: "DEV",
+	if _, err := b.PublishCancel(ctx, message.Cancel{MessageType: "cancel", RunID: msg.RunID, Account: "000099", Environment: "DEV",
 		ConfigurationType: "table-to-table", ConfigurationID: "c_DEV", Reason: "r", By: "a@example.com"}); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/testenv"
 )
@@ -29,19 +30,19 @@ func TestOnlyRefusesUndeclaredTopics(t *testing.T) {
 	defer b.Close()
 	events := b.Only(bus.RunEventsTopic)
 
-	if _, err := events.PublishRunEvent(ctx, runs.RunEvent{EventID: "e1", RunID: "r1", Status: runs.StatusSuccess}); err != nil {
+	if _, err := events.PublishRunEvent(ctx, message.RunEvent{EventID: "e1", RunID: "r1", Status: runs.StatusSuccess}); err != nil {
 		t.Errorf("PublishRunEvent on a declared topic: %v", err)
 	}
 	for name, publish := range map[string]func() error{
-		"launch": func() error { _, err := events.PublishLaunch(ctx, runs.LaunchMessage{RunID: "r1"}); return err },
-		"cancel": func() error { _, err := events.PublishCancel(ctx, runs.CancelMessage{RunID: "r1"}); return err },
+		"launch": func() error { _, err := events.PublishLaunch(ctx, message.Launch{RunID: "r1"}); return err },
+		"cancel": func() error { _, err := events.PublishCancel(ctx, message.Cancel{RunID: "r1"}); return err },
 	} {
 		if err := publish(); err == nil || !strings.Contains(err.Error(), "routes.go") {
 			t.Errorf("%s on an undeclared topic = %v, want a refusal naming the route table", name, err)
 		}
 	}
 	// Only cannot widen what a bus may do.
-	if _, err := events.Only(bus.LaunchTopic).PublishLaunch(ctx, runs.LaunchMessage{RunID: "r1"}); err == nil {
+	if _, err := events.Only(bus.LaunchTopic).PublishLaunch(ctx, message.Launch{RunID: "r1"}); err == nil {
 		t.Error("Only widened a restricted bus")
 	}
 }

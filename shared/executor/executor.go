@@ -14,7 +14,7 @@
 //	... the work, which stops when ctx ends ...
 //	stop()
 //	if executor.Stopped(ctx) { return nil } // canceled: nothing to report
-//	return run.Finish(ctx, runs.StatusSuccess, nil, metrics)
+//	return run.Finish(ctx, message.StatusSuccess, nil, metrics)
 package executor
 
 import (
@@ -34,7 +34,7 @@ import (
 	"golang.org/x/oauth2/google"
 	"google.golang.org/api/idtoken"
 
-	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/executor/message"
 )
 
 // ErrNotYours is returned when Runway refuses a report because the run is
@@ -109,21 +109,21 @@ func (c *Client) httpClient() (*http.Client, error) {
 // IsCancel reports whether a message of the launch topic, by its
 // attributes, is a cancel message rather than a launch.
 func IsCancel(attributes map[string]string) bool {
-	return attributes["message_type"] == runs.MessageCancel
+	return attributes[message.AttrType] == message.TypeCancel
 }
 
 // DecodeLaunch reads a launch message's data.
-func DecodeLaunch(data []byte) (runs.LaunchMessage, error) {
-	var msg runs.LaunchMessage
+func DecodeLaunch(data []byte) (message.Launch, error) {
+	var msg message.Launch
 	if err := json.Unmarshal(data, &msg); err != nil {
-		return runs.LaunchMessage{}, fmt.Errorf("executor: not a launch message: %w", err)
+		return message.Launch{}, fmt.Errorf("executor: not a launch message: %w", err)
 	}
 	// Messages published before message_type existed have none.
-	if msg.MessageType != runs.MessageLaunch && msg.MessageType != "" {
-		return runs.LaunchMessage{}, fmt.Errorf("executor: a %q message, not a launch", msg.MessageType)
+	if msg.MessageType != message.TypeLaunch && msg.MessageType != "" {
+		return message.Launch{}, fmt.Errorf("executor: a %q message, not a launch", msg.MessageType)
 	}
-	if _, ok := runs.RunKey(msg.RunID); !ok || msg.Account == "" || msg.ConfigurationID == "" || msg.ConfigurationType == "" {
-		return runs.LaunchMessage{}, fmt.Errorf("executor: launch message without a run identity: %q", data)
+	if msg.RunID == "" || msg.Account == "" || msg.ConfigurationID == "" || msg.ConfigurationType == "" {
+		return message.Launch{}, fmt.Errorf("executor: launch message without a run identity: %q", data)
 	}
 	return msg, nil
 }
@@ -131,20 +131,20 @@ func DecodeLaunch(data []byte) (runs.LaunchMessage, error) {
 // Execution is one execution of a launched run.
 type Execution struct {
 	client *Client
-	msg    runs.LaunchMessage
+	msg    message.Launch
 	id     string
 }
 
 // Start claims msg's run for a new execution by reporting it RUNNING. It
 // returns ErrNotYours when another execution has the run, or when it has
 // finished.
-func (c *Client) Start(ctx context.Context, msg runs.LaunchMessage) (*Execution, error) {
+func (c *Client) Start(ctx context.Context, msg message.Launch) (*Execution, error) {
 	id := make([]byte, 8)
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
 	e := &Execution{client: c, msg: msg, id: hex.EncodeToString(id)}
-	if err := e.report(ctx, runs.StatusRunning, nil, nil); err != nil {
+	if err := e.report(ctx, message.StatusRunning, nil, nil); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -155,7 +155,7 @@ func (e *Execution) ID() string { return e.id }
 
 // Heartbeat reports the run still RUNNING, which moves its deadline.
 func (e *Execution) Heartbeat(ctx context.Context) error {
-	return e.report(ctx, runs.StatusRunning, nil, nil)
+	return e.report(ctx, message.StatusRunning, nil, nil)
 }
 
 // DefaultHeartbeatInterval is how often KeepAlive reports when the launch
@@ -206,14 +206,14 @@ func Stopped(ctx context.Context) bool {
 
 // Finish reports the run's outcome: SUCCESS, FAILED or NO_MATCH, with what
 // went wrong (for FAILED and NO_MATCH) and what the work measured.
-func (e *Execution) Finish(ctx context.Context, status runs.Status, runErr *runs.RunError, metrics map[string]any) error {
+func (e *Execution) Finish(ctx context.Context, status message.Status, runErr *message.RunError, metrics map[string]any) error {
 	return e.report(ctx, status, runErr, metrics)
 }
 
 // report sends a report_run_status, trying again while Runway is
 // unreachable or answers 5xx: a report repeated with the same executor_id
 // and status changes nothing.
-func (e *Execution) report(ctx context.Context, status runs.Status, runErr *runs.RunError, metrics map[string]any) error {
+func (e *Execution) report(ctx context.Context, status message.Status, runErr *message.RunError, metrics map[string]any) error {
 	body, err := json.Marshal(map[string]any{
 		"action": "report_run_status", "account": e.msg.Account, "environment": e.msg.Environment,
 		"configuration_type": e.msg.ConfigurationType, "configuration_id": e.msg.ConfigurationID,

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/executor/message"
 )
 
 // ErrCanceled is the cause of a tracked context that a cancel message
@@ -56,9 +56,9 @@ func (r *Running) Track(ctx context.Context, runID string) (context.Context, fun
 // Cancel stops the execution of the run a cancel message names, if this
 // process runs it. It returns the message, and whether it stopped
 // anything.
-func (r *Running) Cancel(data []byte) (runs.CancelMessage, bool, error) {
-	var msg runs.CancelMessage
-	if err := json.Unmarshal(data, &msg); err != nil || msg.MessageType != runs.MessageCancel || msg.RunID == "" {
+func (r *Running) Cancel(data []byte) (message.Cancel, bool, error) {
+	var msg message.Cancel
+	if err := json.Unmarshal(data, &msg); err != nil || msg.MessageType != message.TypeCancel || msg.RunID == "" {
 		return msg, false, fmt.Errorf("executor: not a cancel message: %q", data)
 	}
 	r.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
@@ -53,8 +54,8 @@ func (s *Service) Cancel(ctx context.Context, who auth.Caller, ref RunRef, reaso
 func (s *Service) publishCancel(ctx context.Context, run Run, ev Event, reason string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.publishTimeout)
 	defer cancel()
-	_, err := s.bus.PublishCancel(ctx, CancelMessage{
-		MessageType: MessageCancel, RunID: run.RunID, Account: run.Account, Environment: run.Environment,
+	_, err := s.bus.PublishCancel(ctx, message.Cancel{
+		MessageType: message.TypeCancel, RunID: run.RunID, Account: run.Account, Environment: run.Environment,
 		ConfigurationType: string(run.Kind), ConfigurationID: run.ConfigurationID, JobID: run.JobID,
 		ExecutorID: run.ClaimedBy, Reason: reason, By: ev.By, At: ev.At,
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
@@ -110,7 +111,7 @@ func (s *Service) publishEvent(ctx context.Context, run Run, event Event) error 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.publishTimeout)
 	defer cancel()
 	log := logging.FromContext(ctx).With(slog.String("run_id", run.RunID), slog.String("event_id", event.ID))
-	_, err := s.bus.PublishRunEvent(ctx, RunEvent{
+	_, err := s.bus.PublishRunEvent(ctx, message.RunEvent{
 		EventID:           event.ID,
 		Account:           run.Account,
 		Environment:       run.Environment,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
@@ -60,17 +61,17 @@ func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l
 // request) and returns the launch message it would publish, without its
 // run id, writing nothing. A launch whose idempotency key was used before
 // would be a replay: DryRun then returns the run it would answer with.
-func (s *Service) DryRun(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (LaunchMessage, *Run, error) {
+func (s *Service) DryRun(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (message.Launch, *Run, error) {
 	logging.Annotate(ctx, slog.Bool("dry_run", true))
 	run, cfg, earlier, err := s.prepare(ctx, who, need, l)
 	switch {
 	case err != nil:
-		return LaunchMessage{}, nil, err
+		return message.Launch{}, nil, err
 	case earlier != nil:
-		return LaunchMessage{}, earlier, nil
+		return message.Launch{}, earlier, nil
 	}
 	if earlier, err := s.earlierLaunch(ctx, run); err != nil || earlier != nil {
-		return LaunchMessage{}, earlier, err
+		return message.Launch{}, earlier, err
 	}
 	msg := LaunchMessageOf(run, cfg.Definition)
 	msg.RunID = ""
@@ -239,9 +240,9 @@ func requestHash(kind Kind, l Launch) string {
 }
 
 // LaunchMessageOf is the message that launches run.
-func LaunchMessageOf(run Run, definition map[string]any) LaunchMessage {
-	msg := LaunchMessage{
-		MessageType:       MessageLaunch,
+func LaunchMessageOf(run Run, definition map[string]any) message.Launch {
+	msg := message.Launch{
+		MessageType:       message.TypeLaunch,
 		RunID:             run.RunID,
 		Account:           run.Account,
 		Environment:       run.Environment,

@@ -77,13 +77,6 @@ type Run struct {
 	RetryRunID string        // the run that retried this one
 }
 
-// RunError is why a run failed, as its executor (or the Reaper) said.
-type RunError struct {
-	Message  string `json:"message"`
-	Code     string `json:"code,omitempty"`
-	Location string `json:"location,omitempty"` // e.g. a file and line, a task id
-}
-
 // How a run was started.
 const (
 	TriggerAPI      = "api"
@@ -284,74 +277,4 @@ func (q Query) selects(r Run) bool {
 		return slices.Contains(q.Statuses, r.Status)
 	}
 	return true
-}
-
-// The types of message on the launch topic, in their message_type field
-// and attribute.
-const (
-	MessageLaunch = "launch"
-	MessageCancel = "cancel"
-)
-
-// LaunchMessage is what executors receive on the launch topic. Its JSON
-// form is the executor contract (docs/executors.md).
-type LaunchMessage struct {
-	MessageType       string         `json:"message_type"`     // MessageLaunch
-	RunID             string         `json:"run_id,omitempty"` // absent only in a dry run's answer
-	Account           string         `json:"account"`
-	Environment       string         `json:"environment"`
-	ConfigurationType string         `json:"configuration_type"`
-	ConfigurationID   string         `json:"configuration_id"`
-	JobID             string         `json:"job_id"`
-	ExecutionDate     string         `json:"execution_date"`
-	Attempt           int            `json:"attempt"`
-	ParentRunID       string         `json:"parent_run_id,omitempty"`
-	Definition        map[string]any `json:"definition"`
-	// Parameters are the launch's parameters, as the launcher gave them.
-	Parameters json.RawMessage `json:"parameters,omitempty"`
-	// Deadline is when the run is failed unless the executor reports
-	// before; every RUNNING report moves it Timeout later. Absent when the
-	// configuration has no timeout.
-	Deadline *time.Time `json:"deadline,omitempty"`
-	// HeartbeatInterval is how often the executor should report RUNNING:
-	// a third of the timeout.
-	HeartbeatInterval string `json:"heartbeat_interval,omitempty"`
-}
-
-// RunEvent is published on the run events topic when a run's status
-// changes; workflows listen to it. Its JSON form is documented in
-// docs/executors.md.
-type RunEvent struct {
-	EventID           string    `json:"event_id"` // unique per change: consumers deduplicate on it
-	Account           string    `json:"account"`
-	Environment       string    `json:"environment"`
-	ConfigurationType string    `json:"configuration_type"` // the kind
-	ConfigurationID   string    `json:"configuration_id"`
-	JobID             string    `json:"job_id"`
-	RunID             string    `json:"run_id"`
-	Status            Status    `json:"status"`
-	PreviousStatus    Status    `json:"previous_status"`
-	At                time.Time `json:"at"` // when the change was made
-	By                string    `json:"by"`
-	// HasCallback says the run was launched with a callback_url: the
-	// event carries it as an attribute, for subscriptions to filter on.
-	HasCallback bool `json:"-"`
-}
-
-// CancelMessage is published on the launch topic when a run is canceled,
-// so that the executor running it can stop (docs/executors.md). It is a
-// prompt, not the guarantee: a canceled run is FAILED, and the executor's
-// next report gets a 409.
-type CancelMessage struct {
-	MessageType       string    `json:"message_type"` // MessageCancel
-	RunID             string    `json:"run_id"`
-	Account           string    `json:"account"`
-	Environment       string    `json:"environment"`
-	ConfigurationType string    `json:"configuration_type"` // the kind
-	ConfigurationID   string    `json:"configuration_id"`
-	JobID             string    `json:"job_id"`
-	ExecutorID        string    `json:"executor_id,omitempty"` // the execution that claimed the run, if one did
-	Reason            string    `json:"reason"`
-	By                string    `json:"by"`
-	At                time.Time `json:"at"`
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/executor/message"
 )
 
 // ErrAlreadyExists is returned by Store.CreateRun when a run with the same
@@ -63,9 +64,9 @@ type Store interface {
 // Publisher publishes Runway's messages. shared/bus implements it on
 // Pub/Sub.
 type Publisher interface {
-	PublishLaunch(ctx context.Context, msg LaunchMessage) (messageID string, err error)
-	PublishRunEvent(ctx context.Context, ev RunEvent) (messageID string, err error)
-	PublishCancel(ctx context.Context, msg CancelMessage) (messageID string, err error)
+	PublishLaunch(ctx context.Context, msg message.Launch) (messageID string, err error)
+	PublishRunEvent(ctx context.Context, ev message.RunEvent) (messageID string, err error)
+	PublishCancel(ctx context.Context, msg message.Cancel) (messageID string, err error)
 }
 
 // CallbackPolicy decides whether a launch may ask to be called back at a

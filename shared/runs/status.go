@@ -1,29 +1,23 @@
 package runs
 
-// Status is the state of a run. The set is exactly the Tailer API's.
-type Status string
+import "github.com/runwaydata/runway/shared/executor/message"
+
+// Status is the state of a run. Its values are part of the executor
+// contract, so they are declared with the messages that carry them; these
+// names keep the core's code reading as runs.StatusSuccess.
+type Status = message.Status
 
 // The run statuses.
 const (
-	StatusRunning Status = "RUNNING"  // launched, or an executor reported progress
-	StatusSuccess Status = "SUCCESS"  // finished without error
-	StatusFailed  Status = "FAILED"   // finished with an error
-	StatusNoMatch Status = "NO_MATCH" // a file arrived that matched no template
-	StatusChecked Status = "CHECKED"  // a person acknowledged a failed run
+	StatusRunning = message.StatusRunning
+	StatusSuccess = message.StatusSuccess
+	StatusFailed  = message.StatusFailed
+	StatusNoMatch = message.StatusNoMatch
+	StatusChecked = message.StatusChecked
 )
 
 // Statuses lists every status, in the order the reference gives them.
-var Statuses = []Status{StatusSuccess, StatusFailed, StatusRunning, StatusNoMatch, StatusChecked}
+var Statuses = message.Statuses
 
-// Valid reports whether s is one of the statuses.
-func (s Status) Valid() bool {
-	for _, known := range Statuses {
-		if s == known {
-			return true
-		}
-	}
-	return false
-}
-
-// Final reports whether a run in status s has ended.
-func (s Status) Final() bool { return s != StatusRunning }
+// RunError is why a run failed, as its executor (or the Reaper) said.
+type RunError = message.RunError

@@ -11,6 +11,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/configs"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -82,7 +83,7 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microse
 // its environment that authorizes its job, and launches each target whose
 // criteria are then all met. Handling an event twice changes nothing the
 // second time.
-func (s *Service) HandleRunEvent(ctx context.Context, ev runs.RunEvent) error {
+func (s *Service) HandleRunEvent(ctx context.Context, ev message.RunEvent) error {
 	if ev.Status != runs.StatusSuccess {
 		return nil
 	}
@@ -111,7 +112,7 @@ func (s *Service) HandleRunEvent(ctx context.Context, ev runs.RunEvent) error {
 // of two events completing a cycle at once exactly one launches. The
 // run's key is derived from the workflow and the cycle, so no retry can
 // launch a cycle twice either.
-func (s *Service) count(ctx context.Context, wf runs.Configuration, ev runs.RunEvent) error {
+func (s *Service) count(ctx context.Context, wf runs.Configuration, ev message.RunEvent) error {
 	log := logging.FromContext(ctx).With(slog.String("workflow", wf.ConfigurationID), slog.String("run_id", ev.RunID))
 	schedule, _ := configs.Schedule(wf.Workflow)
 	authorized := wf.Workflow.AuthorizedJobIDs

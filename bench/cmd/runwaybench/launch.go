@@ -17,7 +17,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 
-	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/store"
 )
@@ -80,8 +80,8 @@ func newFloor(ctx context.Context, s *stack, t launchTarget, runID string) (*flo
 		return nil, err
 	}
 	f.attrs = map[string]string{
-		bus.AttrAccount: run.Account, bus.AttrEnvironment: run.Environment, bus.AttrConfigurationType: string(run.Kind),
-		bus.AttrRunID: run.RunID, bus.AttrAttempt: strconv.Itoa(run.Attempt),
+		message.AttrAccount: run.Account, message.AttrEnvironment: run.Environment, message.AttrConfigurationType: string(run.Kind),
+		message.AttrRunID: run.RunID, message.AttrAttempt: strconv.Itoa(run.Attempt),
 	}
 	// A publisher with the settings shared/bus gives its own.
 	f.pub = s.env.PubSub.Publisher(s.cfg.LaunchTopic)
