@@ -23,6 +23,7 @@ import (
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/emulators"
 	"github.com/runwaydata/runway/shared/executor/message"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -332,7 +333,7 @@ func startClaimer(t *testing.T, s *stacktest.Stack, sub *pubsub.Subscriber) *cla
 			}
 			ref := runs.RunRef{Account: run.Account, Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID, RunID: runID}
 			_, err = s.Env.Runs.ReportStatus(ctx, executor, ref, runs.Report{ExecutorID: "executor-" + m.ID, Status: runs.StatusRunning})
-			if err != nil && !errors.Is(err, runs.ErrConflict) {
+			if err != nil && !errors.Is(err, failure.ErrConflict) {
 				m.Nack() // Firestore is not back yet: delivered again
 				return
 			}

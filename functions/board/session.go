@@ -15,6 +15,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
@@ -47,7 +48,7 @@ type DevSignIn struct {
 func (d DevSignIn) Identify(r *http.Request) (auth.Caller, error) {
 	c, err := r.Cookie(tokenCookie)
 	if err != nil {
-		return auth.Caller{}, &auth.Error{Kind: auth.ErrUnauthenticated, Missing: true, Message: "not signed in"}
+		return auth.Caller{}, &failure.Error{Kind: failure.ErrUnauthenticated, Missing: true, Message: "not signed in"}
 	}
 	return d.verify(r, c.Value)
 }
@@ -55,7 +56,7 @@ func (d DevSignIn) Identify(r *http.Request) (auth.Caller, error) {
 func (d DevSignIn) verify(r *http.Request, token string) (auth.Caller, error) {
 	who, err := d.Verifier.Verify(r.Context(), token)
 	if err == nil && who.Via != "dev" {
-		err = &auth.Error{Kind: auth.ErrUnauthenticated, Message: "the board's sign-in takes dev tokens only (go run ./scripts/token --dev EMAIL)"}
+		err = &failure.Error{Kind: failure.ErrUnauthenticated, Message: "the board's sign-in takes dev tokens only (go run ./scripts/token --dev EMAIL)"}
 	}
 	return who, err
 }
@@ -185,7 +186,7 @@ func nextPage(next string) string {
 // CSRF token.
 func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (auth.Caller, bool) {
 	who, err := h.deps.Identity.Identify(r)
-	if err != nil && h.devSignIn() && r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" && errors.Is(err, auth.ErrUnauthenticated) {
+	if err != nil && h.devSignIn() && r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" && errors.Is(err, failure.ErrUnauthenticated) {
 		http.Redirect(w, r, Root+"signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return auth.Caller{}, false
 	}
@@ -217,7 +218,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, who auth.Cal
 	}
 	role, err := h.deps.Members.MemberRole(ctx, req.AccountID(), who.Email)
 	if err != nil && !errors.Is(err, auth.ErrNotMember) {
-		h.fail(w, r, &auth.Error{Kind: auth.ErrUnavailable, Message: "access rules are temporarily unavailable; retry later", Err: err})
+		h.fail(w, r, &failure.Error{Kind: failure.ErrUnavailable, Message: "access rules are temporarily unavailable; retry later", Err: err})
 		return page{}, false
 	}
 	if err := h.deps.Authz.Check(who, req.AccountID(), role, auth.Required(action)); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/delivery"
 	"github.com/runwaydata/runway/shared/executor/message"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -91,7 +92,7 @@ func (h *Handler) Handle(ctx context.Context, m bus.Message) error {
 	}
 	run, err := h.store.GetRun(ctx, ev.Account, key)
 	switch {
-	case errors.Is(err, runs.ErrNotFound):
+	case errors.Is(err, failure.ErrNotFound):
 		return nil
 	case err != nil:
 		return err

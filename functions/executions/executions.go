@@ -28,6 +28,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -197,14 +198,14 @@ func (h *Handler) execution(ctx context.Context, q query) (FlowExecution, error)
 		var latest []runs.Run
 		latest, err = h.store.QueryRuns(ctx, q.account, runs.Query{Kind: cfg.Kind, Environment: cfg.Environment, ConfigurationID: cfg.ConfigurationID, Limit: 1})
 		if err == nil && len(latest) == 0 {
-			err = runs.ErrNotFound
+			err = failure.ErrNotFound
 		}
 		if err == nil {
 			run = latest[0]
 		}
 	}
-	if errors.Is(err, runs.ErrNotFound) || (err == nil && (run.ConfigurationID != cfg.ConfigurationID || run.Environment != cfg.Environment)) {
-		return FlowExecution{}, runs.NotFound("no such execution of flow %s in account %s", q.flowID, q.account)
+	if errors.Is(err, failure.ErrNotFound) || (err == nil && (run.ConfigurationID != cfg.ConfigurationID || run.Environment != cfg.Environment)) {
+		return FlowExecution{}, failure.NotFound("no such execution of flow %s in account %s", q.flowID, q.account)
 	}
 	if err != nil {
 		return FlowExecution{}, err
@@ -228,12 +229,12 @@ func (h *Handler) flow(ctx context.Context, q query) (runs.Configuration, error)
 	}
 	switch len(match) {
 	case 0:
-		return runs.Configuration{}, runs.NotFound("no flow %s in account %s", q.flowID, q.account)
+		return runs.Configuration{}, failure.NotFound("no flow %s in account %s", q.flowID, q.account)
 	case 1:
 		return match[0], nil
 	}
 	sort.Strings(envs)
-	return runs.Configuration{}, runs.InvalidField("environment", "flow %s exists in environments %s: add ?environment=", q.flowID, strings.Join(envs, ", "))
+	return runs.Configuration{}, failure.InvalidField("environment", "flow %s exists in environments %s: add ?environment=", q.flowID, strings.Join(envs, ", "))
 }
 
 // FlowExecution is ETLWorks' flow status, field for field. Fields ETLWorks

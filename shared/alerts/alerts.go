@@ -20,6 +20,7 @@ import (
 	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/delivery"
 	"github.com/runwaydata/runway/shared/executor/message"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -101,7 +102,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev message.RunEvent) error {
 	ref := runs.ConfigRef{Environment: ev.Environment, Kind: runs.Kind(ev.ConfigurationType), ConfigurationID: ev.ConfigurationID}
 	cfg, err := d.store.GetConfiguration(ctx, ev.Account, ref)
 	switch {
-	case errors.Is(err, runs.ErrNotFound):
+	case errors.Is(err, failure.ErrNotFound):
 		return nil
 	case err != nil:
 		return err
@@ -135,7 +136,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev message.RunEvent) error {
 	}
 	run, err := d.store.GetRun(ctx, ev.Account, key)
 	switch {
-	case errors.Is(err, runs.ErrNotFound):
+	case errors.Is(err, failure.ErrNotFound):
 		return nil
 	case err != nil:
 		return err

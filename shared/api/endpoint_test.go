@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/runwaydata/runway/shared/auth"
-	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // tokenAuth accepts the token "good" as alice@example.com.
@@ -22,7 +22,7 @@ func (tokenAuth) Authenticate(r *http.Request) (auth.Caller, error) {
 	if r.Header.Get("Authorization") == "Bearer good" {
 		return auth.Caller{Email: "alice@example.com", Via: "test"}, nil
 	}
-	return auth.Caller{}, &auth.Error{Kind: auth.ErrUnauthenticated, Message: "bad token", Missing: r.Header.Get("Authorization") == ""}
+	return auth.Caller{}, &failure.Error{Kind: failure.ErrUnauthenticated, Message: "bad token", Missing: r.Header.Get("Authorization") == ""}
 }
 
 // roleTable grants alice the viewer role on account 000099 only.
@@ -32,7 +32,7 @@ func (roleTable) Authorize(_ context.Context, who auth.Caller, account string, n
 	if account == "000099" && need <= auth.RoleViewer {
 		return nil
 	}
-	return &auth.Error{Kind: auth.ErrForbidden, Message: "no"}
+	return &failure.Error{Kind: failure.ErrForbidden, Message: "no"}
 }
 
 func newTestEndpoint(t *testing.T, act func(context.Context, auth.Caller, GetByStatusRequest) (Results, error)) *Endpoint {
@@ -83,10 +83,10 @@ func TestEndpointAnswersEveryRefusalWithAJSONError(t *testing.T) {
 		{name: "no access to the account", body: `{"action":"get_by_status","account":"000110","configuration_type":"table-to-table"}`, wantCode: 403},
 		{name: "role too weak", body: `{"action":"set_run_status","account":"000099","configuration_type":"table-to-table","configuration_id":"c","run_id":"20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179","status":"CHECKED"}`, wantCode: 403},
 		{name: "domain not found", body: `{"action":"get_by_status","account":"000099","configuration_type":"table-to-table"}`, act: func(context.Context, auth.Caller, GetByStatusRequest) (Results, error) {
-			return Results{}, runs.NotFound("nothing here")
+			return Results{}, failure.NotFound("nothing here")
 		}, wantCode: 404},
 		{name: "dependency down", body: `{"action":"get_by_status","account":"000099","configuration_type":"table-to-table"}`, act: func(context.Context, auth.Caller, GetByStatusRequest) (Results, error) {
-			return Results{}, runs.Unavailable("the run store", errors.New("connection refused"))
+			return Results{}, failure.Unavailable("the run store", errors.New("connection refused"))
 		}, wantCode: 503},
 		{name: "internal error", body: `{"action":"get_by_status","account":"000099","configuration_type":"table-to-table"}`, act: func(context.Context, auth.Caller, GetByStatusRequest) (Results, error) {
 			return Results{}, errors.New("secret detail")

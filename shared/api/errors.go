@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/runwaydata/runway/shared/failure"
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 // Error is the body of every failed request:
@@ -80,7 +79,7 @@ func FromError(err error) *Error {
 	if errors.As(err, &apiErr) {
 		return apiErr
 	}
-	var invalid runs.Invalid
+	var invalid failure.Invalid
 	if errors.As(err, &invalid) {
 		problems := make([]FieldError, len(invalid))
 		for i, p := range invalid {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/store"
 	"github.com/runwaydata/runway/shared/testenv"
 )
@@ -44,7 +45,7 @@ func TestAuthorizer(t *testing.T) {
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s on %s needing %s: %v", tt.email, tt.account, tt.need, err)
-		case tt.want != "" && (!errors.Is(err, auth.ErrForbidden) || !strings.Contains(err.Error(), tt.want)):
+		case tt.want != "" && (!errors.Is(err, failure.ErrForbidden) || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("%s on %s needing %s: %v, want forbidden mentioning %q", tt.email, tt.account, tt.need, err, tt.want)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // TestClockSkewIsTheSameForEveryKind: each kind of token (Google ID token,
@@ -74,7 +75,7 @@ func TestClockSkewIsTheSameForEveryKind(t *testing.T) {
 				t.Errorf("%s token %s: refused: %v", kind, tc.name, err)
 			case tc.want == "" && who.Email == "":
 				t.Errorf("%s token %s: no caller", kind, tc.name)
-			case tc.want != "" && (!errors.Is(err, auth.ErrUnauthenticated) || !strings.Contains(err.Error(), tc.want)):
+			case tc.want != "" && (!errors.Is(err, failure.ErrUnauthenticated) || !strings.Contains(err.Error(), tc.want)):
 				t.Errorf("%s token %s: %v, want unauthenticated saying %q", kind, tc.name, err, tc.want)
 			}
 		}
@@ -96,10 +97,10 @@ func TestGoogleTokenTimesAreCheckedBeforeKeys(t *testing.T) {
 	expired, valid := g.sign(t, stale, nil), g.sign(t, idClaims(now), nil)
 	g.server.Close()
 	v := newVerifier(t, g, nil)
-	if _, err := v.Verify(context.Background(), expired); !errors.Is(err, auth.ErrUnauthenticated) || !strings.Contains(err.Error(), "expired") {
+	if _, err := v.Verify(context.Background(), expired); !errors.Is(err, failure.ErrUnauthenticated) || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("an expired token with Google's keys unreachable: %v, want unauthenticated saying it expired", err)
 	}
-	if _, err := v.Verify(context.Background(), valid); !errors.Is(err, auth.ErrUnavailable) {
+	if _, err := v.Verify(context.Background(), valid); !errors.Is(err, failure.ErrUnavailable) {
 		t.Errorf("a valid token with Google's keys unreachable: %v, want unavailable", err)
 	}
 }

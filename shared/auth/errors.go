@@ -2,23 +2,13 @@ package auth
 
 import "github.com/runwaydata/runway/shared/failure"
 
-// The kinds of auth failure (shared/failure); shared/api maps them to 401,
-// 403 and 503.
-var (
-	ErrUnauthenticated = failure.ErrUnauthenticated
-	ErrForbidden       = failure.ErrForbidden
-	ErrUnavailable     = failure.ErrUnavailable
-)
-
-// Error is an authentication or authorization failure: shared/failure's.
-// Its Message says which check failed, for the caller, and never holds the
-// token.
-type Error = failure.Error
-
+// unauthenticated and forbidden are the auth failures (shared/failure),
+// which shared/api maps to 401 and 403. Their Message says which check
+// failed, for the caller, and never holds the token.
 func unauthenticated(message string, cause error) error {
-	return &Error{Kind: ErrUnauthenticated, Message: message, Err: cause}
+	return &failure.Error{Kind: failure.ErrUnauthenticated, Message: message, Err: cause}
 }
 
 func forbidden(message string) error {
-	return &Error{Kind: ErrForbidden, Message: message}
+	return &failure.Error{Kind: failure.ErrForbidden, Message: message}
 }

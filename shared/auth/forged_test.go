@@ -19,6 +19,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // memoryKeys answers key lookups in memory, as Google's service account
@@ -135,8 +136,8 @@ func TestForgedAccountsNeitherFloodGoogleNorEvictKnownKeys(t *testing.T) {
 	for i := range flood {
 		_, err := v.Verify(context.Background(), forged(fmt.Sprintf("ghost-%d@forged-%d.iam.gserviceaccount.com", i, i), clock.now()))
 		switch {
-		case errors.Is(err, auth.ErrUnauthenticated) && strings.Contains(err.Error(), "no public keys"):
-		case errors.Is(err, auth.ErrUnavailable):
+		case errors.Is(err, failure.ErrUnauthenticated) && strings.Contains(err.Error(), "no public keys"):
+		case errors.Is(err, failure.ErrUnavailable):
 			refused++
 			refusedErr = err
 		default:
@@ -157,7 +158,7 @@ func TestForgedAccountsNeitherFloodGoogleNorEvictKnownKeys(t *testing.T) {
 	if refused == 0 {
 		t.Fatal("no lookup was refused")
 	}
-	var authErr *auth.Error
+	var authErr *failure.Error
 	if !errors.As(refusedErr, &authErr) || authErr.RetryAfter < time.Second {
 		t.Errorf("a refused lookup: %v, want a RetryAfter of at least 1 s", refusedErr)
 	}
@@ -195,7 +196,7 @@ func TestManyMissingAccountsDoNotEvictKnownKeys(t *testing.T) {
 	ghost := func(i int) string { return fmt.Sprintf("ghost-%d@forged.iam.gserviceaccount.com", i) }
 	const flood = 10_050
 	for i := range flood {
-		if _, err := v.Verify(context.Background(), forged(ghost(i), clock.now())); !errors.Is(err, auth.ErrUnauthenticated) {
+		if _, err := v.Verify(context.Background(), forged(ghost(i), clock.now())); !errors.Is(err, failure.ErrUnauthenticated) {
 			t.Fatalf("forged token %d: %v, want unauthenticated (no keys)", i, err)
 		}
 		clock.add(time.Millisecond)
@@ -235,7 +236,7 @@ func TestKnownAccountsAreNotRefused(t *testing.T) {
 		for range auth.DefaultUnknownAccountFetchBurst + 1 {
 			n++
 			_, err := v.Verify(context.Background(), forged(fmt.Sprintf("ghost-%d@forged.iam.gserviceaccount.com", n), clock.now()))
-			if errors.Is(err, auth.ErrUnavailable) {
+			if errors.Is(err, failure.ErrUnavailable) {
 				return err
 			}
 		}
@@ -245,7 +246,7 @@ func TestKnownAccountsAreNotRefused(t *testing.T) {
 
 	verifyReal("at first")
 	err := exhaust()
-	var authErr *auth.Error
+	var authErr *failure.Error
 	if !errors.As(err, &authErr) || authErr.RetryAfter != time.Second {
 		t.Errorf("the refusal: %v, want Retry-After 1 s (%d lookups a second)", err, auth.DefaultUnknownAccountFetchRate)
 	}
@@ -260,7 +261,7 @@ func TestKnownAccountsAreNotRefused(t *testing.T) {
 
 	// The limiter refills with time: 100 ms later one more lookup passes.
 	clock.add(100 * time.Millisecond)
-	if _, err := v.Verify(context.Background(), forged("late@forged.iam.gserviceaccount.com", clock.now())); !errors.Is(err, auth.ErrUnauthenticated) {
+	if _, err := v.Verify(context.Background(), forged("late@forged.iam.gserviceaccount.com", clock.now())); !errors.Is(err, failure.ErrUnauthenticated) {
 		t.Errorf("a lookup after the limiter refilled: %v, want unauthenticated (no keys)", err)
 	}
 }
@@ -289,7 +290,7 @@ func TestConcurrentLookupsOfOneForgedAccountShareAFetch(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		if !errors.Is(err, auth.ErrUnauthenticated) || !strings.Contains(err.Error(), "no public keys") {
+		if !errors.Is(err, failure.ErrUnauthenticated) || !strings.Contains(err.Error(), "no public keys") {
 			t.Errorf("a lookup of the forged account: %v, want unauthenticated (no keys)", err)
 		}
 	}

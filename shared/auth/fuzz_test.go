@@ -12,12 +12,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // FuzzVerify feeds arbitrary bearer tokens to a Verifier that accepts
 // every kind (Google ID tokens, service account tokens, dev tokens), with
 // keys served locally: nothing panics, nothing but the seeded valid tokens
-// passes, and every refusal is an auth.Error that never echoes the token.
+// passes, and every refusal is a failure.Error that never echoes the token.
 func FuzzVerify(f *testing.F) {
 	g := newGoogleKeys(f)
 	keys := newSAKeyServer(f)
@@ -57,8 +58,8 @@ func FuzzVerify(f *testing.F) {
 			}
 			return
 		}
-		var authErr *auth.Error
-		if !errors.As(err, &authErr) || !(errors.Is(err, auth.ErrUnauthenticated) || errors.Is(err, auth.ErrUnavailable)) {
+		var authErr *failure.Error
+		if !errors.As(err, &authErr) || !(errors.Is(err, failure.ErrUnauthenticated) || errors.Is(err, failure.ErrUnavailable)) {
 			t.Fatalf("%q: %T %v is not an authentication error", token, err, err)
 		}
 		if len(token) > 16 && strings.Contains(authErr.Message, token) {

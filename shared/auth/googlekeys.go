@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // DefaultGoogleCertsURL is where Google publishes the keys that sign its
@@ -42,7 +44,7 @@ func (g *googleCerts) key(ctx context.Context, kid string) (crypto.PublicKey, er
 		set, err = shared(ctx, &g.group, g.url, func(ctx context.Context) (keySet, error) {
 			set, err := fetchJWKS(ctx, g.client, g.url, g.now)
 			if err != nil {
-				return keySet{}, &Error{Kind: ErrUnavailable, Message: "Google's public keys could not be fetched; retry later", Err: err}
+				return keySet{}, &failure.Error{Kind: failure.ErrUnavailable, Message: "Google's public keys could not be fetched; retry later", Err: err}
 			}
 			g.mu.Lock()
 			g.set = set

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // Identity-Aware Proxy signs people in to the board where Runway is
@@ -31,7 +33,7 @@ const (
 func (v *Verifier) AuthenticateIAP(r *http.Request, audience string) (Caller, error) {
 	token := r.Header.Get(IAPAssertionHeader)
 	if token == "" {
-		return Caller{}, &Error{Kind: ErrUnauthenticated, Missing: true,
+		return Caller{}, &failure.Error{Kind: failure.ErrUnauthenticated, Missing: true,
 			Message: "the request has no " + IAPAssertionHeader + " header: the board is reached through Identity-Aware Proxy only"}
 	}
 	if audience == "" {

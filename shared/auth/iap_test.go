@@ -18,6 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 const iapAudience = "/projects/123456789/global/backendServices/987654321"
@@ -133,8 +134,8 @@ func TestAuthenticateIAP(t *testing.T) {
 			}
 			who, err := v.AuthenticateIAP(r, iapAudience)
 			if !strings.Contains(tc.want, "@") {
-				var authErr *auth.Error
-				if !errors.As(err, &authErr) || !errors.Is(err, auth.ErrUnauthenticated) || !strings.Contains(authErr.Message, tc.want) {
+				var authErr *failure.Error
+				if !errors.As(err, &authErr) || !errors.Is(err, failure.ErrUnauthenticated) || !strings.Contains(authErr.Message, tc.want) {
 					t.Fatalf("AuthenticateIAP = %+v, %v; want a refusal saying %q", who, err, tc.want)
 				}
 				if authErr.Missing != tc.missing {
@@ -166,12 +167,12 @@ func TestAuthenticateIAPKeysUnavailable(t *testing.T) {
 	}
 	r := httptest.NewRequest(http.MethodGet, "/board/", nil)
 	r.Header.Set(auth.IAPAssertionHeader, keys.sign(t, iapClaims(time.Now())))
-	if _, err := v.AuthenticateIAP(r, iapAudience); !errors.Is(err, auth.ErrUnavailable) {
+	if _, err := v.AuthenticateIAP(r, iapAudience); !errors.Is(err, failure.ErrUnavailable) {
 		t.Fatalf("AuthenticateIAP = %v, want ErrUnavailable", err)
 	}
 	// A bearer token in the assertion header is no assertion.
 	r.Header.Set(auth.IAPAssertionHeader, "Bearer x")
-	if _, err := v.AuthenticateIAP(r, ""); !errors.Is(err, auth.ErrUnauthenticated) {
+	if _, err := v.AuthenticateIAP(r, ""); !errors.Is(err, failure.ErrUnauthenticated) {
 		t.Fatalf("AuthenticateIAP without an audience = %v, want ErrUnauthenticated", err)
 	}
 }

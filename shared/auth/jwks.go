@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // Key cache tuning, shared by Google's certs and service accounts' keys.
@@ -145,6 +147,6 @@ func shared[T any](ctx context.Context, group *singleflight.Group, key string, f
 		}
 		return res.Val.(T), nil
 	case <-ctx.Done():
-		return zero, &Error{Kind: ErrUnavailable, Message: "the request ended while signing keys were being fetched", Err: ctx.Err()}
+		return zero, &failure.Error{Kind: failure.ErrUnavailable, Message: "the request ended while signing keys were being fetched", Err: ctx.Err()}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // Role is a caller's level of access to one account. Each role includes the
@@ -83,7 +85,7 @@ func (a *Authorizer) Authorize(ctx context.Context, who Caller, account string, 
 	}
 	role, err := a.members.MemberRole(ctx, account, who.Email)
 	if err != nil && !errors.Is(err, ErrNotMember) {
-		return &Error{Kind: ErrUnavailable, Message: "access rules are temporarily unavailable; retry later", Err: err}
+		return &failure.Error{Kind: failure.ErrUnavailable, Message: "access rules are temporarily unavailable; retry later", Err: err}
 	}
 	return a.Check(who, account, role, need)
 }

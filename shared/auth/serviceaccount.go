@@ -16,6 +16,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
+
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // DefaultServiceAccountKeysURL is where Google publishes each service
@@ -165,7 +167,7 @@ func (k *serviceAccountKeys) fetch(ctx context.Context, email string) (fetchResu
 		k.storeMissing(email)
 		return fetchResult{missing: true}, nil
 	case err != nil:
-		return fetchResult{}, &Error{Kind: ErrUnavailable, Message: "the service account's public keys could not be fetched; retry later", Err: err}
+		return fetchResult{}, &failure.Error{Kind: failure.ErrUnavailable, Message: "the service account's public keys could not be fetched; retry later", Err: err}
 	}
 	k.storeKnown(email, set)
 	return fetchResult{set: set}, nil
@@ -177,7 +179,7 @@ func (k *serviceAccountKeys) fetch(ctx context.Context, email string) (fetchResu
 // its credentials are bad.
 func refused(after time.Duration) error {
 	secs := int(math.Ceil(after.Seconds()))
-	return &Error{Kind: ErrUnavailable, RetryAfter: time.Duration(secs) * time.Second,
+	return &failure.Error{Kind: failure.ErrUnavailable, RetryAfter: time.Duration(secs) * time.Second,
 		Message: fmt.Sprintf("too many lookups of service accounts new to this instance; retry in %d s", secs)}
 }
 

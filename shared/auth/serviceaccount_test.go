@@ -21,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 const saEmail = "executor@data-platform.iam.gserviceaccount.com"
@@ -186,7 +187,7 @@ func TestServiceAccountTokens(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, auth.ErrUnauthenticated) || !strings.Contains(err.Error(), tt.want) {
+			if !errors.Is(err, failure.ErrUnauthenticated) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Verify = %v, want unauthenticated mentioning %q", err, tt.want)
 			}
 		})
@@ -238,7 +239,7 @@ func TestUnknownServiceAccountsAreRememberedBriefly(t *testing.T) {
 	v := newSAVerifier(t, keys, nil)
 	for range 5 {
 		token, _ := key.Sign(audience, time.Now())
-		if _, err := v.Verify(context.Background(), token); !errors.Is(err, auth.ErrUnauthenticated) || !strings.Contains(err.Error(), "no public keys") {
+		if _, err := v.Verify(context.Background(), token); !errors.Is(err, failure.ErrUnauthenticated) || !strings.Contains(err.Error(), "no public keys") {
 			t.Fatalf("Verify for an account without keys = %v", err)
 		}
 	}
@@ -254,7 +255,7 @@ func TestServiceAccountKeyOutageIsUnavailable(t *testing.T) {
 	keys.status.Store(http.StatusInternalServerError)
 	v := newSAVerifier(t, keys, nil)
 	token, _ := key.Sign(audience, time.Now())
-	if _, err := v.Verify(context.Background(), token); !errors.Is(err, auth.ErrUnavailable) {
+	if _, err := v.Verify(context.Background(), token); !errors.Is(err, failure.ErrUnavailable) {
 		t.Fatalf("Verify while Google's keys answer 500 = %v, want ErrUnavailable", err)
 	}
 	keys.status.Store(0)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 func TestVerifiedTokens(t *testing.T) {
@@ -58,13 +60,13 @@ func TestVerifyRemembersOnlyValidTokens(t *testing.T) {
 		t.Error("a valid token was not remembered")
 	}
 	now = now.Add(time.Minute + ClockSkew + time.Second)
-	if _, err := v.Verify(context.Background(), token); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := v.Verify(context.Background(), token); !errors.Is(err, failure.ErrUnauthenticated) {
 		t.Errorf("an expired remembered token: %v", err)
 	}
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	forged, _ := SignDevToken(other, "dev@runway.local", now, time.Minute)
 	for range 2 {
-		if _, err := v.Verify(context.Background(), forged); !errors.Is(err, ErrUnauthenticated) {
+		if _, err := v.Verify(context.Background(), forged); !errors.Is(err, failure.ErrUnauthenticated) {
 			t.Errorf("a forged token: %v", err)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
+
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // ClockSkew is how far the issuer's clock may be ahead of ours when we
@@ -116,7 +118,7 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 func (v *Verifier) Authenticate(r *http.Request) (Caller, error) {
 	header := r.Header.Get("Authorization")
 	if header == "" {
-		return Caller{}, &Error{Kind: ErrUnauthenticated, Missing: true,
+		return Caller{}, &failure.Error{Kind: failure.ErrUnauthenticated, Missing: true,
 			Message: "missing Authorization header; send Authorization: Bearer <token>"}
 	}
 	scheme, token, ok := strings.Cut(header, " ")
@@ -259,7 +261,7 @@ func (v *Verifier) verifyDev(token string, claims jwt.MapClaims, now time.Time) 
 		return Caller{}, unauthenticated("dev tokens are accepted only when the API runs in dev mode", nil)
 	}
 	if err := checkTimes(claims, now); err != nil {
-		var authErr *Error
+		var authErr *failure.Error
 		if errors.Is(err, jwt.ErrTokenExpired) && errors.As(err, &authErr) {
 			authErr.Message += "; make a new one with scripts/token --dev EMAIL"
 		}
@@ -334,7 +336,7 @@ func (v *Verifier) RequireCaller(emails, audiences []string) func(*http.Request)
 		header := r.Header.Get("Authorization")
 		scheme, token, _ := strings.Cut(header, " ")
 		if header == "" || !strings.EqualFold(scheme, "Bearer") {
-			return &Error{Kind: ErrUnauthenticated, Missing: header == "", Message: "this function takes a Google ID token: Authorization: Bearer <token>"}
+			return &failure.Error{Kind: failure.ErrUnauthenticated, Missing: header == "", Message: "this function takes a Google ID token: Authorization: Bearer <token>"}
 		}
 		token = strings.TrimSpace(token)
 		claims := jwt.MapClaims{}

@@ -23,6 +23,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 const audience = "https://runway.example.com"
@@ -173,7 +174,7 @@ func TestGoogleIDTokens(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, auth.ErrUnauthenticated) || !strings.Contains(err.Error(), tt.wantErr) {
+			if !errors.Is(err, failure.ErrUnauthenticated) || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Verify error = %v, want unauthenticated mentioning %q", err, tt.wantErr)
 			}
 			if strings.Contains(err.Error(), tt.token) {
@@ -271,7 +272,7 @@ func TestUnreachableGoogleKeysAreUnavailableNotUnauthenticated(t *testing.T) {
 	g.server.Close()
 	v := newVerifier(t, g, nil)
 	_, err := v.Verify(context.Background(), token)
-	if !errors.Is(err, auth.ErrUnavailable) {
+	if !errors.Is(err, failure.ErrUnavailable) {
 		t.Fatalf("Verify with Google's keys unreachable = %v, want ErrUnavailable", err)
 	}
 }
@@ -308,7 +309,7 @@ func TestDevTokens(t *testing.T) {
 		"another key":      {devMode, sign(otherKey, now, time.Hour), "bad signature"},
 		"expired":          {devMode, sign(key, now.Add(-2*time.Hour), time.Hour), "expired"},
 	} {
-		if _, err := tc.v.Verify(context.Background(), tc.token); !errors.Is(err, auth.ErrUnauthenticated) || !strings.Contains(err.Error(), tc.want) {
+		if _, err := tc.v.Verify(context.Background(), tc.token); !errors.Is(err, failure.ErrUnauthenticated) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Verify = %v, want unauthenticated mentioning %q", name, err, tc.want)
 		}
 	}
@@ -344,7 +345,7 @@ func TestAuthenticateReadsTheBearerHeader(t *testing.T) {
 			r.Header.Set("Authorization", tt.header)
 		}
 		_, err := v.Authenticate(r)
-		var authErr *auth.Error
+		var authErr *failure.Error
 		switch {
 		case tt.ok && err != nil:
 			t.Errorf("%q: %v", tt.header, err)
@@ -390,21 +391,21 @@ func TestRequireCallerAcceptsTheFunctionsOwnURLOnly(t *testing.T) {
 		own + "/",
 		"https://evil.example.com",
 	} {
-		if err := check(request(scheduler(aud))); !errors.Is(err, auth.ErrUnauthenticated) || !strings.Contains(err.Error(), "RUNWAY_PUSH_AUDIENCES") {
+		if err := check(request(scheduler(aud))); !errors.Is(err, failure.ErrUnauthenticated) || !strings.Contains(err.Error(), "RUNWAY_PUSH_AUDIENCES") {
 			t.Errorf("the scheduler's ID token for %s: %v, want unauthenticated naming RUNWAY_PUSH_AUDIENCES", aud, err)
 		}
 	}
 	someoneElse := idClaims(now)
 	someoneElse["aud"] = own
-	if err := check(request(g.sign(t, someoneElse, nil))); !errors.Is(err, auth.ErrForbidden) {
+	if err := check(request(g.sign(t, someoneElse, nil))); !errors.Is(err, failure.ErrForbidden) {
 		t.Errorf("someone else's ID token: %v, want forbidden", err)
 	}
 	dev, _ := auth.SignDevToken(key, "scheduler@p.iam.gserviceaccount.com", now, time.Hour)
-	if err := check(request(dev)); !errors.Is(err, auth.ErrForbidden) {
+	if err := check(request(dev)); !errors.Is(err, failure.ErrForbidden) {
 		t.Errorf("a dev token in the scheduler's name: %v, want forbidden", err)
 	}
 	none := v.RequireCaller([]string{"scheduler@p.iam.gserviceaccount.com"}, nil)
-	if err := none(request(scheduler(own))); !errors.Is(err, auth.ErrUnauthenticated) {
+	if err := none(request(scheduler(own))); !errors.Is(err, failure.ErrUnauthenticated) {
 		t.Errorf("a function with no URL configured accepted a token: %v", err)
 	}
 }

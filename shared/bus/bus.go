@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/runwaydata/runway/shared/executor/message"
-	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // Topics names the topics Runway publishes to.
@@ -143,7 +143,7 @@ func publish(ctx context.Context, p *pubsub.Publisher, what string, body any, at
 	}
 	id, err := p.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs}).Get(ctx)
 	if err != nil {
-		return "", runs.Unavailable(what, fmt.Errorf("bus: publish to %s (run %s): %w", p.ID(), attrs[message.AttrRunID], err))
+		return "", failure.Unavailable(what, fmt.Errorf("bus: publish to %s (run %s): %w", p.ID(), attrs[message.AttrRunID], err))
 	}
 	return id, nil
 }

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // Settings are an account's callback settings.
@@ -213,7 +213,7 @@ func (p Policy) CheckCallbackURL(ctx context.Context, account, url string) error
 		return fmt.Errorf("callbacks: settings of %s: %w", account, err)
 	}
 	if err := settings.CheckURL(url, p.AllowPrivate); err != nil {
-		return runs.InvalidField("callback_url", "%v", err)
+		return failure.InvalidField("callback_url", "%v", err)
 	}
 	return nil
 }

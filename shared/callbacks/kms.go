@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // kmsKeyName is the form of a Cloud KMS key's resource name.
@@ -137,16 +137,16 @@ func (k *KMSSealer) Open(ctx context.Context, sealed, aad []byte) ([]byte, error
 }
 
 // kmsError makes what Cloud KMS answered an error: its being unreachable
-// or overloaded is runs.Unavailable (503, retry), anything else (the key
+// or overloaded is failure.Unavailable (503, retry), anything else (the key
 // or the role missing, a value it did not seal) an error of the setup.
 func kmsError(op, key string, err error) error {
 	err = fmt.Errorf("callbacks: Cloud KMS %s with %s: %w", op, key, err)
 	switch status.Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:
-		return runs.Unavailable("Cloud KMS", err)
+		return failure.Unavailable("Cloud KMS", err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return runs.Unavailable("Cloud KMS", err)
+		return failure.Unavailable("Cloud KMS", err)
 	}
 	return err
 }

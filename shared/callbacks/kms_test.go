@@ -14,7 +14,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/callbacks"
 	"github.com/runwaydata/runway/shared/callbacks/kmstest"
-	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // TestKMSSealer runs the real Cloud KMS client against a local
@@ -101,15 +101,15 @@ func TestKMSSealerFailures(t *testing.T) {
 	defer cancel()
 	_, openErr := sealed.Open(openCtx, sealer, "000099")
 	for what, err := range map[string]error{"seal": sealErr, "open": openErr} {
-		var e *runs.Error
-		if !errors.As(err, &e) || e.Kind != runs.ErrUnavailable {
-			t.Errorf("%s with Cloud KMS down: %v, want runs.ErrUnavailable", what, err)
+		var e *failure.Error
+		if !errors.As(err, &e) || e.Kind != failure.ErrUnavailable {
+			t.Errorf("%s with Cloud KMS down: %v, want failure.ErrUnavailable", what, err)
 		}
 	}
 	srv.FailWith(nil)
 
 	_, err = settings.Seal(ctx, srv.Sealer(t, "projects/p/locations/global/keyRings/r/cryptoKeys/missing"), "000099")
-	var e *runs.Error
+	var e *failure.Error
 	if err == nil || errors.As(err, &e) || status.Code(errors.Unwrap(errors.Unwrap(err))) != codes.NotFound {
 		t.Errorf("a missing key: %v, want NotFound, not unavailable", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -21,7 +22,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		cfg, err := Parse(def)
-		var invalid runs.Invalid
+		var invalid failure.Invalid
 		switch {
 		case err == nil:
 			if cfg.Account == "" || cfg.Environment == "" || cfg.ConfigurationID == "" || cfg.Kind == "" || cfg.JobID == "" {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -148,12 +149,12 @@ func ParseMonitoring(definition map[string]any) (*Monitoring, error) {
 	return m, problems.Err()
 }
 
-func parseMonitoring(definition map[string]any) (*Monitoring, runs.Invalid) {
+func parseMonitoring(definition map[string]any) (*Monitoring, failure.Invalid) {
 	raw, present := definition["monitoring"]
 	if !present {
 		return nil, nil
 	}
-	var problems runs.Invalid
+	var problems failure.Invalid
 	block := object{path: "configuration.monitoring", problems: &problems}
 	if !block.from(raw) {
 		return nil, problems
@@ -191,7 +192,7 @@ type object struct {
 	path     string
 	fields   map[string]any
 	taken    map[string]bool
-	problems *runs.Invalid
+	problems *failure.Invalid
 }
 
 // from reads raw as the object, or reports that it is not one.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -145,9 +146,9 @@ func TestParseMonitoringRejects(t *testing.T) {
 				func() error { _, err := ParseMonitoring(def); return err },
 				func() error { _, err := Parse(def); return err },
 			} {
-				var invalid runs.Invalid
+				var invalid failure.Invalid
 				if err := parse(); !errors.As(err, &invalid) {
-					t.Fatalf("accepted, or not a runs.Invalid: %v", err)
+					t.Fatalf("accepted, or not a failure.Invalid: %v", err)
 				}
 				found := false
 				for _, p := range invalid {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -93,7 +94,7 @@ func Parse(definition map[string]any) (runs.Configuration, error) {
 // fields reads a definition's fields, collecting problems.
 type fields struct {
 	def      map[string]any
-	problems runs.Invalid
+	problems failure.Invalid
 }
 
 func (p *fields) str(name string, required bool) string {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -100,9 +101,9 @@ func TestParseNamesEveryProblem(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := Parse(definition(t, tt.def))
-			var invalid runs.Invalid
+			var invalid failure.Invalid
 			if !errors.As(err, &invalid) {
-				t.Fatalf("Parse = %v, want runs.Invalid", err)
+				t.Fatalf("Parse = %v, want failure.Invalid", err)
 			}
 			var got []string
 			for _, p := range invalid {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -86,7 +87,7 @@ func TestParseSchedule(t *testing.T) {
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse(base(map[string]any{tt.field: tt.value}))
-			invalid, ok := err.(runs.Invalid)
+			invalid, ok := err.(failure.Invalid)
 			if !ok || len(invalid) != 1 || invalid[0].Field != "configuration."+tt.field {
 				t.Fatalf("Parse = %v, want one problem with configuration.%s", err, tt.field)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -37,14 +38,14 @@ type Store interface {
 	// dryRun, it writes nothing.
 	DeployConfiguration(ctx context.Context, cfg runs.Configuration, dryRun bool, check func(r Reader, prev, next *runs.Configuration) error) (runs.Configuration, error)
 	// GetConfiguration returns the configuration, or an error wrapping
-	// runs.ErrNotFound.
+	// failure.ErrNotFound.
 	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
 	// ListConfigurations returns up to limit configurations after the
 	// document key after, by key, and the key to continue from ("" at the end).
 	ListConfigurations(ctx context.Context, account string, f Filter, limit int, after string) ([]runs.Configuration, string, error)
 	// SetConfigurationStatus applies change to the configuration's flags,
 	// ticks and update stamp, and records the change, in one transaction;
-	// or returns an error wrapping runs.ErrNotFound.
+	// or returns an error wrapping failure.ErrNotFound.
 	SetConfigurationStatus(ctx context.Context, account string, ref runs.ConfigRef, change func(*runs.Configuration)) error
 }
 
@@ -143,7 +144,7 @@ func checkWorkflow(r Reader, cfg *runs.Configuration) error {
 		return err
 	}
 	if target == nil {
-		return runs.Invalid{{Field: "configuration.target_dag", Problem: fmt.Sprintf(
+		return failure.Invalid{{Field: "configuration.target_dag", Problem: fmt.Sprintf(
 			"there is no %s configuration %s in environment %s of account %s; deploy it first",
 			spec.TargetType, spec.Target.ConfigurationID, cfg.Environment, cfg.Account)}}
 	}
@@ -153,7 +154,7 @@ func checkWorkflow(r Reader, cfg *runs.Configuration) error {
 		return err
 	}
 	if cycle := findCycle(workflows, *cfg); cycle != nil {
-		return runs.Invalid{{Field: "configuration.target_dag", Problem: fmt.Sprintf(
+		return failure.Invalid{{Field: "configuration.target_dag", Problem: fmt.Sprintf(
 			"launching %s would trigger this workflow again, in a cycle: %s", spec.TargetJobID, strings.Join(cycle, " → "))}}
 	}
 	return nil
@@ -207,7 +208,7 @@ func findCycle(deployed []runs.Configuration, w runs.Configuration) []string {
 // Get returns the configuration ref names in account.
 func (s *Service) Get(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error) {
 	cfg, err := s.store.GetConfiguration(ctx, account, ref)
-	if errors.Is(err, runs.ErrNotFound) {
+	if errors.Is(err, failure.ErrNotFound) {
 		return runs.Configuration{}, notFound(account, ref)
 	}
 	if err != nil {
@@ -229,7 +230,7 @@ func isKey(key string) bool {
 }
 
 func notFound(account string, ref runs.ConfigRef) error {
-	return runs.NotFound("configuration %s (%s) not found in environment %s of account %s",
+	return failure.NotFound("configuration %s (%s) not found in environment %s of account %s",
 		ref.ConfigurationID, ref.Kind, ref.Environment, account)
 }
 
@@ -240,7 +241,7 @@ func (s *Service) List(ctx context.Context, account string, f Filter, limit int,
 	if err != nil || !isKey(string(after)) {
 		// A made-up token is refused here: Firestore would fail on a key
 		// that cannot be a document id (a 500).
-		return nil, "", runs.InvalidField("page_token", "page_token is not one this API returned")
+		return nil, "", failure.InvalidField("page_token", "page_token is not one this API returned")
 	}
 	list, next, err := s.store.ListConfigurations(ctx, account, f, limit, string(after))
 	if err != nil {
@@ -257,7 +258,7 @@ func (s *Service) SetStatus(ctx context.Context, who auth.Caller, account string
 		c.Activated, c.Archived, c.UpdatedBy, c.UpdatedAt = activated, archived, who.Email, now
 		c.Ticks = statusTicks(*c, was, now)
 	})
-	if errors.Is(err, runs.ErrNotFound) {
+	if errors.Is(err, failure.ErrNotFound) {
 		return notFound(account, ref)
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
@@ -93,7 +94,7 @@ func (s *Service) create(ctx context.Context, run Run, slots int) (Run, error) {
 			switch _, err := s.store.GetRun(ctx, run.Account, run.Key); {
 			case err == nil:
 				return Run{}, ErrAlreadyExists
-			case !errors.Is(err, ErrNotFound):
+			case !errors.Is(err, failure.ErrNotFound):
 				return Run{}, fmt.Errorf("store.GetRun: %w", err)
 			}
 		}
@@ -161,7 +162,7 @@ func (s *Service) admitWaitingOf(ctx context.Context, account string, ref Config
 		return err
 	}
 	cfg, err := s.store.GetConfiguration(ctx, account, ref)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, failure.ErrNotFound) {
 		return nil // deleted: its waiting runs stay as they are
 	}
 	if err != nil {

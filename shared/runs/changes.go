@@ -9,6 +9,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/executor/message"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
@@ -83,7 +84,7 @@ func (s *Service) change(ctx context.Context, ref RunRef, decide func(*Run) (Upd
 		released = update.Release > 0 // the transaction may run again: the last run counts
 		return update, nil
 	})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, failure.ErrNotFound) {
 		return Run{}, ref.notFound()
 	}
 	if err != nil {
@@ -142,7 +143,7 @@ func retry(ctx context.Context, write func() error) error {
 	pause := 50 * time.Millisecond
 	for {
 		err := write()
-		if err == nil || !errors.Is(err, ErrUnavailable) {
+		if err == nil || !errors.Is(err, failure.ErrUnavailable) {
 			return err
 		}
 		select {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 var decisionTime = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
@@ -69,8 +71,8 @@ func TestSetStatus(t *testing.T) {
 	} {
 		r := tc.run
 		update, err := s.setStatus(&r, "ada@example.com", tc.status, tc.expected, "")
-		var e *Error
-		if conflict := errors.As(err, &e) && e.Kind == ErrConflict && e.Field == "expected_status" && e.CurrentStatus == string(tc.run.Status); conflict != tc.wantConflict {
+		var e *failure.Error
+		if conflict := errors.As(err, &e) && e.Kind == failure.ErrConflict && e.Field == "expected_status" && e.CurrentStatus == string(tc.run.Status); conflict != tc.wantConflict {
 			t.Errorf("%s: error %v, want a conflict: %v", tc.name, err, tc.wantConflict)
 			continue
 		}
@@ -118,8 +120,8 @@ func TestRequestHash(t *testing.T) {
 	if err := replayable(Run{IdempotencyKey: "k", RequestHash: h}, first); err != nil {
 		t.Errorf("a replay refused: %v", err)
 	}
-	var e *Error
-	if err := replayable(Run{IdempotencyKey: "k", RequestHash: "other"}, first); !errors.As(err, &e) || e.Kind != ErrConflict || e.Field != "idempotency_key" {
+	var e *failure.Error
+	if err := replayable(Run{IdempotencyKey: "k", RequestHash: "other"}, first); !errors.As(err, &e) || e.Kind != failure.ErrConflict || e.Field != "idempotency_key" {
 		t.Errorf("a reused key: %v, want a conflict on idempotency_key", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/executor/message"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
@@ -86,7 +87,7 @@ func (s *Service) DryRun(ctx context.Context, who auth.Caller, need auth.Role, l
 func (s *Service) prepare(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (Run, *Configuration, *Run, error) {
 	kind, ok := KindOf(l.ConfigType)
 	if !ok {
-		return Run{}, nil, nil, InvalidField("configuration_type", "unknown configuration type %q", l.ConfigType)
+		return Run{}, nil, nil, failure.InvalidField("configuration_type", "unknown configuration type %q", l.ConfigType)
 	}
 	ref := ConfigRef{Environment: l.Environment, Kind: kind, ConfigurationID: l.ConfigurationID}
 	role, cfg, err := s.store.LoadLaunch(ctx, l.Account, who.Email, ref)
@@ -141,7 +142,7 @@ func (s *Service) earlierLaunch(ctx context.Context, attempt Run) (*Run, error) 
 	}
 	existing, err := s.store.GetRun(ctx, attempt.Account, attempt.Key)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, failure.ErrNotFound):
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("store.GetRun: %w", err)
@@ -184,14 +185,14 @@ func NewRun(cfg Configuration, key string, now time.Time) Run {
 // launchable explains why cfg cannot be launched as l asks, or returns nil.
 func launchable(cfg *Configuration, l Launch) error {
 	if cfg == nil {
-		return NotFound("configuration %s (%s) not found in environment %s of account %s",
+		return failure.NotFound("configuration %s (%s) not found in environment %s of account %s",
 			l.ConfigurationID, l.ConfigType, l.Environment, l.Account)
 	}
 	if err := cfg.Launchable(); err != nil {
 		return err
 	}
 	if l.JobID != "" && l.JobID != cfg.JobID {
-		return InvalidField("job_id", "job_id %q is not the job id of configuration %s (%s)", l.JobID, l.ConfigurationID, cfg.JobID)
+		return failure.InvalidField("job_id", "job_id %q is not the job id of configuration %s (%s)", l.JobID, l.ConfigurationID, cfg.JobID)
 	}
 	return nil
 }
@@ -201,7 +202,7 @@ func launchable(cfg *Configuration, l Launch) error {
 func (s *Service) replay(ctx context.Context, attempt Run) (Run, bool, error) {
 	existing, err := s.earlierLaunch(ctx, attempt)
 	if err == nil && existing == nil {
-		err = fmt.Errorf("store.GetRun: %w", ErrNotFound) // gone since CreateRun found it
+		err = fmt.Errorf("store.GetRun: %w", failure.ErrNotFound) // gone since CreateRun found it
 	}
 	if err != nil {
 		return Run{}, false, err
@@ -215,7 +216,7 @@ func (s *Service) replay(ctx context.Context, attempt Run) (Run, bool, error) {
 // returns nil.
 func replayable(attempt, existing Run) error {
 	if existing.IdempotencyKey != attempt.IdempotencyKey || existing.RequestHash != attempt.RequestHash {
-		return &Error{Kind: ErrConflict, Field: "idempotency_key", Message: fmt.Sprintf(
+		return &failure.Error{Kind: failure.ErrConflict, Field: "idempotency_key", Message: fmt.Sprintf(
 			"idempotency_key %q was already used by run %s for a different launch request; use a new key",
 			attempt.IdempotencyKey, existing.RunID)}
 	}

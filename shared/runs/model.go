@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // Run is one execution of a configuration.
@@ -169,9 +171,9 @@ func (c Configuration) Ref() ConfigRef {
 func (c Configuration) Launchable() error {
 	switch {
 	case c.Archived:
-		return Conflict("configuration %s is archived and cannot be launched; unarchive it with set_configuration_status first", c.ConfigurationID)
+		return failure.Conflict("configuration %s is archived and cannot be launched; unarchive it with set_configuration_status first", c.ConfigurationID)
 	case !c.Activated:
-		return Conflict("configuration %s is deactivated and cannot be launched; activate it with set_configuration_status first", c.ConfigurationID)
+		return failure.Conflict("configuration %s is deactivated and cannot be launched; activate it with set_configuration_status first", c.ConfigurationID)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
@@ -32,13 +33,13 @@ func (ref RunRef) matches(run Run) bool {
 }
 
 func (ref RunRef) notFound() error {
-	return NotFound("run %s of configuration %s not found in account %s", ref.RunID, ref.ConfigurationID, ref.Account)
+	return failure.NotFound("run %s of configuration %s not found in account %s", ref.RunID, ref.ConfigurationID, ref.Account)
 }
 
 func (ref RunRef) key() (string, error) {
 	key, ok := RunKey(ref.RunID)
 	if !ok {
-		return "", InvalidField("run_id", "run_id %s", ValidateRunID(ref.RunID))
+		return "", failure.InvalidField("run_id", "run_id %s", ValidateRunID(ref.RunID))
 	}
 	return key, nil
 }
@@ -50,7 +51,7 @@ func (s *Service) Get(ctx context.Context, ref RunRef) (Run, error) {
 		return Run{}, err
 	}
 	run, err := s.store.GetRun(ctx, ref.Account, key)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, failure.ErrNotFound) {
 		return Run{}, ref.notFound()
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
@@ -301,7 +302,7 @@ func (s *Service) failSilentRun(ctx context.Context, now time.Time, run Run) (bo
 // that records it on the parent: a failed run is retried once.
 func (s *Service) retryFailedRun(ctx context.Context, now time.Time, parent Run) (bool, bool, error) {
 	config, err := s.store.GetConfiguration(ctx, parent.Account, ConfigRef{Environment: parent.Environment, Kind: parent.Kind, ConfigurationID: parent.ConfigurationID})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, failure.ErrNotFound) {
 		return false, false, fmt.Errorf("store.GetConfiguration: %w", err)
 	}
 	var why string
@@ -385,7 +386,7 @@ func (s *Service) admitLongWaiting(ctx context.Context, cfg ReaperConfig, now ti
 			return false, false, nil
 		}
 		cfg, err := s.store.GetConfiguration(ctx, run.Account, configOf(run))
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, failure.ErrNotFound) {
 			return false, false, nil
 		}
 		if err != nil {
@@ -400,7 +401,7 @@ func (s *Service) admitLongWaiting(ctx context.Context, cfg ReaperConfig, now ti
 
 func (s *Service) definition(ctx context.Context, run Run) (map[string]any, error) {
 	cfg, err := s.store.GetConfiguration(ctx, run.Account, ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, failure.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {

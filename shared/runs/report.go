@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // Report is an executor's report on a run: a RUNNING heartbeat, or its
@@ -65,7 +66,7 @@ func (s *Service) ReportStatus(ctx context.Context, who auth.Caller, ref RunRef,
 // report on a finished run it accepts is a redelivered final report.
 func (s *Service) decideReport(r *Run, who auth.Caller, rep Report, now time.Time) (*Event, error) {
 	if r.ClaimCaller != "" && !strings.EqualFold(r.ClaimCaller, who.Email) {
-		return nil, &Error{Kind: ErrForbidden, Message: fmt.Sprintf(
+		return nil, &failure.Error{Kind: failure.ErrForbidden, Message: fmt.Sprintf(
 			"run %s was claimed by %s; only it may report on the run (a person sets its status with set_run_status)", r.RunID, r.ClaimCaller)}
 	}
 	if r.Status.Final() {
@@ -83,7 +84,7 @@ func (s *Service) decideReport(r *Run, who auth.Caller, rep Report, now time.Tim
 		// nothing to publish.
 		return &Event{At: now, By: who.Email, Type: EventClaimed, To: StatusRunning, Detail: rep.ExecutorID, Published: true}, nil
 	}
-	return nil, &Error{Kind: ErrConflict, Field: "executor_id", Message: fmt.Sprintf(
+	return nil, &failure.Error{Kind: failure.ErrConflict, Field: "executor_id", Message: fmt.Sprintf(
 		"run %s is being executed by executor %s; this delivery is a duplicate, drop it", r.RunID, r.ClaimedBy)}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // TestDecideReport: who may report on a run, when a report claims it,
@@ -26,15 +27,15 @@ func TestDecideReport(t *testing.T) {
 		{"the first report claims", Run{RunID: "r", Status: StatusRunning}, executor, Report{ExecutorID: "exec-1", Status: StatusRunning}, nil, true},
 		{"the claimer's heartbeat", claimed, executor, Report{ExecutorID: "exec-1", Status: StatusRunning}, nil, false},
 		{"the claimer's email in another case", claimed, auth.Caller{Email: "Executor@p.iam.gserviceaccount.com"}, Report{ExecutorID: "exec-1", Status: StatusSuccess}, nil, false},
-		{"a duplicate delivery of the claimer", claimed, executor, Report{ExecutorID: "exec-2", Status: StatusRunning}, ErrConflict, false},
-		{"another caller with the executor id", claimed, auth.Caller{Email: "someone@example.com"}, Report{ExecutorID: "exec-1", Status: StatusSuccess}, ErrForbidden, false},
+		{"a duplicate delivery of the claimer", claimed, executor, Report{ExecutorID: "exec-2", Status: StatusRunning}, failure.ErrConflict, false},
+		{"another caller with the executor id", claimed, auth.Caller{Email: "someone@example.com"}, Report{ExecutorID: "exec-1", Status: StatusSuccess}, failure.ErrForbidden, false},
 		{"another caller on a finished run", Run{RunID: "r", Status: StatusSuccess, ClaimedBy: "exec-1", ClaimCaller: executor.Email},
-			auth.Caller{Email: "someone@example.com"}, Report{ExecutorID: "exec-1", Status: StatusSuccess}, ErrForbidden, false},
+			auth.Caller{Email: "someone@example.com"}, Report{ExecutorID: "exec-1", Status: StatusSuccess}, failure.ErrForbidden, false},
 		{"a redelivered final report", Run{RunID: "r", Status: StatusFailed, ClaimedBy: "exec-1", ClaimCaller: executor.Email},
 			executor, Report{ExecutorID: "exec-1", Status: StatusFailed}, nil, false},
 		{"another outcome on a finished run", Run{RunID: "r", Status: StatusFailed, ClaimedBy: "exec-1", ClaimCaller: executor.Email},
-			executor, Report{ExecutorID: "exec-1", Status: StatusSuccess}, ErrConflict, false},
-		{"a run finished before any claim", Run{RunID: "r", Status: StatusFailed}, executor, Report{ExecutorID: "exec-1", Status: StatusRunning}, ErrConflict, false},
+			executor, Report{ExecutorID: "exec-1", Status: StatusSuccess}, failure.ErrConflict, false},
+		{"a run finished before any claim", Run{RunID: "r", Status: StatusFailed}, executor, Report{ExecutorID: "exec-1", Status: StatusRunning}, failure.ErrConflict, false},
 		{"a claim made before claims had callers", Run{RunID: "r", Status: StatusRunning, ClaimedBy: "exec-1"},
 			auth.Caller{Email: "anyone@example.com"}, Report{ExecutorID: "exec-1", Status: StatusRunning}, nil, false},
 	}

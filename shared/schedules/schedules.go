@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/runwaydata/runway/shared/configs"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -36,7 +37,7 @@ type Store interface {
 	// Revision) and none of the runs exists; it reports whether it wrote.
 	LaunchTicks(ctx context.Context, cfg runs.Configuration, created []runs.Run, ticks runs.Ticks) (bool, error)
 	// GetConfiguration returns a configuration, or an error wrapping
-	// runs.ErrNotFound.
+	// failure.ErrNotFound.
 	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
 }
 
@@ -166,7 +167,7 @@ func (s *Service) launch(ctx context.Context, cfg runs.Configuration, now time.T
 			return len(created), nil
 		}
 		cfg, err = s.store.GetConfiguration(ctx, cfg.Account, cfg.Ref())
-		if errors.Is(err, runs.ErrNotFound) {
+		if errors.Is(err, failure.ErrNotFound) {
 			return 0, nil
 		}
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/runwaydata/runway/shared/auth"
-	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/failure"
 )
 
 // MemberRole implements auth.Members.
@@ -60,7 +60,7 @@ func (s *Store) RemoveMember(ctx context.Context, account, email string) error {
 	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		if _, err := tx.Get(ref); err != nil {
 			if status.Code(err) == codes.NotFound {
-				return runs.NotFound("%s is not a member of account %s", strings.ToLower(email), account)
+				return failure.NotFound("%s is not a member of account %s", strings.ToLower(email), account)
 			}
 			return err
 		}
@@ -80,7 +80,7 @@ func (s *Store) keepAnAdmin(tx *firestore.Transaction, account string, ref *fire
 		return err
 	}
 	if len(admins) == 1 && admins[0].Ref.ID == ref.ID {
-		return runs.Conflict("%s is the last admin of account %s; make another member admin first", ref.ID, account)
+		return failure.Conflict("%s is the last admin of account %s; make another member admin first", ref.ID, account)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -148,7 +149,7 @@ func (s *Store) RunByAuditID(ctx context.Context, account string, auditID int64)
 		return runs.Run{}, classify("store.RunByAuditID", err)
 	}
 	if len(snaps) == 0 {
-		return runs.Run{}, runs.ErrNotFound
+		return runs.Run{}, failure.ErrNotFound
 	}
 	return decodeRun(snaps[0])
 }

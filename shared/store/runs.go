@@ -9,6 +9,7 @@ import (
 	"cloud.google.com/go/firestore/apiv1/firestorepb"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -181,7 +182,7 @@ func (s *Store) WatchRun(ctx context.Context, account, key string, done func(run
 			return runs.Run{}, classify("store.WatchRun", err)
 		}
 		if !snap.Exists() {
-			return runs.Run{}, fmt.Errorf("store.WatchRun: %w", runs.ErrNotFound)
+			return runs.Run{}, fmt.Errorf("store.WatchRun: %w", failure.ErrNotFound)
 		}
 		run, err := decodeRun(snap)
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -88,22 +89,22 @@ func ConfigKey(ref runs.ConfigRef) string {
 }
 
 // classify wraps a Firestore error for the domain: missing documents become
-// runs.ErrNotFound, existing ones runs.ErrAlreadyExists, and an unreachable
-// Firestore runs.ErrUnavailable (503).
+// failure.ErrNotFound, existing ones runs.ErrAlreadyExists, and an unreachable
+// Firestore failure.ErrUnavailable (503).
 func classify(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	switch status.Code(err) {
 	case codes.NotFound:
-		return fmt.Errorf("%s: %w", op, runs.ErrNotFound)
+		return fmt.Errorf("%s: %w", op, failure.ErrNotFound)
 	case codes.AlreadyExists:
 		return fmt.Errorf("%s: %w", op, runs.ErrAlreadyExists)
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.ResourceExhausted:
-		return runs.Unavailable("the run store", fmt.Errorf("%s: %w", op, err))
+		return failure.Unavailable("the run store", fmt.Errorf("%s: %w", op, err))
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return runs.Unavailable("the run store", fmt.Errorf("%s: %w", op, err))
+		return failure.Unavailable("the run store", fmt.Errorf("%s: %w", op, err))
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
@@ -112,7 +113,7 @@ func classify(op string, err error) error {
 // returned by the transaction's function is its reason for refusing, and is
 // passed through as it is.
 func classifyTx(op string, err error) error {
-	var domainErr *runs.Error
+	var domainErr *failure.Error
 	if errors.As(err, &domainErr) {
 		return err
 	}

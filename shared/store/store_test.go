@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/store"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -102,7 +103,7 @@ func TestGetRunOfAnotherAccountIsNotFound(t *testing.T) {
 	if err := s.CreateRun(ctx, run); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetRun(ctx, "000110", run.Key); !errors.Is(err, runs.ErrNotFound) {
+	if _, err := s.GetRun(ctx, "000110", run.Key); !errors.Is(err, failure.ErrNotFound) {
 		t.Errorf("GetRun in another account = %v, want ErrNotFound", err)
 	}
 }
@@ -271,7 +272,7 @@ func TestUpdateRun(t *testing.T) {
 		t.Error("MarkEventPublished did not mark the event")
 	}
 
-	if _, _, err := s.UpdateRun(ctx, "000099", runs.RandomKey(), func(*runs.Run) (runs.Update, error) { return runs.Update{}, nil }); !errors.Is(err, runs.ErrNotFound) {
+	if _, _, err := s.UpdateRun(ctx, "000099", runs.RandomKey(), func(*runs.Run) (runs.Update, error) { return runs.Update{}, nil }); !errors.Is(err, failure.ErrNotFound) {
 		t.Errorf("UpdateRun of a missing run = %v, want ErrNotFound", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/executor/message"
+	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -26,7 +27,7 @@ type Store interface {
 	// jobID among their authorized jobs.
 	WorkflowsWaitingOn(ctx context.Context, account, environment, jobID string) ([]runs.Configuration, error)
 	// GetConfiguration returns a configuration, or an error wrapping
-	// runs.ErrNotFound.
+	// failure.ErrNotFound.
 	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
 	// WorkflowState returns the workflow's stored state, and whether there
 	// is one.
@@ -177,11 +178,11 @@ func (s *Service) retryStale(ctx context.Context, workflow string, change func()
 		}
 		select {
 		case <-ctx.Done():
-			return runs.Unavailable("the workflow state", ctx.Err())
+			return failure.Unavailable("the workflow state", ctx.Err())
 		case <-time.After(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond):
 		}
 	}
-	return runs.Unavailable("the workflow state", fmt.Errorf("%s kept changing; %d attempts", workflow, maxAttempts))
+	return failure.Unavailable("the workflow state", fmt.Errorf("%s kept changing; %d attempts", workflow, maxAttempts))
 }
 
 // state reads a workflow's state; a workflow never triggered starts its
@@ -205,7 +206,7 @@ func (s *Service) fireCycle(ctx context.Context, wf runs.Configuration, st *Stat
 	target, err := s.store.GetConfiguration(ctx, wf.Account, spec.Target)
 	skipped := ""
 	switch {
-	case errors.Is(err, runs.ErrNotFound):
+	case errors.Is(err, failure.ErrNotFound):
 		skipped = fmt.Sprintf("target %s no longer exists", spec.Target.ConfigurationID)
 	case err != nil:
 		return nil, runs.Configuration{}, fmt.Errorf("store.GetConfiguration: %w", err)
@@ -285,8 +286,8 @@ func (s *Service) Status(ctx context.Context, account string, ref runs.ConfigRef
 
 func (s *Service) workflow(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error) {
 	wf, err := s.store.GetConfiguration(ctx, account, ref)
-	if errors.Is(err, runs.ErrNotFound) || (err == nil && wf.Workflow == nil) {
-		return runs.Configuration{}, runs.NotFound("workflow %s not found in environment %s of account %s", ref.ConfigurationID, ref.Environment, account)
+	if errors.Is(err, failure.ErrNotFound) || (err == nil && wf.Workflow == nil) {
+		return runs.Configuration{}, failure.NotFound("workflow %s not found in environment %s of account %s", ref.ConfigurationID, ref.Environment, account)
 	}
 	if err != nil {
 		return runs.Configuration{}, fmt.Errorf("store.GetConfiguration: %w", err)
