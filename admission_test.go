@@ -14,6 +14,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/runwaydata/runway/shared/api"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 )
@@ -34,7 +35,7 @@ func TestMaxActiveRunsHoldsUnderConcurrency(t *testing.T) {
 		"max_active_runs": maxActive}})
 	s.Post(t, "/v1/configuration", string(def)).Decode(t, &api.ConfigurationResponse{})
 	const configID = "000099_capped_DEV"
-	ref := runs.ConfigRef{Environment: "DEV", Kind: runs.KindTableToTable, ConfigurationID: configID}
+	ref := configs.ConfigRef{Environment: "DEV", Kind: configs.KindTableToTable, ConfigurationID: configID}
 
 	// The executor: it takes every launch message delivered, holds the run
 	// for a moment, and reports SUCCESS. A run leaves its hands when it
@@ -87,7 +88,7 @@ func TestMaxActiveRunsHoldsUnderConcurrency(t *testing.T) {
 			if snaps, err := slots.Documents(ctx).GetAll(); err == nil && int32(len(snaps)) > mostSlots.Load() {
 				mostSlots.Store(int32(len(snaps)))
 			}
-			found, err := s.Env.Store.QueryRuns(ctx, "000099", runs.Query{Kind: runs.KindTableToTable, Environment: "DEV",
+			found, err := s.Env.Store.QueryRuns(ctx, "000099", runs.Query{Kind: configs.KindTableToTable, Environment: "DEV",
 				ConfigurationID: configID, Status: runs.StatusRunning, Limit: launches})
 			if err == nil {
 				admitted := int32(0)
@@ -118,7 +119,7 @@ func TestMaxActiveRunsHoldsUnderConcurrency(t *testing.T) {
 	wg.Wait()
 
 	finished := func() bool {
-		found, err := s.Env.Store.QueryRuns(ctx, "000099", runs.Query{Kind: runs.KindTableToTable, Environment: "DEV",
+		found, err := s.Env.Store.QueryRuns(ctx, "000099", runs.Query{Kind: configs.KindTableToTable, Environment: "DEV",
 			ConfigurationID: configID, Status: runs.StatusSuccess, Limit: launches + 1})
 		return err == nil && len(found) == launches
 	}

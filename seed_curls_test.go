@@ -19,6 +19,7 @@ import (
 
 	"github.com/runwaydata/runway"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -368,8 +369,8 @@ func diffResult(want, got map[string]any) string {
 				diffs = append(diffs, k+": "+asString(g)+", want "+asString(w))
 			}
 		case "configuration_type":
-			wk, _ := runs.KindOf(asString(w))
-			gk, _ := runs.KindOf(asString(g))
+			wk, _ := configs.KindOf(asString(w))
+			gk, _ := configs.KindOf(asString(g))
 			if wk != gk {
 				diffs = append(diffs, k+": "+asString(g)+", want "+asString(w))
 			}

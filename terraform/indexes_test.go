@@ -194,7 +194,7 @@ func exerciseStore(t *testing.T, project string) {
 	}
 	now := time.Now().UTC()
 	const account = "000099"
-	job := runs.Configuration{Account: account, Environment: "DEV", ConfigurationType: "table-to-table", Kind: runs.KindTableToTable,
+	job := configs.Configuration{Account: account, Environment: "DEV", ConfigurationType: "table-to-table", Kind: configs.KindTableToTable,
 		ConfigurationID: "job_DEV", JobID: "gbq-to-gbq|job_DEV", Activated: true, UpdatedAt: now}
 	must(st.PutConfiguration(ctx, job))
 	run := runs.NewRun(job, runs.RandomKey(), now)
@@ -205,7 +205,7 @@ func exerciseStore(t *testing.T, project string) {
 		for _, env := range []string{"DEV", ""} {
 			for _, status := range []runs.Status{"", runs.StatusSuccess} {
 				for _, date := range []string{"", "2020-12-09"} {
-					_, err := st.QueryRuns(ctx, account, runs.Query{Kind: runs.KindTableToTable, Environment: env,
+					_, err := st.QueryRuns(ctx, account, runs.Query{Kind: configs.KindTableToTable, Environment: env,
 						ConfigurationID: configID, Status: status, ExecutionDate: date, Limit: 10})
 					must(err)
 				}
@@ -223,7 +223,7 @@ func exerciseStore(t *testing.T, project string) {
 						if env == "" {
 							continue // a configuration is named with its environment
 						}
-						q.Kind = runs.KindTableToTable
+						q.Kind = configs.KindTableToTable
 					}
 					_, err := st.QueryRuns(ctx, account, q)
 					must(err)
@@ -259,7 +259,7 @@ func exerciseStore(t *testing.T, project string) {
 	_, err = st.FindConfigurations(ctx, account, "job_DEV")
 	must(err)
 	for _, env := range []string{"DEV", ""} {
-		for _, kind := range []runs.Kind{runs.KindTableToTable, ""} {
+		for _, kind := range []configs.Kind{configs.KindTableToTable, ""} {
 			for _, activated := range []*bool{nil, new(bool)} {
 				_, _, err := st.ListConfigurations(ctx, account, configs.Filter{Environment: env, Kind: kind, Activated: activated}, 10, "a")
 				must(err)
@@ -268,10 +268,10 @@ func exerciseStore(t *testing.T, project string) {
 	}
 	// Workflows: deploying one reads the environment's workflows; the
 	// trigger finds those waiting on a job.
-	wf := runs.Configuration{Account: account, Environment: "DEV", ConfigurationType: "workflow", Kind: runs.KindWorkflow,
+	wf := configs.Configuration{Account: account, Environment: "DEV", ConfigurationType: "workflow", Kind: configs.KindWorkflow,
 		ConfigurationID: "wf", JobID: "workflow|wf", Activated: true, UpdatedAt: now,
-		Workflow: &runs.WorkflowSpec{AuthorizedJobIDs: []string{"x"}, Target: job.Ref(), TargetType: "table-to-table"}}
-	_, err = st.DeployConfiguration(ctx, wf, false, func(r configs.Reader, _, _ *runs.Configuration) error {
+		Workflow: &configs.WorkflowSpec{AuthorizedJobIDs: []string{"x"}, Target: job.Ref(), TargetType: "table-to-table"}}
+	_, err = st.DeployConfiguration(ctx, wf, false, func(r configs.Reader, _, _ *configs.Configuration) error {
 		_, err := r.Workflows("DEV")
 		return err
 	})

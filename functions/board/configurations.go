@@ -53,14 +53,14 @@ func (h *Handler) configurationsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	f := configs.Filter{Environment: req.Environment}
-	f.Kind, _ = runs.KindOf(req.ConfigurationType)
+	f.Kind, _ = configs.KindOf(req.ConfigurationType)
 	list, next, err := h.deps.Configs.List(ctx, req.Account, f, limit, req.PageToken)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	view := configurationsView{Environment: req.Environment, Type: req.ConfigurationType,
-		Types: choices(req.ConfigurationType, "Every type", runs.ConfigurationTypes()...), Rows: make([]configurationRow, len(list)),
+		Types: choices(req.ConfigurationType, "Every type", configs.ConfigurationTypes()...), Rows: make([]configurationRow, len(list)),
 		CanSwitch: h.may(p, "set_configuration_status"), Back: r.URL.RequestURI()}
 	// The last run of each, as get_last_status answers it, a few at a time.
 	g, gctx := errgroup.WithContext(ctx)
@@ -88,7 +88,7 @@ func (h *Handler) configurationsPage(w http.ResponseWriter, r *http.Request) {
 	view.First, view.Next = pageLinks(Root+pathOf(req.Account, "configurations"), req.PageToken, next,
 		map[string]string{"environment": req.Environment, "type": req.ConfigurationType})
 	p.Title, p.Nav, p.Data = "Configurations of "+req.Account, "configurations", view
-	if req.ConfigurationType == string(runs.KindWorkflow) {
+	if req.ConfigurationType == string(configs.KindWorkflow) {
 		p.Title, p.Nav = "Workflows of "+req.Account, "workflows"
 	}
 	h.render(w, r, http.StatusOK, "configurations", p)

@@ -247,7 +247,7 @@ func pageLinks(path, pageToken, next string, filters map[string]string) (first, 
 
 // configurationOptions offers the configurations listed, and their
 // environments, to the runs view's filter.
-func configurationOptions(listed []runs.Configuration, selected, environment string) (configurations, environments []option) {
+func configurationOptions(listed []configs.Configuration, selected, environment string) (configurations, environments []option) {
 	configurations = []option{{Value: "", Label: "Every configuration"}}
 	environments = []option{{Value: "", Label: "Every environment"}}
 	seenEnv := map[string]bool{}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
-	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/configs"
 )
 
 // workflowView is a workflow's gate, as get_workflow_status answers it:
@@ -70,13 +70,13 @@ func (h *Handler) resetWorkflow(ctx context.Context, who auth.Caller, req api.Wo
 
 func workflowRequest(r *http.Request) api.WorkflowRequest {
 	return api.WorkflowRequest{ConfigRefRequest: api.ConfigRefRequest{Account: r.PathValue("account"),
-		Environment: r.PathValue("environment"), ConfigurationType: string(runs.KindWorkflow), ConfigurationID: r.PathValue("configuration")}}
+		Environment: r.PathValue("environment"), ConfigurationType: string(configs.KindWorkflow), ConfigurationID: r.PathValue("configuration")}}
 }
 
 // jobRunURL is the page of a run of the job jobID, when the job id says
-// its configuration (runs.ConfigurationOfJob); "" when it does not.
+// its configuration (configs.ConfigurationOfJob); "" when it does not.
 func jobRunURL(account, jobID, runID string) string {
-	typ, id, ok := runs.ConfigurationOfJob(jobID)
+	typ, id, ok := configs.ConfigurationOfJob(jobID)
 	if !ok {
 		return ""
 	}

@@ -82,7 +82,7 @@ func (h *Handler) get(ctx context.Context, _ auth.Caller, req api.GetConfigurati
 
 func (h *Handler) list(ctx context.Context, _ auth.Caller, req api.ListConfigurationsRequest) (api.ConfigurationsResponse, error) {
 	f := configs.Filter{Environment: req.Environment, Activated: req.Activated}
-	f.Kind, _ = runs.KindOf(req.ConfigurationType)
+	f.Kind, _ = configs.KindOf(req.ConfigurationType)
 	limit := defaultListLimit
 	if req.Limit != nil {
 		limit = *req.Limit

@@ -17,6 +17,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
@@ -117,7 +118,7 @@ func TestLaunchV1Form(t *testing.T) {
 	}
 	// gbq-to-gbq is the v1 name of table-to-table, and is kept on the run.
 	runID = launch(t, s, token, strings.Replace(launchBody(""), `"table-to-table"`, `"gbq-to-gbq"`, 1))
-	if run := getRun(t, s, runID); run.ConfigurationType != "gbq-to-gbq" || run.Kind != runs.KindTableToTable {
+	if run := getRun(t, s, runID); run.ConfigurationType != "gbq-to-gbq" || run.Kind != configs.KindTableToTable {
 		t.Errorf("v1 launch stored as %q/%q", run.ConfigurationType, run.Kind)
 	}
 }
@@ -134,8 +135,8 @@ func TestRefusedLaunchesWriteAndPublishNothing(t *testing.T) {
 		}
 	}
 	for id, state := range map[string][2]bool{"inactive_DEV": {false, false}, "archived_DEV": {true, true}} {
-		if err := st.PutConfiguration(ctx, runs.Configuration{Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table",
-			Kind: runs.KindTableToTable, ConfigurationID: id, JobID: "gbq-to-gbq|" + id, Activated: state[0], Archived: state[1]}); err != nil {
+		if err := st.PutConfiguration(ctx, configs.Configuration{Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table",
+			Kind: configs.KindTableToTable, ConfigurationID: id, JobID: "gbq-to-gbq|" + id, Activated: state[0], Archived: state[1]}); err != nil {
 			t.Fatal(err)
 		}
 	}

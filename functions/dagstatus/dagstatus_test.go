@@ -12,6 +12,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
@@ -204,7 +205,7 @@ func TestGetByStatus(t *testing.T) {
 	data := s.Seed(t)
 	seeded := 0
 	for _, r := range data.Runs {
-		if r.Account == "000099" && r.Kind == runs.KindTableToTable {
+		if r.Account == "000099" && r.Kind == configs.KindTableToTable {
 			seeded++
 		}
 	}
@@ -415,7 +416,7 @@ func TestSetRunsStatus(t *testing.T) {
 			results(t, s, setBody(runID, "FAILED", ""))
 		}
 	}
-	failed, err := s.Env.Store.QueryRuns(ctx, "000099", runs.Query{Kind: runs.KindTableToTable, Environment: "DEV",
+	failed, err := s.Env.Store.QueryRuns(ctx, "000099", runs.Query{Kind: configs.KindTableToTable, Environment: "DEV",
 		ConfigurationID: ttt, Status: runs.StatusFailed, Limit: 1000})
 	if err != nil || len(failed) < 5 {
 		t.Fatalf("%d failed runs (%v)", len(failed), err)
@@ -474,7 +475,7 @@ func TestSetRunsStatus(t *testing.T) {
 	// before bounds the launch time.
 	var all api.SetRunsStatusResponse
 	s.Post(t, statusPath, strings.Replace(bulkBody(`, "dry_run": true, "limit": 500, "before": "2021-01-01"`), `"from_status": "FAILED", `, "", 1)).Decode(t, &all)
-	seeded, _ := s.Env.Store.QueryRuns(ctx, "000099", runs.Query{Kind: runs.KindTableToTable, Environment: "DEV", ConfigurationID: ttt,
+	seeded, _ := s.Env.Store.QueryRuns(ctx, "000099", runs.Query{Kind: configs.KindTableToTable, Environment: "DEV", ConfigurationID: ttt,
 		Statuses: []runs.Status{runs.StatusSuccess, runs.StatusFailed, runs.StatusRunning, runs.StatusNoMatch},
 		Before:   time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), Limit: 1000})
 	if all.Matched != len(seeded) || all.Matched == 0 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 )
@@ -26,7 +27,7 @@ func TestRunEventsComeInPages(t *testing.T) {
 	s.Seed(t)
 	ctx := context.Background()
 	runID := launchRun(t, s)
-	ref := runs.RunRef{Account: "000099", Kind: runs.KindTableToTable, ConfigurationID: ttt, RunID: runID}
+	ref := runs.RunRef{Account: "000099", Kind: configs.KindTableToTable, ConfigurationID: ttt, RunID: runID}
 	admin := auth.Caller{Email: stacktest.Admin}
 	// Nobody claims the run: once its redelivery time (brought forward
 	// here) has passed, a Reaper pass publishes it again, an event of its

@@ -28,6 +28,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
@@ -38,7 +39,7 @@ var Paths = []string{"/rest/v1/executions/", "/plugins/dashboard/rest/v1/flows/"
 
 // Store is what the function reads; shared/store implements it.
 type Store interface {
-	FindConfigurations(ctx context.Context, account, configurationID string) ([]runs.Configuration, error)
+	FindConfigurations(ctx context.Context, account, configurationID string) ([]configs.Configuration, error)
 	GetRun(ctx context.Context, account, key string) (runs.Run, error)
 	RunByAuditID(ctx context.Context, account string, auditID int64) (runs.Run, error)
 	QueryRuns(ctx context.Context, account string, q runs.Query) ([]runs.Run, error)
@@ -214,13 +215,13 @@ func (h *Handler) execution(ctx context.Context, q query) (FlowExecution, error)
 }
 
 // flow resolves the configuration {flowId} names.
-func (h *Handler) flow(ctx context.Context, q query) (runs.Configuration, error) {
+func (h *Handler) flow(ctx context.Context, q query) (configs.Configuration, error) {
 	found, err := h.store.FindConfigurations(ctx, q.account, q.flowID)
 	if err != nil {
-		return runs.Configuration{}, err
+		return configs.Configuration{}, err
 	}
 	var envs []string
-	var match []runs.Configuration
+	var match []configs.Configuration
 	for _, c := range found {
 		if q.environment == "" || c.Environment == q.environment {
 			match = append(match, c)
@@ -229,12 +230,12 @@ func (h *Handler) flow(ctx context.Context, q query) (runs.Configuration, error)
 	}
 	switch len(match) {
 	case 0:
-		return runs.Configuration{}, failure.NotFound("no flow %s in account %s", q.flowID, q.account)
+		return configs.Configuration{}, failure.NotFound("no flow %s in account %s", q.flowID, q.account)
 	case 1:
 		return match[0], nil
 	}
 	sort.Strings(envs)
-	return runs.Configuration{}, failure.InvalidField("environment", "flow %s exists in environments %s: add ?environment=", q.flowID, strings.Join(envs, ", "))
+	return configs.Configuration{}, failure.InvalidField("environment", "flow %s exists in environments %s: add ?environment=", q.flowID, strings.Join(envs, ", "))
 }
 
 // FlowExecution is ETLWorks' flow status, field for field. Fields ETLWorks
@@ -292,7 +293,7 @@ var triggerTypes = map[string]string{
 	runs.TriggerRetry:    "flow.execution.on.demand",
 }
 
-func describe(cfg runs.Configuration, run runs.Run, now time.Time) FlowExecution {
+func describe(cfg configs.Configuration, run runs.Run, now time.Time) FlowExecution {
 	out := FlowExecution{
 		AuditID:   run.AuditID,
 		FlowID:    cfg.ConfigurationID,

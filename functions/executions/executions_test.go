@@ -14,6 +14,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -117,7 +118,7 @@ func TestExecutionOfAFailedRetry(t *testing.T) {
 	s := stacktest.New(t)
 	s.Seed(t)
 	ctx := context.Background()
-	cfg, err := s.Env.Configs.Get(ctx, "000099", runs.ConfigRef{Environment: "DEV", Kind: runs.KindTableToTable, ConfigurationID: flow})
+	cfg, err := s.Env.Configs.Get(ctx, "000099", configs.ConfigRef{Environment: "DEV", Kind: configs.KindTableToTable, ConfigurationID: flow})
 	if err != nil {
 		t.Fatal(err)
 	}

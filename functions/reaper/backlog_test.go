@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 	"github.com/runwaydata/runway/shared/store"
@@ -20,7 +21,7 @@ func TestAPassWorksThroughABacklog(t *testing.T) {
 	ctx := context.Background()
 	s := stacktest.New(t)
 	s.Seed(t)
-	cfg, err := s.Env.Configs.Get(ctx, "000099", runs.ConfigRef{Environment: "DEV", Kind: runs.KindTableToTable, ConfigurationID: job})
+	cfg, err := s.Env.Configs.Get(ctx, "000099", configs.ConfigRef{Environment: "DEV", Kind: configs.KindTableToTable, ConfigurationID: job})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/runwaydata/runway"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
 )
@@ -26,7 +27,7 @@ func TestReaperPassForTheScheduler(t *testing.T) {
 	s := stacktest.New(t)
 	s.Seed(t)
 	// A run launched two minutes ago that no executor claimed.
-	cfg, err := s.Env.Configs.Get(ctx, "000099", runs.ConfigRef{Environment: "DEV", Kind: runs.KindTableToTable, ConfigurationID: job})
+	cfg, err := s.Env.Configs.Get(ctx, "000099", configs.ConfigRef{Environment: "DEV", Kind: configs.KindTableToTable, ConfigurationID: job})
 	if err != nil {
 		t.Fatal(err)
 	}

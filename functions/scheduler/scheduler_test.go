@@ -12,6 +12,7 @@ import (
 	"github.com/runwaydata/runway"
 	"github.com/runwaydata/runway/shared/api"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/schedules"
 	"github.com/runwaydata/runway/shared/stacktest"
@@ -69,7 +70,7 @@ func TestSchedulerPassForCloudScheduler(t *testing.T) {
 	if diff := cmp.Diff(want, pass); diff != "" {
 		t.Errorf("pass (-want +got):\n%s", diff)
 	}
-	found, err := s.Env.Store.QueryRuns(context.Background(), "000099", runs.Query{Kind: runs.KindTableToTable, Environment: "DEV",
+	found, err := s.Env.Store.QueryRuns(context.Background(), "000099", runs.Query{Kind: configs.KindTableToTable, Environment: "DEV",
 		ConfigurationID: "000099_hourly_DEV", Limit: 100})
 	if err != nil || len(found) != want.Launched {
 		t.Errorf("%d runs after the pass (%v), want %d", len(found), err, want.Launched)

@@ -11,6 +11,7 @@ import (
 	"github.com/runwaydata/runway/functions/workflowtrigger"
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/bus"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/stacktest"
@@ -20,8 +21,8 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 var (
-	workflow = runs.ConfigRef{Environment: "DEV", Kind: runs.KindWorkflow, ConfigurationID: "000099-iowa-liquor-load-pda"}
-	target   = runs.ConfigRef{Environment: "DEV", Kind: runs.KindTableToTable, ConfigurationID: "000099_iowa_liquor_JT_DEV"}
+	workflow = configs.ConfigRef{Environment: "DEV", Kind: configs.KindWorkflow, ConfigurationID: "000099-iowa-liquor-load-pda"}
+	target   = configs.ConfigRef{Environment: "DEV", Kind: configs.KindTableToTable, ConfigurationID: "000099_iowa_liquor_JT_DEV"}
 )
 
 func job(name string) string { return "gbq-to-gbq|000099_iowa_liquor_" + name + "_DEV" }

@@ -28,7 +28,7 @@ import (
 // Store is the storage alerts need; shared/store implements it.
 type Store interface {
 	GetRun(ctx context.Context, account, key string) (runs.Run, error)
-	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
+	GetConfiguration(ctx context.Context, account string, ref configs.ConfigRef) (configs.Configuration, error)
 	// CallbackSettings are the account's allowed hosts, which alerts are
 	// sent to as callbacks are, and its secrets, which sign webhooks.
 	CallbackSettings(ctx context.Context, account string) (callbacks.Settings, error)
@@ -99,7 +99,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev message.RunEvent) error {
 	if !ev.Status.Final() || !ok {
 		return nil
 	}
-	ref := runs.ConfigRef{Environment: ev.Environment, Kind: runs.Kind(ev.ConfigurationType), ConfigurationID: ev.ConfigurationID}
+	ref := configs.ConfigRef{Environment: ev.Environment, Kind: configs.Kind(ev.ConfigurationType), ConfigurationID: ev.ConfigurationID}
 	cfg, err := d.store.GetConfiguration(ctx, ev.Account, ref)
 	switch {
 	case errors.Is(err, failure.ErrNotFound):

@@ -108,7 +108,7 @@ func TestSlackMessageKeepsToSlacksLimits(t *testing.T) {
 	t.Parallel()
 	run := runs.Run{RunID: "20261123-114024-645a1c98-53de-419e-95c5-fc9fb4bda0ed", Key: "645a1c98-53de-419e-95c5-fc9fb4bda0ed",
 		Error: &runs.RunError{Message: "<b>" + strings.Repeat("é", 5000)}}
-	cfg := runs.Configuration{ConfigurationID: strings.Repeat("c", 200), ConfigurationType: "table-to-table"}
+	cfg := configs.Configuration{ConfigurationID: strings.Repeat("c", 200), ConfigurationType: "table-to-table"}
 	f := newFacts(message.RunEvent{Status: runs.StatusFailed, Environment: "DEV"}, run, cfg, &configs.Monitoring{Impact: 2, Urgency: 2}, "")
 	m := newSlackMessage(f)
 	if n := utf8.RuneCountInString(m.Blocks[0].Text.Text); n > slackHeaderMax {

@@ -15,7 +15,7 @@ import (
 type facts struct {
 	ev     message.RunEvent
 	run    runs.Run
-	cfg    runs.Configuration
+	cfg    configs.Configuration
 	m      *configs.Monitoring
 	result api.RunResult // the run as of the change
 	// values are the @variables of the messages (configs.TemplateVariables).
@@ -25,7 +25,7 @@ type facts struct {
 	runURL, configURL string
 }
 
-func newFacts(ev message.RunEvent, run runs.Run, cfg runs.Configuration, m *configs.Monitoring, boardURL string) *facts {
+func newFacts(ev message.RunEvent, run runs.Run, cfg configs.Configuration, m *configs.Monitoring, boardURL string) *facts {
 	f := &facts{ev: ev, run: run, cfg: cfg, m: m, result: api.ResultAt(run, ev)}
 	if boardURL != "" {
 		f.runURL = boardURL + "/" + api.BoardRunPath(ev.Account, run.ConfigurationType, run.ConfigurationID, run.RunID)

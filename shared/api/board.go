@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -78,7 +79,7 @@ func (r RunsPageRequest) Query() runs.Query {
 	q := runs.Query{Environment: r.Environment, ConfigurationID: r.ConfigurationID,
 		Status: runs.Status(r.Status), TriggerType: r.TriggerType, Limit: r.Limit}
 	if r.ConfigurationID != "" {
-		q.Kind, _ = runs.KindOf(r.ConfigurationType)
+		q.Kind, _ = configs.KindOf(r.ConfigurationType)
 	}
 	if q.Limit == 0 {
 		q.Limit = DefaultRunsPageLimit

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -22,7 +23,7 @@ func TestRunsPageRequest(t *testing.T) {
 		{name: "every run", req: RunsPageRequest{Account: "000099"}, query: runs.Query{Limit: DefaultRunsPageLimit}},
 		{name: "every filter", req: RunsPageRequest{Account: "000099", Environment: "DEV", ConfigurationType: "gbq-to-gbq",
 			ConfigurationID: "x_DEV", Status: "FAILED", TriggerType: "workflow", From: "2020-12-01", To: "2020-12-31", PageToken: token, Limit: 10},
-			query: runs.Query{Kind: runs.KindTableToTable, Environment: "DEV", ConfigurationID: "x_DEV", Status: runs.StatusFailed, TriggerType: "workflow",
+			query: runs.Query{Kind: configs.KindTableToTable, Environment: "DEV", ConfigurationID: "x_DEV", Status: runs.StatusFailed, TriggerType: "workflow",
 				Since: time.Date(2020, 12, 1, 0, 0, 0, 0, time.UTC), Before: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), After: &cursor, Limit: 10}},
 		{name: "one day", req: RunsPageRequest{Account: "000099", From: "2020-12-30", To: "2020-12-30"},
 			query: runs.Query{Since: time.Date(2020, 12, 30, 0, 0, 0, 0, time.UTC), Before: time.Date(2020, 12, 31, 0, 0, 0, 0, time.UTC), Limit: DefaultRunsPageLimit}},

@@ -3,6 +3,7 @@ package api
 import (
 	"time"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -26,9 +27,9 @@ func (r ConfigRefRequest) validate(p *problems) {
 }
 
 // Ref returns the configuration the request names.
-func (r ConfigRefRequest) Ref() runs.ConfigRef {
-	kind, _ := runs.KindOf(r.ConfigurationType)
-	return runs.ConfigRef{Environment: r.Environment, Kind: kind, ConfigurationID: r.ConfigurationID}
+func (r ConfigRefRequest) Ref() configs.ConfigRef {
+	kind, _ := configs.KindOf(r.ConfigurationType)
+	return configs.ConfigRef{Environment: r.Environment, Kind: kind, ConfigurationID: r.ConfigurationID}
 }
 
 // DeployConfigurationRequest is the body of deploy_configuration on
@@ -152,7 +153,7 @@ type ConfigurationResult struct {
 
 // NewConfigurationResult converts a configuration, with its definition or
 // without.
-func NewConfigurationResult(c runs.Configuration, withDefinition bool) ConfigurationResult {
+func NewConfigurationResult(c configs.Configuration, withDefinition bool) ConfigurationResult {
 	r := ConfigurationResult{
 		Account: c.Account, Environment: c.Environment, ConfigurationType: c.ConfigurationType,
 		ConfigurationID: c.ConfigurationID, JobID: c.JobID, Activated: c.Activated, Archived: c.Archived,
@@ -219,7 +220,7 @@ type ScheduleResponse struct {
 }
 
 // NewScheduleResponse describes c's schedule, with its upcoming ticks.
-func NewScheduleResponse(c runs.Configuration, upcoming []time.Time, waiting []runs.Run) ScheduleResponse {
+func NewScheduleResponse(c configs.Configuration, upcoming []time.Time, waiting []runs.Run) ScheduleResponse {
 	r := ScheduleResponse{
 		ConfigurationID: c.ConfigurationID, ConfigurationType: c.ConfigurationType, Environment: c.Environment,
 		ScheduleInterval: c.Schedule.Interval, Catchup: c.Schedule.Catchup, MaxActiveRuns: c.Schedule.MaxActiveRuns,

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -121,7 +122,7 @@ func (r CheckRunStatusRequest) Validate() []FieldError {
 
 // RunRef returns the run the request names.
 func (r CheckRunStatusRequest) RunRef() runs.RunRef {
-	kind, _ := runs.KindOf(r.ConfigurationType)
+	kind, _ := configs.KindOf(r.ConfigurationType)
 	return runs.RunRef{Account: r.Account, Environment: r.Environment, Kind: kind,
 		ConfigurationID: r.ConfigurationID, JobID: r.JobID, RunID: r.RunID}
 }
@@ -157,7 +158,7 @@ func (r GetLastStatusRequest) Validate() []FieldError {
 
 // Query returns the runs query the request describes.
 func (r GetLastStatusRequest) Query() runs.Query {
-	kind, _ := runs.KindOf(r.ConfigurationType)
+	kind, _ := configs.KindOf(r.ConfigurationType)
 	return runs.Query{Kind: kind, Environment: r.Environment, ConfigurationID: r.ConfigurationID,
 		Status: runs.Status(r.Status), ExecutionDate: r.ExecutionDate, Limit: limitOr(r.Limit)}
 }
@@ -191,7 +192,7 @@ func (r GetByStatusRequest) Validate() []FieldError {
 
 // Query returns the runs query the request describes.
 func (r GetByStatusRequest) Query() runs.Query {
-	kind, _ := runs.KindOf(r.ConfigurationType)
+	kind, _ := configs.KindOf(r.ConfigurationType)
 	return runs.Query{Kind: kind, Environment: r.Environment,
 		Status: runs.Status(r.Status), ExecutionDate: r.ExecutionDate, Limit: limitOr(r.Limit)}
 }
@@ -236,7 +237,7 @@ func (r SetRunStatusRequest) Validate() []FieldError {
 
 // RunRef returns the run the request names.
 func (r SetRunStatusRequest) RunRef() runs.RunRef {
-	kind, _ := runs.KindOf(r.ConfigurationType)
+	kind, _ := configs.KindOf(r.ConfigurationType)
 	return runs.RunRef{Account: r.Account, Environment: r.Environment, Kind: kind,
 		ConfigurationID: r.ConfigurationID, JobID: r.JobID, RunID: r.RunID}
 }
@@ -300,7 +301,7 @@ func (r SetRunsStatusRequest) Validate() []FieldError {
 
 // Query returns the runs query the request describes.
 func (r SetRunsStatusRequest) Query() runs.Query {
-	kind, _ := runs.KindOf(r.ConfigurationType)
+	kind, _ := configs.KindOf(r.ConfigurationType)
 	before, _ := parseBefore(r.Before)
 	limit := DefaultBulkLimit
 	if r.Limit != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -36,7 +37,7 @@ func (r RunIdentity) validate(p *problems) {
 
 // RunRef returns the run the request names.
 func (r RunIdentity) RunRef() runs.RunRef {
-	kind, _ := runs.KindOf(r.ConfigurationType)
+	kind, _ := configs.KindOf(r.ConfigurationType)
 	return runs.RunRef{Account: r.Account, Environment: r.Environment, Kind: kind,
 		ConfigurationID: r.ConfigurationID, JobID: r.JobID, RunID: r.RunID}
 }

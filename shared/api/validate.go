@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -63,8 +64,8 @@ func (p *problems) configurationType(value string) {
 	case value == "":
 		p.add("configuration_type", "is required")
 	default:
-		if _, ok := runs.KindOf(value); !ok {
-			p.add("configuration_type", "must be one of %s", strings.Join(runs.ConfigurationTypes(), ", "))
+		if _, ok := configs.KindOf(value); !ok {
+			p.add("configuration_type", "must be one of %s", strings.Join(configs.ConfigurationTypes(), ", "))
 		}
 	}
 }

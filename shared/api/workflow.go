@@ -1,7 +1,7 @@
 package api
 
 import (
-	"github.com/runwaydata/runway/shared/runs"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/workflows"
 )
 
@@ -78,7 +78,7 @@ type Firing struct {
 
 // NewWorkflowStatus describes the workflow wf whose current cycle is st
 // (workflows.Service.Status).
-func NewWorkflowStatus(wf runs.Configuration, st workflows.State) WorkflowStatus {
+func NewWorkflowStatus(wf configs.Configuration, st workflows.State) WorkflowStatus {
 	spec := wf.Workflow
 	out := WorkflowStatus{
 		Account: wf.Account, Environment: wf.Environment, ConfigurationID: wf.ConfigurationID,

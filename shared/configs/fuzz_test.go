@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/runwaydata/runway/shared/failure"
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 // FuzzParse reads arbitrary JSON objects as definitions: nothing panics,
@@ -28,7 +27,7 @@ func FuzzParse(f *testing.F) {
 			if cfg.Account == "" || cfg.Environment == "" || cfg.ConfigurationID == "" || cfg.Kind == "" || cfg.JobID == "" {
 				t.Fatalf("%s parsed without its identity: %+v", s, cfg)
 			}
-			if cfg.Kind == runs.KindWorkflow && (cfg.Workflow == nil || len(cfg.Workflow.AuthorizedJobIDs) == 0) {
+			if cfg.Kind == KindWorkflow && (cfg.Workflow == nil || len(cfg.Workflow.AuthorizedJobIDs) == 0) {
 				t.Fatalf("%s parsed as a workflow without criteria", s)
 			}
 		case !errors.As(err, &invalid) || len(invalid) == 0:

@@ -9,21 +9,21 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/failure"
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 // Monitoring is a configuration's monitoring block, as Tailer documents it
 // (reference/tailer-monitoring-and-alerting.md), with Runway's alert
 // channels besides email: Slack, PagerDuty and signed webhooks.
 type Monitoring struct {
-	Impact       int           // ITIL impact, 1 (highest) to 5; 2 by default
-	Urgency      int           // ITIL urgency, 1 (highest) to 5; 2 by default
-	Enabled      bool          // alert_enabled
-	Statuses     []runs.Status // alert_status: FAILED by default
-	Environments []string      // alert_environment
-	Info         string        // alert_info: the @alert_info of the messages
-	Alerts       []Alert       // alert: each message to send
+	Impact       int              // ITIL impact, 1 (highest) to 5; 2 by default
+	Urgency      int              // ITIL urgency, 1 (highest) to 5; 2 by default
+	Enabled      bool             // alert_enabled
+	Statuses     []message.Status // alert_status: FAILED by default
+	Environments []string         // alert_environment
+	Info         string           // alert_info: the @alert_info of the messages
+	Alerts       []Alert          // alert: each message to send
 }
 
 // Alert is one message of a monitoring block, sent through one channel:
@@ -74,7 +74,7 @@ type WebhookAlert struct {
 }
 
 // AlertStatuses are the statuses alert_status may name: the final ones.
-var AlertStatuses = []runs.Status{runs.StatusFailed, runs.StatusSuccess, runs.StatusNoMatch, runs.StatusChecked}
+var AlertStatuses = []message.Status{message.StatusFailed, message.StatusSuccess, message.StatusNoMatch, message.StatusChecked}
 
 // alertEnvironments are the environments Tailer documents for
 // alert_environment; a configuration's own environment is accepted too.
@@ -182,7 +182,7 @@ func parseMonitoring(definition map[string]any) (*Monitoring, failure.Invalid) {
 
 // Due reports whether a run of environment reaching status sends the
 // block's alerts.
-func (m *Monitoring) Due(environment string, status runs.Status) bool {
+func (m *Monitoring) Due(environment string, status message.Status) bool {
 	return m.Enabled && slices.Contains(m.Statuses, status) && slices.Contains(m.Environments, environment)
 }
 
@@ -280,14 +280,14 @@ func (o *object) list(name, example string) ([]string, bool) {
 	return out, true
 }
 
-func (o *object) statuses() []runs.Status {
+func (o *object) statuses() []message.Status {
 	names, present := o.list("alert_status", `["FAILED", "NO_MATCH"]`)
 	if !present {
-		return []runs.Status{runs.StatusFailed}
+		return []message.Status{message.StatusFailed}
 	}
-	var statuses []runs.Status
+	var statuses []message.Status
 	for i, name := range names {
-		status := runs.Status(name)
+		status := message.Status(name)
 		switch {
 		case !slices.Contains(AlertStatuses, status):
 			o.problems.Add(fmt.Sprintf("%s[%d]", o.field("alert_status"), i), "%q is not a status an alert can be sent on: FAILED, SUCCESS, NO_MATCH or CHECKED", name)

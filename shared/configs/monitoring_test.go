@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/failure"
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 // ReferenceMonitoring is the monitoring block of the example of
@@ -48,7 +48,7 @@ func TestParseMonitoringOfTheReference(t *testing.T) {
 	}
 	want := &Monitoring{
 		Impact: 2, Urgency: 2, Enabled: true,
-		Statuses:     []runs.Status{runs.StatusFailed, runs.StatusNoMatch},
+		Statuses:     []message.Status{message.StatusFailed, message.StatusNoMatch},
 		Environments: []string{"PROD", "DEV"},
 		Info:         "Put here information about the alert",
 		Alerts: []Alert{{Name: "email", Email: &EmailAlert{
@@ -63,7 +63,7 @@ func TestParseMonitoringOfTheReference(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ParseMonitoring (-want +got):\n%s", diff)
 	}
-	if !got.Due("DEV", runs.StatusNoMatch) || got.Due("DEV", runs.StatusSuccess) || got.Due("STAGING", runs.StatusFailed) {
+	if !got.Due("DEV", message.StatusNoMatch) || got.Due("DEV", message.StatusSuccess) || got.Due("STAGING", message.StatusFailed) {
 		t.Error("Due does not follow alert_status and alert_environment")
 	}
 	if _, err := Parse(withMonitoring(t, ReferenceMonitoring)); err != nil {
@@ -79,7 +79,7 @@ func TestParseMonitoringDefaultsAndChannels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Impact != 2 || got.Urgency != 2 || got.Enabled || !cmp.Equal(got.Statuses, []runs.Status{runs.StatusFailed}) {
+	if got.Impact != 2 || got.Urgency != 2 || got.Enabled || !cmp.Equal(got.Statuses, []message.Status{message.StatusFailed}) {
 		t.Errorf("defaults: %+v", got)
 	}
 	var names []string
@@ -95,7 +95,7 @@ func TestParseMonitoringDefaultsAndChannels(t *testing.T) {
 	if p := got.Alerts[2].PagerDuty; p.URL != PagerDutyEventsURL || p.Severity != "" {
 		t.Errorf("pagerduty defaults: %+v", p)
 	}
-	if got.Due("DEV", runs.StatusFailed) {
+	if got.Due("DEV", message.StatusFailed) {
 		t.Error("alert_enabled false is due")
 	}
 	if m, err := ParseMonitoring(definition(t, `{"environment": "DEV"}`)); m != nil || err != nil {

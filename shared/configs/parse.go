@@ -14,7 +14,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/runwaydata/runway/shared/failure"
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 var (
@@ -49,9 +48,9 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // A table-to-table configuration is stored under its id with the
 // environment appended, as the Tailer API references it:
 // 000099_iowa_liquor_prepare_pda in DEV is 000099_iowa_liquor_prepare_pda_DEV.
-func Parse(definition map[string]any) (runs.Configuration, error) {
+func Parse(definition map[string]any) (Configuration, error) {
 	p := fields{def: definition}
-	cfg := runs.Configuration{
+	cfg := Configuration{
 		Account:           p.identifier("account", accountPattern, "1 to 64 letters, digits, '_' or '-', such as 000099"),
 		Environment:       p.identifier("environment", environmentPattern, "1 to 32 letters, digits, '_' or '-', such as DEV or PROD"),
 		ConfigurationType: p.str("configuration_type", true),
@@ -60,34 +59,34 @@ func Parse(definition map[string]any) (runs.Configuration, error) {
 		Archived:          p.boolean("archived", false),
 		Definition:        definition,
 	}
-	kind, ok := runs.KindOf(cfg.ConfigurationType)
+	kind, ok := KindOf(cfg.ConfigurationType)
 	if cfg.ConfigurationType != "" && !ok {
-		p.problems.Add("configuration.configuration_type", "must be one of %s", strings.Join(runs.ConfigurationTypes(), ", "))
+		p.problems.Add("configuration.configuration_type", "must be one of %s", strings.Join(ConfigurationTypes(), ", "))
 	}
 	cfg.Kind = kind
-	if kind == runs.KindTableToTable && cfg.ConfigurationID != "" && cfg.Environment != "" {
+	if kind == KindTableToTable && cfg.ConfigurationID != "" && cfg.Environment != "" {
 		cfg.ConfigurationID += "_" + cfg.Environment
 		// The API takes ids of at most 256 characters, suffix included.
 		if len(cfg.ConfigurationID) > 256 {
 			p.problems.Add("configuration.configuration_id", "must leave room for the _%s the id of a table-to-table configuration gets: at most %d characters", cfg.Environment, 255-len(cfg.Environment))
 		}
 	}
-	if kind == runs.KindWorkflow {
+	if kind == KindWorkflow {
 		cfg.Workflow = p.workflow(cfg.Environment)
 	} else {
 		cfg.Schedule = p.schedule()
 	}
 	_, monitoring := parseMonitoring(definition)
 	p.problems = append(p.problems, monitoring...)
-	cfg.Policy = runs.Policy{
+	cfg.Policy = Policy{
 		Timeout:    p.duration("timeout", time.Second, 7*24*time.Hour),
 		Retries:    p.integer("retries", 0, maxRetries),
 		RetryDelay: p.duration("retry_delay", 0, 24*time.Hour),
 	}
 	if err := p.problems.Err(); err != nil {
-		return runs.Configuration{}, err
+		return Configuration{}, err
 	}
-	cfg.JobID = runs.DefaultJobID(kind, cfg.ConfigurationID)
+	cfg.JobID = DefaultJobID(kind, cfg.ConfigurationID)
 	return cfg, nil
 }
 
@@ -172,8 +171,8 @@ func (p *fields) integer(name string, least, most int) int {
 
 // workflow reads the fields of a workflow configuration, as
 // reference/tailer-workflow-configuration.md describes them.
-func (p *fields) workflow(environment string) *runs.WorkflowSpec {
-	spec := &runs.WorkflowSpec{}
+func (p *fields) workflow(environment string) *WorkflowSpec {
+	spec := &WorkflowSpec{}
 	if v := p.str("version", true); v != "" && v != "2" {
 		p.problems.Add("configuration.version", `must be "2": only version 2 workflows are supported`)
 	}
@@ -213,9 +212,9 @@ func (p *fields) workflow(environment string) *runs.WorkflowSpec {
 	} else {
 		targetType, _ := target["configuration_type"].(string)
 		targetID, _ := target["configuration_id"].(string)
-		kind, known := runs.KindOf(targetType)
+		kind, known := KindOf(targetType)
 		switch {
-		case !known || kind == runs.KindWorkflow:
+		case !known || kind == KindWorkflow:
 			p.problems.Add("configuration.target_dag.configuration_type", "must be the type of a data operation: storage-to-storage, storage-to-table, table-to-table, table-to-storage or vm-launcher")
 		case !configIDPattern.MatchString(targetID):
 			p.problems.Add("configuration.target_dag.configuration_id", "must be the configuration id of the job to launch, such as Load_Configuration_DEV")
@@ -225,7 +224,7 @@ func (p *fields) workflow(environment string) *runs.WorkflowSpec {
 				p.problems.Add("configuration.target_dag."+name, "unknown field; target_dag has configuration_type and configuration_id")
 			}
 		}
-		spec.Target = runs.ConfigRef{Environment: environment, Kind: kind, ConfigurationID: targetID}
+		spec.Target = ConfigRef{Environment: environment, Kind: kind, ConfigurationID: targetID}
 		spec.TargetType = targetType
 	}
 
@@ -238,8 +237,8 @@ func (p *fields) workflow(environment string) *runs.WorkflowSpec {
 	return spec
 }
 
-// Schedule parses a workflow's reset schedule; ok is false when it has none.
-func Schedule(spec *runs.WorkflowSpec) (cron.Schedule, bool) {
+// ResetSchedule parses a workflow's reset schedule; ok is false when it has none.
+func ResetSchedule(spec *WorkflowSpec) (cron.Schedule, bool) {
 	if spec == nil || spec.ResetSchedule == "" {
 		return nil, false
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/runwaydata/runway/shared/failure"
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 func definition(t *testing.T, s string) map[string]any {
@@ -45,7 +44,7 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (runs.Policy{Timeout: 15 * time.Minute, Retries: 3, RetryDelay: 30 * time.Second}); withPolicy.Policy != want {
+	if want := (Policy{Timeout: 15 * time.Minute, Retries: 3, RetryDelay: 30 * time.Second}); withPolicy.Policy != want {
 		t.Errorf("policy = %+v, want %+v", withPolicy.Policy, want)
 	}
 
@@ -53,9 +52,9 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &runs.WorkflowSpec{
+	want := &WorkflowSpec{
 		AuthorizedJobIDs: []string{"gbq-to-gbq|000099_assert_of_configuration_DEV"},
-		Target:           runs.ConfigRef{Environment: "DEV", Kind: runs.KindTableToTable, ConfigurationID: "Load_Configuration_DEV"},
+		Target:           ConfigRef{Environment: "DEV", Kind: KindTableToTable, ConfigurationID: "Load_Configuration_DEV"},
 		TargetType:       "table-to-table", ResetSchedule: "59 23 * * *",
 	}
 	if wf.ConfigurationID != "workflow-Load_Configuration" || wf.JobID != "workflow|workflow-Load_Configuration" {
@@ -64,7 +63,7 @@ func TestParse(t *testing.T) {
 	if diff := cmp.Diff(want, wf.Workflow); diff != "" {
 		t.Errorf("workflow spec (-want +got):\n%s", diff)
 	}
-	if s, ok := Schedule(wf.Workflow); !ok || s == nil {
+	if s, ok := ResetSchedule(wf.Workflow); !ok || s == nil {
 		t.Error("Schedule found no schedule")
 	}
 }
@@ -117,19 +116,19 @@ func TestParseNamesEveryProblem(t *testing.T) {
 	}
 }
 
-func workflow(id string, jobs []string, targetJob string) runs.Configuration {
-	return runs.Configuration{ConfigurationID: id, Workflow: &runs.WorkflowSpec{AuthorizedJobIDs: jobs, TargetJobID: targetJob}}
+func workflow(id string, jobs []string, targetJob string) Configuration {
+	return Configuration{ConfigurationID: id, Workflow: &WorkflowSpec{AuthorizedJobIDs: jobs, TargetJobID: targetJob}}
 }
 
 func TestFindCycle(t *testing.T) {
 	t.Parallel()
-	deployed := []runs.Configuration{
+	deployed := []Configuration{
 		workflow("w1", []string{"A"}, "B"),
 		workflow("w2", []string{"B", "X"}, "C"),
 	}
 	tests := []struct {
 		name string
-		w    runs.Configuration
+		w    Configuration
 		want []string
 	}{
 		{"a chain", workflow("w3", []string{"C"}, "D"), nil},

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
-
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 // A configuration's own schedule: its definition's start_date,
@@ -71,8 +69,8 @@ func parseStartDate(s string) (time.Time, bool) {
 }
 
 // schedule reads the schedule fields of a definition.
-func (p *fields) schedule() runs.Schedule {
-	s := runs.Schedule{Catchup: p.boolean("catchup", false), MaxActiveRuns: DefaultMaxActiveRuns}
+func (p *fields) schedule() Schedule {
+	s := Schedule{Catchup: p.boolean("catchup", false), MaxActiveRuns: DefaultMaxActiveRuns}
 	if _, present := p.def["max_active_runs"]; present {
 		s.MaxActiveRuns = p.integer("max_active_runs", 1, MaxMaxActiveRuns)
 	}
@@ -101,7 +99,7 @@ func (p *fields) schedule() runs.Schedule {
 
 // ScheduleOf parses a stored configuration's schedule_interval; ok is
 // false when it has none.
-func ScheduleOf(s runs.Schedule) (cron.Schedule, bool) {
+func ScheduleOf(s Schedule) (cron.Schedule, bool) {
 	if s.Interval == "" {
 		return nil, false
 	}
@@ -114,7 +112,7 @@ func ScheduleOf(s runs.Schedule) (cron.Schedule, bool) {
 // ticks.Last is ever launched again; with catchup, the ticks missed since
 // the schedule's start (or since the last one launched) are due at once,
 // oldest first; without, the first tick is the next one after now.
-func FirstTick(s runs.Schedule, ticks runs.Ticks, now time.Time) time.Time {
+func FirstTick(s Schedule, ticks Ticks, now time.Time) time.Time {
 	sched, ok := ScheduleOf(s)
 	if !ok {
 		return time.Time{}
@@ -140,7 +138,7 @@ func later(a, b time.Time) time.Time {
 // batch of them, and the next tick after them. With catchup every due tick
 // is launched, batch by batch; without, only the latest due tick, the
 // others being skipped. It returns no tick when ticks.Next is not due.
-func DueTicks(s runs.Schedule, ticks runs.Ticks, now time.Time, batch int) ([]time.Time, time.Time) {
+func DueTicks(s Schedule, ticks Ticks, now time.Time, batch int) ([]time.Time, time.Time) {
 	sched, ok := ScheduleOf(s)
 	if !ok || ticks.Next.IsZero() || ticks.Next.After(now) {
 		return nil, ticks.Next
@@ -176,7 +174,7 @@ func latestFiring(sched cron.Schedule, first, now time.Time) time.Time {
 
 // UpcomingTicks returns the next n ticks from ticks.Next, for people to
 // see; none when no tick will run.
-func UpcomingTicks(s runs.Schedule, ticks runs.Ticks, n int) []time.Time {
+func UpcomingTicks(s Schedule, ticks Ticks, n int) []time.Time {
 	sched, ok := ScheduleOf(s)
 	if !ok || ticks.Next.IsZero() {
 		return nil

@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/runwaydata/runway/shared/failure"
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 func at(s string) time.Time {
@@ -41,16 +40,16 @@ func TestParseSchedule(t *testing.T) {
 	good := []struct {
 		name string
 		def  map[string]any
-		want runs.Schedule
+		want Schedule
 	}{
-		{"none at all", base(nil), runs.Schedule{MaxActiveRuns: 1}},
+		{"none at all", base(nil), Schedule{MaxActiveRuns: 1}},
 		{"None", base(map[string]any{"schedule_interval": "None", "start_date": "2023, 1, 23"}),
-			runs.Schedule{Start: at("2023-01-23 00:00"), MaxActiveRuns: 1}},
+			Schedule{Start: at("2023-01-23 00:00"), MaxActiveRuns: 1}},
 		{"a cron", base(map[string]any{"schedule_interval": "0 7 * * *", "catchup": true, "max_active_runs": 3.0}),
-			runs.Schedule{Interval: "0 7 * * *", Catchup: true, MaxActiveRuns: 3}},
+			Schedule{Interval: "0 7 * * *", Catchup: true, MaxActiveRuns: 3}},
 		{"a preset", base(map[string]any{"schedule_interval": "@daily", "start_date": "2026,11,28"}),
-			runs.Schedule{Interval: "@daily", Start: at("2026-11-28 00:00"), MaxActiveRuns: 1}},
-		{"every five minutes", base(map[string]any{"schedule_interval": "*/5 * * * *"}), runs.Schedule{Interval: "*/5 * * * *", MaxActiveRuns: 1}},
+			Schedule{Interval: "@daily", Start: at("2026-11-28 00:00"), MaxActiveRuns: 1}},
+		{"every five minutes", base(map[string]any{"schedule_interval": "*/5 * * * *"}), Schedule{Interval: "*/5 * * * *", MaxActiveRuns: 1}},
 	}
 	for _, tt := range good {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,7 +97,7 @@ func TestParseSchedule(t *testing.T) {
 	wf, err := Parse(map[string]any{"configuration_type": "workflow", "configuration_id": "w", "account": "000099", "environment": "DEV",
 		"version": "2", "gcp_project_id": "p", "authorized_job_ids": []any{"a"},
 		"target_dag": map[string]any{"configuration_type": "table-to-table", "configuration_id": "t"}, "schedule_interval": "not read"})
-	if err != nil || wf.Schedule != (runs.Schedule{}) {
+	if err != nil || wf.Schedule != (Schedule{}) {
 		t.Errorf("a workflow's schedule: %+v, %v", wf.Schedule, err)
 	}
 }
@@ -110,19 +109,19 @@ func TestFirstTick(t *testing.T) {
 	now := at("2026-12-01 09:00")
 	tests := []struct {
 		name  string
-		s     runs.Schedule
-		ticks runs.Ticks
+		s     Schedule
+		ticks Ticks
 		want  time.Time
 	}{
-		{"no schedule", runs.Schedule{}, runs.Ticks{}, time.Time{}},
-		{"deployed at 09:00 for 07:00", runs.Schedule{Interval: "0 7 * * *"}, runs.Ticks{}, at("2026-12-02 07:00")},
-		{"a start_date in the past, no catchup", runs.Schedule{Interval: "@daily", Start: at("2026-11-28 00:00")}, runs.Ticks{}, at("2026-12-02 00:00")},
-		{"a start_date in the past, catchup", runs.Schedule{Interval: "@daily", Start: at("2026-11-28 00:00"), Catchup: true}, runs.Ticks{}, at("2026-11-29 00:00")},
-		{"a start_date in the future", runs.Schedule{Interval: "@daily", Start: at("2027-01-01 00:00"), Catchup: true}, runs.Ticks{}, at("2027-01-02 00:00")},
-		{"catchup resumes after the last tick", runs.Schedule{Interval: "@daily", Start: at("2026-11-01 00:00"), Catchup: true},
-			runs.Ticks{Last: at("2026-11-29 00:00")}, at("2026-11-30 00:00")},
-		{"without catchup, from now", runs.Schedule{Interval: "@hourly"}, runs.Ticks{Last: at("2026-11-29 00:00")}, at("2026-12-01 10:00")},
-		{"never a tick launched already", runs.Schedule{Interval: "@hourly"}, runs.Ticks{Last: at("2026-12-01 12:00")}, at("2026-12-01 13:00")},
+		{"no schedule", Schedule{}, Ticks{}, time.Time{}},
+		{"deployed at 09:00 for 07:00", Schedule{Interval: "0 7 * * *"}, Ticks{}, at("2026-12-02 07:00")},
+		{"a start_date in the past, no catchup", Schedule{Interval: "@daily", Start: at("2026-11-28 00:00")}, Ticks{}, at("2026-12-02 00:00")},
+		{"a start_date in the past, catchup", Schedule{Interval: "@daily", Start: at("2026-11-28 00:00"), Catchup: true}, Ticks{}, at("2026-11-29 00:00")},
+		{"a start_date in the future", Schedule{Interval: "@daily", Start: at("2027-01-01 00:00"), Catchup: true}, Ticks{}, at("2027-01-02 00:00")},
+		{"catchup resumes after the last tick", Schedule{Interval: "@daily", Start: at("2026-11-01 00:00"), Catchup: true},
+			Ticks{Last: at("2026-11-29 00:00")}, at("2026-11-30 00:00")},
+		{"without catchup, from now", Schedule{Interval: "@hourly"}, Ticks{Last: at("2026-11-29 00:00")}, at("2026-12-01 10:00")},
+		{"never a tick launched already", Schedule{Interval: "@hourly"}, Ticks{Last: at("2026-12-01 12:00")}, at("2026-12-01 13:00")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,12 +136,12 @@ func TestFirstTick(t *testing.T) {
 // goes on from.
 func TestDueTicks(t *testing.T) {
 	t.Parallel()
-	daily := runs.Schedule{Interval: "@daily"}
-	catchup := runs.Schedule{Interval: "@daily", Catchup: true}
-	minutely := runs.Schedule{Interval: "* * * * *"}
+	daily := Schedule{Interval: "@daily"}
+	catchup := Schedule{Interval: "@daily", Catchup: true}
+	minutely := Schedule{Interval: "* * * * *"}
 	tests := []struct {
 		name     string
-		s        runs.Schedule
+		s        Schedule
 		next     time.Time
 		now      time.Time
 		batch    int
@@ -162,7 +161,7 @@ func TestDueTicks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, next := DueTicks(tt.s, runs.Ticks{Next: tt.next}, tt.now, tt.batch)
+			got, next := DueTicks(tt.s, Ticks{Next: tt.next}, tt.now, tt.batch)
 			if diff := cmp.Diff(tt.want, got); diff != "" || !next.Equal(tt.wantNext) {
 				t.Errorf("DueTicks: next %v (want %v), ticks (-want +got):\n%s", next, tt.wantNext, diff)
 			}
@@ -172,12 +171,12 @@ func TestDueTicks(t *testing.T) {
 
 func TestUpcomingTicks(t *testing.T) {
 	t.Parallel()
-	got := UpcomingTicks(runs.Schedule{Interval: "30 6 * * 1-5"}, runs.Ticks{Next: at("2026-12-04 06:30")}, 3)
+	got := UpcomingTicks(Schedule{Interval: "30 6 * * 1-5"}, Ticks{Next: at("2026-12-04 06:30")}, 3)
 	want := times("2026-12-04 06:30", "2026-12-07 06:30", "2026-12-08 06:30") // Friday, then Monday and Tuesday
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if got := UpcomingTicks(runs.Schedule{Interval: "@daily"}, runs.Ticks{}, 3); got != nil {
+	if got := UpcomingTicks(Schedule{Interval: "@daily"}, Ticks{}, 3); got != nil {
 		t.Errorf("no next tick, yet %v", got)
 	}
 	if _, err := ParseInterval("@yearly"); err != nil || !strings.HasPrefix(presets["@yearly"], "0 0 1 1") {

@@ -10,22 +10,21 @@ import (
 
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/failure"
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 // Reader reads configurations inside a deploy's transaction, so that what
 // a deploy checks is still true when it is written.
 type Reader interface {
 	// Configuration returns the configuration ref names, or nil.
-	Configuration(ref runs.ConfigRef) (*runs.Configuration, error)
+	Configuration(ref ConfigRef) (*Configuration, error)
 	// Workflows returns the workflows of an environment.
-	Workflows(environment string) ([]runs.Configuration, error)
+	Workflows(environment string) ([]Configuration, error)
 }
 
 // Filter selects configurations to list; zero fields select everything.
 type Filter struct {
 	Environment string
-	Kind        runs.Kind
+	Kind        Kind
 	Activated   *bool
 }
 
@@ -36,17 +35,17 @@ type Store interface {
 	// configuration with the next version number and records the deploy,
 	// in one transaction, and returns it. check may complete next. With
 	// dryRun, it writes nothing.
-	DeployConfiguration(ctx context.Context, cfg runs.Configuration, dryRun bool, check func(r Reader, prev, next *runs.Configuration) error) (runs.Configuration, error)
+	DeployConfiguration(ctx context.Context, cfg Configuration, dryRun bool, check func(r Reader, prev, next *Configuration) error) (Configuration, error)
 	// GetConfiguration returns the configuration, or an error wrapping
 	// failure.ErrNotFound.
-	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
+	GetConfiguration(ctx context.Context, account string, ref ConfigRef) (Configuration, error)
 	// ListConfigurations returns up to limit configurations after the
 	// document key after, by key, and the key to continue from ("" at the end).
-	ListConfigurations(ctx context.Context, account string, f Filter, limit int, after string) ([]runs.Configuration, string, error)
+	ListConfigurations(ctx context.Context, account string, f Filter, limit int, after string) ([]Configuration, string, error)
 	// SetConfigurationStatus applies change to the configuration's flags,
 	// ticks and update stamp, and records the change, in one transaction;
 	// or returns an error wrapping failure.ErrNotFound.
-	SetConfigurationStatus(ctx context.Context, account string, ref runs.ConfigRef, change func(*runs.Configuration)) error
+	SetConfigurationStatus(ctx context.Context, account string, ref ConfigRef, change func(*Configuration)) error
 }
 
 // Service deploys, reads and switches configurations.
@@ -69,24 +68,24 @@ func NewService(store Store, now func() time.Time) (*Service, error) {
 // Deploy creates or replaces the configuration definition describes, on
 // behalf of who. A workflow's target must exist, and the workflow must not
 // close a cycle of workflows triggering each other.
-func (s *Service) Deploy(ctx context.Context, who auth.Caller, definition map[string]any) (runs.Configuration, error) {
+func (s *Service) Deploy(ctx context.Context, who auth.Caller, definition map[string]any) (Configuration, error) {
 	return s.deploy(ctx, who, definition, false)
 }
 
 // DryRun makes every check of Deploy, in the same transaction, and returns
 // what Deploy would store, writing nothing.
-func (s *Service) DryRun(ctx context.Context, who auth.Caller, definition map[string]any) (runs.Configuration, error) {
+func (s *Service) DryRun(ctx context.Context, who auth.Caller, definition map[string]any) (Configuration, error) {
 	return s.deploy(ctx, who, definition, true)
 }
 
-func (s *Service) deploy(ctx context.Context, who auth.Caller, definition map[string]any, dryRun bool) (runs.Configuration, error) {
+func (s *Service) deploy(ctx context.Context, who auth.Caller, definition map[string]any, dryRun bool) (Configuration, error) {
 	cfg, err := Parse(definition)
 	if err != nil {
-		return runs.Configuration{}, err
+		return Configuration{}, err
 	}
 	cfg.UpdatedBy = who.Email
 	cfg.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	deployed, err := s.store.DeployConfiguration(ctx, cfg, dryRun, func(r Reader, prev, next *runs.Configuration) error {
+	deployed, err := s.store.DeployConfiguration(ctx, cfg, dryRun, func(r Reader, prev, next *Configuration) error {
 		if err := checkWorkflow(r, next); err != nil {
 			return err
 		}
@@ -94,7 +93,7 @@ func (s *Service) deploy(ctx context.Context, who auth.Caller, definition map[st
 		return nil
 	})
 	if err != nil {
-		return runs.Configuration{}, fmt.Errorf("store.DeployConfiguration: %w", err)
+		return Configuration{}, fmt.Errorf("store.DeployConfiguration: %w", err)
 	}
 	return deployed, nil
 }
@@ -104,8 +103,8 @@ func (s *Service) deploy(ctx context.Context, who auth.Caller, definition map[st
 // as it was keeps its ticks, so that it neither skips nor repeats one; a
 // new or changed schedule starts anew, never launching a tick at or before
 // the last one launched.
-func deployedTicks(prev *runs.Configuration, next runs.Configuration, now time.Time) runs.Ticks {
-	var ticks runs.Ticks
+func deployedTicks(prev *Configuration, next Configuration, now time.Time) Ticks {
+	var ticks Ticks
 	if prev != nil {
 		ticks.Last = prev.Ticks.Last
 		if prev.Scheduled() && next.Scheduled() && prev.Schedule.Interval == next.Schedule.Interval &&
@@ -122,19 +121,19 @@ func deployedTicks(prev *runs.Configuration, next runs.Configuration, now time.T
 // statusTicks returns where c's schedule stands once its flags changed,
 // at now: no tick runs while it is deactivated or archived; activated
 // again, it resumes from now, or with catchup from its last tick.
-func statusTicks(c runs.Configuration, wasScheduled bool, now time.Time) runs.Ticks {
+func statusTicks(c Configuration, wasScheduled bool, now time.Time) Ticks {
 	switch {
 	case !c.Scheduled():
-		return runs.Ticks{Last: c.Ticks.Last}
+		return Ticks{Last: c.Ticks.Last}
 	case wasScheduled:
 		return c.Ticks
 	}
-	return runs.Ticks{Last: c.Ticks.Last, Next: FirstTick(c.Schedule, c.Ticks, now)}
+	return Ticks{Last: c.Ticks.Last, Next: FirstTick(c.Schedule, c.Ticks, now)}
 }
 
 // checkWorkflow checks a workflow against what is deployed, and records its
 // target's job id, which its criteria and cycle checks are expressed in.
-func checkWorkflow(r Reader, cfg *runs.Configuration) error {
+func checkWorkflow(r Reader, cfg *Configuration) error {
 	if cfg.Workflow == nil {
 		return nil
 	}
@@ -164,9 +163,9 @@ func checkWorkflow(r Reader, cfg *runs.Configuration) error {
 // or nil. Each workflow adds an edge from each of its authorized jobs to
 // its target's job; only w's edges are new, so a new cycle runs through
 // w's target and back to one of w's authorized jobs.
-func findCycle(deployed []runs.Configuration, w runs.Configuration) []string {
+func findCycle(deployed []Configuration, w Configuration) []string {
 	edges := map[string][]string{}
-	add := func(wf runs.Configuration) {
+	add := func(wf Configuration) {
 		for _, job := range wf.Workflow.AuthorizedJobIDs {
 			edges[job] = append(edges[job], wf.Workflow.TargetJobID)
 		}
@@ -206,13 +205,13 @@ func findCycle(deployed []runs.Configuration, w runs.Configuration) []string {
 }
 
 // Get returns the configuration ref names in account.
-func (s *Service) Get(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error) {
+func (s *Service) Get(ctx context.Context, account string, ref ConfigRef) (Configuration, error) {
 	cfg, err := s.store.GetConfiguration(ctx, account, ref)
 	if errors.Is(err, failure.ErrNotFound) {
-		return runs.Configuration{}, notFound(account, ref)
+		return Configuration{}, notFound(account, ref)
 	}
 	if err != nil {
-		return runs.Configuration{}, fmt.Errorf("store.GetConfiguration: %w", err)
+		return Configuration{}, fmt.Errorf("store.GetConfiguration: %w", err)
 	}
 	return cfg, nil
 }
@@ -225,18 +224,18 @@ func isKey(key string) bool {
 	}
 	environment, rest, ok := strings.Cut(key, "~")
 	kind, id, ok2 := strings.Cut(rest, "~")
-	_, known := runs.KindOf(kind)
+	_, known := KindOf(kind)
 	return ok && ok2 && known && environmentPattern.MatchString(environment) && configIDPattern.MatchString(id)
 }
 
-func notFound(account string, ref runs.ConfigRef) error {
+func notFound(account string, ref ConfigRef) error {
 	return failure.NotFound("configuration %s (%s) not found in environment %s of account %s",
 		ref.ConfigurationID, ref.Kind, ref.Environment, account)
 }
 
 // List returns a page of the configurations of account that f selects, by
 // environment, type and id, and the token of the next page ("" at the end).
-func (s *Service) List(ctx context.Context, account string, f Filter, limit int, pageToken string) ([]runs.Configuration, string, error) {
+func (s *Service) List(ctx context.Context, account string, f Filter, limit int, pageToken string) ([]Configuration, string, error) {
 	after, err := base64.RawURLEncoding.DecodeString(pageToken)
 	if err != nil || !isKey(string(after)) {
 		// A made-up token is refused here: Firestore would fail on a key
@@ -251,9 +250,9 @@ func (s *Service) List(ctx context.Context, account string, f Filter, limit int,
 }
 
 // SetStatus activates, deactivates, archives or unarchives a configuration.
-func (s *Service) SetStatus(ctx context.Context, who auth.Caller, account string, ref runs.ConfigRef, activated, archived bool) error {
+func (s *Service) SetStatus(ctx context.Context, who auth.Caller, account string, ref ConfigRef, activated, archived bool) error {
 	now := s.now().UTC().Truncate(time.Microsecond)
-	err := s.store.SetConfigurationStatus(ctx, account, ref, func(c *runs.Configuration) {
+	err := s.store.SetConfigurationStatus(ctx, account, ref, func(c *Configuration) {
 		was := c.Scheduled()
 		c.Activated, c.Archived, c.UpdatedBy, c.UpdatedAt = activated, archived, who.Email, now
 		c.Ticks = statusTicks(*c, was, now)

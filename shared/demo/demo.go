@@ -31,7 +31,7 @@ type Seeder interface {
 // Deployer deploys configuration definitions, checking them as the API
 // does.
 type Deployer interface {
-	Deploy(ctx context.Context, who auth.Caller, definition map[string]any) (runs.Configuration, error)
+	Deploy(ctx context.Context, who auth.Caller, definition map[string]any) (configs.Configuration, error)
 }
 
 var (
@@ -62,8 +62,8 @@ type history struct {
 
 // Data is the demo data, decoded.
 type Data struct {
-	Definitions    []map[string]any     // as users write them, targets before the workflows that launch them
-	Configurations []runs.Configuration // the definitions, parsed
+	Definitions    []map[string]any        // as users write them, targets before the workflows that launch them
+	Configurations []configs.Configuration // the definitions, parsed
 	Runs           []runs.Run
 }
 
@@ -115,7 +115,7 @@ func Parse() (Data, error) {
 
 // fromResult turns a run written as the API returns it back into a run.
 func fromResult(r api.RunResult) (runs.Run, error) {
-	kind, ok := runs.KindOf(r.ConfigurationType)
+	kind, ok := configs.KindOf(r.ConfigurationType)
 	key, okKey := runs.RunKey(r.RunID)
 	start, errStart := time.Parse(time.RFC3339Nano, r.StartExecutionDate)
 	duration, errDuration := api.ParseDuration(r.Duration)
@@ -145,7 +145,7 @@ func fromResult(r api.RunResult) (runs.Run, error) {
 // runs generates the history's runs. Every value is derived from the day,
 // so the history is the same on every load.
 func (h history) runs() ([]runs.Run, error) {
-	kind, ok := runs.KindOf(h.ConfigurationType)
+	kind, ok := configs.KindOf(h.ConfigurationType)
 	first, err := time.Parse(time.DateOnly+" 15:04:05", h.FirstDay+" "+h.Start)
 	if !ok || err != nil {
 		return nil, fmt.Errorf("demo: history of %s is not well formed", h.ConfigurationID)
@@ -162,7 +162,7 @@ func (h history) runs() ([]runs.Run, error) {
 		out = append(out, runs.Run{
 			Key: key, RunID: runs.NewRunID(start, key), AuditID: runs.AuditIDOf(key), Account: h.Account, Environment: h.Environment,
 			ConfigurationType: h.ConfigurationType, Kind: kind, ConfigurationID: h.ConfigurationID,
-			JobID: runs.DefaultJobID(kind, h.ConfigurationID), Status: status,
+			JobID: configs.DefaultJobID(kind, h.ConfigurationID), Status: status,
 			ExecutionDate: start.Format(time.DateOnly), StartExecutionDate: start, EndDate: end,
 			LastUpdateDate: end.Add(97 * time.Millisecond), TriggerType: runs.TriggerAPI, StartedBy: seededBy,
 			Attempt: 1, PublishedAt: start,

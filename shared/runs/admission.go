@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 )
@@ -52,7 +53,7 @@ func enqueue(r *Run, now time.Time) {
 
 // NewQueuedRun is NewRun, waiting for a slot: what a workflow, a schedule
 // or a retry creates inside its own transaction, then starts with Start.
-func NewQueuedRun(cfg Configuration, key string, now time.Time) Run {
+func NewQueuedRun(cfg configs.Configuration, key string, now time.Time) Run {
 	run := NewRun(cfg, key, now)
 	enqueue(&run, now)
 	return run
@@ -125,7 +126,7 @@ func (s *Service) Start(ctx context.Context, run Run, definition map[string]any)
 // its slots (max_active_runs of them), oldest first, while slots are
 // free, and publishes their launches with definition. It returns how many
 // it admitted.
-func (s *Service) AdmitWaiting(ctx context.Context, account string, ref ConfigRef, slots int, definition map[string]any) (int, error) {
+func (s *Service) AdmitWaiting(ctx context.Context, account string, ref configs.ConfigRef, slots int, definition map[string]any) (int, error) {
 	admitted := 0
 	for range maxAdmissions {
 		run, err := s.store.Admit(ctx, account, ref, slots, func(r *Run, slot int) { admit(r, slot, s.clock(), s.redeliverAfter) })
@@ -156,7 +157,7 @@ func (s *Service) admitAfter(ctx context.Context, finished Run) {
 
 // admitWaitingOf is AdmitWaiting for a configuration read from the store,
 // when a run of it waits.
-func (s *Service) admitWaitingOf(ctx context.Context, account string, ref ConfigRef) error {
+func (s *Service) admitWaitingOf(ctx context.Context, account string, ref configs.ConfigRef) error {
 	waiting, err := s.store.Waiting(ctx, account, ref, 1)
 	if err != nil || len(waiting) == 0 {
 		return err
@@ -173,13 +174,13 @@ func (s *Service) admitWaitingOf(ctx context.Context, account string, ref Config
 }
 
 // configOf names the configuration of run.
-func configOf(run Run) ConfigRef {
-	return ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
+func configOf(run Run) configs.ConfigRef {
+	return configs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
 }
 
 // Waiting returns the runs of a configuration waiting for a slot, oldest
 // first, at most limit.
-func (s *Service) Waiting(ctx context.Context, account string, ref ConfigRef, limit int) ([]Run, error) {
+func (s *Service) Waiting(ctx context.Context, account string, ref configs.ConfigRef, limit int) ([]Run, error) {
 	waiting, err := s.store.Waiting(ctx, account, ref, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store.Waiting: %w", err)

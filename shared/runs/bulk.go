@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/logging"
 )
 
@@ -55,7 +56,7 @@ func (s *Service) SetStatuses(ctx context.Context, who auth.Caller, account stri
 		for i, r := range batch {
 			keys[i] = r.Key
 		}
-		var released map[ConfigRef]bool
+		var released map[configs.ConfigRef]bool
 		changed, events, err := s.store.UpdateRuns(ctx, account, keys, func(r *Run) (Update, error) {
 			if !q.selects(*r) || r.Status == status {
 				return Update{}, nil
@@ -63,7 +64,7 @@ func (s *Service) SetStatuses(ctx context.Context, who auth.Caller, account stri
 			update, err := s.setStatus(r, who.Email, status, "", "set_runs_status")
 			if update = settle(r, update); update.Release > 0 {
 				if released == nil {
-					released = map[ConfigRef]bool{}
+					released = map[configs.ConfigRef]bool{}
 				}
 				released[configOf(*r)] = true
 			}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/failure"
 )
 
@@ -99,9 +100,9 @@ func TestSetStatus(t *testing.T) {
 func TestRequestHash(t *testing.T) {
 	t.Parallel()
 	base := Launch{Account: "000099", Environment: "DEV", ConfigurationID: "c_DEV", ExecutionDate: "2026-12-01"}
-	h := requestHash(KindTableToTable, base)
-	legacy, _ := json.Marshal([]string{"000099", "DEV", string(KindTableToTable), "c_DEV", "", "2026-12-01"})
-	if h != requestHash(KindTableToTable, base) || h != sha256Hex(legacy) {
+	h := requestHash(configs.KindTableToTable, base)
+	legacy, _ := json.Marshal([]string{"000099", "DEV", string(configs.KindTableToTable), "c_DEV", "", "2026-12-01"})
+	if h != requestHash(configs.KindTableToTable, base) || h != sha256Hex(legacy) {
 		t.Errorf("the hash of a launch without parameters or callback changed: %s", h)
 	}
 	for name, l := range map[string]Launch{
@@ -111,7 +112,7 @@ func TestRequestHash(t *testing.T) {
 		"another job id":      {Account: "000099", Environment: "DEV", ConfigurationID: "c_DEV", ExecutionDate: "2026-12-01", JobID: "j"},
 		"another environment": {Account: "000099", Environment: "PROD", ConfigurationID: "c_DEV", ExecutionDate: "2026-12-01"},
 	} {
-		if requestHash(KindTableToTable, l) == h {
+		if requestHash(configs.KindTableToTable, l) == h {
 			t.Errorf("%s: same hash as the base launch", name)
 		}
 	}

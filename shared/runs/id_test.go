@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/runwaydata/runway/shared/configs"
 )
 
 func TestRunKey(t *testing.T) {
@@ -70,18 +72,18 @@ func TestIdempotentKey(t *testing.T) {
 
 func TestKinds(t *testing.T) {
 	t.Parallel()
-	for typ, want := range map[string]Kind{"table-to-table": KindTableToTable, "gbq-to-gbq": KindTableToTable, "storage-to-storage": KindStorageToStorage, "workflow": KindWorkflow} {
-		if got, ok := KindOf(typ); !ok || got != want {
+	for typ, want := range map[string]configs.Kind{"table-to-table": configs.KindTableToTable, "gbq-to-gbq": configs.KindTableToTable, "storage-to-storage": configs.KindStorageToStorage, "workflow": configs.KindWorkflow} {
+		if got, ok := configs.KindOf(typ); !ok || got != want {
 			t.Errorf("KindOf(%q) = %q, %v; want %q", typ, got, ok, want)
 		}
 	}
-	if _, ok := KindOf("Table-To-Table"); ok {
+	if _, ok := configs.KindOf("Table-To-Table"); ok {
 		t.Error("KindOf accepts a type in the wrong case")
 	}
-	if got, want := DefaultJobID(KindTableToTable, "000099_iowa_liquor_prepare_pda_DEV"), "gbq-to-gbq|000099_iowa_liquor_prepare_pda_DEV"; got != want {
+	if got, want := configs.DefaultJobID(configs.KindTableToTable, "000099_iowa_liquor_prepare_pda_DEV"), "gbq-to-gbq|000099_iowa_liquor_prepare_pda_DEV"; got != want {
 		t.Errorf("DefaultJobID = %q, want %q", got, want)
 	}
-	if got, want := DefaultJobID(KindTableToStorage, "x"), "table-to-storage|x"; got != want {
+	if got, want := configs.DefaultJobID(configs.KindTableToStorage, "x"), "table-to-storage|x"; got != want {
 		t.Errorf("DefaultJobID = %q, want %q", got, want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
@@ -84,12 +85,12 @@ func (s *Service) DryRun(ctx context.Context, who auth.Caller, need auth.Role, l
 // launch with the same idempotency key, it returns that earlier run
 // instead: a replay answers as the first launch did, whatever changed since
 // (the configuration deactivated, the callback host no longer allowed).
-func (s *Service) prepare(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (Run, *Configuration, *Run, error) {
-	kind, ok := KindOf(l.ConfigType)
+func (s *Service) prepare(ctx context.Context, who auth.Caller, need auth.Role, l Launch) (Run, *configs.Configuration, *Run, error) {
+	kind, ok := configs.KindOf(l.ConfigType)
 	if !ok {
 		return Run{}, nil, nil, failure.InvalidField("configuration_type", "unknown configuration type %q", l.ConfigType)
 	}
-	ref := ConfigRef{Environment: l.Environment, Kind: kind, ConfigurationID: l.ConfigurationID}
+	ref := configs.ConfigRef{Environment: l.Environment, Kind: kind, ConfigurationID: l.ConfigurationID}
 	role, cfg, err := s.store.LoadLaunch(ctx, l.Account, who.Email, ref)
 	if err != nil {
 		return Run{}, nil, nil, fmt.Errorf("store.LoadLaunch: %w", err)
@@ -122,7 +123,7 @@ func (s *Service) prepare(ctx context.Context, who auth.Caller, need auth.Role, 
 }
 
 // refusal says why the configuration cannot launch l, if it cannot.
-func (s *Service) refusal(ctx context.Context, cfg *Configuration, l Launch) error {
+func (s *Service) refusal(ctx context.Context, cfg *configs.Configuration, l Launch) error {
 	if err := launchable(cfg, l); err != nil {
 		return err
 	}
@@ -155,7 +156,7 @@ func (s *Service) earlierLaunch(ctx context.Context, attempt Run) (*Run, error) 
 
 // NewRun returns a new RUNNING run of cfg with the given key, started at
 // now, with cfg's execution policy. Its caller says who started it.
-func NewRun(cfg Configuration, key string, now time.Time) Run {
+func NewRun(cfg configs.Configuration, key string, now time.Time) Run {
 	run := Run{
 		Key:                key,
 		RunID:              NewRunID(now, key),
@@ -183,7 +184,7 @@ func NewRun(cfg Configuration, key string, now time.Time) Run {
 }
 
 // launchable explains why cfg cannot be launched as l asks, or returns nil.
-func launchable(cfg *Configuration, l Launch) error {
+func launchable(cfg *configs.Configuration, l Launch) error {
 	if cfg == nil {
 		return failure.NotFound("configuration %s (%s) not found in environment %s of account %s",
 			l.ConfigurationID, l.ConfigType, l.Environment, l.Account)
@@ -225,7 +226,7 @@ func replayable(attempt, existing Run) error {
 
 // requestHash identifies a launch request, so that a replay with the same
 // idempotency key can be told apart from a different request reusing it.
-func requestHash(kind Kind, l Launch) string {
+func requestHash(kind configs.Kind, l Launch) string {
 	fields := []string{l.Account, l.Environment, string(kind), l.ConfigurationID, l.JobID, l.ExecutionDate}
 	// Fields added later are hashed only when set, so that the hashes of
 	// runs launched before them still match their replays.

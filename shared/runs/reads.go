@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 )
@@ -15,7 +16,7 @@ import (
 type RunRef struct {
 	Account         string
 	Environment     string // optional
-	Kind            Kind
+	Kind            configs.Kind
 	ConfigurationID string
 	JobID           string // optional
 	RunID           string

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/logging"
 )
@@ -60,7 +61,7 @@ type ReaperStore interface {
 	CreateRetry(ctx context.Context, parent, retry Run) (bool, error)
 	// GetConfiguration returns a configuration, or an error wrapping
 	// ErrNotFound.
-	GetConfiguration(ctx context.Context, account string, ref ConfigRef) (Configuration, error)
+	GetConfiguration(ctx context.Context, account string, ref configs.ConfigRef) (configs.Configuration, error)
 }
 
 // ReaperConfig tunes a Reaper pass.
@@ -301,7 +302,7 @@ func (s *Service) failSilentRun(ctx context.Context, now time.Time, run Run) (bo
 // derived from its parent's, and the retry is created in the transaction
 // that records it on the parent: a failed run is retried once.
 func (s *Service) retryFailedRun(ctx context.Context, now time.Time, parent Run) (bool, bool, error) {
-	config, err := s.store.GetConfiguration(ctx, parent.Account, ConfigRef{Environment: parent.Environment, Kind: parent.Kind, ConfigurationID: parent.ConfigurationID})
+	config, err := s.store.GetConfiguration(ctx, parent.Account, configs.ConfigRef{Environment: parent.Environment, Kind: parent.Kind, ConfigurationID: parent.ConfigurationID})
 	if err != nil && !errors.Is(err, failure.ErrNotFound) {
 		return false, false, fmt.Errorf("store.GetConfiguration: %w", err)
 	}
@@ -400,7 +401,7 @@ func (s *Service) admitLongWaiting(ctx context.Context, cfg ReaperConfig, now ti
 }
 
 func (s *Service) definition(ctx context.Context, run Run) (map[string]any, error) {
-	cfg, err := s.store.GetConfiguration(ctx, run.Account, ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID})
+	cfg, err := s.store.GetConfiguration(ctx, run.Account, configs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID})
 	if errors.Is(err, failure.ErrNotFound) {
 		return nil, nil
 	}

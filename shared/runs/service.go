@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/executor/message"
 )
 
@@ -20,7 +21,7 @@ var ErrAlreadyExists = errors.New("already exists")
 type Store interface {
 	// LoadLaunch reads, in one round trip, the caller's role on the account
 	// and the configuration to launch (nil if it does not exist).
-	LoadLaunch(ctx context.Context, account, email string, ref ConfigRef) (auth.Role, *Configuration, error)
+	LoadLaunch(ctx context.Context, account, email string, ref configs.ConfigRef) (auth.Role, *configs.Configuration, error)
 	// CreateRun creates the run, or returns ErrAlreadyExists and writes
 	// nothing. The new run document is itself the record of the launch.
 	CreateRun(ctx context.Context, run Run) error
@@ -36,7 +37,7 @@ type Store interface {
 	UpdateRuns(ctx context.Context, account string, keys []string, change func(*Run) (Update, error)) ([]Run, []Event, error)
 	// GetConfiguration returns a configuration, or an error wrapping
 	// ErrNotFound.
-	GetConfiguration(ctx context.Context, account string, ref ConfigRef) (Configuration, error)
+	GetConfiguration(ctx context.Context, account string, ref configs.ConfigRef) (configs.Configuration, error)
 	// WatchRun returns the run as soon as done accepts it, or its last
 	// state when ctx ends, without polling.
 	WatchRun(ctx context.Context, account, key string, done func(Run) bool) (Run, error)
@@ -48,13 +49,13 @@ type Store interface {
 	MarkEventPublished(ctx context.Context, account, key, eventID string) error
 	// Waiting returns the runs of a configuration waiting for a slot,
 	// oldest first, at most limit.
-	Waiting(ctx context.Context, account string, ref ConfigRef, limit int) ([]Run, error)
+	Waiting(ctx context.Context, account string, ref configs.ConfigRef, limit int) ([]Run, error)
 	// Admit looks for a free slot among the configuration's slots and,
 	// when it finds one, in one transaction, gives it to the oldest
 	// waiting run, which admit admits. It returns the run admitted, or nil
 	// when no slot it looked at is free or none waits; ErrAlreadyExists
 	// when a launch took the slot first.
-	Admit(ctx context.Context, account string, ref ConfigRef, slots int, admit func(r *Run, slot int)) (*Run, error)
+	Admit(ctx context.Context, account string, ref configs.ConfigRef, slots int, admit func(r *Run, slot int)) (*Run, error)
 	// Events returns a page of the run's recorded events, oldest first.
 	Events(ctx context.Context, account, key string, page EventPage) ([]Event, error)
 	// ReaperStore is what the Reaper reads and writes across accounts.

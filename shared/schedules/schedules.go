@@ -31,14 +31,14 @@ import (
 type Store interface {
 	// DueConfigurations returns the configurations of shard whose next
 	// tick is at or before now, soonest first, at most limit.
-	DueConfigurations(ctx context.Context, shard int, now time.Time, limit int) ([]runs.Configuration, error)
+	DueConfigurations(ctx context.Context, shard int, now time.Time, limit int) ([]configs.Configuration, error)
 	// LaunchTicks creates the runs of cfg's due ticks and saves its new
 	// ticks, in one atomic write, if cfg is still as it was read (its
 	// Revision) and none of the runs exists; it reports whether it wrote.
-	LaunchTicks(ctx context.Context, cfg runs.Configuration, created []runs.Run, ticks runs.Ticks) (bool, error)
+	LaunchTicks(ctx context.Context, cfg configs.Configuration, created []runs.Run, ticks configs.Ticks) (bool, error)
 	// GetConfiguration returns a configuration, or an error wrapping
 	// failure.ErrNotFound.
-	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
+	GetConfiguration(ctx context.Context, account string, ref configs.ConfigRef) (configs.Configuration, error)
 }
 
 // Launcher starts a run the store created: it is admitted to a slot of
@@ -148,7 +148,7 @@ const writeAttempts = 5
 // When another pass, or a redeploy, changed the configuration since it was
 // read, it reads it again and decides again: what the other pass launched
 // is no longer due, and a redeploy does not make a tick skipped.
-func (s *Service) launch(ctx context.Context, cfg runs.Configuration, now time.Time) (int, error) {
+func (s *Service) launch(ctx context.Context, cfg configs.Configuration, now time.Time) (int, error) {
 	for range writeAttempts {
 		created, ticks := Decide(cfg, now, s.config.TicksPerConfiguration)
 		if len(created) == 0 && ticks == cfg.Ticks {
@@ -181,12 +181,12 @@ func (s *Service) launch(ctx context.Context, cfg runs.Configuration, now time.T
 // and where its schedule then stands. A configuration that no longer runs
 // on its own (deactivated, archived or unscheduled since it was found
 // due) launches nothing and keeps no next tick.
-func Decide(cfg runs.Configuration, now time.Time, batch int) ([]runs.Run, runs.Ticks) {
+func Decide(cfg configs.Configuration, now time.Time, batch int) ([]runs.Run, configs.Ticks) {
 	if !cfg.Scheduled() {
-		return nil, runs.Ticks{Last: cfg.Ticks.Last}
+		return nil, configs.Ticks{Last: cfg.Ticks.Last}
 	}
 	due, next := configs.DueTicks(cfg.Schedule, cfg.Ticks, now, batch)
-	ticks := runs.Ticks{Next: next, Last: cfg.Ticks.Last}
+	ticks := configs.Ticks{Next: next, Last: cfg.Ticks.Last}
 	created := make([]runs.Run, 0, len(due))
 	for _, tick := range due {
 		created = append(created, TickRun(cfg, tick, now))
@@ -200,7 +200,7 @@ func Decide(cfg runs.Configuration, now time.Time, batch int) ([]runs.Run, runs.
 // waits for a slot of the configuration's max_active_runs, and is admitted
 // once created: several ticks of a catchup start one at a time when
 // max_active_runs is 1.
-func TickRun(cfg runs.Configuration, tick, now time.Time) runs.Run {
+func TickRun(cfg configs.Configuration, tick, now time.Time) runs.Run {
 	key := runs.IdempotentKey(cfg.Account, fmt.Sprintf("schedule\x00%s\x00%s\x00%s\x00%s",
 		cfg.Environment, cfg.Kind, cfg.ConfigurationID, tick.UTC().Format(time.RFC3339)))
 	run := runs.NewQueuedRun(cfg, key, now)

@@ -69,7 +69,7 @@ func newWorld(t *testing.T, now time.Time) *world {
 	return &world{Stack: s, clock: c, configs: cfgs, scheduler: sched}
 }
 
-func (w *world) deploy(t *testing.T, id string, fields map[string]any) runs.Configuration {
+func (w *world) deploy(t *testing.T, id string, fields map[string]any) configs.Configuration {
 	t.Helper()
 	def := map[string]any{"configuration_type": "table-to-table", "configuration_id": id, "account": "000099", "environment": "DEV"}
 	for k, v := range fields {
@@ -95,7 +95,7 @@ func (w *world) pass(t *testing.T, now time.Time) schedules.Pass {
 
 // scheduled returns the execution dates of cfg's scheduled runs, oldest
 // first, and fails on any other run or on a run with the wrong fields.
-func (w *world) scheduled(t *testing.T, cfg runs.Configuration) []string {
+func (w *world) scheduled(t *testing.T, cfg configs.Configuration) []string {
 	t.Helper()
 	found, err := w.Env.Store.QueryRuns(context.Background(), "000099", runs.Query{Kind: cfg.Kind, Environment: cfg.Environment,
 		ConfigurationID: cfg.ConfigurationID, Limit: 1000})
@@ -192,7 +192,7 @@ func TestDeactivationStopsTicks(t *testing.T) {
 	plain := w.deploy(t, "000099_plain", map[string]any{"schedule_interval": "@hourly"})
 	catchup := w.deploy(t, "000099_caught", map[string]any{"schedule_interval": "@hourly", "catchup": true, "start_date": "2026, 12, 1"})
 	w.pass(t, day("2026-12-01 01:00")) // one run each
-	for _, cfg := range []runs.Configuration{plain, catchup} {
+	for _, cfg := range []configs.Configuration{plain, catchup} {
 		if err := w.configs.SetStatus(ctx, admin, "000099", cfg.Ref(), false, false); err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +202,7 @@ func TestDeactivationStopsTicks(t *testing.T) {
 		t.Fatalf("%d runs after passes while deactivated, want the 2 from before", n)
 	}
 	w.clock.Set(day("2026-12-01 05:30"))
-	for _, cfg := range []runs.Configuration{plain, catchup} {
+	for _, cfg := range []configs.Configuration{plain, catchup} {
 		if err := w.configs.SetStatus(ctx, admin, "000099", cfg.Ref(), true, false); err != nil {
 			t.Fatal(err)
 		}
@@ -241,7 +241,7 @@ func TestEachTickRunsOnce(t *testing.T) {
 	const configurations, trials = 20, 100
 	start := day("2026-12-01 00:00")
 	w := newWorld(t, start)
-	var cfgs []runs.Configuration
+	var cfgs []configs.Configuration
 	for i := range configurations {
 		cfgs = append(cfgs, w.deploy(t, fmt.Sprintf("000099_minutely_%02d", i), map[string]any{"schedule_interval": "* * * * *"}))
 	}

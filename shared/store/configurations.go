@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/runwaydata/runway/shared/configs"
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 // The types of configuration event.
@@ -40,7 +39,7 @@ type txReader struct {
 	account string
 }
 
-func (r txReader) Configuration(ref runs.ConfigRef) (*runs.Configuration, error) {
+func (r txReader) Configuration(ref configs.ConfigRef) (*configs.Configuration, error) {
 	snap, err := r.tx.Get(r.s.configRef(r.account, ref))
 	if status.Code(err) == codes.NotFound {
 		return nil, nil
@@ -52,17 +51,17 @@ func (r txReader) Configuration(ref runs.ConfigRef) (*runs.Configuration, error)
 	return &cfg, err
 }
 
-func (r txReader) Workflows(environment string) ([]runs.Configuration, error) {
+func (r txReader) Workflows(environment string) ([]configs.Configuration, error) {
 	snaps, err := r.tx.Documents(r.s.account(r.account).Collection("configurations").
-		Where("kind", "==", string(runs.KindWorkflow)).Where("environment", "==", environment)).GetAll()
+		Where("kind", "==", string(configs.KindWorkflow)).Where("environment", "==", environment)).GetAll()
 	if err != nil {
 		return nil, err
 	}
 	return decodeConfigs(snaps)
 }
 
-func decodeConfigs(snaps []*firestore.DocumentSnapshot) ([]runs.Configuration, error) {
-	out := make([]runs.Configuration, 0, len(snaps))
+func decodeConfigs(snaps []*firestore.DocumentSnapshot) ([]configs.Configuration, error) {
+	out := make([]configs.Configuration, 0, len(snaps))
 	for _, snap := range snaps {
 		cfg, err := decodeConfig(snap)
 		if err != nil {
@@ -74,14 +73,14 @@ func decodeConfigs(snaps []*firestore.DocumentSnapshot) ([]runs.Configuration, e
 }
 
 // DeployConfiguration implements configs.Store.
-func (s *Store) DeployConfiguration(ctx context.Context, cfg runs.Configuration, dryRun bool, check func(r configs.Reader, prev, next *runs.Configuration) error) (runs.Configuration, error) {
+func (s *Store) DeployConfiguration(ctx context.Context, cfg configs.Configuration, dryRun bool, check func(r configs.Reader, prev, next *configs.Configuration) error) (configs.Configuration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	ref := s.configRef(cfg.Account, cfg.Ref())
-	var deployed runs.Configuration
+	var deployed configs.Configuration
 	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		c := cfg // the function may run again after a conflict
-		var prev *runs.Configuration
+		var prev *configs.Configuration
 		snap, err := tx.Get(ref)
 		switch {
 		case status.Code(err) == codes.NotFound:
@@ -109,7 +108,7 @@ func (s *Store) DeployConfiguration(ctx context.Context, cfg runs.Configuration,
 			Version: c.Version, Activated: c.Activated, Archived: c.Archived, Definition: encodeObject(c.Definition)})
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
-		return runs.Configuration{}, classifyTx("store.DeployConfiguration", err)
+		return configs.Configuration{}, classifyTx("store.DeployConfiguration", err)
 	}
 	return deployed, nil
 }
@@ -118,12 +117,12 @@ func (s *Store) DeployConfiguration(ctx context.Context, cfg runs.Configuration,
 var errDryRun = errors.New("dry run")
 
 // GetConfiguration implements configs.Store.
-func (s *Store) GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error) {
+func (s *Store) GetConfiguration(ctx context.Context, account string, ref configs.ConfigRef) (configs.Configuration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	snap, err := s.configRef(account, ref).Get(ctx)
 	if err != nil {
-		return runs.Configuration{}, classify("store.GetConfiguration", err)
+		return configs.Configuration{}, classify("store.GetConfiguration", err)
 	}
 	return decodeConfig(snap)
 }
@@ -131,7 +130,7 @@ func (s *Store) GetConfiguration(ctx context.Context, account string, ref runs.C
 // ListConfigurations implements configs.Store. Its queries have equality
 // filters only, ordered by document key, which Firestore serves by merging
 // single-field indexes: no composite index is needed.
-func (s *Store) ListConfigurations(ctx context.Context, account string, f configs.Filter, limit int, after string) ([]runs.Configuration, string, error) {
+func (s *Store) ListConfigurations(ctx context.Context, account string, f configs.Filter, limit int, after string) ([]configs.Configuration, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	q := s.account(account).Collection("configurations").Query
@@ -164,7 +163,7 @@ func (s *Store) ListConfigurations(ctx context.Context, account string, f config
 // SetConfigurationStatus implements configs.Store: in one transaction,
 // change sets the configuration's flags and ticks, which are written with
 // an event recording the change.
-func (s *Store) SetConfigurationStatus(ctx context.Context, account string, ref runs.ConfigRef, change func(*runs.Configuration)) error {
+func (s *Store) SetConfigurationStatus(ctx context.Context, account string, ref configs.ConfigRef, change func(*configs.Configuration)) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	doc := s.configRef(account, ref)
@@ -198,7 +197,7 @@ func (s *Store) SetConfigurationStatus(ctx context.Context, account string, ref 
 
 // WorkflowsWaitingOn returns the workflows of an environment that list
 // jobID among their authorized jobs.
-func (s *Store) WorkflowsWaitingOn(ctx context.Context, account, environment, jobID string) ([]runs.Configuration, error) {
+func (s *Store) WorkflowsWaitingOn(ctx context.Context, account, environment, jobID string) ([]configs.Configuration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	snaps, err := s.account(account).Collection("configurations").
@@ -216,7 +215,7 @@ func triggerKey(environment, jobID string) string { return environment + "|" + j
 
 // FindConfigurations returns the configurations of account with the given
 // configuration_id, in every environment and of every type.
-func (s *Store) FindConfigurations(ctx context.Context, account, configurationID string) ([]runs.Configuration, error) {
+func (s *Store) FindConfigurations(ctx context.Context, account, configurationID string) ([]configs.Configuration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	snaps, err := s.account(account).Collection("configurations").Where("configuration_id", "==", configurationID).Documents(ctx).GetAll()
@@ -227,10 +226,10 @@ func (s *Store) FindConfigurations(ctx context.Context, account, configurationID
 }
 
 // PutConfiguration creates or replaces a configuration.
-func (s *Store) PutConfiguration(ctx context.Context, cfg runs.Configuration) error {
+func (s *Store) PutConfiguration(ctx context.Context, cfg configs.Configuration) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	ref := runs.ConfigRef{Environment: cfg.Environment, Kind: cfg.Kind, ConfigurationID: cfg.ConfigurationID}
+	ref := configs.ConfigRef{Environment: cfg.Environment, Kind: cfg.Kind, ConfigurationID: cfg.ConfigurationID}
 	_, err := s.configRef(cfg.Account, ref).Set(ctx, encodeConfig(cfg))
 	return classify("store.PutConfiguration", err)
 }

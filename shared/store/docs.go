@@ -10,6 +10,7 @@ import (
 
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/callbacks"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -153,7 +154,7 @@ func encodeRun(r runs.Run) runDoc {
 		ConfigurationType:  r.ConfigurationType,
 		Kind:               string(r.Kind),
 		ConfigurationID:    r.ConfigurationID,
-		ConfigKey:          ConfigKey(runs.ConfigRef{Environment: r.Environment, Kind: r.Kind, ConfigurationID: r.ConfigurationID}),
+		ConfigKey:          ConfigKey(configs.ConfigRef{Environment: r.Environment, Kind: r.Kind, ConfigurationID: r.ConfigurationID}),
 		JobID:              r.JobID,
 		Status:             string(r.Status),
 		ExecutionDate:      r.ExecutionDate,
@@ -210,7 +211,7 @@ func decodeRun(snap *firestore.DocumentSnapshot) (runs.Run, error) {
 		Account:            d.Account,
 		Environment:        d.Environment,
 		ConfigurationType:  d.ConfigurationType,
-		Kind:               runs.Kind(d.Kind),
+		Kind:               configs.Kind(d.Kind),
 		ConfigurationID:    d.ConfigurationID,
 		JobID:              d.JobID,
 		Status:             runs.Status(d.Status),
@@ -294,7 +295,7 @@ type workflowDoc struct {
 	ResetSchedule         string   `firestore:"schedule_interval_reset,omitempty"`
 }
 
-func encodeConfig(c runs.Configuration) configDoc {
+func encodeConfig(c configs.Configuration) configDoc {
 	var wf *workflowDoc
 	var keys []string
 	if w := c.Workflow; w != nil {
@@ -332,38 +333,38 @@ func encodeConfig(c runs.Configuration) configDoc {
 	}
 }
 
-func decodeConfig(snap *firestore.DocumentSnapshot) (runs.Configuration, error) {
+func decodeConfig(snap *firestore.DocumentSnapshot) (configs.Configuration, error) {
 	var d configDoc
 	if err := snap.DataTo(&d); err != nil {
-		return runs.Configuration{}, fmt.Errorf("store: decode configuration %s: %w", snap.Ref.Path, err)
+		return configs.Configuration{}, fmt.Errorf("store: decode configuration %s: %w", snap.Ref.Path, err)
 	}
 	definition, err := decodeObject(d.Definition)
 	if err != nil {
-		return runs.Configuration{}, fmt.Errorf("store: decode the definition of configuration %s: %w", snap.Ref.Path, err)
+		return configs.Configuration{}, fmt.Errorf("store: decode the definition of configuration %s: %w", snap.Ref.Path, err)
 	}
-	cfg := runs.Configuration{
+	cfg := configs.Configuration{
 		Account:           d.Account,
 		Environment:       d.Environment,
 		ConfigurationType: d.ConfigurationType,
-		Kind:              runs.Kind(d.Kind),
+		Kind:              configs.Kind(d.Kind),
 		ConfigurationID:   d.ConfigurationID,
 		JobID:             d.JobID,
 		Activated:         d.Activated,
 		Archived:          d.Archived,
 		Definition:        definition,
-		Policy: runs.Policy{Timeout: time.Duration(d.TimeoutMillis) * time.Millisecond, Retries: d.Retries,
+		Policy: configs.Policy{Timeout: time.Duration(d.TimeoutMillis) * time.Millisecond, Retries: d.Retries,
 			RetryDelay: time.Duration(d.RetryDelayMillis) * time.Millisecond},
-		Schedule: runs.Schedule{Interval: d.ScheduleInterval, Start: valueOf(d.StartDate), Catchup: d.Catchup,
+		Schedule: configs.Schedule{Interval: d.ScheduleInterval, Start: valueOf(d.StartDate), Catchup: d.Catchup,
 			MaxActiveRuns: max(d.MaxActiveRuns, 1)},
-		Ticks:     runs.Ticks{Next: valueOf(d.NextTick), Last: valueOf(d.LastTick)},
+		Ticks:     configs.Ticks{Next: valueOf(d.NextTick), Last: valueOf(d.LastTick)},
 		Revision:  snap.UpdateTime,
 		Version:   d.Version,
 		UpdatedBy: d.UpdatedBy,
 		UpdatedAt: d.UpdatedAt.UTC(),
 	}
 	if w := d.Workflow; w != nil {
-		cfg.Workflow = &runs.WorkflowSpec{AuthorizedJobIDs: w.AuthorizedJobIDs, TargetType: w.TargetType, TargetJobID: w.TargetJobID,
-			Target:        runs.ConfigRef{Environment: d.Environment, Kind: runs.Kind(w.TargetKind), ConfigurationID: w.TargetConfigurationID},
+		cfg.Workflow = &configs.WorkflowSpec{AuthorizedJobIDs: w.AuthorizedJobIDs, TargetType: w.TargetType, TargetJobID: w.TargetJobID,
+			Target:        configs.ConfigRef{Environment: d.Environment, Kind: configs.Kind(w.TargetKind), ConfigurationID: w.TargetConfigurationID},
 			ResetSchedule: w.ResetSchedule}
 	}
 	return cfg, nil

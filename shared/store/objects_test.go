@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/store"
 	"github.com/runwaydata/runway/shared/testenv"
@@ -51,8 +52,8 @@ func FuzzStoredObjects(f *testing.F) {
 		if err != nil || !cmp.Equal(got.Metrics, obj) {
 			t.Fatalf("%s: metrics read back as %v (%v)", text, got.Metrics, err)
 		}
-		cfg := runs.Configuration{Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table",
-			Kind: runs.KindTableToTable, ConfigurationID: "c_" + run.Key, JobID: "gbq-to-gbq|c", Definition: obj}
+		cfg := configs.Configuration{Account: "000099", Environment: "DEV", ConfigurationType: "table-to-table",
+			Kind: configs.KindTableToTable, ConfigurationID: "c_" + run.Key, JobID: "gbq-to-gbq|c", Definition: obj}
 		if err := s.PutConfiguration(ctx, cfg); err != nil {
 			t.Fatalf("%s: PutConfiguration: %v", text, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"cloud.google.com/go/firestore/apiv1/firestorepb"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -33,7 +34,7 @@ func (s *Store) Shards() int { return RunShards }
 
 // LoadLaunch implements runs.Store: one BatchGetDocuments for the member and
 // the configuration.
-func (s *Store) LoadLaunch(ctx context.Context, account, email string, ref runs.ConfigRef) (auth.Role, *runs.Configuration, error) {
+func (s *Store) LoadLaunch(ctx context.Context, account, email string, ref configs.ConfigRef) (auth.Role, *configs.Configuration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	snaps, err := s.client.GetAll(ctx, []*firestore.DocumentRef{s.memberRef(account, email), s.configRef(account, ref)})
@@ -132,7 +133,7 @@ func (s *Store) runsQuery(account string, q runs.Query) firestore.Query {
 	query := s.runs(account).Query
 	switch {
 	case q.ConfigurationID != "":
-		query = query.Where("config_key", "==", ConfigKey(runs.ConfigRef{Environment: q.Environment, Kind: q.Kind, ConfigurationID: q.ConfigurationID}))
+		query = query.Where("config_key", "==", ConfigKey(configs.ConfigRef{Environment: q.Environment, Kind: q.Kind, ConfigurationID: q.ConfigurationID}))
 	case q.Kind != "" && q.Environment != "":
 		query = query.Where("kind", "==", string(q.Kind)).Where("environment", "==", q.Environment)
 	case q.Kind != "":

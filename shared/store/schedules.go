@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -21,7 +22,7 @@ const ScheduleShards = 16
 
 // ScheduleShard returns the shard of a configuration's schedule: a hash of
 // its key, so that it never changes.
-func ScheduleShard(ref runs.ConfigRef) int {
+func ScheduleShard(ref configs.ConfigRef) int {
 	h := fnv.New32a()
 	h.Write([]byte(ConfigKey(ref)))
 	return int(h.Sum32() % ScheduleShards)
@@ -30,7 +31,7 @@ func ScheduleShard(ref runs.ConfigRef) int {
 // DueConfigurations implements schedules.Store: the configurations of one
 // shard, across every account, whose next tick is at or before now,
 // soonest first. Only configurations whose ticks run have a next_tick.
-func (s *Store) DueConfigurations(ctx context.Context, shard int, now time.Time, limit int) ([]runs.Configuration, error) {
+func (s *Store) DueConfigurations(ctx context.Context, shard int, now time.Time, limit int) ([]configs.Configuration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	snaps, err := s.client.CollectionGroup("configurations").
@@ -48,7 +49,7 @@ func (s *Store) DueConfigurations(ctx context.Context, shard int, now time.Time,
 // two passes that read the same configuration, or of a pass and a
 // redeploy, one write wins and the other changes nothing (false), without
 // the waits of transactions that contend for the same document.
-func (s *Store) LaunchTicks(ctx context.Context, cfg runs.Configuration, created []runs.Run, ticks runs.Ticks) (bool, error) {
+func (s *Store) LaunchTicks(ctx context.Context, cfg configs.Configuration, created []runs.Run, ticks configs.Ticks) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	//lint:ignore SA1019 WriteBatch is the client's one Commit of several writes with preconditions, without a transaction.

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -34,19 +35,19 @@ type slotDoc struct {
 	Since  time.Time `firestore:"since"`
 }
 
-func (s *Store) slotRef(account string, ref runs.ConfigRef, n int) *firestore.DocumentRef {
+func (s *Store) slotRef(account string, ref configs.ConfigRef, n int) *firestore.DocumentRef {
 	return s.configRef(account, ref).Collection("slots").Doc(strconv.Itoa(n))
 }
 
 // queue is the query of a configuration's runs waiting for a slot, oldest
 // first.
-func (s *Store) queue(account string, ref runs.ConfigRef) firestore.Query {
+func (s *Store) queue(account string, ref configs.ConfigRef) firestore.Query {
 	return s.runs(account).Where("config_key", "==", ConfigKey(ref)).Where("queued", "==", true).OrderBy("queued_at", firestore.Asc)
 }
 
 // Waiting implements runs.Store: the runs of a configuration waiting for
 // a slot, oldest first, at most limit.
-func (s *Store) Waiting(ctx context.Context, account string, ref runs.ConfigRef, limit int) ([]runs.Run, error) {
+func (s *Store) Waiting(ctx context.Context, account string, ref configs.ConfigRef, limit int) ([]runs.Run, error) {
 	return s.runsOf(ctx, "store.Waiting", s.queue(account, ref).Limit(limit))
 }
 
@@ -60,7 +61,7 @@ func (s *Store) Waiting(ctx context.Context, account string, ref runs.ConfigRef,
 // it did not change since it was read). When another took the slot or
 // changed the run first, it writes nothing and returns
 // runs.ErrAlreadyExists: the caller looks again.
-func (s *Store) Admit(ctx context.Context, account string, ref runs.ConfigRef, slots int, admit func(r *runs.Run, slot int)) (*runs.Run, error) {
+func (s *Store) Admit(ctx context.Context, account string, ref configs.ConfigRef, slots int, admit func(r *runs.Run, slot int)) (*runs.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	candidates := slotCandidates(slots)
@@ -136,7 +137,7 @@ func (s *Store) createAdmitted(ctx context.Context, run runs.Run) error {
 	//lint:ignore SA1019 WriteBatch is the client's one Commit of several writes with preconditions, without a transaction.
 	batch := s.client.Batch()
 	batch.Create(s.runs(run.Account).Doc(run.Key), s.encodeRun(run))
-	ref := runs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
+	ref := configs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
 	batch.Create(s.slotRef(run.Account, ref, run.Slot), slotDoc{RunKey: run.Key, RunID: run.RunID, Since: run.AdmittedAt})
 	_, err := batch.Commit(ctx)
 	return classify("store.CreateRun", err)
@@ -146,6 +147,6 @@ func (s *Store) createAdmitted(ctx context.Context, run runs.Run) error {
 // is deleted, with no read, so that runs finishing at once do not contend.
 // Who waits is admitted after (runs.Service.AdmitWaiting).
 func (s *Store) releaseSlot(tx *firestore.Transaction, run runs.Run, slot int) error {
-	ref := runs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
+	ref := configs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
 	return tx.Delete(s.slotRef(run.Account, ref, slot))
 }

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
@@ -72,7 +73,7 @@ func (s *Store) memberRef(account, email string) *firestore.DocumentRef {
 	return s.account(account).Collection("members").Doc(strings.ToLower(email))
 }
 
-func (s *Store) configRef(account string, ref runs.ConfigRef) *firestore.DocumentRef {
+func (s *Store) configRef(account string, ref configs.ConfigRef) *firestore.DocumentRef {
 	return s.account(account).Collection("configurations").Doc(ConfigKey(ref))
 }
 
@@ -84,7 +85,7 @@ func (s *Store) runs(account string) *firestore.CollectionRef {
 // config_key field of its runs: "{environment}~{kind}~{configuration_id}".
 // The kind is part of it because Tailer configuration ids are unique per
 // type only.
-func ConfigKey(ref runs.ConfigRef) string {
+func ConfigKey(ref configs.ConfigRef) string {
 	return ref.Environment + "~" + string(ref.Kind) + "~" + ref.ConfigurationID
 }
 

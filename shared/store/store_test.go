@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/store"
@@ -36,8 +37,8 @@ func newRun(config, env string, status runs.Status, start time.Time) runs.Run {
 	key := runs.RandomKey()
 	return runs.Run{
 		Key: key, RunID: runs.NewRunID(start, key), Account: "000099", Environment: env,
-		ConfigurationType: "table-to-table", Kind: runs.KindTableToTable, ConfigurationID: config,
-		JobID: runs.DefaultJobID(runs.KindTableToTable, config), Status: status,
+		ConfigurationType: "table-to-table", Kind: configs.KindTableToTable, ConfigurationID: config,
+		JobID: configs.DefaultJobID(configs.KindTableToTable, config), Status: status,
 		ExecutionDate: start.Format(time.DateOnly), StartExecutionDate: start, LastUpdateDate: start.Add(time.Minute),
 		EndDate: start.Add(time.Minute), TriggerType: runs.TriggerAPI, StartedBy: "alice@example.com", Attempt: 1,
 	}
@@ -123,7 +124,7 @@ func TestQueryRuns(t *testing.T) {
 	}
 	all[2].TriggerType = runs.TriggerWorkflow
 	storage := newRun("s", "DEV", runs.StatusRunning, t0.Add(5*day))
-	storage.ConfigurationType, storage.Kind = "storage-to-storage", runs.KindStorageToStorage
+	storage.ConfigurationType, storage.Kind = "storage-to-storage", configs.KindStorageToStorage
 	v1 := newRun("a_DEV", "DEV", runs.StatusSuccess, t0.Add(-day))
 	v1.ConfigurationType = "gbq-to-gbq" // the v1 name of table-to-table
 	for _, r := range append(all, storage, v1) {
@@ -138,7 +139,7 @@ func TestQueryRuns(t *testing.T) {
 		}
 		return out
 	}
-	tt := runs.KindTableToTable
+	tt := configs.KindTableToTable
 	tests := []struct {
 		name  string
 		query runs.Query
@@ -152,7 +153,7 @@ func TestQueryRuns(t *testing.T) {
 		{"every configuration of a type", runs.Query{Kind: tt, Limit: 100}, ids(all[5], all[4], all[3], all[2], all[1], all[0], v1)},
 		{"type and status", runs.Query{Kind: tt, Status: runs.StatusRunning, Limit: 100}, ids(all[5], all[4], all[3])},
 		{"type and environment", runs.Query{Kind: tt, Environment: "DEV", Status: runs.StatusRunning, Limit: 100}, ids(all[4], all[3])},
-		{"another type", runs.Query{Kind: runs.KindStorageToStorage, Limit: 100}, ids(storage)},
+		{"another type", runs.Query{Kind: configs.KindStorageToStorage, Limit: 100}, ids(storage)},
 		{"nothing", runs.Query{Kind: tt, Environment: "DEV", ConfigurationID: "missing", Limit: 10}, nil},
 		// The board's runs view: every type, by trigger, between dates.
 		{"every run", runs.Query{Limit: 100}, ids(storage, all[5], all[4], all[3], all[2], all[1], all[0], v1)},
@@ -353,10 +354,10 @@ func TestMembersAndLoadLaunch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
-	cfg := runs.Configuration{Account: "000099", Environment: "DEV", ConfigurationType: "gbq-to-gbq", Kind: runs.KindTableToTable,
+	cfg := configs.Configuration{Account: "000099", Environment: "DEV", ConfigurationType: "gbq-to-gbq", Kind: configs.KindTableToTable,
 		ConfigurationID: "c_DEV", JobID: "gbq-to-gbq|c_DEV", Activated: true, Definition: map[string]any{"sleep_ms": float64(5), "nested": map[string]any{"a": "b"}},
-		Schedule: runs.Schedule{Interval: "@daily", Start: t0.Truncate(24 * time.Hour), MaxActiveRuns: 2},
-		Ticks:    runs.Ticks{Next: t0.Add(time.Hour).Truncate(time.Hour), Last: t0.Truncate(time.Hour)},
+		Schedule: configs.Schedule{Interval: "@daily", Start: t0.Truncate(24 * time.Hour), MaxActiveRuns: 2},
+		Ticks:    configs.Ticks{Next: t0.Add(time.Hour).Truncate(time.Hour), Last: t0.Truncate(time.Hour)},
 		Version:  3, UpdatedBy: "carol@example.com", UpdatedAt: t0}
 	if err := s.PutConfiguration(ctx, cfg); err != nil {
 		t.Fatal(err)
@@ -364,13 +365,13 @@ func TestMembersAndLoadLaunch(t *testing.T) {
 	if _, err := s.PutMember(ctx, "000099", "Alice@Example.com", auth.RoleExecuter, "carol@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	ref := runs.ConfigRef{Environment: "DEV", Kind: runs.KindTableToTable, ConfigurationID: "c_DEV"}
+	ref := configs.ConfigRef{Environment: "DEV", Kind: configs.KindTableToTable, ConfigurationID: "c_DEV"}
 
 	role, got, err := s.LoadLaunch(ctx, "000099", "alice@example.com", ref)
 	if err != nil || role != auth.RoleExecuter || got == nil {
 		t.Fatalf("LoadLaunch = %v, %+v, %v", role, got, err)
 	}
-	if diff := cmp.Diff(cfg, *got, cmpopts.IgnoreFields(runs.Configuration{}, "Revision")); diff != "" || got.Revision.IsZero() {
+	if diff := cmp.Diff(cfg, *got, cmpopts.IgnoreFields(configs.Configuration{}, "Revision")); diff != "" || got.Revision.IsZero() {
 		t.Errorf("configuration (-put +loaded), revision %v:\n%s", got.Revision, diff)
 	}
 	if role, err := s.MemberRole(ctx, "000099", "ALICE@example.com"); role != auth.RoleExecuter || err != nil {
@@ -379,7 +380,7 @@ func TestMembersAndLoadLaunch(t *testing.T) {
 	if _, err := s.MemberRole(ctx, "000110", "alice@example.com"); !errors.Is(err, auth.ErrNotMember) {
 		t.Errorf("MemberRole in another account = %v, want ErrNotMember", err)
 	}
-	role, got, err = s.LoadLaunch(ctx, "000099", "mallory@example.com", runs.ConfigRef{Environment: "PROD", Kind: runs.KindTableToTable, ConfigurationID: "c_DEV"})
+	role, got, err = s.LoadLaunch(ctx, "000099", "mallory@example.com", configs.ConfigRef{Environment: "PROD", Kind: configs.KindTableToTable, ConfigurationID: "c_DEV"})
 	if err != nil || role != auth.RoleNone || got != nil {
 		t.Errorf("LoadLaunch of a stranger and a missing configuration = %v, %+v, %v", role, got, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/workflows"
 )
@@ -48,7 +49,7 @@ type metDoc struct {
 	ExpireAt time.Time `firestore:"expire_at"`
 }
 
-func (s *Store) metRef(account string, workflow runs.ConfigRef, cycle int, job string) *firestore.DocumentRef {
+func (s *Store) metRef(account string, workflow configs.ConfigRef, cycle int, job string) *firestore.DocumentRef {
 	// A job id may hold a slash, which a document id may not.
 	return s.workflowStateRef(account, workflow).Collection("met").Doc(fmt.Sprintf("%d~%s", cycle, url.PathEscape(job)))
 }
@@ -56,7 +57,7 @@ func (s *Store) metRef(account string, workflow runs.ConfigRef, cycle int, job s
 // MarkMet implements workflows.Store: the job's document is created if it
 // does not exist; if it does, the job was met first by another success,
 // which stays the one recorded.
-func (s *Store) MarkMet(ctx context.Context, account string, workflow runs.ConfigRef, cycle int, job string, c workflows.Criterion) error {
+func (s *Store) MarkMet(ctx context.Context, account string, workflow configs.ConfigRef, cycle int, job string, c workflows.Criterion) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	_, err := s.metRef(account, workflow, cycle, job).Create(ctx, metDoc{Cycle: cycle, Job: job, RunID: c.RunID, At: c.At, ExpireAt: c.At.Add(s.retention)})
@@ -67,7 +68,7 @@ func (s *Store) MarkMet(ctx context.Context, account string, workflow runs.Confi
 }
 
 // MetJobs implements workflows.Store, in one read of the jobs' documents.
-func (s *Store) MetJobs(ctx context.Context, account string, workflow runs.ConfigRef, cycle int, jobs []string) (map[string]workflows.Criterion, error) {
+func (s *Store) MetJobs(ctx context.Context, account string, workflow configs.ConfigRef, cycle int, jobs []string) (map[string]workflows.Criterion, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	refs := make([]*firestore.DocumentRef, len(jobs))
@@ -92,12 +93,12 @@ func (s *Store) MetJobs(ctx context.Context, account string, workflow runs.Confi
 	return met, nil
 }
 
-func (s *Store) workflowStateRef(account string, workflow runs.ConfigRef) *firestore.DocumentRef {
+func (s *Store) workflowStateRef(account string, workflow configs.ConfigRef) *firestore.DocumentRef {
 	return s.account(account).Collection("workflow_state").Doc(ConfigKey(workflow))
 }
 
 // WorkflowState implements workflows.Store.
-func (s *Store) WorkflowState(ctx context.Context, account string, workflow runs.ConfigRef) (workflows.State, bool, error) {
+func (s *Store) WorkflowState(ctx context.Context, account string, workflow configs.ConfigRef) (workflows.State, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	snap, err := s.workflowStateRef(account, workflow).Get(ctx)
@@ -126,7 +127,7 @@ func (s *Store) WorkflowState(ctx context.Context, account string, workflow runs
 // write is conditional on the state's update time (or on its absence), so
 // concurrent events never wait on each other, and the loser of a race
 // retries on the winner's state.
-func (s *Store) SaveWorkflowState(ctx context.Context, account string, workflow runs.ConfigRef, prev *workflows.State, next workflows.State, launch *runs.Run) error {
+func (s *Store) SaveWorkflowState(ctx context.Context, account string, workflow configs.ConfigRef, prev *workflows.State, next workflows.State, launch *runs.Run) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	d := workflowStateDoc{Cycle: next.Cycle, CycleStartedAt: next.CycleStartedAt, Met: map[string]criterionDoc{}, LastResetBy: next.LastResetBy}

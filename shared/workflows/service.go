@@ -25,25 +25,25 @@ var ErrStale = errors.New("workflow state changed since it was read")
 type Store interface {
 	// WorkflowsWaitingOn returns the workflows of an environment that list
 	// jobID among their authorized jobs.
-	WorkflowsWaitingOn(ctx context.Context, account, environment, jobID string) ([]runs.Configuration, error)
+	WorkflowsWaitingOn(ctx context.Context, account, environment, jobID string) ([]configs.Configuration, error)
 	// GetConfiguration returns a configuration, or an error wrapping
 	// failure.ErrNotFound.
-	GetConfiguration(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error)
+	GetConfiguration(ctx context.Context, account string, ref configs.ConfigRef) (configs.Configuration, error)
 	// WorkflowState returns the workflow's stored state, and whether there
 	// is one.
-	WorkflowState(ctx context.Context, account string, workflow runs.ConfigRef) (State, bool, error)
+	WorkflowState(ctx context.Context, account string, workflow configs.ConfigRef) (State, bool, error)
 	// SaveWorkflowState replaces the state read as prev (created if it did
 	// not exist) by next and, in the same atomic write, creates launch if
 	// it is not nil. It returns ErrStale if the stored state is no longer
 	// prev.
-	SaveWorkflowState(ctx context.Context, account string, workflow runs.ConfigRef, prev *State, next State, launch *runs.Run) error
+	SaveWorkflowState(ctx context.Context, account string, workflow configs.ConfigRef, prev *State, next State, launch *runs.Run) error
 	// MarkMet records that job is met in cycle of the workflow, by c,
 	// unless it is already: a document of its own per job and cycle,
 	// created once, so that the successes of a busy job never contend on
 	// the workflow's state.
-	MarkMet(ctx context.Context, account string, workflow runs.ConfigRef, cycle int, job string, c Criterion) error
+	MarkMet(ctx context.Context, account string, workflow configs.ConfigRef, cycle int, job string, c Criterion) error
 	// MetJobs returns which of jobs are met in cycle of the workflow.
-	MetJobs(ctx context.Context, account string, workflow runs.ConfigRef, cycle int, jobs []string) (map[string]Criterion, error)
+	MetJobs(ctx context.Context, account string, workflow configs.ConfigRef, cycle int, jobs []string) (map[string]Criterion, error)
 }
 
 // Launcher starts a run the store created: it is admitted to a slot of
@@ -113,9 +113,9 @@ func (s *Service) HandleRunEvent(ctx context.Context, ev message.RunEvent) error
 // of two events completing a cycle at once exactly one launches. The
 // run's key is derived from the workflow and the cycle, so no retry can
 // launch a cycle twice either.
-func (s *Service) count(ctx context.Context, wf runs.Configuration, ev message.RunEvent) error {
+func (s *Service) count(ctx context.Context, wf configs.Configuration, ev message.RunEvent) error {
 	log := logging.FromContext(ctx).With(slog.String("workflow", wf.ConfigurationID), slog.String("run_id", ev.RunID))
-	schedule, _ := configs.Schedule(wf.Workflow)
+	schedule, _ := configs.ResetSchedule(wf.Workflow)
 	authorized := wf.Workflow.AuthorizedJobIDs
 	return s.retryStale(ctx, wf.ConfigurationID, func() error {
 		prev, exists, err := s.state(ctx, wf)
@@ -187,7 +187,7 @@ func (s *Service) retryStale(ctx context.Context, workflow string, change func()
 
 // state reads a workflow's state; a workflow never triggered starts its
 // first cycle when it was deployed.
-func (s *Service) state(ctx context.Context, wf runs.Configuration) (State, bool, error) {
+func (s *Service) state(ctx context.Context, wf configs.Configuration) (State, bool, error) {
 	st, exists, err := s.store.WorkflowState(ctx, wf.Account, wf.Ref())
 	if err != nil {
 		return State{}, false, fmt.Errorf("store.WorkflowState: %w", err)
@@ -201,7 +201,7 @@ func (s *Service) state(ctx context.Context, wf runs.Configuration) (State, bool
 // fireCycle ends st's cycle, which has every criterion met, and returns
 // the target's run to create with the new state; or no run, with the reason
 // recorded on st, when the target cannot be launched.
-func (s *Service) fireCycle(ctx context.Context, wf runs.Configuration, st *State) (*runs.Run, runs.Configuration, error) {
+func (s *Service) fireCycle(ctx context.Context, wf configs.Configuration, st *State) (*runs.Run, configs.Configuration, error) {
 	spec := wf.Workflow
 	target, err := s.store.GetConfiguration(ctx, wf.Account, spec.Target)
 	skipped := ""
@@ -209,7 +209,7 @@ func (s *Service) fireCycle(ctx context.Context, wf runs.Configuration, st *Stat
 	case errors.Is(err, failure.ErrNotFound):
 		skipped = fmt.Sprintf("target %s no longer exists", spec.Target.ConfigurationID)
 	case err != nil:
-		return nil, runs.Configuration{}, fmt.Errorf("store.GetConfiguration: %w", err)
+		return nil, configs.Configuration{}, fmt.Errorf("store.GetConfiguration: %w", err)
 	default:
 		if problem := target.Launchable(); problem != nil {
 			skipped = problem.Error()
@@ -228,7 +228,7 @@ func (s *Service) fireCycle(ctx context.Context, wf runs.Configuration, st *Stat
 // targetRun is the run a workflow launches at the end of a cycle. Its key
 // is derived from the workflow and the cycle: whatever happens, one cycle
 // can create one run.
-func targetRun(wf, target runs.Configuration, cycle int, now time.Time) runs.Run {
+func targetRun(wf, target configs.Configuration, cycle int, now time.Time) runs.Run {
 	key := runs.IdempotentKey(wf.Account, fmt.Sprintf("workflow\x00%s\x00%s\x00%d", wf.Environment, wf.ConfigurationID, cycle))
 	// Created with the workflow's state, it waits there for a slot of the
 	// target's max_active_runs, and is admitted after.
@@ -239,12 +239,12 @@ func targetRun(wf, target runs.Configuration, cycle int, now time.Time) runs.Run
 
 // Reset starts a new cycle of the workflow ref names, forgetting every
 // success so far: the reference's reset_workflow_status.
-func (s *Service) Reset(ctx context.Context, who auth.Caller, account string, ref runs.ConfigRef) error {
+func (s *Service) Reset(ctx context.Context, who auth.Caller, account string, ref configs.ConfigRef) error {
 	wf, err := s.workflow(ctx, account, ref)
 	if err != nil {
 		return err
 	}
-	schedule, _ := configs.Schedule(wf.Workflow)
+	schedule, _ := configs.ResetSchedule(wf.Workflow)
 	return s.retryStale(ctx, ref.ConfigurationID, func() error {
 		prev, exists, err := s.state(ctx, wf)
 		if err != nil {
@@ -265,32 +265,32 @@ func (s *Service) Reset(ctx context.Context, who auth.Caller, account string, re
 }
 
 // Status returns the workflow ref names and its state as of now.
-func (s *Service) Status(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, State, error) {
+func (s *Service) Status(ctx context.Context, account string, ref configs.ConfigRef) (configs.Configuration, State, error) {
 	wf, err := s.workflow(ctx, account, ref)
 	if err != nil {
-		return runs.Configuration{}, State{}, err
+		return configs.Configuration{}, State{}, err
 	}
 	st, _, err := s.state(ctx, wf)
 	if err != nil {
-		return runs.Configuration{}, State{}, err
+		return configs.Configuration{}, State{}, err
 	}
-	schedule, _ := configs.Schedule(wf.Workflow)
+	schedule, _ := configs.ResetSchedule(wf.Workflow)
 	st = st.current(s.clock(), schedule)
 	met, err := s.store.MetJobs(ctx, account, ref, st.Cycle, wf.Workflow.AuthorizedJobIDs)
 	if err != nil {
-		return runs.Configuration{}, State{}, fmt.Errorf("store.MetJobs: %w", err)
+		return configs.Configuration{}, State{}, fmt.Errorf("store.MetJobs: %w", err)
 	}
 	maps.Copy(st.Met, met)
 	return wf, st, nil
 }
 
-func (s *Service) workflow(ctx context.Context, account string, ref runs.ConfigRef) (runs.Configuration, error) {
+func (s *Service) workflow(ctx context.Context, account string, ref configs.ConfigRef) (configs.Configuration, error) {
 	wf, err := s.store.GetConfiguration(ctx, account, ref)
 	if errors.Is(err, failure.ErrNotFound) || (err == nil && wf.Workflow == nil) {
-		return runs.Configuration{}, failure.NotFound("workflow %s not found in environment %s of account %s", ref.ConfigurationID, ref.Environment, account)
+		return configs.Configuration{}, failure.NotFound("workflow %s not found in environment %s of account %s", ref.ConfigurationID, ref.Environment, account)
 	}
 	if err != nil {
-		return runs.Configuration{}, fmt.Errorf("store.GetConfiguration: %w", err)
+		return configs.Configuration{}, fmt.Errorf("store.GetConfiguration: %w", err)
 	}
 	return wf, nil
 }

@@ -17,6 +17,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/executor/message"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/store"
@@ -46,7 +47,7 @@ func newFloor(ctx context.Context, s *stack, t launchTarget, runID string) (*flo
 	f := &floor{
 		fs:     fs,
 		member: account.Collection("members").Doc(strings.ToLower(t.email)),
-		config: account.Collection("configurations").Doc(store.ConfigKey(runs.ConfigRef{
+		config: account.Collection("configurations").Doc(store.ConfigKey(configs.ConfigRef{
 			Environment: t.cfg.Environment, Kind: t.cfg.Kind, ConfigurationID: t.cfg.ConfigurationID})),
 		runs: account.Collection("runs"),
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/store"
@@ -78,7 +79,7 @@ func reaperSection(ctx context.Context, o options, rep *report, devKeyFile strin
 // seedBacklog creates n runs of cfg launched an hour ago whose launch
 // message no executor claimed, and n that an executor claimed and went
 // silent on, past their deadline, as functions/reaper's backlog test does.
-func seedBacklog(ctx context.Context, s *stack, cfg runs.Configuration, n int) error {
+func seedBacklog(ctx context.Context, s *stack, cfg configs.Configuration, n int) error {
 	long := time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond)
 	return createRuns(ctx, s, 2*n, func(i int) runs.Run {
 		run := runs.NewRun(cfg, runs.RandomKey(), long)

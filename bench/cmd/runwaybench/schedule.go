@@ -10,6 +10,7 @@ import (
 
 	"github.com/runwaydata/runway"
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/schedules"
 	"github.com/runwaydata/runway/shared/store"
@@ -38,7 +39,7 @@ func scheduleSection(ctx context.Context, o options, rep *report, devKeyFile str
 	defer s.close()
 	deployed := time.Date(2026, 12, 1, 9, 0, 30, 0, time.UTC)
 	now := deployed.Add(time.Minute)
-	var cfgs []runs.Configuration
+	var cfgs []configs.Configuration
 	for i := range o.scheduleConfigs {
 		def, err := demoDefinition(fmt.Sprintf("%06d", 100+i%10), fmt.Sprintf("scheduled_%05d", i))
 		if err != nil {
@@ -59,7 +60,7 @@ func scheduleSection(ctx context.Context, o options, rep *report, devKeyFile str
 	if err != nil {
 		return err
 	}
-	byShard := map[int][]runs.Configuration{}
+	byShard := map[int][]configs.Configuration{}
 	for _, cfg := range cfgs {
 		floorCfg := cfg
 		floorCfg.ConfigurationID += "_floor"
@@ -82,7 +83,7 @@ func scheduleSection(ctx context.Context, o options, rep *report, devKeyFile str
 		wg.Go(func() {
 			for _, cfg := range shard {
 				run := schedules.TickRun(cfg, deployed.Add(30*time.Second), now)
-				_, err := floorStore.LaunchTicks(ctx, cfg, []runs.Run{run}, runs.Ticks{Next: now.Add(time.Minute), Last: now})
+				_, err := floorStore.LaunchTicks(ctx, cfg, []runs.Run{run}, configs.Ticks{Next: now.Add(time.Minute), Last: now})
 				if err == nil {
 					_, err = s.env.Bus.PublishLaunch(ctx, runs.LaunchMessageOf(run, cfg.Definition))
 				}

@@ -33,7 +33,6 @@ import (
 	"github.com/runwaydata/runway/shared/demo"
 	"github.com/runwaydata/runway/shared/emulators"
 	"github.com/runwaydata/runway/shared/logging"
-	"github.com/runwaydata/runway/shared/runs"
 )
 
 // stack is Runway in this process: the Env every function shares, built as
@@ -163,7 +162,7 @@ type launchTarget struct {
 	account string
 	email   string
 	token   string
-	cfg     runs.Configuration
+	cfg     configs.Configuration
 	body    []byte // the launch_job request
 }
 

@@ -14,6 +14,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
 	"github.com/runwaydata/runway/shared/store"
 )
@@ -21,7 +22,7 @@ import (
 // statusTarget is a configuration whose runs the status queries read.
 type statusTarget struct {
 	label string
-	cfg   runs.Configuration
+	cfg   configs.Configuration
 	runs  int
 }
 
@@ -69,14 +70,14 @@ func statusSection(ctx context.Context, o options, rep *report, devKeyFile strin
 	defer s.close()
 	viewer := "bench-viewer@runway.local"
 	deployer := auth.Caller{Email: "bench@runway.local", Via: "dev"}
-	deploy := func(account, id string) (runs.Configuration, error) {
+	deploy := func(account, id string) (configs.Configuration, error) {
 		def, err := demoDefinition(account, id)
 		if err != nil {
-			return runs.Configuration{}, err
+			return configs.Configuration{}, err
 		}
 		cfg, err := s.env.Configs.Deploy(ctx, deployer, def)
 		if err != nil {
-			return runs.Configuration{}, err
+			return configs.Configuration{}, err
 		}
 		_, err = s.env.Store.PutMember(ctx, account, viewer, auth.RoleViewer, "bench")
 		return cfg, err
@@ -123,7 +124,7 @@ func statusSection(ctx context.Context, o options, rep *report, devKeyFile strin
 	start := time.Now()
 	log.Printf("status: seeding %d + 10 runs", o.statusRuns)
 	for _, t := range []struct {
-		cfg runs.Configuration
+		cfg configs.Configuration
 		n   int
 	}{{large, o.statusRuns}, {neighbour, 10}} {
 		if err := seedRuns(ctx, s, t.cfg, t.n, newest); err != nil {
@@ -199,7 +200,7 @@ func newResult() *result {
 // statusBody is the request of action on cfg, limit 10: get_last_status
 // of the configuration, get_by_status of its account's SUCCESS runs of its
 // type.
-func statusBody(action string, cfg runs.Configuration) []byte {
+func statusBody(action string, cfg configs.Configuration) []byte {
 	req := map[string]any{"action": action, "account": cfg.Account, "configuration_type": cfg.ConfigurationType, "limit": statusLimit}
 	switch action {
 	case "get_last_status":
@@ -236,11 +237,11 @@ func statusHTTP(ctx context.Context, client *http.Client, base, token string, bo
 // directQuery runs, with the Firestore client, the query shared/store's
 // QueryRuns builds for the action: the same filters, order and limit,
 // on the same composite index in a deployment.
-func directQuery(ctx context.Context, fs *firestore.Client, action string, cfg runs.Configuration) error {
+func directQuery(ctx context.Context, fs *firestore.Client, action string, cfg configs.Configuration) error {
 	q := fs.Collection("accounts").Doc(cfg.Account).Collection("runs").Query
 	switch action {
 	case "get_last_status":
-		q = q.Where("config_key", "==", store.ConfigKey(runs.ConfigRef{Environment: cfg.Environment, Kind: cfg.Kind, ConfigurationID: cfg.ConfigurationID}))
+		q = q.Where("config_key", "==", store.ConfigKey(configs.ConfigRef{Environment: cfg.Environment, Kind: cfg.Kind, ConfigurationID: cfg.ConfigurationID}))
 	case "get_by_status":
 		q = q.Where("kind", "==", string(cfg.Kind)).Where("status", "==", string(runs.StatusSuccess))
 	}
@@ -256,7 +257,7 @@ func directQuery(ctx context.Context, fs *firestore.Client, action string, cfg r
 
 // seedRuns creates n finished runs of cfg, one a minute back from newest,
 // through the store (so they are exactly what Runway writes).
-func seedRuns(ctx context.Context, s *stack, cfg runs.Configuration, n int, newest time.Time) error {
+func seedRuns(ctx context.Context, s *stack, cfg configs.Configuration, n int, newest time.Time) error {
 	return createRuns(ctx, s, n, func(i int) runs.Run {
 		start := newest.Add(-time.Duration(i) * time.Minute).Truncate(time.Microsecond)
 		run := runs.NewRun(cfg, runs.RandomKey(), start)
