@@ -232,10 +232,10 @@ func (s *Service) redeliver(ctx context.Context, cfg ReaperConfig, now time.Time
 	var event *Event // what the transaction's last attempt decided
 	updated, err := s.change(ctx, refOf(run), func(r *Run) (Update, error) {
 		event = nil
-		if due := r.DeliveryDue(); due.IsZero() || due.After(now) {
+		if !redeliveryDue(*r, now) {
 			return Update{}, nil // claimed or finished meanwhile, or another Reaper got there first
 		}
-		event = redelivery(r, now, s.redeliverAfter, cmp.Or(cfg.MaxDeliveries, DefaultReaperConfig.MaxDeliveries))
+		event = redelivery(r, now, s.redeliverAfter, cfg.maxDeliveries())
 		return Update{Save: true, Event: event}, nil
 	})
 	switch {
@@ -255,6 +255,19 @@ func (s *Service) redeliver(ctx context.Context, cfg ReaperConfig, now time.Time
 	logging.FromContext(ctx).WarnContext(ctx, "publishing again a launch no executor claimed", slog.String("run_id", run.RunID),
 		slog.Int("delivery", updated.Deliveries))
 	return s.publish(ctx, updated, definition) == nil, true, nil
+}
+
+// redeliveryDue reports whether r's launch message is due to go out again
+// at now: the re-check, in the run's transaction, of what UndeliveredRuns
+// selected, which a claim, an end or another Reaper may have changed.
+func redeliveryDue(r Run, now time.Time) bool {
+	due := r.DeliveryDue()
+	return !due.IsZero() && !due.After(now)
+}
+
+// maxDeliveries is cfg.MaxDeliveries, or DefaultReaperConfig's when unset.
+func (cfg ReaperConfig) maxDeliveries() int {
+	return cmp.Or(cfg.MaxDeliveries, DefaultReaperConfig.MaxDeliveries)
 }
 
 // redelivery decides what becomes of a run whose launch message is
@@ -280,22 +293,36 @@ func redelivery(r *Run, now time.Time, redeliverAfter time.Duration, maxDeliveri
 func (s *Service) failSilentRun(ctx context.Context, now time.Time, run Run) (bool, bool, error) {
 	timedOut := false // set by the transaction's last attempt
 	_, err := s.change(ctx, refOf(run), func(r *Run) (Update, error) {
-		timedOut = false
-		if r.Status != StatusRunning || r.Deadline.IsZero() || r.Deadline.After(now) {
-			return Update{}, nil // it reported meanwhile, or another Reaper got there first
-		}
-		since := r.LastHeartbeat
-		what := "no report from its executor since"
-		if since.IsZero() {
-			since, what = r.StartExecutionDate, "no executor took the run since its launch at"
-		}
-		message := fmt.Sprintf("%s %s: the configuration's timeout is %s", what, since.Format(time.RFC3339), r.Timeout)
-		r.Error = &RunError{Message: message, Code: "TIMEOUT"}
-		s.scheduleRetry(r, now)
-		timedOut = true
-		return Update{Save: true, Event: s.transition(r, Reaper, StatusFailed, message)}, nil
+		update := s.decideTimeout(r, now)
+		timedOut = update.Save
+		return update, nil
 	})
 	return timedOut, timedOut, err
+}
+
+// overdue reports whether r is RUNNING past its deadline at now: the
+// re-check, in the run's transaction, of what OverdueRuns selected, which
+// a report or another Reaper may have changed.
+func overdue(r Run, now time.Time) bool {
+	return r.Status == StatusRunning && !r.Deadline.IsZero() && !r.Deadline.After(now)
+}
+
+// decideTimeout fails r, if it is overdue at now, with a TIMEOUT error
+// saying since when its executor is silent, and schedules its retry; it
+// changes nothing, and returns no update, when r is not overdue.
+func (s *Service) decideTimeout(r *Run, now time.Time) Update {
+	if !overdue(*r, now) {
+		return Update{} // it reported meanwhile, or another Reaper got there first
+	}
+	since := r.LastHeartbeat
+	what := "no report from its executor since"
+	if since.IsZero() {
+		since, what = r.StartExecutionDate, "no executor took the run since its launch at"
+	}
+	message := fmt.Sprintf("%s %s: the configuration's timeout is %s", what, since.Format(time.RFC3339), r.Timeout)
+	r.Error = &RunError{Message: message, Code: "TIMEOUT"}
+	s.scheduleRetry(r, now)
+	return Update{Save: true, Event: s.transition(r, Reaper, StatusFailed, message)}
 }
 
 // retryFailedRun launches the retry of a failed run. The retry's key is
@@ -306,33 +333,13 @@ func (s *Service) retryFailedRun(ctx context.Context, now time.Time, parent Run)
 	if err != nil && !errors.Is(err, failure.ErrNotFound) {
 		return false, false, fmt.Errorf("store.GetConfiguration: %w", err)
 	}
-	var why string
-	if err != nil {
-		why = "the configuration no longer exists"
-	} else if refusal := config.Launchable(); refusal != nil {
-		why = refusal.Error()
-	}
-	if why != "" {
-		// Deleted, deactivated or archived since: do not retry. The run
-		// stays FAILED, now for good, and says so in an event of its own:
-		// a completion callback held back while a retry was due goes out
-		// on it.
+	if why := retryRefusal(config, err == nil); why != "" {
 		_, err := s.change(ctx, refOf(parent), func(r *Run) (Update, error) {
-			if r.RetryAt.IsZero() {
-				return Update{}, nil
-			}
-			r.RetryAt = time.Time{}
-			return Update{Save: true, Event: s.transition(r, Reaper, StatusFailed, "not retried: "+why)}, nil
+			return s.decideNoRetry(r, why), nil
 		})
 		return false, err == nil, err
 	}
-	retry := NewQueuedRun(config, IdempotentKey(parent.Account, "retry\x00"+parent.Key), now)
-	retry.ConfigurationType, retry.ExecutionDate = parent.ConfigurationType, parent.ExecutionDate
-	retry.TriggerType, retry.StartedBy = TriggerRetry, parent.StartedBy
-	retry.Attempt, retry.ParentRunID = parent.Attempt+1, parent.RunID
-	retry.Parameters, retry.CallbackURL = parent.Parameters, parent.CallbackURL
-	// The retry budget is the one the first attempt was launched with.
-	retry.Retries, retry.RetryDelay = parent.Retries, parent.RetryDelay
+	retry := retryOf(parent, config, now)
 	created, err := s.store.CreateRetry(ctx, parent, retry)
 	if err != nil || !created {
 		return false, false, wrap("store.CreateRetry", err)
@@ -341,6 +348,60 @@ func (s *Service) retryFailedRun(ctx context.Context, now time.Time, parent Run)
 		slog.String("retry_run_id", retry.RunID), slog.Int("attempt", retry.Attempt))
 	s.Start(ctx, retry, config.Definition)
 	return true, true, nil
+}
+
+// retryRefusal explains why a failed run is not to be retried with
+// config (found false when it no longer exists), or returns "".
+func retryRefusal(config configs.Configuration, found bool) string {
+	if !found {
+		return "the configuration no longer exists"
+	}
+	if refusal := config.Launchable(); refusal != nil {
+		return refusal.Error()
+	}
+	return ""
+}
+
+// decideNoRetry gives up r's pending retry, for why. Its configuration
+// was deleted, deactivated or archived since: the run stays FAILED, now
+// for good, and says so in an event of its own: a completion callback
+// held back while a retry was due goes out on it. It changes nothing, and
+// returns no update, when no retry is pending any more.
+func (s *Service) decideNoRetry(r *Run, why string) Update {
+	if r.RetryAt.IsZero() {
+		return Update{}
+	}
+	r.RetryAt = time.Time{}
+	return Update{Save: true, Event: s.transition(r, Reaper, StatusFailed, "not retried: "+why)}
+}
+
+// retryOf is the run that retries parent with config at now: its key is
+// derived from its parent's, so that a parent has one retry at most; it
+// waits for a slot, and carries on its parent's launch.
+func retryOf(parent Run, config configs.Configuration, now time.Time) Run {
+	retry := NewQueuedRun(config, IdempotentKey(parent.Account, "retry\x00"+parent.Key), now)
+	retry.ConfigurationType, retry.ExecutionDate = parent.ConfigurationType, parent.ExecutionDate
+	retry.TriggerType, retry.StartedBy = TriggerRetry, parent.StartedBy
+	retry.Attempt, retry.ParentRunID = parent.Attempt+1, parent.RunID
+	retry.Parameters, retry.CallbackURL = parent.Parameters, parent.CallbackURL
+	// The retry budget is the one the first attempt was launched with.
+	retry.Retries, retry.RetryDelay = parent.Retries, parent.RetryDelay
+	return retry
+}
+
+// RetryPending reports whether r, as read in CreateRetry's transaction,
+// still awaits the retry DueRetries selected it for: it is FAILED, has a
+// retry time, and no retry yet. A person's status change or another
+// Reaper's retry since makes it false.
+func (r Run) RetryPending() bool {
+	return r.Status == StatusFailed && !r.RetryAt.IsZero() && r.RetryRunID == ""
+}
+
+// PublicationClaimable reports whether a Reaper may take, at now, the
+// right to publish a run event: it is not published, and nobody claimed
+// it (claimedAt zero) or their lease ran out.
+func PublicationClaimable(published bool, claimedAt, now time.Time, lease time.Duration) bool {
+	return !published && (claimedAt.IsZero() || now.Sub(claimedAt) >= lease)
 }
 
 // publishLeftoverEvent publishes a status change whose publish failed, by

@@ -97,7 +97,11 @@ func (s *Store) ClaimEventPublication(ctx context.Context, account, key, eventID
 		if err := snap.DataTo(&d); err != nil {
 			return err
 		}
-		if d.Published || (d.ClaimedAt != nil && now.Sub(*d.ClaimedAt) < lease) {
+		var claimedAt time.Time
+		if d.ClaimedAt != nil {
+			claimedAt = *d.ClaimedAt
+		}
+		if !runs.PublicationClaimable(d.Published, claimedAt, now, lease) {
 			return nil
 		}
 		claimed = true
@@ -122,7 +126,7 @@ func (s *Store) CreateRetry(ctx context.Context, parent, retry runs.Run) (bool, 
 		if err != nil {
 			return err
 		}
-		if current.RetryAt.IsZero() || current.RetryRunID != "" || current.Status != runs.StatusFailed {
+		if !current.RetryPending() {
 			return nil // retried already, or a person took over
 		}
 		if err := tx.Create(s.runs(parent.Account).Doc(retry.Key), s.encodeRun(retry)); err != nil {

@@ -94,7 +94,7 @@ func (s *Service) HandleRunEvent(ctx context.Context, ev message.RunEvent) error
 	}
 	var errs []error
 	for _, wf := range waiting {
-		if !wf.Activated || wf.Archived || wf.Workflow == nil {
+		if !listens(wf) {
 			continue // a deactivated or archived workflow's triggers do not fire
 		}
 		if err := s.count(ctx, wf, ev); err != nil {
@@ -102,6 +102,12 @@ func (s *Service) HandleRunEvent(ctx context.Context, ev message.RunEvent) error
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// listens reports whether wf counts successes: it is an activated,
+// unarchived workflow.
+func listens(wf configs.Configuration) bool {
+	return wf.Activated && !wf.Archived && wf.Workflow != nil
 }
 
 // count marks ev's job met in wf's current cycle and, when that completes
@@ -122,12 +128,11 @@ func (s *Service) count(ctx context.Context, wf configs.Configuration, ev messag
 		if err != nil {
 			return err
 		}
-		next := prev.current(s.clock(), schedule)
-		at := ev.At.UTC().Truncate(time.Microsecond)
-		if !at.After(next.CycleStartedAt) {
+		next, marked, current := prev.arrive(s.clock(), schedule, ev.JobID, ev.RunID, ev.At)
+		if !current {
 			return nil // an earlier cycle's success
 		}
-		if next.count(ev.JobID, ev.RunID, at) {
+		if marked {
 			if err := s.store.MarkMet(ctx, wf.Account, wf.Ref(), next.Cycle, ev.JobID, next.Met[ev.JobID]); err != nil {
 				return fmt.Errorf("store.MarkMet: %w", err)
 			}
@@ -193,36 +198,48 @@ func (s *Service) state(ctx context.Context, wf configs.Configuration) (State, b
 		return State{}, false, fmt.Errorf("store.WorkflowState: %w", err)
 	}
 	if !exists {
-		st = State{Cycle: 1, CycleStartedAt: wf.UpdatedAt}
+		st = initialState(wf)
 	}
 	return st, exists, nil
+}
+
+// initialState is the state of a workflow never triggered: its first
+// cycle began when it was deployed.
+func initialState(wf configs.Configuration) State {
+	return State{Cycle: 1, CycleStartedAt: wf.UpdatedAt}
 }
 
 // fireCycle ends st's cycle, which has every criterion met, and returns
 // the target's run to create with the new state; or no run, with the reason
 // recorded on st, when the target cannot be launched.
 func (s *Service) fireCycle(ctx context.Context, wf configs.Configuration, st *State) (*runs.Run, configs.Configuration, error) {
-	spec := wf.Workflow
-	target, err := s.store.GetConfiguration(ctx, wf.Account, spec.Target)
-	skipped := ""
-	switch {
-	case errors.Is(err, failure.ErrNotFound):
-		skipped = fmt.Sprintf("target %s no longer exists", spec.Target.ConfigurationID)
-	case err != nil:
+	target, err := s.store.GetConfiguration(ctx, wf.Account, wf.Workflow.Target)
+	if err != nil && !errors.Is(err, failure.ErrNotFound) {
 		return nil, configs.Configuration{}, fmt.Errorf("store.GetConfiguration: %w", err)
-	default:
-		if problem := target.Launchable(); problem != nil {
-			skipped = problem.Error()
-		}
+	}
+	return endCycle(wf, target, err == nil, st, s.clock()), target, nil
+}
+
+// endCycle ends st's cycle, which has every criterion met, at now, and
+// returns the run of target to create with the new state; or no run, with
+// the reason recorded on st, when target cannot be launched (found is
+// false when it no longer exists).
+func endCycle(wf, target configs.Configuration, found bool, st *State, now time.Time) *runs.Run {
+	spec := wf.Workflow
+	skipped := ""
+	if !found {
+		skipped = fmt.Sprintf("target %s no longer exists", spec.Target.ConfigurationID)
+	} else if problem := target.Launchable(); problem != nil {
+		skipped = problem.Error()
 	}
 	if skipped != "" {
 		st.fire(spec.AuthorizedJobIDs, "", skipped)
-		return nil, target, nil
+		return nil
 	}
-	run := targetRun(wf, target, st.Cycle, s.clock())
+	run := targetRun(wf, target, st.Cycle, now)
 	st.fire(spec.AuthorizedJobIDs, run.RunID, "")
 	run.TriggerRunIDs = st.LastFired.TriggerRunIDs
-	return &run, target, nil
+	return &run
 }
 
 // targetRun is the run a workflow launches at the end of a cycle. Its key
@@ -250,8 +267,7 @@ func (s *Service) Reset(ctx context.Context, who auth.Caller, account string, re
 		if err != nil {
 			return err
 		}
-		next := prev.current(s.clock(), schedule)
-		next.reset(s.clock(), who.Email)
+		next := prev.resetAt(s.clock(), schedule, who.Email)
 		var prevPtr *State
 		if exists {
 			prevPtr = &prev

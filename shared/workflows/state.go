@@ -106,6 +106,20 @@ func lastFiring(schedule cron.Schedule, since, now time.Time) (time.Time, bool) 
 	return last, true
 }
 
+// arrive returns st as of now (current) with the success of job's run at
+// at counted: whether it met job (marked), to record with Store.MarkMet,
+// and whether it belongs to the current cycle at all; a success at or
+// before the cycle began, before a reset or in a cycle that fired
+// already, counts for nothing.
+func (st State) arrive(now time.Time, schedule cron.Schedule, job, runID string, at time.Time) (next State, marked, current bool) {
+	next = st.current(now, schedule)
+	at = at.UTC().Truncate(time.Microsecond)
+	if !at.After(next.CycleStartedAt) {
+		return next, false, false
+	}
+	return next, next.count(job, runID, at), true
+}
+
 // count marks job met by the success of run at at. It changes nothing, and
 // returns false, when the success predates the cycle or the job is met
 // already.
@@ -148,6 +162,14 @@ func (st *State) fire(authorized []string, targetRunID, skipped string) {
 	st.Cycle++
 	st.CycleStartedAt = f.At
 	st.Met = map[string]Criterion{}
+}
+
+// resetAt returns st reset by by at now: st as of now (current), then a
+// new cycle from now.
+func (st State) resetAt(now time.Time, schedule cron.Schedule, by string) State {
+	next := st.current(now, schedule)
+	next.reset(now, by)
+	return next
 }
 
 // reset starts a new cycle at at, forgetting every success so far.
