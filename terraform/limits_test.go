@@ -96,8 +96,9 @@ func (i compositeIndex) String() string {
 }
 
 // indexes evaluates local.firestore_indexes, and the fields without
-// single-field indexes: local.unindexed_fields and
-// local.composite_only_fields.
+// single-field indexes: local.unindexed_fields,
+// local.composite_only_fields, and expire_at in local.ttl_collections
+// (google_firestore_field.expire_at has no index either).
 func (m *module) indexes() (firestoreIndexes, error) {
 	out := firestoreIndexes{exempt: map[string]map[string]bool{}}
 	v, ok := m.values["firestore_indexes"]
@@ -128,6 +129,12 @@ func (m *module) indexes() (firestoreIndexes, error) {
 				out.exempt[k.AsString()][f] = true
 			}
 		}
+	}
+	for _, c := range strings_(m.values["ttl_collections"]) {
+		if out.exempt[c] == nil {
+			out.exempt[c] = map[string]bool{}
+		}
+		out.exempt[c]["expire_at"] = true
 	}
 	return out, nil
 }
@@ -462,8 +469,8 @@ func designLimits(t *testing.T, idx firestoreIndexes, writes []recordedWrite, re
 		"`-update-limits` rewrites it), not typed by hand: it records, at the Firestore client, every write of one run's life "+
 		"through the stack on the emulators (launch, the executor's claim, one heartbeat, SUCCESS; the configuration has a "+
 		"timeout and max_active_runs 1), replays them, and counts the index entries each write adds or removes under the indexes "+
-		"of `terraform/firestore.tf` (automatic single-field indexes for every field `local.unindexed_fields` does not exempt, "+
-		"and the composite indexes). An entry that holds a timestamp goes into a range of increasing values, which Firestore "+
+		"of `terraform/firestore.tf` (automatic single-field indexes for every field `local.unindexed_fields`, "+
+		"`local.composite_only_fields` and the TTL policies do not exempt, and the composite indexes). An entry that holds a timestamp goes into a range of increasing values, which Firestore "+
 		"sustains at about %d writes/s; a range is one index, one parent document for a collection's index, and the values "+
 		"before the timestamp (the shard, the configuration's key, the status...).\n\n", hotRange)
 	fmt.Fprintf(&out, "| step of a run | document reads | document writes | index entries written |\n|---|---:|---:|---:|\n")
