@@ -21,8 +21,14 @@ locals {
   #
   # The runs queries of get_last_status and get_by_status (one account's
   # runs, newest first): config_key or kind (+ environment), with or without
-  # status and execution_date; and those of the board.
+  # status and execution_date; and those of the board. Each index starts
+  # with the run's lane (store.RunLanes; store.QueryRuns asks every lane
+  # and merges), so that each lane is a range of its own: one range of
+  # start_execution_date per account or configuration would take every
+  # run's writes, 250 launches/s at most (docs/scale.md §1).
   run_filters = [
+    # The board's runs view with no filter: every run, newest first.
+    [],
     ["config_key"],
     ["config_key", "status"],
     ["config_key", "execution_date"],
@@ -52,7 +58,7 @@ locals {
     [for filters in local.run_filters : {
       collection = "runs"
       scope      = "COLLECTION"
-      fields     = concat([for f in filters : [f, "ASCENDING"]], [["start_execution_date", "DESCENDING"]])
+      fields     = concat([["lane", "ASCENDING"]], [for f in filters : [f, "ASCENDING"]], [["start_execution_date", "DESCENDING"]])
     }],
     [
       # The Reaper's sweeps, across every account, shard by shard
@@ -147,12 +153,12 @@ locals {
   }
 
   # Fields only queried together with an equality on a field before them
-  # (the shard, the configuration's key), which composite indexes serve:
-  # they need no single-field index. Each is a time that increases, so a
+  # (the shard, the lane, the configuration's key), which composite indexes
+  # serve: they need no single-field index. Each is a time that increases, so a
   # single-field index of it would be a range every run of the account
   # writes into (bench/design-limits.md).
   composite_only_fields = {
-    runs = ["deadline", "deliver_by", "queued_at", "retry_at"]
+    runs = ["deadline", "deliver_by", "queued_at", "retry_at", "start_execution_date"]
   }
 
   # Deleted by Firestore when their expire_at passes: a run

@@ -71,7 +71,7 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"the board's NEG another function's", "lb.tf", "    service = local.board_function", `    service = "runway-dag-status"`, "no backend service's NEG is its Cloud Run service"},
 		{"the board checking another backend's assertions", "main.tf", "google_compute_backend_service.board.generated_id",
 			`google_compute_backend_service.runway["DagStatus"].generated_id`, "RUNWAY_IAP_AUDIENCE must be"},
-		{"an index removed", "firestore.tf", `    ["kind", "environment", "status"],`, ``, "runs: environment ASCENDING, kind ASCENDING, status ASCENDING; start_execution_date DESCENDING"},
+		{"an index removed", "firestore.tf", `    ["kind", "environment", "status"],`, ``, "runs: environment ASCENDING, kind ASCENDING, lane ASCENDING, status ASCENDING; start_execution_date DESCENDING"},
 	}
 	checkMutations(t, used, mutations)
 }

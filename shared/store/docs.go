@@ -46,6 +46,11 @@ type runDoc struct {
 	// Shard is the run's shard (RunShards): the Reaper's queries each read
 	// one shard's range of their index.
 	Shard int `firestore:"shard"`
+	// Lane is the run's lane (RunLanes, RunLane): the account's and the
+	// configuration's runs queries each read every lane's range of their
+	// index. Set at the creation, from the key, so it never changes; runs
+	// from before lanes have none (no deployment held any: no migration).
+	Lane int `firestore:"lane"`
 	// DeliverBy exists only while the run's launch message awaits its
 	// claim (runs.Run.DeliveryDue), which keeps the Reaper's index of it
 	// small: the claim, which writes the run anyway, removes it.
@@ -172,6 +177,7 @@ func encodeRun(r runs.Run) runDoc {
 		Parameters:         string(r.Parameters),
 		CallbackURL:        r.CallbackURL,
 		Shard:              RunShard(r.Key),
+		Lane:               RunLane(r.Key),
 		DeliverBy:          optionalTime(r.DeliveryDue()),
 		Deliveries:         r.Deliveries,
 		PublishedAt:        optionalTime(r.PublishedAt),

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"slices"
+	"strings"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/firestore/apiv1/firestorepb"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/configs"
@@ -24,9 +27,38 @@ const RunShards = 64
 // RunShard returns the shard of the run with key key: a hash of the key,
 // so that it never changes.
 func RunShard(key string) int {
+	return int(keyHash(key) % RunShards)
+}
+
+// RunLanes is how many lanes an account's runs are spread over for the
+// runs queries of get_last_status, get_by_status, set_runs_status and the
+// board: every composite index of those queries (local.run_filters in
+// terraform/firestore.tf) starts with the lane, so each lane is a range
+// of its own, and a range of increasing start_execution_date takes 1/RunLanes of the
+// writes one range per account or configuration would take. A run writes
+// 2 entries into its busiest such range (it enters RUNNING at its launch,
+// its final status at its end), so at about 500 writes/s a range, one
+// configuration, or one account, sustains 500 × RunLanes / 2 launches/s:
+// 1,000 with 4 lanes, twice the 500/s a configuration is asked to
+// sustain (docs/scale.md §1). Each lane more costs every such query a
+// query more (QueryRuns), so the number is the least that clears the
+// target with room.
+const RunLanes = 4
+
+// RunLane returns the lane of the run with key key: a hash of the key, so
+// that it never changes, stored on the run at its creation (the field
+// lane). Runs written before lanes existed have no lane, so no lane's
+// query finds them: there was no deployment then, so there is nothing to
+// migrate.
+func RunLane(key string) int {
+	return int(keyHash(key) % RunLanes)
+}
+
+// keyHash is the hash of a run's key its shard and lane are taken from.
+func keyHash(key string) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	return int(h.Sum32() % RunShards)
+	return h.Sum32()
 }
 
 // Shards implements runs.ReaperStore.
@@ -82,13 +114,47 @@ func (s *Store) GetRun(ctx context.Context, account, key string) (runs.Run, erro
 
 // QueryRuns implements runs.Store. Each combination of filters that
 // get_last_status, get_by_status and the board's runs view ask (see
-// runs.Query) has a composite index in terraform/firestore.tf.
+// runs.Query) has a composite index in terraform/firestore.tf, the lane
+// first (RunLanes): it asks each lane, at once, for the first q.Limit
+// runs after the cursor in the order (start_execution_date, document id),
+// newest first, and merges them in that order. The order is total, so
+// the first q.Limit runs of the merge are the first q.Limit runs of the
+// account in that order, and the cursor means what it did with one
+// query: paging is unchanged.
+//
+// Reads stay bounded by the page, not by the history: each lane's query
+// reads at most q.Limit documents through its index, so a page costs at
+// most RunLanes × q.Limit document reads, and at least RunLanes (a query
+// that finds nothing is billed one read), whether the account holds ten
+// runs or ten million. The runs past q.Limit are read and dropped: asking
+// each lane for less could miss runs when the newest are all in one lane.
 func (s *Store) QueryRuns(ctx context.Context, account string, q runs.Query) ([]runs.Run, error) {
-	query := s.runsQuery(account, q).OrderBy("start_execution_date", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
-	if q.After != nil {
-		query = query.StartAfter(q.After.Start, q.After.Key)
+	lanes := make([][]runs.Run, RunLanes)
+	g, gctx := errgroup.WithContext(ctx)
+	for lane := range RunLanes {
+		query := s.runsQuery(account, lane, q).OrderBy("start_execution_date", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
+		if q.After != nil {
+			query = query.StartAfter(q.After.Start, q.After.Key)
+		}
+		g.Go(func() (err error) {
+			lanes[lane], err = s.runsOf(gctx, "store.QueryRuns", query.Limit(q.Limit))
+			return err
+		})
 	}
-	return s.runsOf(ctx, "store.QueryRuns", query.Limit(q.Limit))
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	merged := slices.Concat(lanes...)
+	slices.SortFunc(merged, func(a, b runs.Run) int {
+		if c := b.StartExecutionDate.Compare(a.StartExecutionDate); c != 0 {
+			return c
+		}
+		return strings.Compare(b.Key, a.Key)
+	})
+	if q.Limit > 0 && len(merged) > q.Limit {
+		merged = merged[:q.Limit]
+	}
+	return merged, nil
 }
 
 // runsOf returns the runs q finds; op names the caller in errors.
@@ -110,27 +176,45 @@ func (s *Store) runsOf(ctx context.Context, op string, q firestore.Query) ([]run
 	return out, nil
 }
 
-// CountRuns implements runs.Store with an aggregation query: Firestore
-// counts the index entries without reading the documents, and stops at
-// most: a count costs what it scans, and a history may hold millions.
+// CountRuns implements runs.Store with aggregation queries, one per lane
+// (RunLanes), at once: Firestore counts the index entries without reading
+// the documents, and each count stops at most: a count costs what it
+// scans, and a history may hold millions. The sum is capped at most, so
+// a count scans at most RunLanes × most entries.
 func (s *Store) CountRuns(ctx context.Context, account string, q runs.Query, most int) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	query := s.runsQuery(account, q).OrderBy("start_execution_date", firestore.Desc).Limit(most)
-	result, err := query.NewAggregationQuery().WithCount("n").Get(ctx)
-	if err != nil {
-		return 0, classify("store.CountRuns", err)
+	counts := make([]int, RunLanes)
+	g, gctx := errgroup.WithContext(ctx)
+	for lane := range RunLanes {
+		query := s.runsQuery(account, lane, q).OrderBy("start_execution_date", firestore.Desc).Limit(most)
+		g.Go(func() error {
+			result, err := query.NewAggregationQuery().WithCount("n").Get(gctx)
+			if err != nil {
+				return classify("store.CountRuns", err)
+			}
+			n, ok := result["n"].(*firestorepb.Value)
+			if !ok {
+				return fmt.Errorf("store.CountRuns: unexpected count %T", result["n"])
+			}
+			counts[lane] = int(n.GetIntegerValue())
+			return nil
+		})
 	}
-	n, ok := result["n"].(*firestorepb.Value)
-	if !ok {
-		return 0, fmt.Errorf("store.CountRuns: unexpected count %T", result["n"])
+	if err := g.Wait(); err != nil {
+		return 0, err
 	}
-	return int(n.GetIntegerValue()), nil
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	return min(total, most), nil
 }
 
-// runsQuery is the query of the runs q selects, without order and limit.
-func (s *Store) runsQuery(account string, q runs.Query) firestore.Query {
-	query := s.runs(account).Query
+// runsQuery is the query of the runs of one lane q selects, without order
+// and limit.
+func (s *Store) runsQuery(account string, lane int, q runs.Query) firestore.Query {
+	query := s.runs(account).Where("lane", "==", lane)
 	switch {
 	case q.ConfigurationID != "":
 		query = query.Where("config_key", "==", ConfigKey(configs.ConfigRef{Environment: q.Environment, Kind: q.Kind, ConfigurationID: q.ConfigurationID}))

@@ -41,6 +41,19 @@ func (s *Store) slotRef(account string, ref configs.ConfigRef, n int) *firestore
 
 // queue is the query of a configuration's runs waiting for a slot, oldest
 // first.
+//
+// Its index, (config_key, queued, queued_at), has no lane (RunLanes),
+// unlike the configuration's other runs indexes: Admit reads the single
+// oldest waiting run on the path of every launch and end that frees a
+// slot, which lanes would turn into RunLanes queries and a merge. Nor
+// does it need them: a run enters the queue's range only when every slot
+// of max_active_runs is held, and leaves it when a slot frees, so its
+// writes (2 a queued run) run at the rate slots are handed over, which
+// the slots bound first: each slot document is created and deleted once
+// a run, about 1 write/s a document sustained (docs/scale.md §1), so
+// filling the range at 500 writes/s takes 250 admissions/s, so at least
+// 500 slots, all busy. The Reaper's index of long waits starts with the
+// shard.
 func (s *Store) queue(account string, ref configs.ConfigRef) firestore.Query {
 	return s.runs(account).Where("config_key", "==", ConfigKey(ref)).Where("queued", "==", true).OrderBy("queued_at", firestore.Asc)
 }
