@@ -99,7 +99,7 @@ var Routes = []Route{
 		return access.New(access.Deps{Members: env.Store, Callbacks: env.Store, Sealer: sealer, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
 	}),
 	APIRoute("Executions", http.MethodGet, executions.Paths[0], func(env *Env) (http.Handler, error) {
-		return executions.New(executions.Deps{Store: env.Store, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
+		return executions.New(executions.Deps{Runs: env.Runs, Configs: env.Configs, Authn: env.Verifier, Authz: env.Authorizer, Limits: env.Limits})
 	}).WithAliases(executions.Paths[1:]...),
 	// Setting a status publishes the change; canceling, the cancel message;
 	// a status change frees a slot, which admits a run.

@@ -17,12 +17,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,26 +27,18 @@ import (
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/failure"
-	"github.com/runwaydata/runway/shared/logging"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
 // Paths are the prefixes the function answers under.
 var Paths = []string{"/rest/v1/executions/", "/plugins/dashboard/rest/v1/flows/"}
 
-// Store is what the function reads; shared/store implements it.
-type Store interface {
-	FindConfigurations(ctx context.Context, account, configurationID string) ([]configs.Configuration, error)
-	GetRun(ctx context.Context, account, key string) (runs.Run, error)
-	RunByAuditID(ctx context.Context, account string, auditID int64) (runs.Run, error)
-	QueryRuns(ctx context.Context, account string, q runs.Query) ([]runs.Run, error)
-}
-
 // Deps are the Executions function's dependencies.
 type Deps struct {
-	Store Store
-	Authn api.Authenticator
-	Authz api.Authorizer
+	Runs    *runs.Service
+	Configs *configs.Service
+	Authn   api.Authenticator
+	Authz   api.Authorizer
 	// Limits keep one caller from starving the others; nil for none.
 	Limits *api.Limits
 	Now    func() time.Time
@@ -57,156 +46,54 @@ type Deps struct {
 
 // Handler serves Executions.
 type Handler struct {
-	store  Store
-	authn  api.Authenticator
-	authz  api.Authorizer
-	limits *api.Limits
-	now    func() time.Time
+	*api.Endpoint
+	runs    *runs.Service
+	configs *configs.Service
+	now     func() time.Time
 }
 
 // New returns the Executions handler.
 func New(deps Deps) (*Handler, error) {
-	switch {
-	case deps.Store == nil:
-		return nil, errors.New("executions: missing store")
-	case deps.Authn == nil || deps.Authz == nil:
-		return nil, errors.New("executions: missing authentication or authorization")
+	if deps.Runs == nil || deps.Configs == nil {
+		return nil, errors.New("executions: missing runs or configs service")
 	}
-	h := &Handler{store: deps.Store, authn: deps.Authn, authz: deps.Authz, limits: deps.Limits, now: deps.Now}
+	h := &Handler{runs: deps.Runs, configs: deps.Configs, now: deps.Now}
 	if h.now == nil {
 		h.now = time.Now
 	}
+	read := func(r *http.Request) (api.FlowStatusRequest, *api.Error) {
+		return api.ReadFlowStatusRequest(r, Paths...)
+	}
+	endpoint, err := api.NewEndpoint("executions", deps.Authn, deps.Authz, deps.Limits,
+		api.NewGetAction("get_flow_status", read, h.flowStatus),
+	)
+	if err != nil {
+		return nil, err
+	}
+	h.Endpoint = endpoint
 	return h, nil
 }
 
-// Actions lists the one action the function serves, for the access
-// control tests that hold every route to auth.Policy.
-func (h *Handler) Actions() []api.Action {
-	return []api.Action{{Name: "get_flow_status", Role: auth.Required("get_flow_status")}}
-}
-
-// query is a decoded request.
-type query struct {
-	flowID      string
-	account     string
-	environment string
-	messageID   string
-	auditID     int64
-}
-
-var (
-	flowIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$`)
-	accountPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-	knownParams    = map[string]bool{"account": true, "environment": true, "messageId": true, "auditId": true}
-)
-
-// ServeHTTP answers GET {prefix}{flowId}: authenticate → decode → validate
-// → authorize → act → encode, like every Runway function.
+// ServeHTTP answers GET {prefix}{flowId} through the endpoint's pipeline,
+// and 404 elsewhere: the load balancer sends here every path no other
+// function serves.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	if !slices.ContainsFunc(Paths, func(p string) bool { return strings.HasPrefix(r.URL.Path, p) }) {
-		// The load balancer sends every path no other function serves here.
-		api.WriteError(ctx, w, api.Errorf(http.StatusNotFound, "no endpoint at %s", r.URL.Path))
+		api.WriteError(r.Context(), w, api.Errorf(http.StatusNotFound, "no endpoint at %s", r.URL.Path))
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		e := api.Errorf(http.StatusMethodNotAllowed, "%s accepts GET only, not %s", r.URL.Path, r.Method)
-		e.Header = http.Header{"Allow": {http.MethodGet}}
-		api.WriteError(ctx, w, e)
-		return
-	}
-	who, err := h.authn.Authenticate(r)
-	if err != nil {
-		api.WriteError(ctx, w, err)
-		return
-	}
-	logging.Annotate(ctx, slog.String("caller", who.Email), slog.String("action", "get_flow_status"))
-	q, apiErr := decode(r)
-	if apiErr != nil {
-		api.WriteError(ctx, w, apiErr)
-		return
-	}
-	logging.Annotate(ctx, slog.String("account", q.account))
-	if err := h.limits.Allow("get_flow_status", who.Email); err != nil {
-		api.WriteError(ctx, w, err)
-		return
-	}
-	if err := h.authz.Authorize(ctx, who, q.account, auth.Required("get_flow_status")); err != nil {
-		api.WriteError(ctx, w, err)
-		return
-	}
-	out, err := h.execution(ctx, q)
-	if err != nil {
-		api.WriteError(ctx, w, err)
-		return
-	}
-	api.WriteJSON(ctx, w, http.StatusOK, out)
+	h.Endpoint.ServeHTTP(w, r)
 }
 
-func decode(r *http.Request) (query, *api.Error) {
-	var q query
-	for _, prefix := range Paths {
-		if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
-			q.flowID = rest // r.URL.Path is already unescaped
-		}
-	}
-	params := r.URL.Query()
-	var problems []api.FieldError
-	add := func(field, problem string) {
-		problems = append(problems, api.FieldError{Field: field, Problem: problem})
-	}
-	if !flowIDPattern.MatchString(q.flowID) {
-		add("flowId", "must be the configuration_id of a configuration, after "+Paths[0])
-	}
-	for name := range params {
-		if !knownParams[name] {
-			add(name, "unknown query parameter; accepted are account, environment, messageId and auditId")
-		}
-	}
-	q.account, q.environment, q.messageID = params.Get("account"), params.Get("environment"), params.Get("messageId")
-	if !accountPattern.MatchString(q.account) {
-		add("account", "is required: the account of the flow, such as ?account=000099")
-	}
-	if id := params.Get("auditId"); id != "" {
-		n, err := strconv.ParseInt(id, 10, 64)
-		if err != nil || n <= 0 || n >= 1<<53 {
-			add("auditId", "must be a positive whole number below 2^53")
-		}
-		q.auditID = n
-	}
-	if q.messageID != "" && q.auditID != 0 {
-		add("messageId", "give messageId or auditId, not both")
-	}
-	if len(problems) > 0 {
-		return query{}, api.Invalid(problems)
-	}
-	return q, nil
-}
-
-// execution finds the flow and its run, and describes it.
-func (h *Handler) execution(ctx context.Context, q query) (FlowExecution, error) {
-	cfg, err := h.flow(ctx, q)
+// flowStatus finds the flow and its run, and describes it.
+func (h *Handler) flowStatus(ctx context.Context, _ auth.Caller, req api.FlowStatusRequest) (FlowExecution, error) {
+	cfg, err := h.flow(ctx, req)
 	if err != nil {
 		return FlowExecution{}, err
 	}
-	var run runs.Run
-	switch {
-	case q.messageID != "":
-		run, err = h.store.GetRun(ctx, q.account, runs.IdempotentKey(q.account, q.messageID))
-	case q.auditID != 0:
-		run, err = h.store.RunByAuditID(ctx, q.account, q.auditID)
-	default:
-		var latest []runs.Run
-		latest, err = h.store.QueryRuns(ctx, q.account, runs.Query{Kind: cfg.Kind, Environment: cfg.Environment, ConfigurationID: cfg.ConfigurationID, Limit: 1})
-		if err == nil && len(latest) == 0 {
-			err = failure.ErrNotFound
-		}
-		if err == nil {
-			run = latest[0]
-		}
-	}
-	if errors.Is(err, failure.ErrNotFound) || (err == nil && (run.ConfigurationID != cfg.ConfigurationID || run.Environment != cfg.Environment)) {
-		return FlowExecution{}, failure.NotFound("no such execution of flow %s in account %s", q.flowID, q.account)
+	run, err := h.runs.RunOf(ctx, cfg, req.MessageID, req.AuditID)
+	if errors.Is(err, failure.ErrNotFound) {
+		return FlowExecution{}, failure.NotFound("no such execution of flow %s in account %s", req.FlowID, req.Account)
 	}
 	if err != nil {
 		return FlowExecution{}, err
@@ -215,27 +102,27 @@ func (h *Handler) execution(ctx context.Context, q query) (FlowExecution, error)
 }
 
 // flow resolves the configuration {flowId} names.
-func (h *Handler) flow(ctx context.Context, q query) (configs.Configuration, error) {
-	found, err := h.store.FindConfigurations(ctx, q.account, q.flowID)
+func (h *Handler) flow(ctx context.Context, req api.FlowStatusRequest) (configs.Configuration, error) {
+	found, err := h.configs.WithID(ctx, req.Account, req.FlowID)
 	if err != nil {
 		return configs.Configuration{}, err
 	}
 	var envs []string
 	var match []configs.Configuration
 	for _, c := range found {
-		if q.environment == "" || c.Environment == q.environment {
+		if req.Environment == "" || c.Environment == req.Environment {
 			match = append(match, c)
 			envs = append(envs, c.Environment)
 		}
 	}
 	switch len(match) {
 	case 0:
-		return configs.Configuration{}, failure.NotFound("no flow %s in account %s", q.flowID, q.account)
+		return configs.Configuration{}, failure.NotFound("no flow %s in account %s", req.FlowID, req.Account)
 	case 1:
 		return match[0], nil
 	}
 	sort.Strings(envs)
-	return configs.Configuration{}, failure.InvalidField("environment", "flow %s exists in environments %s: add ?environment=", q.flowID, strings.Join(envs, ", "))
+	return configs.Configuration{}, failure.InvalidField("environment", "flow %s exists in environments %s: add ?environment=", req.FlowID, strings.Join(envs, ", "))
 }
 
 // FlowExecution is ETLWorks' flow status, field for field. Fields ETLWorks

@@ -51,7 +51,10 @@ type Action struct {
 	requestType reflect.Type
 	fields      map[string]bool
 	decode      func(body []byte) (Request, *Error)
-	act         func(ctx context.Context, who auth.Caller, req Request) (any, error)
+	// fromURL, set for an action served on GET, reads the request from
+	// the URL instead of a body.
+	fromURL func(r *http.Request) (Request, *Error)
+	act     func(ctx context.Context, who auth.Caller, req Request) (any, error)
 }
 
 // NewAction returns the action name, carried out by act, with the role
@@ -81,15 +84,37 @@ func NewAction[Req Request, Resp any](name string, act func(context.Context, aut
 	}
 }
 
+// NewGetAction returns the action name served on GET, carried out by act,
+// with the role auth.Policy gives it. read takes its request from the URL
+// (path and query); the request is then validated and acted upon as a
+// body's would be. ETLWorks' flow status is one: its callers send GET.
+func NewGetAction[Req Request, Resp any](name string, read func(*http.Request) (Req, *Error), act func(context.Context, auth.Caller, Req) (Resp, error)) Action {
+	a := NewAction(name, act)
+	a.decode = nil
+	a.fromURL = func(r *http.Request) (Request, *Error) {
+		req, err := read(r)
+		if err != nil {
+			return nil, err
+		}
+		if problems := req.Validate(); len(problems) > 0 {
+			return nil, Invalid(problems)
+		}
+		return req, nil
+	}
+	return a
+}
+
 // RequestType is the Go type the action's body decodes into.
 func (a Action) RequestType() reflect.Type { return a.requestType }
 
 // Endpoint is one HTTP function: it accepts POST requests whose JSON body
-// names one of its actions, and runs each request through the same steps:
-// authenticate → decode → validate → authorize → act → encode.
+// names one of its actions, or GET requests for its one GET action, and
+// runs each request through the same steps: authenticate → decode →
+// validate → rate limit → authorize → act → encode.
 type Endpoint struct {
 	name    string
-	actions map[string]Action
+	actions map[string]Action // by name, served on POST
+	get     *Action           // served on GET, if the endpoint has one
 	authn   Authenticator
 	authz   Authorizer
 	limits  *Limits
@@ -108,14 +133,21 @@ func NewEndpoint(name string, authn Authenticator, authz Authorizer, limits *Lim
 	}
 	e := &Endpoint{name: name, actions: map[string]Action{}, authn: authn, authz: authz, limits: limits}
 	for _, a := range actions {
-		if _, dup := e.actions[a.Name]; dup {
+		if _, dup := e.actions[a.Name]; dup || (e.get != nil && e.get.Name == a.Name) {
 			return nil, fmt.Errorf("%s: action %q declared twice", name, a.Name)
-		}
-		if !a.fields["action"] {
-			return nil, fmt.Errorf("%s: request type of %q has no action field", name, a.Name)
 		}
 		if a.Role == auth.RoleNone {
 			return nil, fmt.Errorf("%s: action %q has no role in auth.Policy", name, a.Name)
+		}
+		if a.fromURL != nil {
+			if e.get != nil {
+				return nil, fmt.Errorf("%s: two GET actions, %q and %q", name, e.get.Name, a.Name)
+			}
+			e.get = &a
+			continue
+		}
+		if !a.fields["action"] {
+			return nil, fmt.Errorf("%s: request type of %q has no action field", name, a.Name)
 		}
 		e.actions[a.Name] = a
 	}
@@ -124,9 +156,12 @@ func NewEndpoint(name string, authn Authenticator, authz Authorizer, limits *Lim
 
 // Actions lists the endpoint's actions, sorted by name.
 func (e *Endpoint) Actions() []Action {
-	list := make([]Action, 0, len(e.actions))
+	list := make([]Action, 0, len(e.actions)+1)
 	for _, a := range e.actions {
 		list = append(list, a)
+	}
+	if e.get != nil {
+		list = append(list, *e.get)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return list
@@ -135,7 +170,9 @@ func (e *Endpoint) Actions() []Action {
 func (e *Endpoint) actionNames() string {
 	names := make([]string, 0, len(e.actions))
 	for _, a := range e.Actions() {
-		names = append(names, a.Name)
+		if a.fromURL == nil {
+			names = append(names, a.Name)
+		}
 	}
 	return strings.Join(names, ", ")
 }
@@ -144,10 +181,13 @@ func (e *Endpoint) actionNames() string {
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer recoverPanic(w, r)
 	ctx := r.Context()
-	if r.Method != http.MethodPost {
-		err := Errorf(http.StatusMethodNotAllowed, "%s accepts POST only, not %s", r.URL.Path, r.Method)
-		err.Header = http.Header{"Allow": {http.MethodPost}}
-		WriteError(ctx, w, err)
+	decode := e.decode
+	switch {
+	case r.Method == http.MethodPost && len(e.actions) > 0:
+	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && e.get != nil:
+		decode = e.decodeURL
+	default:
+		WriteError(ctx, w, e.methodNotAllowed(r))
 		return
 	}
 	who, err := e.authn.Authenticate(r)
@@ -157,7 +197,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	logging.Annotate(ctx, slog.String("caller", who.Email))
 
-	action, req, apiErr := e.decode(w, r)
+	action, req, apiErr := decode(w, r)
 	if apiErr != nil {
 		WriteError(ctx, w, apiErr)
 		return
@@ -213,6 +253,30 @@ func (e *Endpoint) decode(w http.ResponseWriter, r *http.Request) (Action, Reque
 		return Action{}, nil, err
 	}
 	return action, req, nil
+}
+
+// decodeURL reads and validates the request of the GET action.
+func (e *Endpoint) decodeURL(_ http.ResponseWriter, r *http.Request) (Action, Request, *Error) {
+	logging.Annotate(r.Context(), slog.String("action", e.get.Name))
+	req, err := e.get.fromURL(r)
+	if err != nil {
+		return Action{}, nil, err
+	}
+	return *e.get, req, nil
+}
+
+// methodNotAllowed is the 405 for a method the endpoint does not serve.
+func (e *Endpoint) methodNotAllowed(r *http.Request) *Error {
+	var allow []string
+	if e.get != nil {
+		allow = append(allow, http.MethodGet)
+	}
+	if len(e.actions) > 0 {
+		allow = append(allow, http.MethodPost)
+	}
+	err := Errorf(http.StatusMethodNotAllowed, "%s accepts %s only, not %s", r.URL.Path, strings.Join(allow, " or "), r.Method)
+	err.Header = http.Header{"Allow": {strings.Join(allow, ", ")}}
+	return err
 }
 
 // WriteJSON writes v as the JSON response. It encodes into a buffer first,

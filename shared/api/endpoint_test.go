@@ -171,3 +171,75 @@ func TestNewEndpointRejectsBadTables(t *testing.T) {
 		t.Error("accepted an action that auth.Policy does not know")
 	}
 }
+
+// TestGetActionGoesThroughThePipeline: an action served on GET is read
+// from the URL, then validated, rate limited and authorized like a body,
+// and the endpoint answers its other methods with a 405 naming GET.
+func TestGetActionGoesThroughThePipeline(t *testing.T) {
+	t.Parallel()
+	acted := 0
+	e, err := NewEndpoint("test", tokenAuth{}, executerOn000099{}, nil,
+		NewGetAction("get_flow_status",
+			func(r *http.Request) (FlowStatusRequest, *Error) { return ReadFlowStatusRequest(r, "/flows/") },
+			func(_ context.Context, _ auth.Caller, req FlowStatusRequest) (OK, error) {
+				acted++
+				return OK{Message: req.FlowID + " " + req.MessageID}, nil
+			}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, method, target, token string
+		wantCode                    int
+		wantFields                  []string
+		wantAllow                   string
+	}{
+		{name: "ok", method: http.MethodGet, target: "/flows/f1?account=000099&messageId=m", token: "good", wantCode: 200},
+		{name: "no token", method: http.MethodGet, target: "/flows/f1?account=000099", wantCode: 401},
+		{name: "bad flow, unknown parameter, bad audit id", method: http.MethodGet, target: "/flows/?account=000099&auditId=x&color=red", token: "good", wantCode: 400, wantFields: []string{"auditId", "color", "flowId"}},
+		{name: "bad environment", method: http.MethodGet, target: "/flows/f1?account=000099&environment=a%20b", token: "good", wantCode: 400, wantFields: []string{"environment"}},
+		{name: "both ways of naming a run", method: http.MethodGet, target: "/flows/f1?account=000099&messageId=m&auditId=3", token: "good", wantCode: 400, wantFields: []string{"messageId"}},
+		{name: "no access to the account", method: http.MethodGet, target: "/flows/f1?account=000110", token: "good", wantCode: 403},
+		{name: "POST", method: http.MethodPost, target: "/flows/f1?account=000099", token: "good", wantCode: 405, wantAllow: "GET"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(tt.method, tt.target, nil)
+		if tt.token != "" {
+			r.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		if w.Code != tt.wantCode {
+			t.Errorf("%s: answered %d %s, want %d", tt.name, w.Code, w.Body, tt.wantCode)
+			continue
+		}
+		if allow := w.Header().Get("Allow"); allow != tt.wantAllow {
+			t.Errorf("%s: Allow %q, want %q", tt.name, allow, tt.wantAllow)
+		}
+		var got Error
+		if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+			t.Fatalf("%s: not JSON: %s", tt.name, w.Body)
+		}
+		var fields []string
+		for _, f := range got.Errors {
+			fields = append(fields, f.Field)
+		}
+		if diff := cmp.Diff(tt.wantFields, fields); diff != "" {
+			t.Errorf("%s: fields at fault (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	if acted != 1 {
+		t.Errorf("the action ran %d times, want once (for the one valid, authorized request)", acted)
+	}
+}
+
+// executerOn000099 grants alice the executer role on account 000099 only.
+type executerOn000099 struct{}
+
+func (executerOn000099) Authorize(_ context.Context, _ auth.Caller, account string, need auth.Role) error {
+	if account == "000099" && need <= auth.RoleExecuter {
+		return nil
+	}
+	return &failure.Error{Kind: failure.ErrForbidden, Message: "no"}
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 
@@ -16,12 +15,6 @@ import (
 const (
 	DefaultLimit = 10
 	MaxLimit     = 1000
-)
-
-var (
-	accountPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-	environmentPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
-	configIDPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$`)
 )
 
 // problems collects field problems while a request is validated.
@@ -40,22 +33,22 @@ func (p *problems) printable(field, value string) {
 }
 
 // match checks a required identifier against its pattern.
-func (p *problems) match(field, value string, pattern *regexp.Regexp, shape string) {
+func (p *problems) match(field, value string, name configs.Name) {
 	switch {
 	case value == "":
 		p.add(field, "is required")
-	case !pattern.MatchString(value):
-		p.add(field, "must be %s", shape)
+	case !name.Valid(value):
+		p.add(field, "must be %s", name.Shape)
 	}
 }
 
 func (p *problems) account(value string) {
-	p.match("account", value, accountPattern, "1 to 64 letters, digits, '_' or '-', such as 000099")
+	p.match("account", value, configs.AccountName)
 }
 
 func (p *problems) environment(value string, required bool) {
 	if value != "" || required {
-		p.match("environment", value, environmentPattern, "1 to 32 letters, digits, '_' or '-', such as DEV or PROD")
+		p.match("environment", value, configs.EnvironmentName)
 	}
 }
 
@@ -71,7 +64,7 @@ func (p *problems) configurationType(value string) {
 }
 
 func (p *problems) configurationID(value string) {
-	p.match("configuration_id", value, configIDPattern, "1 to 256 letters, digits, '_', '.' or '-'")
+	p.match("configuration_id", value, configs.ConfigurationName)
 }
 
 func (p *problems) jobID(value string) {

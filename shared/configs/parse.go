@@ -7,19 +7,12 @@ package configs
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
 	"github.com/runwaydata/runway/shared/failure"
-)
-
-var (
-	accountPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-	environmentPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
-	configIDPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$`)
 )
 
 // maxAuthorizedJobs bounds a workflow's criteria, so that its state stays a
@@ -51,10 +44,10 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 func Parse(definition map[string]any) (Configuration, error) {
 	p := fields{def: definition}
 	cfg := Configuration{
-		Account:           p.identifier("account", accountPattern, "1 to 64 letters, digits, '_' or '-', such as 000099"),
-		Environment:       p.identifier("environment", environmentPattern, "1 to 32 letters, digits, '_' or '-', such as DEV or PROD"),
+		Account:           p.identifier("account", AccountName),
+		Environment:       p.identifier("environment", EnvironmentName),
 		ConfigurationType: p.str("configuration_type", true),
-		ConfigurationID:   p.identifier("configuration_id", configIDPattern, "1 to 256 letters, digits, '_', '.' or '-'"),
+		ConfigurationID:   p.identifier("configuration_id", ConfigurationName),
 		Activated:         p.boolean("activated", true),
 		Archived:          p.boolean("archived", false),
 		Definition:        definition,
@@ -110,10 +103,10 @@ func (p *fields) str(name string, required bool) string {
 	return s
 }
 
-func (p *fields) identifier(name string, pattern *regexp.Regexp, shape string) string {
+func (p *fields) identifier(name string, shape Name) string {
 	s := p.str(name, true)
-	if s != "" && !pattern.MatchString(s) {
-		p.problems.Add("configuration."+name, "must be %s", shape)
+	if s != "" && !shape.Valid(s) {
+		p.problems.Add("configuration."+name, "must be %s", shape.Shape)
 	}
 	return s
 }
@@ -216,7 +209,7 @@ func (p *fields) workflow(environment string) *WorkflowSpec {
 		switch {
 		case !known || kind == KindWorkflow:
 			p.problems.Add("configuration.target_dag.configuration_type", "must be the type of a data operation: storage-to-storage, storage-to-table, table-to-table, table-to-storage or vm-launcher")
-		case !configIDPattern.MatchString(targetID):
+		case !ConfigurationName.Valid(targetID):
 			p.problems.Add("configuration.target_dag.configuration_id", "must be the configuration id of the job to launch, such as Load_Configuration_DEV")
 		}
 		for name := range target {

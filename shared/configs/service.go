@@ -39,6 +39,9 @@ type Store interface {
 	// GetConfiguration returns the configuration, or an error wrapping
 	// failure.ErrNotFound.
 	GetConfiguration(ctx context.Context, account string, ref ConfigRef) (Configuration, error)
+	// FindConfigurations returns the configurations of account with the
+	// given id, of every type and environment.
+	FindConfigurations(ctx context.Context, account, configurationID string) ([]Configuration, error)
 	// ListConfigurations returns up to limit configurations after the
 	// document key after, by key, and the key to continue from ("" at the end).
 	ListConfigurations(ctx context.Context, account string, f Filter, limit int, after string) ([]Configuration, string, error)
@@ -225,12 +228,22 @@ func isKey(key string) bool {
 	environment, rest, ok := strings.Cut(key, "~")
 	kind, id, ok2 := strings.Cut(rest, "~")
 	_, known := KindOf(kind)
-	return ok && ok2 && known && environmentPattern.MatchString(environment) && configIDPattern.MatchString(id)
+	return ok && ok2 && known && EnvironmentName.Valid(environment) && ConfigurationName.Valid(id)
 }
 
 func notFound(account string, ref ConfigRef) error {
 	return failure.NotFound("configuration %s (%s) not found in environment %s of account %s",
 		ref.ConfigurationID, ref.Kind, ref.Environment, account)
+}
+
+// WithID returns the configurations of account with the given id, of every
+// type and environment: a flow of ETLWorks' API is named by its id alone.
+func (s *Service) WithID(ctx context.Context, account, id string) ([]Configuration, error) {
+	found, err := s.store.FindConfigurations(ctx, account, id)
+	if err != nil {
+		return nil, fmt.Errorf("store.FindConfigurations: %w", err)
+	}
+	return found, nil
 }
 
 // List returns a page of the configurations of account that f selects, by

@@ -123,3 +123,33 @@ func (s *Service) Find(ctx context.Context, account string, q Query) ([]Run, err
 	}
 	return found, nil
 }
+
+// RunOf returns a run of cfg: the one launched with idempotencyKey when it
+// is given, or else the one with auditID when it is given, or else cfg's
+// latest run. A run of another configuration is not found.
+func (s *Service) RunOf(ctx context.Context, cfg configs.Configuration, idempotencyKey string, auditID int64) (Run, error) {
+	var run Run
+	var err error
+	switch {
+	case idempotencyKey != "":
+		run, err = s.store.GetRun(ctx, cfg.Account, IdempotentKey(cfg.Account, idempotencyKey))
+	case auditID != 0:
+		run, err = s.store.RunByAuditID(ctx, cfg.Account, auditID)
+	default:
+		var latest []Run
+		latest, err = s.store.QueryRuns(ctx, cfg.Account, Query{Kind: cfg.Kind, Environment: cfg.Environment, ConfigurationID: cfg.ConfigurationID, Limit: 1})
+		if err == nil && len(latest) == 0 {
+			err = failure.ErrNotFound
+		}
+		if err == nil {
+			run = latest[0]
+		}
+	}
+	if errors.Is(err, failure.ErrNotFound) || (err == nil && configOf(run) != cfg.Ref()) {
+		return Run{}, failure.NotFound("no such run of configuration %s in account %s", cfg.ConfigurationID, cfg.Account)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("runs.RunOf: %w", err)
+	}
+	return run, nil
+}

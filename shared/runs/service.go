@@ -28,6 +28,9 @@ type Store interface {
 	// GetRun returns the run with the given key, or an error wrapping
 	// ErrNotFound.
 	GetRun(ctx context.Context, account, key string) (Run, error)
+	// RunByAuditID returns the run with the given audit id, or an error
+	// wrapping ErrNotFound.
+	RunByAuditID(ctx context.Context, account string, auditID int64) (Run, error)
 	// QueryRuns returns the runs q selects, newest first.
 	QueryRuns(ctx context.Context, account string, q Query) ([]Run, error)
 	// CountRuns counts the runs q selects, ignoring its limit, up to most.

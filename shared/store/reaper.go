@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/runwaydata/runway/shared/failure"
 	"github.com/runwaydata/runway/shared/runs"
 )
 
@@ -142,18 +141,4 @@ func (s *Store) CreateRetry(ctx context.Context, parent, retry runs.Run) (bool, 
 		return false, nil
 	}
 	return created, classifyTx("store.CreateRetry", err)
-}
-
-// RunByAuditID returns the run of account with the given audit id.
-func (s *Store) RunByAuditID(ctx context.Context, account string, auditID int64) (runs.Run, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	snaps, err := s.runs(account).Where("audit_id", "==", auditID).Limit(1).Documents(ctx).GetAll()
-	if err != nil {
-		return runs.Run{}, classify("store.RunByAuditID", err)
-	}
-	if len(snaps) == 0 {
-		return runs.Run{}, failure.ErrNotFound
-	}
-	return decodeRun(snaps[0])
 }

@@ -157,6 +157,20 @@ func (s *Store) QueryRuns(ctx context.Context, account string, q runs.Query) ([]
 	return merged, nil
 }
 
+// RunByAuditID returns the run of account with the given audit id.
+func (s *Store) RunByAuditID(ctx context.Context, account string, auditID int64) (runs.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	snaps, err := s.runs(account).Where("audit_id", "==", auditID).Limit(1).Documents(ctx).GetAll()
+	if err != nil {
+		return runs.Run{}, classify("store.RunByAuditID", err)
+	}
+	if len(snaps) == 0 {
+		return runs.Run{}, failure.ErrNotFound
+	}
+	return decodeRun(snaps[0])
+}
+
 // runsOf returns the runs q finds; op names the caller in errors.
 func (s *Store) runsOf(ctx context.Context, op string, q firestore.Query) ([]runs.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
