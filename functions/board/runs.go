@@ -181,10 +181,8 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 // the page showed, so that of two people clicking at once only the first
 // changes it.
 func checkRequest(r *http.Request) api.SetRunStatusRequest {
-	id := runIdentity(r)
-	return api.SetRunStatusRequest{Account: id.Account, ConfigurationType: id.ConfigurationType, ConfigurationID: id.ConfigurationID,
-		RunID: id.RunID, Status: string(runs.StatusChecked), ExpectedStatus: r.PostFormValue("expected_status"),
-		Note: strings.TrimSpace(r.PostFormValue("note"))}
+	return api.SetRunStatusRequest{RunIdentity: runIdentity(r), Status: string(runs.StatusChecked),
+		ExpectedStatus: r.PostFormValue("expected_status"), Note: strings.TrimSpace(r.PostFormValue("note"))}
 }
 
 func (h *Handler) checkRun(ctx context.Context, who auth.Caller, req api.SetRunStatusRequest) (string, error) {

@@ -46,8 +46,8 @@ func New(deps Deps) (*Handler, error) {
 	}
 	endpoint, err := api.NewEndpoint("dagstatus", deps.Authn, deps.Authz, deps.Limits,
 		api.NewAction("check_run_status", h.checkRunStatus),
-		api.NewAction("get_last_status", h.getLastStatus),
-		api.NewAction("get_by_status", h.getByStatus),
+		api.NewAction("get_last_status", findRuns[api.GetLastStatusRequest](h)),
+		api.NewAction("get_by_status", findRuns[api.GetByStatusRequest](h)),
 		api.NewAction("set_run_status", h.setRunStatus),
 		api.NewAction("report_run_status", h.reportRunStatus),
 		api.NewAction("get_run_events", h.getRunEvents),
@@ -81,20 +81,22 @@ func (h *Handler) checkRunStatus(ctx context.Context, who auth.Caller, req api.C
 	return api.NewResults(h.now(), run), nil
 }
 
-func (h *Handler) getLastStatus(ctx context.Context, _ auth.Caller, req api.GetLastStatusRequest) (api.Results, error) {
-	found, err := h.runs.Find(ctx, req.Account, req.Query())
-	if err != nil {
-		return api.Results{}, err
-	}
-	return api.NewResults(h.now(), found...), nil
+// runsQuery is a request for the runs a query selects: get_last_status's
+// and get_by_status's.
+type runsQuery interface {
+	api.Request
+	Query() runs.Query
 }
 
-func (h *Handler) getByStatus(ctx context.Context, _ auth.Caller, req api.GetByStatusRequest) (api.Results, error) {
-	found, err := h.runs.Find(ctx, req.Account, req.Query())
-	if err != nil {
-		return api.Results{}, err
+// findRuns answers a runsQuery: the runs it selects, newest first.
+func findRuns[R runsQuery](h *Handler) func(context.Context, auth.Caller, R) (api.Results, error) {
+	return func(ctx context.Context, _ auth.Caller, req R) (api.Results, error) {
+		found, err := h.runs.Find(ctx, req.AccountID(), req.Query())
+		if err != nil {
+			return api.Results{}, err
+		}
+		return api.NewResults(h.now(), found...), nil
 	}
-	return api.NewResults(h.now(), found...), nil
 }
 
 func (h *Handler) setRunStatus(ctx context.Context, who auth.Caller, req api.SetRunStatusRequest) (api.Results, error) {

@@ -84,14 +84,10 @@ type LaunchResponse struct {
 }
 
 // CheckRunStatusRequest is the body of check_run_status on /v1/dag/status.
+// Its environment is required, as the reference's example gives it.
 type CheckRunStatusRequest struct {
-	Action            string `json:"action"`
-	Account           string `json:"account"`
-	Environment       string `json:"environment"`
-	ConfigurationType string `json:"configuration_type"`
-	ConfigurationID   string `json:"configuration_id"`
-	JobID             string `json:"job_id,omitempty"`
-	RunID             string `json:"run_id"`
+	Action string `json:"action"`
+	RunIdentity
 	// WaitSeconds, up to MaxWaitSeconds, holds the answer until the run
 	// has finished or the time is up, so that a pipeline can launch and
 	// wait with two requests.
@@ -102,29 +98,37 @@ type CheckRunStatusRequest struct {
 // (terraform/function_dag_status.tf) leaves room for it.
 const MaxWaitSeconds = 60
 
-// AccountID implements Request.
-func (r CheckRunStatusRequest) AccountID() string { return r.Account }
-
 // Validate implements Request.
 func (r CheckRunStatusRequest) Validate() []FieldError {
 	var p problems
-	p.account(r.Account)
-	p.environment(r.Environment, true)
-	p.configurationType(r.ConfigurationType)
-	p.configurationID(r.ConfigurationID)
-	p.jobID(r.JobID)
-	p.runID(r.RunID)
+	r.validate(&p)
+	if r.Environment == "" {
+		p.add("environment", "is required")
+	}
 	if r.WaitSeconds < 0 || r.WaitSeconds > MaxWaitSeconds {
 		p.add("wait_seconds", "must be between 0 and %d", MaxWaitSeconds)
 	}
 	return p
 }
 
-// RunRef returns the run the request names.
-func (r CheckRunStatusRequest) RunRef() runs.RunRef {
-	kind, _ := configs.KindOf(r.ConfigurationType)
-	return runs.RunRef{Account: r.Account, Environment: r.Environment, Kind: kind,
-		ConfigurationID: r.ConfigurationID, JobID: r.JobID, RunID: r.RunID}
+// RunFilters are the filters get_last_status and get_by_status share.
+type RunFilters struct {
+	ExecutionDate string `json:"execution_date,omitempty"`
+	Status        string `json:"status,omitempty"`
+	Limit         *int   `json:"limit,omitempty"`
+}
+
+func (f RunFilters) validate(p *problems) {
+	p.executionDate(f.ExecutionDate)
+	p.status(f.Status, false)
+	p.limit(f.Limit)
+}
+
+// query returns the runs query of the filters, on the configurations ref
+// names (every configuration of its kind when its id is "").
+func (f RunFilters) query(ref configs.ConfigRef) runs.Query {
+	return runs.Query{Kind: ref.Kind, Environment: ref.Environment, ConfigurationID: ref.ConfigurationID,
+		Status: runs.Status(f.Status), ExecutionDate: f.ExecutionDate, Limit: limitOr(f.Limit)}
 }
 
 // GetLastStatusRequest is the body of get_last_status on /v1/dag/status:
@@ -135,9 +139,7 @@ type GetLastStatusRequest struct {
 	Environment       string `json:"environment"`
 	ConfigurationType string `json:"configuration_type"`
 	ConfigurationID   string `json:"configuration_id"`
-	ExecutionDate     string `json:"execution_date,omitempty"`
-	Status            string `json:"status,omitempty"`
-	Limit             *int   `json:"limit,omitempty"`
+	RunFilters
 }
 
 // AccountID implements Request.
@@ -150,17 +152,14 @@ func (r GetLastStatusRequest) Validate() []FieldError {
 	p.environment(r.Environment, true)
 	p.configurationType(r.ConfigurationType)
 	p.configurationID(r.ConfigurationID)
-	p.executionDate(r.ExecutionDate)
-	p.status(r.Status, false)
-	p.limit(r.Limit)
+	r.RunFilters.validate(&p)
 	return p
 }
 
 // Query returns the runs query the request describes.
 func (r GetLastStatusRequest) Query() runs.Query {
 	kind, _ := configs.KindOf(r.ConfigurationType)
-	return runs.Query{Kind: kind, Environment: r.Environment, ConfigurationID: r.ConfigurationID,
-		Status: runs.Status(r.Status), ExecutionDate: r.ExecutionDate, Limit: limitOr(r.Limit)}
+	return r.query(configs.ConfigRef{Environment: r.Environment, Kind: kind, ConfigurationID: r.ConfigurationID})
 }
 
 // GetByStatusRequest is the body of get_by_status on /v1/dag/status: the
@@ -170,9 +169,7 @@ type GetByStatusRequest struct {
 	Account           string `json:"account"`
 	Environment       string `json:"environment,omitempty"`
 	ConfigurationType string `json:"configuration_type"`
-	Status            string `json:"status,omitempty"`
-	ExecutionDate     string `json:"execution_date,omitempty"`
-	Limit             *int   `json:"limit,omitempty"`
+	RunFilters
 }
 
 // AccountID implements Request.
@@ -184,31 +181,23 @@ func (r GetByStatusRequest) Validate() []FieldError {
 	p.account(r.Account)
 	p.environment(r.Environment, false)
 	p.configurationType(r.ConfigurationType)
-	p.status(r.Status, false)
-	p.executionDate(r.ExecutionDate)
-	p.limit(r.Limit)
+	r.RunFilters.validate(&p)
 	return p
 }
 
 // Query returns the runs query the request describes.
 func (r GetByStatusRequest) Query() runs.Query {
 	kind, _ := configs.KindOf(r.ConfigurationType)
-	return runs.Query{Kind: kind, Environment: r.Environment,
-		Status: runs.Status(r.Status), ExecutionDate: r.ExecutionDate, Limit: limitOr(r.Limit)}
+	return r.query(configs.ConfigRef{Environment: r.Environment, Kind: kind})
 }
 
 // SetRunStatusRequest is the body of set_run_status on /v1/dag/status.
 // environment is optional: the reference's example leaves it out, and the
 // run id already names the run.
 type SetRunStatusRequest struct {
-	Action            string `json:"action"`
-	Account           string `json:"account"`
-	Environment       string `json:"environment,omitempty"`
-	ConfigurationType string `json:"configuration_type"`
-	ConfigurationID   string `json:"configuration_id"`
-	JobID             string `json:"job_id,omitempty"`
-	RunID             string `json:"run_id"`
-	Status            string `json:"status"`
+	Action string `json:"action"`
+	RunIdentity
+	Status string `json:"status"`
 	// ExpectedStatus makes the change a compare-and-set: if the run is not
 	// in this status, nothing changes and the answer is a 409 with the
 	// current status.
@@ -217,29 +206,14 @@ type SetRunStatusRequest struct {
 	Note string `json:"note,omitempty"`
 }
 
-// AccountID implements Request.
-func (r SetRunStatusRequest) AccountID() string { return r.Account }
-
 // Validate implements Request.
 func (r SetRunStatusRequest) Validate() []FieldError {
 	var p problems
-	p.account(r.Account)
-	p.environment(r.Environment, false)
-	p.configurationType(r.ConfigurationType)
-	p.configurationID(r.ConfigurationID)
-	p.jobID(r.JobID)
-	p.runID(r.RunID)
+	r.validate(&p)
 	p.status(r.Status, true)
 	p.oneOf("expected_status", r.ExpectedStatus, false)
 	p.printable("note", r.Note)
 	return p
-}
-
-// RunRef returns the run the request names.
-func (r SetRunStatusRequest) RunRef() runs.RunRef {
-	kind, _ := configs.KindOf(r.ConfigurationType)
-	return runs.RunRef{Account: r.Account, Environment: r.Environment, Kind: kind,
-		ConfigurationID: r.ConfigurationID, JobID: r.JobID, RunID: r.RunID}
 }
 
 // Limits of set_runs_status: how many runs one call changes.

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // MaxBodyBytes is the largest request body accepted: 64 KiB, far above any
@@ -128,12 +129,27 @@ func decodeInto(body []byte, dst any) *Error {
 	case err == nil:
 		return nil
 	case errors.As(err, &typeErr):
-		return Invalid([]FieldError{{Field: typeErr.Field, Problem: fmt.Sprintf("must be %s, not %s", jsonTypeName(typeErr.Type), typeErr.Value)}})
+		return Invalid([]FieldError{{Field: memberPath(typeErr.Field), Problem: fmt.Sprintf("must be %s, not %s", jsonTypeName(typeErr.Type), typeErr.Value)}})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return Invalid([]FieldError{{Field: strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), Problem: "unknown field"}})
 	default:
 		return Errorf(http.StatusBadRequest, "malformed JSON: %v", err)
 	}
+}
+
+// memberPath is the path of JSON members the caller wrote, from the one
+// encoding/json reports, which also names each embedded struct by its Go
+// type (RunIdentity.account for account). Go type names start with an
+// upper-case letter and the members of Runway's requests never do.
+func memberPath(path string) string {
+	parts := strings.Split(path, ".")
+	members := parts[:0]
+	for _, p := range parts {
+		if p != "" && !unicode.IsUpper(rune(p[0])) {
+			members = append(members, p)
+		}
+	}
+	return strings.Join(members, ".")
 }
 
 func jsonTypeName(t reflect.Type) string {

@@ -122,4 +122,12 @@ func TestDecodeIntoNamesTheFieldOfAWrongType(t *testing.T) {
 			t.Errorf("%s: errors (-want +got):\n%s", tt.body, diff)
 		}
 	}
+	// Members of an embedded struct (RunIdentity) and of a nested object
+	// are named as the caller wrote them.
+	for body, field := range map[string]string{`{"run_id":5}`: "run_id", `{"error":{"message":1}}`: "error.message"} {
+		var req ReportRunStatusRequest
+		if err := decodeInto([]byte(body), &req); err == nil || len(err.Errors) != 1 || err.Errors[0].Field != field {
+			t.Errorf("%s: error %v, want one naming %s", body, err, field)
+		}
+	}
 }

@@ -21,13 +21,13 @@ func TestValidate(t *testing.T) {
 	const runID = "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179"
 	launch := LaunchRequest{Action: "launch_job", Account: "000099", Environment: "DEV",
 		ConfigurationType: "table-to-table", ConfigurationID: "000099_iowa_liquor_prepare_pda_DEV"}
-	check := CheckRunStatusRequest{Action: "check_run_status", Account: "000099", Environment: "DEV",
-		ConfigurationType: "table-to-table", ConfigurationID: "c", RunID: runID}
+	check := CheckRunStatusRequest{Action: "check_run_status", RunIdentity: RunIdentity{Account: "000099", Environment: "DEV",
+		ConfigurationType: "table-to-table", ConfigurationID: "c", RunID: runID}}
 	last := GetLastStatusRequest{Action: "get_last_status", Account: "000099", Environment: "DEV",
 		ConfigurationType: "storage-to-storage", ConfigurationID: "c"}
 	byStatus := GetByStatusRequest{Action: "get_by_status", Account: "000099", ConfigurationType: "table-to-table"}
-	set := SetRunStatusRequest{Action: "set_run_status", Account: "000099", ConfigurationType: "table-to-table",
-		ConfigurationID: "c", RunID: runID, Status: "CHECKED"}
+	set := SetRunStatusRequest{Action: "set_run_status", RunIdentity: RunIdentity{Account: "000099", ConfigurationType: "table-to-table",
+		ConfigurationID: "c", RunID: runID}, Status: "CHECKED"}
 
 	tests := []struct {
 		name string
