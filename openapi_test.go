@@ -253,7 +253,7 @@ func TestOpenAPISpecPathsAreTheRoutes(t *testing.T) {
 		}
 	}
 	if len(want) < 8 {
-		t.Fatalf("the route table has %d HTTP paths; expected at least the 8 of the README", len(want))
+		t.Fatalf("the route table has %d HTTP paths; expected at least the 8 of docs/api.md", len(want))
 	}
 	got := map[string]string{}
 	for path, item := range doc.Paths.Map() {

@@ -3,10 +3,8 @@ package runway_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -28,7 +26,7 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // The reference documents whose curl examples Runway must answer unchanged
-// apart from host and token. docs/reference holds copies of them.
+// apart from host and token, read from testenv.ReferenceDir.
 var referenceFiles = []string{
 	"tailer-api-features.md",
 	"tailer-api-getting-started.txt",
@@ -61,11 +59,7 @@ var (
 // block that follows it, if any, before the next curl.
 func examples(t *testing.T, file string) []example {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("docs", "reference", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
+	text := string(testenv.ReferenceFile(t, file))
 	matches := curlPattern.FindAllStringSubmatchIndex(text, -1)
 	var out []example
 	for i, m := range matches {
@@ -104,50 +98,15 @@ func served(path string) bool {
 	return false
 }
 
-// TestReferenceCopiesAreCurrent: docs/reference is a copy of the
-// project's reference documents, ../shared/reference beside the repo (or
-// RUNWAY_REFERENCE_DIR), kept in the repo so that the other tests do not
-// depend on files outside it. The copies must match the originals, which
-// must be there to compare with.
-func TestReferenceCopiesAreCurrent(t *testing.T) {
-	original := os.Getenv("RUNWAY_REFERENCE_DIR")
-	if original == "" {
-		original = filepath.Join("..", "shared", "reference")
-	}
-	entries, err := os.ReadDir(original)
-	if err == nil && len(entries) == 0 {
-		err = errors.New("it is empty")
-	}
-	if err != nil {
-		t.Fatalf("the reference documents are not at %s (%v), so docs/reference cannot be checked against them: "+
-			"put them there, or set RUNWAY_REFERENCE_DIR to their directory", original, err)
-	}
-	for _, f := range referenceFiles {
-		if _, err := os.Stat(filepath.Join(original, f)); err != nil {
-			t.Errorf("%s has no %s, whose curls the tests replay", original, f)
-		}
-	}
-	for _, e := range entries {
-		want, _ := os.ReadFile(filepath.Join(original, e.Name()))
-		got, err := os.ReadFile(filepath.Join("docs", "reference", e.Name()))
-		if err != nil || string(got) != string(want) {
-			t.Errorf("docs/reference/%s differs from %s; copy it again", e.Name(), original)
-		}
-	}
-}
-
 func TestEveryReferenceCurlIsFound(t *testing.T) {
 	// Every curl of a replayed file is found; the other files have none,
 	// or say why they are not replayed.
-	entries, err := os.ReadDir(filepath.Join("docs", "reference"))
+	entries, err := os.ReadDir(testenv.ReferenceDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join("docs", "reference", e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testenv.ReferenceFile(t, e.Name())
 		curls := len(anyCurl.FindAll(data, -1))
 		switch {
 		case slices.Contains(referenceFiles, e.Name()):

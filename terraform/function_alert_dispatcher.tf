@@ -1,6 +1,6 @@
 # AlertDispatcher: follows runway-run-events and sends the alerts of the
 # configurations' monitoring blocks (email, Slack, PagerDuty, signed
-# webhooks; README "Alerts").
+# webhooks; docs/alerts.md).
 #
 # Pub/Sub pushes it the final statuses only (the subscription's filter). An
 # alert not sent yet is a 5xx, so Pub/Sub delivers the event again after

@@ -21,12 +21,11 @@ func (a *app) deployCommand() *cobra.Command {
 		Use:   "deploy FILE|DIR…",
 		Short: "Deploy configurations from their JSON files",
 		Long: `deploy sends each configuration file, a JSON definition as Tailer writes them
-(docs/reference/tailer-table-to-table-configuration-example.md,
-tailer-workflow-configuration.md), to deploy_configuration, which checks it
-and stores it as the configuration's next version; it prints the version
-each deploy made (n → n+1). A directory deploys its *.json files, and its
-subdirectories'. Workflows are deployed after the other files, as they
-name their targets.
+(table-to-table or workflow; docs/configurations.md describes both), to
+deploy_configuration, which checks it and stores it as the configuration's
+next version; it prints the version each deploy made (n → n+1). A directory
+deploys its *.json files, and its subdirectories'. Workflows are deployed
+after the other files, as they name their targets.
 
 A file the API refuses is reported with the fields at fault, and the others
 are deployed still; the exit code is then 2. --dry-run has the API check each

@@ -8,17 +8,15 @@ import (
 	"testing"
 
 	"github.com/runwaydata/runway/shared/stacktest"
+	"github.com/runwaydata/runway/shared/testenv"
 )
 
 // referenceFile writes the JSON example of a reference document
-// (docs/reference) into dir, as a configuration file, and returns its path.
+// (testenv.ReferenceDir) into dir, as a configuration file, and returns its
+// path.
 func referenceFile(t *testing.T, dir, document, name string) string {
 	t.Helper()
-	md, err := os.ReadFile(filepath.Join("..", "..", "docs", "reference", document))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatch(md)
+	block := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatch(testenv.ReferenceFile(t, document))
 	if block == nil {
 		t.Fatalf("no JSON example in %s", document)
 	}

@@ -3,7 +3,6 @@ package configuration_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,11 +21,7 @@ const path = "/v1/configuration"
 // referenceDefinition returns the JSON example of a reference document.
 func referenceDefinition(t *testing.T, file string) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile("../../docs/reference/" + file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatch(data)
+	block := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatch(testenv.ReferenceFile(t, file))
 	var def map[string]any
 	if block == nil || json.Unmarshal(block[1], &def) != nil {
 		t.Fatalf("no JSON example in %s", file)

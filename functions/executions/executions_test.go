@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -30,10 +29,7 @@ const (
 // referenceFields are the response fields of ETLWorks' document.
 func referenceFields(t *testing.T) []string {
 	t.Helper()
-	doc, err := os.ReadFile("../../docs/reference/etlworks-get-flow-status.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := testenv.ReferenceFile(t, "etlworks-get-flow-status.txt")
 	var fields []string
 	for _, m := range regexp.MustCompile(`(?m)^"(\w+)":`).FindAllSubmatch(doc, -1) {
 		fields = append(fields, string(m[1]))

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"testing"
 
 	"github.com/runwaydata/runway/shared/auth"
+	"github.com/runwaydata/runway/shared/testenv"
 )
 
 // noop is an act that does nothing.
@@ -47,10 +47,7 @@ func (allow) Authorize(context.Context, auth.Caller, string, auth.Role) error { 
 
 // seedBodies are the reference's curl bodies, verbatim.
 func seedBodies(f *testing.F) {
-	doc, err := os.ReadFile("../../docs/reference/tailer-api-features.md")
-	if err != nil {
-		f.Fatal(err)
-	}
+	doc := testenv.ReferenceFile(f, "tailer-api-features.md")
 	for _, m := range regexp.MustCompile(`(?s)--data '(.*?)'`).FindAllSubmatch(doc, -1) {
 		f.Add(m[1])
 	}

@@ -113,8 +113,8 @@ type Variable struct {
 	Doc     string
 }
 
-// Variables lists every variable Load reads. The README's table and the
-// Terraform cross-check are built from it.
+// Variables lists every variable Load reads. The table of docs/settings.md
+// and the Terraform cross-check are built from it.
 var Variables = []Variable{
 	{"RUNWAY_PROJECT", "$GOOGLE_CLOUD_PROJECT", "Google Cloud project of Firestore and Pub/Sub"},
 	{"RUNWAY_FIRESTORE_DATABASE", "(default)", "Firestore database id"},

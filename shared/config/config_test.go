@@ -84,15 +84,15 @@ func TestVariablesListsWhatLoadReads(t *testing.T) {
 	}
 }
 
-func TestREADMEDocumentsEveryVariable(t *testing.T) {
+func TestSettingsDocDocumentsEveryVariable(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../../README.md")
+	doc, err := os.ReadFile("../../docs/settings.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range Variables {
-		if !strings.Contains(string(readme), "| `"+v.Name+"` |") {
-			t.Errorf("README's configuration table does not list %s", v.Name)
+		if !strings.Contains(string(doc), "| `"+v.Name+"` |") {
+			t.Errorf("docs/settings.md's table does not list %s", v.Name)
 		}
 	}
 }
