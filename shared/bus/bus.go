@@ -92,14 +92,10 @@ func (b *Bus) PublishLaunch(ctx context.Context, msg message.Launch) (string, er
 	if err := b.may(LaunchTopic); err != nil {
 		return "", err
 	}
-	return publish(ctx, b.launch, "the launch topic", msg, map[string]string{
-		message.AttrAccount:           msg.Account,
-		message.AttrEnvironment:       msg.Environment,
-		message.AttrConfigurationType: msg.ConfigurationType,
-		message.AttrRunID:             msg.RunID,
-		message.AttrAttempt:           strconv.Itoa(msg.Attempt),
-		message.AttrType:              message.TypeLaunch,
-	})
+	attrs := runAttributes(msg.Account, msg.Environment, msg.ConfigurationType, msg.RunID)
+	attrs[message.AttrAttempt] = strconv.Itoa(msg.Attempt)
+	attrs[message.AttrType] = message.TypeLaunch
+	return publish(ctx, b.launch, "the launch topic", msg, attrs)
 }
 
 // PublishCancel implements runs.Publisher: cancel messages go to the
@@ -109,13 +105,9 @@ func (b *Bus) PublishCancel(ctx context.Context, msg message.Cancel) (string, er
 	if err := b.may(LaunchTopic); err != nil {
 		return "", err
 	}
-	return publish(ctx, b.launch, "the launch topic", msg, map[string]string{
-		message.AttrAccount:           msg.Account,
-		message.AttrEnvironment:       msg.Environment,
-		message.AttrConfigurationType: msg.ConfigurationType,
-		message.AttrRunID:             msg.RunID,
-		message.AttrType:              message.TypeCancel,
-	})
+	attrs := runAttributes(msg.Account, msg.Environment, msg.ConfigurationType, msg.RunID)
+	attrs[message.AttrType] = message.TypeCancel
+	return publish(ctx, b.launch, "the launch topic", msg, attrs)
 }
 
 // PublishRunEvent implements runs.Publisher.
@@ -123,17 +115,23 @@ func (b *Bus) PublishRunEvent(ctx context.Context, ev message.RunEvent) (string,
 	if err := b.may(RunEventsTopic); err != nil {
 		return "", err
 	}
-	attrs := map[string]string{
-		message.AttrAccount:           ev.Account,
-		message.AttrEnvironment:       ev.Environment,
-		message.AttrConfigurationType: ev.ConfigurationType,
-		message.AttrRunID:             ev.RunID,
-		message.AttrStatus:            string(ev.Status),
-	}
+	attrs := runAttributes(ev.Account, ev.Environment, ev.ConfigurationType, ev.RunID)
+	attrs[message.AttrStatus] = string(ev.Status)
 	if ev.HasCallback {
 		attrs[message.AttrCallback] = "true"
 	}
 	return publish(ctx, b.runEvents, "the run events topic", ev, attrs)
+}
+
+// runAttributes are the attributes every message about a run carries,
+// for subscriptions to filter on.
+func runAttributes(account, environment, configurationType, runID string) map[string]string {
+	return map[string]string{
+		message.AttrAccount:           account,
+		message.AttrEnvironment:       environment,
+		message.AttrConfigurationType: configurationType,
+		message.AttrRunID:             runID,
+	}
 }
 
 func publish(ctx context.Context, p *pubsub.Publisher, what string, body any, attrs map[string]string) (string, error) {
