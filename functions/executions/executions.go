@@ -2,7 +2,7 @@
 // /rest/v1/executions/{flowId} (and the legacy
 // /plugins/dashboard/rest/v1/flows/{flowId}): the status of a run in the
 // form of ETLWorks' "Get flow status" API
-// (reference/etlworks-get-flow-status.txt), for tools written against it.
+// (docs/api.md), for tools written against it.
 //
 // A flow is a configuration: {flowId} is its configuration_id. The account
 // is the account query parameter (required: a caller may belong to several

@@ -1,5 +1,5 @@
 // Package alerts sends the alerts of configurations' monitoring blocks
-// (shared/configs, reference/tailer-monitoring-and-alerting.md) when their
+// (shared/configs, docs/alerts.md) when their
 // runs change status: email as Tailer sends it, and Slack, PagerDuty and
 // signed webhooks. Each alert of a status change is delivered once,
 // however often the change's run event is delivered, through the attempt

@@ -34,8 +34,7 @@ func (r ConfigRefRequest) Ref() configs.ConfigRef {
 
 // DeployConfigurationRequest is the body of deploy_configuration on
 // /v1/configuration: the configuration's JSON definition, as its user
-// writes it (e.g. reference/tailer-table-to-table-configuration-example.md),
-// under "configuration".
+// writes it (docs/configurations.md), under "configuration".
 type DeployConfigurationRequest struct {
 	Action        string         `json:"action"`
 	Configuration map[string]any `json:"configuration"`

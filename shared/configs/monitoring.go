@@ -14,7 +14,7 @@ import (
 )
 
 // Monitoring is a configuration's monitoring block, as Tailer documents it
-// (reference/tailer-monitoring-and-alerting.md), with Runway's alert
+// (docs/alerts.md), with Runway's alert
 // channels besides email: Slack, PagerDuty and signed webhooks.
 type Monitoring struct {
 	Impact       int              // ITIL impact, 1 (highest) to 5; 2 by default

@@ -163,7 +163,7 @@ func (p *fields) integer(name string, least, most int) int {
 }
 
 // workflow reads the fields of a workflow configuration, as
-// reference/tailer-workflow-configuration.md describes them.
+// docs/workflows.md describes them.
 func (p *fields) workflow(environment string) *WorkflowSpec {
 	spec := &WorkflowSpec{}
 	if v := p.str("version", true); v != "" && v != "2" {

@@ -12,7 +12,7 @@ import (
 
 // A configuration's own schedule: its definition's start_date,
 // schedule_interval, catchup and max_active_runs, as
-// reference/tailer-table-to-table-global-parameters.md describes them.
+// docs/configurations.md describes them.
 //
 // A tick is a time the schedule fires, in UTC, strictly after start_date
 // (00:00 UTC of that day): with "@daily" and a start_date three days ago,
