@@ -37,8 +37,6 @@ func scheduleSection(ctx context.Context, o options, rep *report, devKeyFile str
 		return err
 	}
 	defer s.close()
-	deployed := time.Date(2026, 12, 1, 9, 0, 30, 0, time.UTC)
-	now := deployed.Add(time.Minute)
 	var cfgs []configs.Configuration
 	for i := range o.scheduleConfigs {
 		def, err := demoDefinition(fmt.Sprintf("%06d", 100+i%10), fmt.Sprintf("scheduled_%05d", i))
@@ -54,6 +52,10 @@ func scheduleSection(ctx context.Context, o options, rep *report, devKeyFile str
 		cfgs = append(cfgs, cfg)
 	}
 	fig := &scheduleFigures{configurations: len(cfgs)}
+	// Deploys set each configuration's next tick from the real clock: the
+	// first minute after the deploy. The pass runs on a clock two minutes
+	// past the last deploy, when every configuration has a tick due.
+	now := time.Now().UTC().Truncate(time.Minute).Add(2 * time.Minute)
 
 	// The floor, on copies of the configurations under other ids.
 	floorStore, err := store.New(s.env.Firestore, store.DefaultTimeout)
@@ -82,7 +84,7 @@ func scheduleSection(ctx context.Context, o options, rep *report, devKeyFile str
 	for _, shard := range byShard {
 		wg.Go(func() {
 			for _, cfg := range shard {
-				run := schedules.TickRun(cfg, deployed.Add(30*time.Second), now)
+				run := schedules.TickRun(cfg, now, now)
 				_, err := floorStore.LaunchTicks(ctx, cfg, []runs.Run{run}, configs.Ticks{Next: now.Add(time.Minute), Last: now})
 				if err == nil {
 					_, err = s.env.Bus.PublishLaunch(ctx, runs.LaunchMessageOf(run, cfg.Definition))
