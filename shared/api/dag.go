@@ -134,33 +134,21 @@ func (f RunFilters) query(ref configs.ConfigRef) runs.Query {
 // GetLastStatusRequest is the body of get_last_status on /v1/dag/status:
 // the latest runs of one configuration.
 type GetLastStatusRequest struct {
-	Action            string `json:"action"`
-	Account           string `json:"account"`
-	Environment       string `json:"environment"`
-	ConfigurationType string `json:"configuration_type"`
-	ConfigurationID   string `json:"configuration_id"`
+	Action string `json:"action"`
+	ConfigRefRequest
 	RunFilters
 }
-
-// AccountID implements Request.
-func (r GetLastStatusRequest) AccountID() string { return r.Account }
 
 // Validate implements Request.
 func (r GetLastStatusRequest) Validate() []FieldError {
 	var p problems
-	p.account(r.Account)
-	p.environment(r.Environment, true)
-	p.configurationType(r.ConfigurationType)
-	p.configurationID(r.ConfigurationID)
+	r.ConfigRefRequest.validate(&p)
 	r.RunFilters.validate(&p)
 	return p
 }
 
 // Query returns the runs query the request describes.
-func (r GetLastStatusRequest) Query() runs.Query {
-	kind, _ := configs.KindOf(r.ConfigurationType)
-	return r.query(configs.ConfigRef{Environment: r.Environment, Kind: kind, ConfigurationID: r.ConfigurationID})
-}
+func (r GetLastStatusRequest) Query() runs.Query { return r.query(r.Ref()) }
 
 // GetByStatusRequest is the body of get_by_status on /v1/dag/status: the
 // latest runs of every configuration of a type.

@@ -23,8 +23,8 @@ func TestValidate(t *testing.T) {
 		ConfigurationType: "table-to-table", ConfigurationID: "000099_iowa_liquor_prepare_pda_DEV"}
 	check := CheckRunStatusRequest{Action: "check_run_status", RunIdentity: RunIdentity{Account: "000099", Environment: "DEV",
 		ConfigurationType: "table-to-table", ConfigurationID: "c", RunID: runID}}
-	last := GetLastStatusRequest{Action: "get_last_status", Account: "000099", Environment: "DEV",
-		ConfigurationType: "storage-to-storage", ConfigurationID: "c"}
+	last := GetLastStatusRequest{Action: "get_last_status", ConfigRefRequest: ConfigRefRequest{Account: "000099", Environment: "DEV",
+		ConfigurationType: "storage-to-storage", ConfigurationID: "c"}}
 	byStatus := GetByStatusRequest{Action: "get_by_status", Account: "000099", ConfigurationType: "table-to-table"}
 	set := SetRunStatusRequest{Action: "set_run_status", RunIdentity: RunIdentity{Account: "000099", ConfigurationType: "table-to-table",
 		ConfigurationID: "c", RunID: runID}, Status: "CHECKED"}
