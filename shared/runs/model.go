@@ -161,7 +161,7 @@ type Query struct {
 	// After, for a page after the first, is where the page before ended:
 	// the runs after it, in the query's order.
 	After *RunCursor
-	Limit int
+	Limit int // at least 1
 }
 
 // RunCursor is where a page of runs ended: the launch time and key of its

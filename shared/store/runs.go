@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"slices"
-	"strings"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/firestore/apiv1/firestorepb"
@@ -115,46 +113,28 @@ func (s *Store) GetRun(ctx context.Context, account, key string) (runs.Run, erro
 // QueryRuns implements runs.Store. Each combination of filters that
 // get_last_status, get_by_status and the board's runs view ask (see
 // runs.Query) has a composite index in terraform/firestore.tf, the lane
-// first (RunLanes): it asks each lane, at once, for the first q.Limit
-// runs after the cursor in the order (start_execution_date, document id),
-// newest first, and merges them in that order. The order is total, so
-// the first q.Limit runs of the merge are the first q.Limit runs of the
-// account in that order, and the cursor means what it did with one
-// query: paging is unchanged.
+// first (RunLanes): it queries the lanes at once, each in the order
+// (start_execution_date, document id), newest first, after the cursor,
+// and merges them in that order (mergeLanes). The order is total, so the
+// page is the first q.Limit runs of the account in that order, and the
+// cursor means what it did with one query: paging is unchanged.
 //
-// Reads stay bounded by the page, not by the history: each lane's query
-// reads at most q.Limit documents through its index, so a page costs at
-// most RunLanes × q.Limit document reads, and at least RunLanes (a query
-// that finds nothing is billed one read), whether the account holds ten
-// runs or ten million. The runs past q.Limit are read and dropped: asking
-// each lane for less could miss runs when the newest are all in one lane.
+// Reads stay bounded by the page, not by the history: mergeLanes asks
+// each lane for its share of the page and a margin, and asks again only
+// a lane that may hold more of it, so a page of 10 costs about 24
+// document reads, at least RunLanes (a query that finds nothing is
+// billed one read), whether the account holds ten runs or ten million.
 func (s *Store) QueryRuns(ctx context.Context, account string, q runs.Query) ([]runs.Run, error) {
-	lanes := make([][]runs.Run, RunLanes)
-	g, gctx := errgroup.WithContext(ctx)
-	for lane := range RunLanes {
+	if q.Limit < 1 {
+		return nil, fmt.Errorf("store.QueryRuns: limit %d, want at least 1", q.Limit)
+	}
+	return mergeLanes(ctx, RunLanes, q.Limit, q.After, func(ctx context.Context, lane int, after *runs.RunCursor, n int) ([]runs.Run, error) {
 		query := s.runsQuery(account, lane, q).OrderBy("start_execution_date", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
-		if q.After != nil {
-			query = query.StartAfter(q.After.Start, q.After.Key)
+		if after != nil {
+			query = query.StartAfter(after.Start, after.Key)
 		}
-		g.Go(func() (err error) {
-			lanes[lane], err = s.runsOf(gctx, "store.QueryRuns", query.Limit(q.Limit))
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	merged := slices.Concat(lanes...)
-	slices.SortFunc(merged, func(a, b runs.Run) int {
-		if c := b.StartExecutionDate.Compare(a.StartExecutionDate); c != 0 {
-			return c
-		}
-		return strings.Compare(b.Key, a.Key)
+		return s.runsOf(ctx, "store.QueryRuns", query.Limit(n))
 	})
-	if q.Limit > 0 && len(merged) > q.Limit {
-		merged = merged[:q.Limit]
-	}
-	return merged, nil
 }
 
 // RunByAuditID returns the run of account with the given audit id.

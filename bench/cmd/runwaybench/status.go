@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"cloud.google.com/go/firestore"
-
 	"github.com/runwaydata/runway/shared/auth"
 	"github.com/runwaydata/runway/shared/configs"
 	"github.com/runwaydata/runway/shared/runs"
@@ -165,7 +163,7 @@ func measureStatus(ctx context.Context, s *stack, client *http.Client, token, ac
 				return err
 			}},
 			variant{name: "direct " + t.label, op: func(ctx context.Context) error {
-				return directQuery(ctx, s.env.Firestore, action, t.cfg)
+				return directQuery(ctx, s.env.Store, action, t.cfg)
 			}})
 	}
 	// Warm up, then alternate single queries, rotating the order.
@@ -234,28 +232,24 @@ func statusHTTP(ctx context.Context, client *http.Client, base, token string, bo
 	return len(resp.Results), nil
 }
 
-// directQuery runs, with the Firestore client, the queries shared/store's
-// QueryRuns builds for the action: one per lane (store.RunLanes), with the
-// same filters, order and limit, on the same composite index in a
-// deployment, one after the other (QueryRuns sends them at once).
-func directQuery(ctx context.Context, fs *firestore.Client, action string, cfg configs.Configuration) error {
-	read := 0
-	for lane := range store.RunLanes {
-		q := fs.Collection("accounts").Doc(cfg.Account).Collection("runs").Where("lane", "==", lane)
-		switch action {
-		case "get_last_status":
-			q = q.Where("config_key", "==", store.ConfigKey(configs.ConfigRef{Environment: cfg.Environment, Kind: cfg.Kind, ConfigurationID: cfg.ConfigurationID}))
-		case "get_by_status":
-			q = q.Where("kind", "==", string(cfg.Kind)).Where("status", "==", string(runs.StatusSuccess))
-		}
-		snaps, err := q.OrderBy("start_execution_date", firestore.Desc).Limit(statusLimit).Documents(ctx).GetAll()
-		if err != nil {
-			return err
-		}
-		read += len(snaps)
+// directQuery runs the query the action makes through the stack's store,
+// shared/store's QueryRuns, with neither HTTP nor auth: its lanes' queries
+// (store.RunLanes), on the same composite indexes in a deployment, and
+// the merge that asks each lane for its share of the page.
+func directQuery(ctx context.Context, s *store.Store, action string, cfg configs.Configuration) error {
+	q := runs.Query{Kind: cfg.Kind, Limit: statusLimit}
+	switch action {
+	case "get_last_status":
+		q.Environment, q.ConfigurationID = cfg.Environment, cfg.ConfigurationID
+	case "get_by_status":
+		q.Status = runs.StatusSuccess
 	}
-	if read < statusLimit {
-		return fmt.Errorf("direct %s queries read %d runs, want at least %d: has shared/store's layout changed?", action, read, statusLimit)
+	found, err := s.QueryRuns(ctx, cfg.Account, q)
+	if err != nil {
+		return err
+	}
+	if len(found) != statusLimit {
+		return fmt.Errorf("direct %s query read %d runs, want %d", action, len(found), statusLimit)
 	}
 	return nil
 }
