@@ -63,7 +63,7 @@ func keyHash(key string) uint32 {
 func (s *Store) Shards() int { return RunShards }
 
 // LoadLaunch implements runs.Store: one BatchGetDocuments for the member and
-// the configuration.
+// the configuration, which is decoded once per version (configCache).
 func (s *Store) LoadLaunch(ctx context.Context, account, email string, ref configs.ConfigRef) (auth.Role, *configs.Configuration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -78,7 +78,7 @@ func (s *Store) LoadLaunch(ctx context.Context, account, email string, ref confi
 	if !snaps[1].Exists() {
 		return role, nil, nil
 	}
-	cfg, err := decodeConfig(snaps[1])
+	cfg, err := s.launched.decode(snaps[1])
 	if err != nil {
 		return role, nil, err
 	}

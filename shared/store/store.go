@@ -34,8 +34,10 @@ const DefaultTimeout = 10 * time.Second
 // Store reads and writes Runway's documents in Firestore.
 type Store struct {
 	client    *firestore.Client
+	accounts  *firestore.CollectionRef // built once: every path starts here
 	timeout   time.Duration
 	retention time.Duration
+	launched  configCache // the configurations LoadLaunch decoded
 }
 
 // DefaultRetention is how long runs and their events are kept: their
@@ -58,7 +60,7 @@ func New(client *firestore.Client, timeout time.Duration, opts ...Option) (*Stor
 	if timeout <= 0 {
 		return nil, errors.New("store: the timeout must be positive")
 	}
-	s := &Store{client: client, timeout: timeout, retention: DefaultRetention}
+	s := &Store{client: client, accounts: client.Collection("accounts"), timeout: timeout, retention: DefaultRetention}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -66,7 +68,7 @@ func New(client *firestore.Client, timeout time.Duration, opts ...Option) (*Stor
 }
 
 func (s *Store) account(account string) *firestore.DocumentRef {
-	return s.client.Collection("accounts").Doc(account)
+	return s.accounts.Doc(account)
 }
 
 func (s *Store) memberRef(account, email string) *firestore.DocumentRef {

@@ -374,6 +374,30 @@ func TestMembersAndLoadLaunch(t *testing.T) {
 	if diff := cmp.Diff(cfg, *got, cmpopts.IgnoreFields(configs.Configuration{}, "Revision")); diff != "" || got.Revision.IsZero() {
 		t.Errorf("configuration (-put +loaded), revision %v:\n%s", got.Revision, diff)
 	}
+	// A configuration written again is loaded as written, not as the
+	// launches before it decoded it; the same version is loaded the same.
+	for i, change := range []func(c *configs.Configuration){
+		func(c *configs.Configuration) { c.Activated, c.Schedule.MaxActiveRuns = false, 7 },
+		func(c *configs.Configuration) { c.Definition = map[string]any{"sleep_ms": float64(9)} },
+	} {
+		change(&cfg)
+		if err := s.PutConfiguration(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			_, again, err := s.LoadLaunch(ctx, "000099", "alice@example.com", ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(cfg, *again, cmpopts.IgnoreFields(configs.Configuration{}, "Revision")); diff != "" {
+				t.Errorf("change %d: configuration (-put +loaded):\n%s", i, diff)
+			}
+			if !again.Revision.After(got.Revision) {
+				t.Errorf("change %d: revision %v, not after %v", i, again.Revision, got.Revision)
+			}
+		}
+		_, got, _ = s.LoadLaunch(ctx, "000099", "alice@example.com", ref)
+	}
 	if role, err := s.MemberRole(ctx, "000099", "ALICE@example.com"); role != auth.RoleExecuter || err != nil {
 		t.Errorf("MemberRole is case sensitive: %v, %v", role, err)
 	}
