@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -25,17 +26,30 @@ import (
 
 // floor does, directly with the stack's own Firestore and Pub/Sub clients,
 // the least work a launch must do: one batch read of the caller's member
-// document and the configuration, one create of a run-shaped document,
-// and one publish of a launch-sized message, waited for.
+// document and the configuration, one Commit creating a run-shaped
+// document and the slot of max_active_runs it holds, and one publish of a
+// launch-sized message, waited for.
+//
+// The slot is part of the least work since max_active_runs (issue 14):
+// every configuration has one, 1 by default as in Tailer, and a launch
+// must take a slot in the same write as its run, or two launches could
+// both start. The floor takes the configuration's slots at random, as
+// Runway does, but only slots it knows free, so it never finds one held;
+// after each of its blocks it gives them back by id, as the harness does
+// Runway's.
 type floor struct {
-	fs       *firestore.Client
-	member   *firestore.DocumentRef
-	config   *firestore.DocumentRef
-	runs     *firestore.CollectionRef
-	template map[string]any // a run document as Runway creates it
-	pub      *pubsub.Publisher
-	msg      []byte // a launch message as Runway publishes it
-	attrs    map[string]string
+	fs           *firestore.Client
+	member       *firestore.DocumentRef
+	config       *firestore.DocumentRef
+	runs         *firestore.CollectionRef
+	template     map[string]any // a run document as Runway creates it
+	slotTemplate map[string]any // the slot document it holds
+	maxActive    int            // the configuration's max_active_runs
+	mu           sync.Mutex
+	held         map[int]bool // the slots the floor holds
+	pub          *pubsub.Publisher
+	msg          []byte // a launch message as Runway publishes it
+	attrs        map[string]string
 }
 
 // newFloor builds the floor from a run Runway launched (runID), so that the
@@ -51,6 +65,7 @@ func newFloor(ctx context.Context, s *stack, t launchTarget, runID string) (*flo
 			Environment: t.cfg.Environment, Kind: t.cfg.Kind, ConfigurationID: t.cfg.ConfigurationID})),
 		runs: account.Collection("runs"),
 	}
+	f.maxActive, f.held = t.cfg.Schedule.MaxActiveRuns, map[int]bool{}
 	snaps, err := fs.GetAll(ctx, []*firestore.DocumentRef{f.member, f.config})
 	if err != nil {
 		return nil, err
@@ -74,9 +89,11 @@ func newFloor(ctx context.Context, s *stack, t launchTarget, runID string) (*flo
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.slots().Doc(strconv.Itoa(run.Slot)).Get(ctx); err != nil {
+	slot, err := f.slots().Doc(strconv.Itoa(run.Slot)).Get(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("the slot document of %s (has shared/store's layout changed?): %w", runID, err)
 	}
+	f.slotTemplate = slot.Data()
 	if f.msg, err = json.Marshal(runs.LaunchMessageOf(run, t.cfg.Definition)); err != nil {
 		return nil, err
 	}
@@ -101,13 +118,45 @@ func (f *floor) launch(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("floor: member or configuration missing")
 	}
 	key := runs.RandomKey()
-	if _, err := f.runs.Doc(key).Create(ctx, f.template); err != nil {
+	//lint:ignore SA1019 WriteBatch is the one Commit of two creates that CreateRun makes too.
+	batch := f.fs.Batch()
+	batch.Create(f.runs.Doc(key), f.template)
+	batch.Create(f.slots().Doc(strconv.Itoa(f.takeSlot())), f.slotTemplate)
+	if _, err := batch.Commit(ctx); err != nil {
 		return "", err
 	}
 	if _, err := f.pub.Publish(ctx, &pubsub.Message{Data: f.msg, Attributes: f.attrs}).Get(ctx); err != nil {
 		return "", err
 	}
 	return key, nil
+}
+
+// takeSlot returns a slot of max_active_runs, at random among those the
+// floor does not hold.
+func (f *floor) takeSlot() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.held) >= f.maxActive {
+		panic("the floor holds every slot: more launches in a block than max_active_runs")
+	}
+	for {
+		if n := 1 + rand.IntN(f.maxActive); !f.held[n] {
+			f.held[n] = true
+			return n
+		}
+	}
+}
+
+// giveBackSlots deletes the slot documents the floor holds.
+func (f *floor) giveBackSlots(ctx context.Context) error {
+	f.mu.Lock()
+	refs := make([]*firestore.DocumentRef, 0, len(f.held))
+	for n := range f.held {
+		refs = append(refs, f.slots().Doc(strconv.Itoa(n)))
+	}
+	clear(f.held)
+	f.mu.Unlock()
+	return deleteAll(ctx, f.fs, refs)
 }
 
 // bareHandler is the floor behind a plain net/http handler: no
@@ -144,10 +193,15 @@ func (f *floor) freeSlots(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return deleteAll(ctx, f.fs, refs)
+}
+
+// deleteAll deletes the documents refs, maxCommitWrites per Commit.
+func deleteAll(ctx context.Context, fs *firestore.Client, refs []*firestore.DocumentRef) error {
 	for len(refs) > 0 {
 		n := min(len(refs), maxCommitWrites)
 		//lint:ignore SA1019 WriteBatch deletes many documents in one Commit, where BulkWriter would pace them at 500 a second.
-		batch := f.fs.Batch()
+		batch := fs.Batch()
 		for _, ref := range refs[:n] {
 			batch.Delete(ref)
 		}
@@ -175,10 +229,12 @@ func launchVariants(s *stack, t launchTarget, f *floor, bare *httptest.Server, c
 		{name: "runway", desc: "POST /v1/dag/launch through runway.NewMux (auth, decode, validate, LoadLaunch, CreateRun, publish, log line); nothing is written after the publish",
 			op:    func(ctx context.Context) error { _, err := launchHTTP(ctx, client, s.server.URL, t); return err },
 			after: f.freeSlots},
-		{name: "floor", desc: "the clients directly: GetAll(member, configuration) + Create(run, as CreateRun wrote one) + Publish.Get",
-			op: func(ctx context.Context) error { _, err := f.launch(ctx); return err }},
+		{name: "floor", desc: "the clients directly: GetAll(member, configuration) + one Commit of Create(run) and Create(slot), as CreateRun wrote them + Publish.Get",
+			op:    func(ctx context.Context) error { _, err := f.launch(ctx); return err },
+			after: f.giveBackSlots},
 		{name: "http+floor", desc: "the floor behind a bare net/http handler on the same HTTP client: no auth, JSON decoding, validation or logging",
-			op: func(ctx context.Context) error { _, err := launchHTTP(ctx, client, bare.URL, t); return err }},
+			op:    func(ctx context.Context) error { _, err := launchHTTP(ctx, client, bare.URL, t); return err },
+			after: f.giveBackSlots},
 	}
 }
 

@@ -59,7 +59,7 @@ func main() {
 	flag.DurationVar(&o.tpWindow, "throughput-window", time.Second, "one variant's window in each throughput round")
 	flag.DurationVar(&o.profileWindow, "profile-window", 3*time.Second, "CPU profile of Runway's launches under the throughput load")
 	flag.IntVar(&o.statusRuns, "status-runs", 10000, "runs of the large configuration")
-	flag.IntVar(&o.statusQueries, "status-queries", 200, "timed queries per action and configuration")
+	flag.IntVar(&o.statusQueries, "status-queries", 100, "timed queries per action and configuration")
 	flag.IntVar(&o.scheduleConfigs, "schedule-configurations", 1000, "configurations due in the timed Scheduler pass")
 	flag.IntVar(&o.reaperRuns, "reaper-runs", 2000, "runs unclaimed past their deliver_by, and as many silent past their deadline, in the timed Reaper pass")
 	flag.DurationVar(&o.warmup, "warmup", 1500*time.Millisecond, "warm-up load per launch variant before the launch figures")
