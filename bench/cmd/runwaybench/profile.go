@@ -33,7 +33,7 @@ func launchProfileParts() []*profilePart {
 		{label: "request body decoding and validation (shared/api Endpoint.decode)", depth: 1, funcs: []string{rw + "shared/api.(*Endpoint).decode"}},
 		{label: "Launch (shared/runs Service.Launch)", depth: 1, funcs: []string{rw + "shared/runs.(*Service).Launch"}},
 		{label: "LoadLaunch: GetAll of member + configuration, and decoding them", depth: 2, funcs: []string{rw + "shared/store.(*Store).LoadLaunch"}},
-		{label: "decoding the configuration document (reflection)", depth: 3, funcs: []string{rw + "shared/store.decodeConfig"}},
+		{label: "decoding the configuration document (reflection; once per version, store's configCache)", depth: 3, funcs: []string{rw + "shared/store.decodeConfig"}},
 		{label: "CreateRun: encoding the run and its slot, and the Commit", depth: 2, funcs: []string{rw + "shared/store.(*Store).CreateRun"}},
 		{label: "encoding the document for Firestore (reflection)", depth: 3, funcs: []string{"cloud.google.com/go/firestore.(*DocumentRef).newCreateWrites"}},
 		{label: "publish, waited for (shared/runs Service.publish)", depth: 2, funcs: []string{rw + "shared/runs.(*Service).publish"}},

@@ -215,7 +215,7 @@ func (r *report) launchRatios(b *strings.Builder, name string, callers int, res 
 		x(durRatio(rw.lat.percentile(50), hf.lat.percentile(50))), x(durRatio(rw.lat.percentile(99), hf.lat.percentile(99))))
 	fmt.Fprintf(b, "**Where the p50 gap of %s goes** (differences of medians: an estimate, whose noise can show as a small negative part): "+
 		"HTTP (client, server, connection; http+floor − floor) %s (%s), Runway's own work (token verification, JSON decoding and "+
-		"validation, decoding the configuration document, the request log line; runway − http+floor) %s (%s).\n\n",
+		"validation, the request log line; runway − http+floor) %s (%s).\n\n",
 		ms(gap), ms(httpCost), share(httpCost, gap), ms(code), share(code, gap))
 	b.WriteString("**What limits it.** ")
 	b.WriteString(r.launchLimits(callers, rw, fl, hf))
