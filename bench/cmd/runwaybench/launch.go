@@ -241,6 +241,7 @@ func launchVariants(s *stack, t launchTarget, f *floor, bare *httptest.Server, c
 // result is what one variant measured.
 type result struct {
 	lat     sample
+	thirds  [3]sample // lat, by thirds of the run in order (latency figures only)
 	ops     int
 	elapsed time.Duration // throughput windows only
 	errs    errorLog
@@ -292,11 +293,16 @@ func latency(ctx context.Context, s *stack, variants []variant, perVariant, bloc
 	for _, v := range variants {
 		out[v.name] = &result{fs: counts{Calls: map[string]int64{}}, ps: counts{Calls: map[string]int64{}}}
 	}
-	for i := 0; i*block < perVariant; i++ {
+	blocks := (perVariant + block - 1) / block
+	for i := range blocks {
 		n := min(block, perVariant-i*block)
 		for j := range variants {
 			v := variants[(i+j)%len(variants)]
-			runBlock(ctx, s, v, n, c, out[v.name])
+			r := out[v.name]
+			before := len(r.lat)
+			runBlock(ctx, s, v, n, c, r)
+			third := &r.thirds[i*len(r.thirds)/blocks]
+			*third = append(*third, r.lat[before:]...)
 		}
 	}
 	return out

@@ -213,6 +213,12 @@ func (r *report) launchRatios(b *strings.Builder, name string, callers int, res 
 		"own work adds to a request served over HTTP: p50 %s, p99 %s.\n\n",
 		x(p50), x(p99), goalLatencyP50, goalLatencyP99, verdict(ok50), verdict(ok99),
 		x(durRatio(rw.lat.percentile(50), hf.lat.percentile(50))), x(durRatio(rw.lat.percentile(99), hf.lat.percentile(99))))
+	var thirds []string
+	for i := range rw.thirds {
+		thirds = append(thirds, x(durRatio(rw.thirds[i].percentile(50), fl.thirds[i].percentile(50))))
+	}
+	fmt.Fprintf(b, "**Spread.** The p50 ratio of each third of the blocks, in the order they ran: %s. The verdict is on the whole run; "+
+		"thirds that straddle the goal say it is within this machine's noise.\n\n", strings.Join(thirds, ", "))
 	fmt.Fprintf(b, "**Where the p50 gap of %s goes** (differences of medians: an estimate, whose noise can show as a small negative part): "+
 		"HTTP (client, server, connection; http+floor − floor) %s (%s), Runway's own work (token verification, JSON decoding and "+
 		"validation, the request log line; runway − http+floor) %s (%s).\n\n",
