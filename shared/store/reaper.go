@@ -96,11 +96,7 @@ func (s *Store) ClaimEventPublication(ctx context.Context, account, key, eventID
 		if err := snap.DataTo(&d); err != nil {
 			return err
 		}
-		var claimedAt time.Time
-		if d.ClaimedAt != nil {
-			claimedAt = *d.ClaimedAt
-		}
-		if !runs.PublicationClaimable(d.Published, claimedAt, now, lease) {
+		if !runs.PublicationClaimable(d.Published, valueOf(d.ClaimedAt), now, lease) {
 			return nil
 		}
 		claimed = true
