@@ -1,9 +1,9 @@
 package logging
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -33,22 +33,22 @@ func Middleware(base *slog.Logger, project string, next http.Handler) http.Handl
 		case rec.status >= 400:
 			level = slog.LevelWarn
 		}
-		attrs := []slog.Attr{
-			// Cloud Logging shows httpRequest as the request's summary line.
-			slog.Group("httpRequest",
+		attrs := make([]slog.Attr, 0, 8)
+		attrs = append(attrs,
+			slog.Attr{Key: "httpRequest", Value: slog.GroupValue(
 				slog.String("requestMethod", r.Method),
 				slog.String("requestUrl", r.URL.RequestURI()),
 				slog.Int("status", rec.status),
 				slog.Int64("responseSize", rec.bytes),
 				slog.String("userAgent", r.UserAgent()),
 				slog.String("remoteIp", r.RemoteAddr),
-				slog.String("latency", fmt.Sprintf("%.6fs", latency.Seconds())),
-			),
+				slog.String("latency", strconv.FormatFloat(latency.Seconds(), 'f', 6, 64)+"s"),
+			)},
 			slog.Int("status", rec.status),
 			slog.Float64("latency_ms", float64(latency.Microseconds())/1000),
-		}
-		attrs = append(attrs, notes.list()...)
-		logger.LogAttrs(ctx, level, fmt.Sprintf("%s %s %d", r.Method, r.URL.Path, rec.status), attrs...)
+		)
+		attrs = notes.appendTo(attrs)
+		logger.LogAttrs(ctx, level, r.Method+" "+r.URL.Path+" "+strconv.Itoa(rec.status), attrs...)
 	})
 }
 

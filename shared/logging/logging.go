@@ -117,8 +117,9 @@ func Annotate(ctx context.Context, attrs ...slog.Attr) {
 	}
 }
 
-func (a *annotations) list() []slog.Attr {
+// appendTo appends the annotations to attrs.
+func (a *annotations) appendTo(attrs []slog.Attr) []slog.Attr {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return append([]slog.Attr(nil), a.attrs...)
+	return append(attrs, a.attrs...)
 }

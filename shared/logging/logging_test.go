@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -71,5 +73,27 @@ func TestMiddlewareLogsOneLinePerRequest(t *testing.T) {
 	}
 	if hr, ok := req["httpRequest"].(map[string]any); !ok || hr["status"] != float64(404) || hr["requestMethod"] != "POST" {
 		t.Errorf("httpRequest = %v", req["httpRequest"])
+	}
+}
+
+// BenchmarkMiddleware is the cost of a request's log line, written to a
+// file as a function's stdout would be: the launch path's throughput
+// (bench/RESULTS.md) pays it on every request.
+func BenchmarkMiddleware(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	h := Middleware(New(f, slog.LevelInfo), "p", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Annotate(r.Context(), slog.String("caller", "executer@example.com"))
+		Annotate(r.Context(), slog.String("action", "launch_job"), slog.String("account", "000099"))
+		Annotate(r.Context(), slog.String("run_id", "20261201-145600-7d7f6c2e-7c1a-4bb1-9f3e-0d6a4f3b2c1d"), slog.Bool("queued", false))
+	}))
+	r := httptest.NewRequest(http.MethodPost, "/v1/dag/launch", nil)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
 	}
 }
