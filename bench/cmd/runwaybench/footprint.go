@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,7 +153,7 @@ func footprintSection(ctx context.Context, o options, rep *report, s *stack, t l
 	log.Printf("footprint: start → first 200: runway %v, baseline %v", startTotals(fig.runwayStarts), startTotals(fig.helloStarts))
 
 	// The throughput load on each, the baseline for half as long.
-	client := newHTTPClient()
+	client := newCaller(30 * time.Second)
 	for _, c := range []struct {
 		p        *process
 		d        time.Duration
@@ -257,8 +256,8 @@ func startFunction(ctx context.Context, name, bin string, env []string, port int
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = out, out
 	// A client of its own: no connection of an earlier process is reused.
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
-	defer client.CloseIdleConnections()
+	client := newCaller(10 * time.Second)
+	defer client.close()
 	start := time.Now()
 	if err := p.cmd.Start(); err != nil {
 		out.Close()

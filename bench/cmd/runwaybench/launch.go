@@ -224,7 +224,7 @@ type variant struct {
 // launchVariants are the three ways of launching the launch benchmarks
 // alternate: Runway first (the measured path), the floor second (the
 // baseline), and the floor behind HTTP, the step between them.
-func launchVariants(s *stack, t launchTarget, f *floor, bare *httptest.Server, client *http.Client) []variant {
+func launchVariants(s *stack, t launchTarget, f *floor, bare *httptest.Server, client *caller) []variant {
 	return []variant{
 		{name: "runway", desc: "POST /v1/dag/launch through runway.NewMux (auth, decode, validate, LoadLaunch, CreateRun, publish, log line); nothing is written after the publish",
 			op:    func(ctx context.Context) error { _, err := launchHTTP(ctx, client, s.server.URL, t); return err },
@@ -232,7 +232,7 @@ func launchVariants(s *stack, t launchTarget, f *floor, bare *httptest.Server, c
 		{name: "floor", desc: "the clients directly: GetAll(member, configuration) + one Commit of Create(run) and Create(slot), as CreateRun wrote them + Publish.Get",
 			op:    func(ctx context.Context) error { _, err := f.launch(ctx); return err },
 			after: f.giveBackSlots},
-		{name: "http+floor", desc: "the floor behind a bare net/http handler on the same HTTP client: no auth, JSON decoding, validation or logging",
+		{name: "http+floor", desc: "the floor behind a bare net/http handler, called as Runway is: no auth, JSON decoding, validation or logging",
 			op:    func(ctx context.Context) error { _, err := launchHTTP(ctx, client, bare.URL, t); return err },
 			after: f.giveBackSlots},
 	}
@@ -387,7 +387,7 @@ type launchFigures struct {
 }
 
 func launchSection(ctx context.Context, o options, rep *report, s *stack, t launchTarget) error {
-	client := newHTTPClient()
+	client := newCaller(30 * time.Second)
 	runID, err := launchHTTP(ctx, client, s.server.URL, t)
 	if err != nil {
 		return err

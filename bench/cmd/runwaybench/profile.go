@@ -42,8 +42,7 @@ func launchProfileParts() []*profilePart {
 		{label: "the request's log line (log/slog)", depth: 1, funcs: []string{"log/slog.(*Logger).LogAttrs"}},
 		{label: "Pub/Sub publisher goroutines (bundling, the Publish RPC)", funcs: []string{"cloud.google.com/go/pubsub/v2.(*Publisher).publishMessageBundle"}},
 		{label: "gRPC transport readers (Firestore and Pub/Sub answers)", funcs: []string{"google.golang.org/grpc/internal/transport.(*http2Client).reader"}},
-		{label: "the callers' HTTP client (the load generator, not Runway)", funcs: []string{
-			"net/http.(*Client).Do", "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop"}},
+		{label: "the callers' requests (the load generator, not Runway)", funcs: []string{"main.(*caller).post"}},
 		{label: "garbage collection (background mark workers)", funcs: []string{"runtime.gcBgMarkWorker"}},
 	}
 }

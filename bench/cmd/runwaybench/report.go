@@ -139,8 +139,9 @@ const methodology = `## How it is measured
 
 Everything runs on this machine against the Firestore and Pub/Sub emulators, started once by ` + "`scripts/bench.sh`" + `.
 The API is Runway's real HTTP path: ` + "`runway.NewMux`" + ` over an Env built as ` + "`runway.NewEnv`" + ` builds it (dev-mode tokens, ` +
-	"`RUNWAY_LAUNCH_RATE_LIMIT=0`" + ` because the benchmarks launch as one caller), served on a local port, called with keep-alive
-connections and a valid dev token. Its Firestore and Pub/Sub clients carry counting gRPC interceptors, so every figure also says
+	"`RUNWAY_LAUNCH_RATE_LIMIT=0`" + ` because the benchmarks launch as one caller), served on a local port, called with a valid dev token
+by a lean HTTP/1.1 load generator (one kept-alive connection per caller, net/http's response parser, as wrk or hey), so that the
+callers, who share this machine's CPUs with the API, take as little of them as they can. Its Firestore and Pub/Sub clients carry counting gRPC interceptors, so every figure also says
 how many RPCs, documents read and writes each operation made. The baselines use the very same clients, in the same process, and
 are alternated with the measured path in blocks (the order of the variants rotates from block to block), so machine noise hits
 both alike. CPU time per operation is read from the kernel for this process and for the two emulator JVMs.
@@ -324,8 +325,8 @@ func (r *report) launchLimits(callers int, rw, fl, hf *result) string {
 	s.WriteString(firestoreWork(rw, fl) + ". ")
 	httpCPU := perOp(hf.cpu.self, hf.ops) - perOp(fl.cpu.self, fl.ops)
 	codeCPU := perOp(rw.cpu.self, rw.ops) - perOp(hf.cpu.self, hf.ops)
-	fmt.Fprintf(&s, "In this process, HTTP costs %s of CPU per launch beyond the floor (%s vs %s per launch, the callers' HTTP client "+
-		"included) and Runway's own code %s beyond the bare handler doing the floor's work (%s per launch)",
+	fmt.Fprintf(&s, "In this process, HTTP costs %s of CPU per launch beyond the floor (%s vs %s per launch, the load generator's "+
+		"requests included) and Runway's own code %s beyond the bare handler doing the floor's work (%s per launch)",
 		fmtUS(httpCPU), us(hf.cpu.self, hf.ops), us(fl.cpu.self, fl.ops), fmtUS(codeCPU), us(rw.cpu.self, rw.ops))
 	if auth := profilePerOp(r.launch.profile, "token verification"); !math.IsNaN(auth) && auth > 0 {
 		fmt.Fprintf(&s, "; verifying the dev token is %s of it (the profile in section 3)", fmtUS(auth))
@@ -474,7 +475,7 @@ func (r *report) throughputSection(b *strings.Builder) {
 	fmt.Fprintf(b, "**What limits it.** The machine's CPUs are the bottleneck (%.0f%% busy during Runway's windows), shared by the callers, "+
 		"Runway and both emulators; so launches/s is close to the inverse of the CPU a launch costs everywhere: %s per launch for Runway "+
 		"(this process %s, emulators %s), %s for the http+floor, %s for the floor, which predicts runway ÷ floor ≈ %s (measured %s). "+
-		"HTTP alone (net/http's server, and the callers' HTTP client, which shares this process) takes the floor to %s of its rate; "+
+		"HTTP alone (net/http's server, and the load generator's requests, which share this process) takes the floor to %s of its rate; "+
 		"Runway's own work (auth, JSON, validation, document decoding, logging) takes http+floor to %s. %s. "+
 		"To reach %.1f× here, a Runway launch could cost at most %s of CPU in all; it costs %s%s. "+
 		"On Google Cloud the emulators' CPU is not the function's and instances scale out, so there the figure that matters is this "+
@@ -494,8 +495,8 @@ func (r *report) throughputSection(b *strings.Builder) {
 	fmt.Fprintf(b, "(%d) Allocate less per request: garbage collection takes %s per launch. ", n, fmtUS(profilePerOp(f.profile, "garbage collection")))
 	fmt.Fprintf(b, "For scale: the floor behind a bare HTTP handler, with none of Runway's code, reaches %s of the floor's rate", x(httpRate))
 	if httpRate < goalThroughput {
-		fmt.Fprintf(b, ": below %.1f× before Runway's code adds anything, because on this machine the callers' HTTP client and the "+
-			"server share the CPUs with the emulators; so here the goal needs a leaner request path than net/http's and the clients' own", goalThroughput)
+		fmt.Fprintf(b, ": below %.1f× before Runway's code adds anything, because on this machine the load generator and the "+
+			"server share the CPUs with the emulators; so here the goal needs a leaner request path than net/http's", goalThroughput)
 	}
 	b.WriteString(".\n\n")
 	r.add(summaryRow{num: "3", figure: fmt.Sprintf("throughput, %d callers", f.tpCallers), measured: fmt.Sprintf("%.0f launches/s", rw.rate()),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -9,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -216,43 +214,9 @@ func (s *stack) seedLaunchTarget(ctx context.Context, account, email string) (la
 	return launchTarget{account: account, email: email, token: token, cfg: cfg, body: body}, nil
 }
 
-// newHTTPClient returns a client that keeps a connection per concurrent
-// caller, as a fleet of callers would: the default keeps only 2 idle
-// connections per host, which would make every benchmark a benchmark of
-// TCP connection set-up.
-func newHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConns:        512,
-			MaxIdleConnsPerHost: 512,
-			IdleConnTimeout:     time.Minute,
-			DisableCompression:  true,
-		},
-	}
-}
-
-// post sends a JSON body with a bearer token and returns the status and
-// the body.
-func post(ctx context.Context, client *http.Client, url, token string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
-
 // launchHTTP launches t through the API at base and returns the run id.
-func launchHTTP(ctx context.Context, client *http.Client, base string, t launchTarget) (string, error) {
-	status, body, err := post(ctx, client, base+"/v1/dag/launch", t.token, t.body)
+func launchHTTP(ctx context.Context, c *caller, base string, t launchTarget) (string, error) {
+	status, body, err := c.post(ctx, base+"/v1/dag/launch", t.token, t.body)
 	if err != nil {
 		return "", err
 	}

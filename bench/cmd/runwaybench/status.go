@@ -96,7 +96,7 @@ func statusSection(ctx context.Context, o options, rep *report, devKeyFile strin
 	if err != nil {
 		return err
 	}
-	client := newHTTPClient()
+	client := newCaller(30 * time.Second)
 	actions := []string{"get_last_status", "get_by_status"}
 
 	// The small configuration alone in the database first: how the
@@ -146,7 +146,7 @@ func statusSection(ctx context.Context, o options, rep *report, devKeyFile strin
 
 // measureStatus times queries of action on each target, through HTTP and
 // directly, alternating them one query at a time in a rotating order.
-func measureStatus(ctx context.Context, s *stack, client *http.Client, token, action string, targets []statusTarget, queries int) ([]*statusCase, error) {
+func measureStatus(ctx context.Context, s *stack, client *caller, token, action string, targets []statusTarget, queries int) ([]*statusCase, error) {
 	var cases []*statusCase
 	var variants []variant
 	for _, t := range targets {
@@ -212,8 +212,8 @@ func statusBody(action string, cfg configs.Configuration) []byte {
 }
 
 // statusHTTP sends a status query and returns how many runs it answered.
-func statusHTTP(ctx context.Context, client *http.Client, base, token string, body []byte) (int, error) {
-	status, b, err := post(ctx, client, base+"/v1/dag/status", token, body)
+func statusHTTP(ctx context.Context, client *caller, base, token string, body []byte) (int, error) {
+	status, b, err := client.post(ctx, base+"/v1/dag/status", token, body)
 	if err != nil {
 		return 0, err
 	}
