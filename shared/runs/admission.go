@@ -51,6 +51,17 @@ func enqueue(r *Run, now time.Time) {
 	r.Queued, r.QueuedAt, r.Slot, r.AdmittedAt, r.Deadline = true, now, 0, time.Time{}, time.Time{}
 }
 
+// Admitted returns run, which the caller is about to create, holding a
+// slot of its configuration's max_active_runs from now, at random as a
+// launch's: its creator takes the slot in the same write (store.CreateRun,
+// a Scheduler pass's LaunchTicks), which fails when the slot is held. It
+// never waited, so it has no queued_at.
+func (s *Service) Admitted(run Run, now time.Time) Run {
+	run.QueuedAt = time.Time{}
+	admit(&run, pickSlot(run.MaxActiveRuns), now, s.redeliverAfter)
+	return run
+}
+
 // NewQueuedRun is NewRun, waiting for a slot: what a workflow, a schedule
 // or a retry creates inside its own transaction, then starts with Start.
 func NewQueuedRun(cfg configs.Configuration, key string, now time.Time) Run {
@@ -82,10 +93,9 @@ func settle(r *Run, update Update) Update {
 // in the instant between a run's end and the admission of the oldest
 // waiting run (AdmitWaiting, right after) may take the slot first.
 // Admission is first come, first served but for that instant.
-func (s *Service) create(ctx context.Context, run Run, slots int) (Run, error) {
+func (s *Service) create(ctx context.Context, run Run) (Run, error) {
 	for probe := range createProbes {
-		admitted := run
-		admit(&admitted, pickSlot(slots), run.StartExecutionDate, s.redeliverAfter)
+		admitted := s.Admitted(run, run.StartExecutionDate)
 		err := s.store.CreateRun(ctx, admitted)
 		if !errors.Is(err, ErrAlreadyExists) {
 			return admitted, err
@@ -99,7 +109,7 @@ func (s *Service) create(ctx context.Context, run Run, slots int) (Run, error) {
 				return Run{}, fmt.Errorf("store.GetRun: %w", err)
 			}
 		}
-		if slots <= 1 {
+		if run.MaxActiveRuns <= 1 {
 			break
 		}
 	}

@@ -47,7 +47,7 @@ func (s *Service) Launch(ctx context.Context, who auth.Caller, need auth.Role, l
 		logging.Annotate(ctx, slog.String("run_id", earlier.RunID), slog.Bool("replay", true))
 		return *earlier, true, nil
 	}
-	created, err := s.create(ctx, run, cfg.Schedule.MaxActiveRuns)
+	created, err := s.create(ctx, run)
 	if errors.Is(err, ErrAlreadyExists) {
 		return s.replay(ctx, run)
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,18 +33,23 @@ type Store interface {
 	// DueConfigurations returns the configurations of shard whose next
 	// tick is at or before now, soonest first, at most limit.
 	DueConfigurations(ctx context.Context, shard int, now time.Time, limit int) ([]configs.Configuration, error)
-	// LaunchTicks creates the runs of cfg's due ticks and saves its new
-	// ticks, in one atomic write, if cfg is still as it was read (its
-	// Revision) and none of the runs exists; it reports whether it wrote.
+	// LaunchTicks creates the runs of cfg's due ticks, with the slot each
+	// admitted one holds, and saves its new ticks, in one atomic write, if
+	// cfg is still as it was read (its Revision), none of the runs exists
+	// and none of the slots is held; it reports whether it wrote.
 	LaunchTicks(ctx context.Context, cfg configs.Configuration, created []runs.Run, ticks configs.Ticks) (bool, error)
 	// GetConfiguration returns a configuration, or an error wrapping
 	// failure.ErrNotFound.
 	GetConfiguration(ctx context.Context, account string, ref configs.ConfigRef) (configs.Configuration, error)
 }
 
-// Launcher starts a run the store created: it is admitted to a slot of
-// its configuration's max_active_runs when one is free, and published.
+// Launcher admits and starts runs; runs.Service implements it.
 type Launcher interface {
+	// Admitted returns run holding a slot of its configuration's
+	// max_active_runs from now, for the write that creates it to take.
+	Admitted(run runs.Run, now time.Time) runs.Run
+	// Start sends a run the store created on its way: published if it
+	// holds a slot, else admitted to one when one is free, and published.
 	Start(ctx context.Context, run runs.Run, definition map[string]any)
 }
 
@@ -154,7 +160,7 @@ func (s *Service) launch(ctx context.Context, cfg configs.Configuration, now tim
 		if len(created) == 0 && ticks == cfg.Ticks {
 			return 0, nil
 		}
-		wrote, err := s.store.LaunchTicks(ctx, cfg, created, ticks)
+		created, wrote, err := s.write(ctx, cfg, created, ticks)
 		if err != nil {
 			return 0, fmt.Errorf("store.LaunchTicks: %w", err)
 		}
@@ -177,6 +183,28 @@ func (s *Service) launch(ctx context.Context, cfg configs.Configuration, now tim
 	return 0, fmt.Errorf("it kept changing: %d attempts", writeAttempts)
 }
 
+// write creates cfg's tick runs and saves its ticks, and returns the runs
+// as created. The oldest tick's run first takes a slot of max_active_runs
+// in that write, as an API launch does, so that Start publishes it at
+// once: admitting it after would cost a read of the slots, a query of the
+// queue and a write. When that write fails (its slot is held, or another
+// pass or a redeploy changed the configuration), write makes it again with
+// every run waiting for a slot, which either succeeds or fails for the
+// second reason.
+func (s *Service) write(ctx context.Context, cfg configs.Configuration, created []runs.Run, ticks configs.Ticks) ([]runs.Run, bool, error) {
+	if len(created) > 0 {
+		admitted := slices.Clone(created)
+		// Admitted now, not at the pass's start: its deadline and the
+		// time it is to be claimed by run from its admission.
+		admitted[0] = s.launcher.Admitted(admitted[0], s.now().UTC())
+		if wrote, err := s.store.LaunchTicks(ctx, cfg, admitted, ticks); wrote || err != nil {
+			return admitted, wrote, err
+		}
+	}
+	wrote, err := s.store.LaunchTicks(ctx, cfg, created, ticks)
+	return created, wrote, err
+}
+
 // Decide returns the runs cfg's due ticks launch at now, at most batch,
 // and where its schedule then stands. A configuration that no longer runs
 // on its own (deactivated, archived or unscheduled since it was found
@@ -197,9 +225,9 @@ func Decide(cfg configs.Configuration, now time.Time, batch int) ([]runs.Run, co
 
 // TickRun is the run that launches cfg's tick at now. Its key is derived
 // from the configuration and the tick, so that a tick can make one run. It
-// waits for a slot of the configuration's max_active_runs, and is admitted
-// once created: several ticks of a catchup start one at a time when
-// max_active_runs is 1.
+// waits for a slot of the configuration's max_active_runs (a pass admits
+// the oldest tick's run as it creates it, when a slot is free): several
+// ticks of a catchup start one at a time when max_active_runs is 1.
 func TickRun(cfg configs.Configuration, tick, now time.Time) runs.Run {
 	key := runs.IdempotentKey(cfg.Account, fmt.Sprintf("schedule\x00%s\x00%s\x00%s\x00%s",
 		cfg.Environment, cfg.Kind, cfg.ConfigurationID, tick.UTC().Format(time.RFC3339)))

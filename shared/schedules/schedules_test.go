@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore/apiv1/firestorepb"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
 
 	"github.com/runwaydata/runway"
 	"github.com/runwaydata/runway/shared/auth"
@@ -50,9 +54,9 @@ type world struct {
 	scheduler *schedules.Service
 }
 
-func newWorld(t *testing.T, now time.Time) *world {
+func newWorld(t *testing.T, now time.Time, opts ...stacktest.Option) *world {
 	t.Helper()
-	s := stacktest.New(t)
+	s := stacktest.New(t, opts...)
 	// No demo data: its configuration with a schedule would tick too.
 	if _, err := s.Env.Store.PutMember(context.Background(), "000099", stacktest.Admin, auth.RoleAdmin, "test"); err != nil {
 		t.Fatal(err)
@@ -325,4 +329,99 @@ func TestCatchupRunsOneAtATime(t *testing.T) {
 	if msgs := stacktest.Receive(t, launches, 0); len(msgs) != 0 {
 		t.Errorf("%d more launch messages after the three ticks", len(msgs))
 	}
+}
+
+// TestTickTakesItsSlotAsItIsCreated: the run of a daily tick takes its
+// slot of max_active_runs in the write that creates it, and is published
+// with nothing written after; the next day's run, while the first still
+// runs, is created waiting, and is admitted and published when the first
+// finishes.
+func TestTickTakesItsSlotAsItIsCreated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	commits := &stacktest.CommitRecorder{}
+	w := newWorld(t, day("2026-12-01 09:00"), stacktest.WithFirestoreDialOptions(grpc.WithChainUnaryInterceptor(commits.Intercept)))
+	cfg := w.deploy(t, "000099_daily_slot", map[string]any{"schedule_interval": "0 7 * * *", "start_date": "2026, 1, 1"})
+	launches := w.Subscribe(t, "runway-launch")
+	commits.Take()
+
+	tick := day("2026-12-02 07:00")
+	if p := w.pass(t, tick); p.Launched != 1 {
+		t.Fatalf("the 07:00 pass launched %d runs", p.Launched)
+	}
+	if got, want := writtenKinds(commits.Take()), []string{"configuration", "run", "slot"}; !cmp.Equal(got, want) {
+		t.Errorf("the pass wrote %v, want %v: one write, with nothing admitted after", got, want)
+	}
+	first := w.onlyRun(t, cfg, "2026-12-02")
+	if first.Queued || first.Slot != 1 || !first.QueuedAt.IsZero() || !first.AdmittedAt.Equal(tick) || first.DeliverBy.IsZero() {
+		t.Errorf("the tick's run: queued %v, slot %d, queued_at %v, admitted_at %v, deliver_by %v; want it admitted at its tick, never queued",
+			first.Queued, first.Slot, first.QueuedAt, first.AdmittedAt, first.DeliverBy)
+	}
+	if msgs := stacktest.Receive(t, launches, 1); len(msgs) != 1 || msgs[0].Attributes["run_id"] != first.RunID {
+		t.Fatalf("launch messages %v, want one of %s", msgs, first.RunID)
+	}
+
+	next := day("2026-12-03 07:00")
+	w.pass(t, next)
+	if got, want := writtenKinds(commits.Take()), []string{"configuration", "run"}; !cmp.Equal(got, want) {
+		t.Errorf("the pass with the slot held wrote %v, want %v", got, want)
+	}
+	second := w.onlyRun(t, cfg, "2026-12-03")
+	if !second.Queued || second.Slot != 0 || !second.QueuedAt.Equal(next) {
+		t.Errorf("the next tick's run: queued %v, slot %d, queued_at %v; want it waiting since its tick", second.Queued, second.Slot, second.QueuedAt)
+	}
+	if msgs := stacktest.Receive(t, launches, 0); len(msgs) != 0 {
+		t.Fatalf("%d launch messages while the first run holds the slot", len(msgs))
+	}
+	ref := runs.RunRef{Account: "000099", Kind: cfg.Kind, ConfigurationID: cfg.ConfigurationID, RunID: first.RunID}
+	if _, err := w.Env.Runs.ReportStatus(ctx, auth.Caller{Email: stacktest.Executor}, ref, runs.Report{ExecutorID: "e1", Status: runs.StatusSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := stacktest.Receive(t, launches, 1); len(msgs) != 1 || msgs[0].Attributes["run_id"] != second.RunID {
+		t.Fatalf("launch messages %v after the first run finished, want one of %s", msgs, second.RunID)
+	}
+}
+
+// onlyRun returns cfg's one run dated date.
+func (w *world) onlyRun(t *testing.T, cfg configs.Configuration, date string) runs.Run {
+	t.Helper()
+	found, err := w.Env.Store.QueryRuns(context.Background(), "000099", runs.Query{Kind: cfg.Kind, Environment: cfg.Environment,
+		ConfigurationID: cfg.ConfigurationID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dated []runs.Run
+	for _, r := range found {
+		if r.ExecutionDate == date {
+			dated = append(dated, r)
+		}
+	}
+	if len(dated) != 1 {
+		t.Fatalf("%d runs dated %s, want 1", len(dated), date)
+	}
+	return dated[0]
+}
+
+// writtenKinds names what writes wrote, sorted: a configuration, a run or
+// a slot.
+func writtenKinds(writes []*firestorepb.Write) []string {
+	var kinds []string
+	for _, write := range writes {
+		name := write.GetUpdate().GetName()
+		if name == "" {
+			name = write.GetDelete()
+		}
+		switch collection := path.Base(path.Dir(name)); {
+		case collection == "configurations":
+			kinds = append(kinds, "configuration")
+		case collection == "runs":
+			kinds = append(kinds, "run")
+		case collection == "slots":
+			kinds = append(kinds, "slot")
+		default:
+			kinds = append(kinds, strings.TrimPrefix(name, "projects/"))
+		}
+	}
+	sort.Strings(kinds)
+	return kinds
 }

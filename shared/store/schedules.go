@@ -44,8 +44,10 @@ func (s *Store) DueConfigurations(ctx context.Context, shard int, now time.Time,
 }
 
 // LaunchTicks implements schedules.Store: it creates the runs of cfg's
-// due ticks and saves its new ticks in one atomic write, on condition that
-// cfg is still as it was read and that no run of those ticks exists. Of
+// due ticks, with the slot of max_active_runs a run holds if it was
+// admitted, and saves its new ticks in one atomic write, on condition that
+// cfg is still as it was read, that no run of those ticks exists and that
+// no slot they take is held. Of
 // two passes that read the same configuration, or of a pass and a
 // redeploy, one write wins and the other changes nothing (false), without
 // the waits of transactions that contend for the same document.
@@ -55,7 +57,7 @@ func (s *Store) LaunchTicks(ctx context.Context, cfg configs.Configuration, crea
 	//lint:ignore SA1019 WriteBatch is the client's one Commit of several writes with preconditions, without a transaction.
 	batch := s.client.Batch()
 	for _, run := range created {
-		batch.Create(s.runs(cfg.Account).Doc(run.Key), s.encodeRun(run))
+		s.createRun(batch, run)
 	}
 	batch.Update(s.configRef(cfg.Account, cfg.Ref()), []firestore.Update{
 		{Path: "next_tick", Value: nullableTime(ticks.Next)},

@@ -149,11 +149,21 @@ func slotCandidates(slots int) []int {
 func (s *Store) createAdmitted(ctx context.Context, run runs.Run) error {
 	//lint:ignore SA1019 WriteBatch is the client's one Commit of several writes with preconditions, without a transaction.
 	batch := s.client.Batch()
-	batch.Create(s.runs(run.Account).Doc(run.Key), s.encodeRun(run))
-	ref := configs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
-	batch.Create(s.slotRef(run.Account, ref, run.Slot), slotDoc{RunKey: run.Key, RunID: run.RunID, Since: run.AdmittedAt})
+	s.createRun(batch, run)
 	_, err := batch.Commit(ctx)
 	return classify("store.CreateRun", err)
+}
+
+// createRun adds to batch the creation of run and, if it holds one, of
+// its slot: the batch fails if either exists.
+//
+//lint:ignore SA1019 WriteBatch is the client's one Commit of several writes with preconditions, without a transaction.
+func (s *Store) createRun(batch *firestore.WriteBatch, run runs.Run) {
+	batch.Create(s.runs(run.Account).Doc(run.Key), s.encodeRun(run))
+	if run.Slot > 0 {
+		ref := configs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
+		batch.Create(s.slotRef(run.Account, ref, run.Slot), slotDoc{RunKey: run.Key, RunID: run.RunID, Since: run.AdmittedAt})
+	}
 }
 
 // releaseSlot gives back, in tx, the slot run held: the slot's document

@@ -84,7 +84,7 @@ func scheduleSection(ctx context.Context, o options, rep *report, devKeyFile str
 	for _, shard := range byShard {
 		wg.Go(func() {
 			for _, cfg := range shard {
-				run := schedules.TickRun(cfg, now, now)
+				run := s.env.Runs.Admitted(schedules.TickRun(cfg, now, now), now)
 				_, err := floorStore.LaunchTicks(ctx, cfg, []runs.Run{run}, configs.Ticks{Next: now.Add(time.Minute), Last: now})
 				if err == nil {
 					_, err = s.env.Bus.PublishLaunch(ctx, runs.LaunchMessageOf(run, cfg.Definition))
@@ -143,9 +143,10 @@ func (r *report) scheduleSection(b *strings.Builder) {
 	perConfig := func(d time.Duration) float64 { return float64(f.configurations) / d.Seconds() }
 	ratio := f.pass.Seconds() / f.floor.Seconds()
 	fmt.Fprintf(b, "One Scheduler pass over %s configurations that are all due (a tick every minute, in %d accounts), launching each tick once, "+
-		"against the floor: the same run created and the same next tick written, one atomic write a configuration, and its launch published, "+
-		"shard by shard in parallel, with nothing read, decided or admitted. A pass also creates each tick's run waiting for a slot of its "+
-		"max_active_runs and admits it (a read of the slots, a query of the queue, an atomic write), and publishes its launch message, recording nothing after it.\n\n",
+		"against the floor: the same run created with the slot of max_active_runs it holds and the same next tick written, one atomic write a "+
+		"configuration, and its launch published, shard by shard in parallel, with nothing read or decided. A pass also reads each shard's due "+
+		"configurations, and admits each tick's run in the write that creates it (when the slot it tries is held, it writes again with the run "+
+		"waiting, and admits it when a slot frees), and publishes its launch message, recording nothing after it.\n\n",
 		thousands(f.configurations), 10)
 	b.WriteString("| | time | configurations/s | Firestore RPCs per configuration | writes per configuration |\n|---|---|---|---|---|\n")
 	fmt.Fprintf(b, "| Scheduler pass | %s | %.0f | %s | %.1f |\n", f.pass.Round(time.Millisecond), perConfig(f.pass),
