@@ -52,7 +52,7 @@ func (r txReader) Configuration(ref configs.ConfigRef) (*configs.Configuration, 
 }
 
 func (r txReader) Workflows(environment string) ([]configs.Configuration, error) {
-	snaps, err := r.tx.Documents(r.s.account(r.account).Collection("configurations").
+	snaps, err := r.tx.Documents(r.s.configurations(r.account).
 		Where("kind", "==", string(configs.KindWorkflow)).Where("environment", "==", environment)).GetAll()
 	if err != nil {
 		return nil, err
@@ -133,7 +133,7 @@ func (s *Store) GetConfiguration(ctx context.Context, account string, ref config
 func (s *Store) ListConfigurations(ctx context.Context, account string, f configs.Filter, limit int, after string) ([]configs.Configuration, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	q := s.account(account).Collection("configurations").Query
+	q := s.configurations(account).Query
 	if f.Environment != "" {
 		q = q.Where("environment", "==", f.Environment)
 	}
@@ -200,7 +200,7 @@ func (s *Store) SetConfigurationStatus(ctx context.Context, account string, ref 
 func (s *Store) WorkflowsWaitingOn(ctx context.Context, account, environment, jobID string) ([]configs.Configuration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	snaps, err := s.account(account).Collection("configurations").
+	snaps, err := s.configurations(account).
 		Where("trigger_keys", "array-contains", triggerKey(environment, jobID)).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, classify("store.WorkflowsWaitingOn", err)
@@ -218,7 +218,7 @@ func triggerKey(environment, jobID string) string { return environment + "|" + j
 func (s *Store) FindConfigurations(ctx context.Context, account, configurationID string) ([]configs.Configuration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	snaps, err := s.account(account).Collection("configurations").Where("configuration_id", "==", configurationID).Documents(ctx).GetAll()
+	snaps, err := s.configurations(account).Where("configuration_id", "==", configurationID).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, classify("store.FindConfigurations", err)
 	}

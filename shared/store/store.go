@@ -35,6 +35,7 @@ const DefaultTimeout = 10 * time.Second
 type Store struct {
 	client    *firestore.Client
 	accounts  *firestore.CollectionRef // built once: every path starts here
+	refs      accountRefCache
 	timeout   time.Duration
 	retention time.Duration
 	launched  configCache // the configurations LoadLaunch decoded
@@ -68,19 +69,23 @@ func New(client *firestore.Client, timeout time.Duration, opts ...Option) (*Stor
 }
 
 func (s *Store) account(account string) *firestore.DocumentRef {
-	return s.accounts.Doc(account)
+	return s.refs.of(s.accounts, account).doc
 }
 
 func (s *Store) memberRef(account, email string) *firestore.DocumentRef {
-	return s.account(account).Collection("members").Doc(strings.ToLower(email))
+	return s.refs.of(s.accounts, account).members.Doc(strings.ToLower(email))
+}
+
+func (s *Store) configurations(account string) *firestore.CollectionRef {
+	return s.refs.of(s.accounts, account).configurations
 }
 
 func (s *Store) configRef(account string, ref configs.ConfigRef) *firestore.DocumentRef {
-	return s.account(account).Collection("configurations").Doc(ConfigKey(ref))
+	return s.configurations(account).Doc(ConfigKey(ref))
 }
 
 func (s *Store) runs(account string) *firestore.CollectionRef {
-	return s.account(account).Collection("runs")
+	return s.refs.of(s.accounts, account).runs
 }
 
 // ConfigKey is the document id of a configuration, and the value of the
