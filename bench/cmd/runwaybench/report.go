@@ -202,17 +202,17 @@ func (r *report) launchRatios(b *strings.Builder, name string, callers int, res 
 	httpCost := hf.lat.percentile(50) - fl.lat.percentile(50)
 	code := rw.lat.percentile(50) - hf.lat.percentile(50)
 	r.add(summaryRow{num: "1", figure: "launch latency p50, " + name, measured: ms(rw.lat.percentile(50)),
-		baseline: ms(fl.lat.percentile(50)) + " (floor)", ratio: x(p50), goal: fmt.Sprintf("≤ %.1f×", goalLatencyP50), pass: ok50,
+		baseline: ms(fl.lat.percentile(50)) + " (floor)", ratio: xAgainst(p50, goalLatencyP50), goal: fmt.Sprintf("≤ %.1f×", goalLatencyP50), pass: ok50,
 		miss: fmt.Sprintf("%s over the goal of %.1f×. Of the p50 gap of %s, HTTP (http+floor − floor) explains %s and Runway's own work "+
 			"(runway − http+floor: auth, JSON, validation, logging) %s; %s",
 			overBy(p50, goalLatencyP50), goalLatencyP50, ms(gap), share(httpCost, gap), share(code, gap), firestoreWork(rw, fl)) + errNote(errs)})
 	r.add(summaryRow{num: "1", figure: "launch latency p99, " + name, measured: ms(rw.lat.percentile(99)),
-		baseline: ms(fl.lat.percentile(99)) + " (floor)", ratio: x(p99), goal: fmt.Sprintf("≤ %.1f×", goalLatencyP99), pass: ok99,
+		baseline: ms(fl.lat.percentile(99)) + " (floor)", ratio: xAgainst(p99, goalLatencyP99), goal: fmt.Sprintf("≤ %.1f×", goalLatencyP99), pass: ok99,
 		miss: fmt.Sprintf("%s over the goal of %.1f×; %s", overBy(p99, goalLatencyP99), goalLatencyP99, tail(rw, fl, hf)) + errNote(errs)})
 
 	fmt.Fprintf(b, "\n**Ratios.** runway ÷ floor: p50 **%s**, p99 **%s** (goals ≤ %.1f×, ≤ %.1f×: %s, %s). runway ÷ http+floor, what Runway's "+
 		"own work adds to a request served over HTTP: p50 %s, p99 %s.\n\n",
-		x(p50), x(p99), goalLatencyP50, goalLatencyP99, verdict(ok50), verdict(ok99),
+		xAgainst(p50, goalLatencyP50), xAgainst(p99, goalLatencyP99), goalLatencyP50, goalLatencyP99, verdict(ok50), verdict(ok99),
 		x(durRatio(rw.lat.percentile(50), hf.lat.percentile(50))), x(durRatio(rw.lat.percentile(99), hf.lat.percentile(99))))
 	var thirds []string
 	for i := range rw.thirds {
@@ -466,7 +466,7 @@ func (r *report) throughputSection(b *strings.Builder) {
 	cpuOf := func(r *result) float64 { return perOp(r.cpu.self+r.cpu.firestore+r.cpu.pubsub, r.ops) }
 	cpuRW, cpuFL, cpuHF := cpuOf(rw), cpuOf(fl), cpuOf(hf)
 	fmt.Fprintf(b, "\n**Ratio.** runway ÷ floor: **%s** (goal ≥ %.1f×: %s); http+floor ÷ floor, HTTP alone: %s; runway ÷ http+floor, "+
-		"Runway's own work: %s.\n\n", x(rt), goalThroughput, verdict(ok), x(httpRate), x(codeRate))
+		"Runway's own work: %s.\n\n", xAgainst(rt, goalThroughput), goalThroughput, verdict(ok), x(httpRate), x(codeRate))
 	budget := cpuFL / goalThroughput
 	over := ""
 	if cpuRW > budget {
@@ -500,7 +500,7 @@ func (r *report) throughputSection(b *strings.Builder) {
 	}
 	b.WriteString(".\n\n")
 	r.add(summaryRow{num: "3", figure: fmt.Sprintf("throughput, %d callers", f.tpCallers), measured: fmt.Sprintf("%.0f launches/s", rw.rate()),
-		baseline: fmt.Sprintf("%.0f launches/s (floor)", fl.rate()), ratio: x(rt), goal: fmt.Sprintf("≥ %.1f×", goalThroughput), pass: ok,
+		baseline: fmt.Sprintf("%.0f launches/s (floor)", fl.rate()), ratio: xAgainst(rt, goalThroughput), goal: fmt.Sprintf("≥ %.1f×", goalThroughput), pass: ok,
 		miss: fmt.Sprintf("%s under the goal of %.1f×. The CPUs are saturated and the rate follows CPU per launch (%s for Runway, %s for the floor); "+
 			"HTTP alone takes the floor to %s of its rate (http+floor ÷ floor) and Runway's own work takes http+floor to %s; %s",
 			underBy(rt, goalThroughput), goalThroughput, fmtUS(cpuRW), fmtUS(cpuFL), x(httpRate), x(codeRate),
@@ -717,14 +717,14 @@ func overBy(r, goal float64) string {
 	if math.IsNaN(r) {
 		return "not measured"
 	}
-	return fmt.Sprintf("%s, %.0f%%", x(r), 100*(r/goal-1))
+	return fmt.Sprintf("%s, %.1f%%", xAgainst(r, goal), 100*(r/goal-1))
 }
 
 func underBy(r, goal float64) string {
 	if math.IsNaN(r) {
 		return "not measured"
 	}
-	return fmt.Sprintf("%s, %.0f%%", x(r), 100*(1-r/goal))
+	return fmt.Sprintf("%s, %.1f%%", xAgainst(r, goal), 100*(1-r/goal))
 }
 
 func errNote(n int) string {

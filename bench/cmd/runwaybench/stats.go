@@ -54,6 +54,15 @@ func x(r float64) string {
 	return fmt.Sprintf("%.2f×", r)
 }
 
+// xAgainst is x, with a third decimal when two would round r to its goal:
+// 0.797× and a FAIL, not 0.80× and a FAIL against ≥ 0.8×.
+func xAgainst(r, goal float64) string {
+	if math.Abs(r-goal) < 0.005 {
+		return fmt.Sprintf("%.3f×", r)
+	}
+	return x(r)
+}
+
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
