@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"path"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -402,26 +401,22 @@ func (w *world) onlyRun(t *testing.T, cfg configs.Configuration, date string) ru
 	return dated[0]
 }
 
-// writtenKinds names what writes wrote, sorted: a configuration, a run or
-// a slot.
+// writtenKinds names what writes wrote, sorted: a configuration, a run, a
+// slot, or the document's path.
 func writtenKinds(writes []*firestorepb.Write) []string {
-	var kinds []string
+	kinds := map[string]string{"configurations": "configuration", "runs": "run", "slots": "slot"}
+	var got []string
 	for _, write := range writes {
 		name := write.GetUpdate().GetName()
 		if name == "" {
 			name = write.GetDelete()
 		}
-		switch collection := path.Base(path.Dir(name)); {
-		case collection == "configurations":
-			kinds = append(kinds, "configuration")
-		case collection == "runs":
-			kinds = append(kinds, "run")
-		case collection == "slots":
-			kinds = append(kinds, "slot")
-		default:
-			kinds = append(kinds, strings.TrimPrefix(name, "projects/"))
+		kind, ok := kinds[path.Base(path.Dir(name))]
+		if !ok {
+			kind = name
 		}
+		got = append(got, kind)
 	}
-	sort.Strings(kinds)
-	return kinds
+	sort.Strings(got)
+	return got
 }

@@ -75,7 +75,7 @@ func (s *Store) RemoveMember(ctx context.Context, account, email string) error {
 // keepAnAdmin refuses, within tx, to take the admin role from ref if ref is
 // the account's only admin.
 func (s *Store) keepAnAdmin(tx *firestore.Transaction, account string, ref *firestore.DocumentRef) error {
-	admins, err := tx.Documents(s.refs.of(s.accounts, account).members.Where("role", "==", auth.RoleAdmin.String()).Limit(2)).GetAll()
+	admins, err := tx.Documents(s.members(account).Where("role", "==", auth.RoleAdmin.String()).Limit(2)).GetAll()
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func (s *Store) keepAnAdmin(tx *firestore.Transaction, account string, ref *fire
 func (s *Store) ListMembers(ctx context.Context, account string) ([]auth.Member, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	snaps, err := s.refs.of(s.accounts, account).members.OrderBy(firestore.DocumentID, firestore.Asc).Documents(ctx).GetAll()
+	snaps, err := s.members(account).OrderBy(firestore.DocumentID, firestore.Asc).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, classify("store.ListMembers", err)
 	}

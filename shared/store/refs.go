@@ -25,12 +25,13 @@ const accountRefCacheSize = 1024
 // The references are shared by every caller, so nothing may call their
 // WithReadOptions, which changes a reference in place.
 type accountRefCache struct {
-	mu      sync.Mutex
-	entries map[string]*accountRefs
+	accounts *firestore.CollectionRef // every path starts here
+	mu       sync.Mutex
+	entries  map[string]*accountRefs
 }
 
-// of returns the references of account, in accounts.
-func (c *accountRefCache) of(accounts *firestore.CollectionRef, account string) *accountRefs {
+// of returns the references of account.
+func (c *accountRefCache) of(account string) *accountRefs {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r, ok := c.entries[account]; ok {
@@ -39,7 +40,7 @@ func (c *accountRefCache) of(accounts *firestore.CollectionRef, account string) 
 	if c.entries == nil || len(c.entries) >= accountRefCacheSize {
 		c.entries = make(map[string]*accountRefs)
 	}
-	doc := accounts.Doc(account)
+	doc := c.accounts.Doc(account)
 	r := &accountRefs{doc: doc, members: doc.Collection("members"), configurations: doc.Collection("configurations"), runs: doc.Collection("runs")}
 	c.entries[account] = r
 	return r

@@ -34,8 +34,7 @@ const DefaultTimeout = 10 * time.Second
 // Store reads and writes Runway's documents in Firestore.
 type Store struct {
 	client    *firestore.Client
-	accounts  *firestore.CollectionRef // built once: every path starts here
-	refs      accountRefCache
+	refs      *accountRefCache
 	timeout   time.Duration
 	retention time.Duration
 	launched  configCache // the configurations LoadLaunch decoded
@@ -61,7 +60,7 @@ func New(client *firestore.Client, timeout time.Duration, opts ...Option) (*Stor
 	if timeout <= 0 {
 		return nil, errors.New("store: the timeout must be positive")
 	}
-	s := &Store{client: client, accounts: client.Collection("accounts"), timeout: timeout, retention: DefaultRetention}
+	s := &Store{client: client, refs: &accountRefCache{accounts: client.Collection("accounts")}, timeout: timeout, retention: DefaultRetention}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -69,15 +68,19 @@ func New(client *firestore.Client, timeout time.Duration, opts ...Option) (*Stor
 }
 
 func (s *Store) account(account string) *firestore.DocumentRef {
-	return s.refs.of(s.accounts, account).doc
+	return s.refs.of(account).doc
+}
+
+func (s *Store) members(account string) *firestore.CollectionRef {
+	return s.refs.of(account).members
 }
 
 func (s *Store) memberRef(account, email string) *firestore.DocumentRef {
-	return s.refs.of(s.accounts, account).members.Doc(strings.ToLower(email))
+	return s.members(account).Doc(strings.ToLower(email))
 }
 
 func (s *Store) configurations(account string) *firestore.CollectionRef {
-	return s.refs.of(s.accounts, account).configurations
+	return s.refs.of(account).configurations
 }
 
 func (s *Store) configRef(account string, ref configs.ConfigRef) *firestore.DocumentRef {
@@ -85,7 +88,7 @@ func (s *Store) configRef(account string, ref configs.ConfigRef) *firestore.Docu
 }
 
 func (s *Store) runs(account string) *firestore.CollectionRef {
-	return s.refs.of(s.accounts, account).runs
+	return s.refs.of(account).runs
 }
 
 // ConfigKey is the document id of a configuration, and the value of the
