@@ -161,8 +161,8 @@ func (r *report) launchLatencySection(b *strings.Builder) {
 		"deletes the slot documents its launches took: no run here ever finishes, and a launch tries one slot of max_active_runs at random, "+
 		"so without that more and more launches would find theirs held and wait for one. The floor takes a slot too, in the Commit that "+
 		"creates its run: since max_active_runs, every configuration has slots (1 by default, as in Tailer), and a launch must take one "+
-		"in the same write as its run, so that is the least work of a launch; the floor's slots are documents of the same shape beside the "+
-		"configuration's, taken in turn, and it never finds one held. "+
+		"in the same write as its run, so that is the least work of a launch; the floor takes the configuration's slots at random among "+
+		"those it knows free, and gives them back by id after each of its blocks, so it never finds one held. "+
 		"The variants:\n\n",
 		r.opts.warmup, f.concCallers, r.opts.launches, r.opts.block, r.opts.concLaunches, f.concCallers, r.opts.concBlock)
 	variantList(b, f.variants)
