@@ -98,11 +98,13 @@ func (s *Service) prepare(ctx context.Context, who auth.Caller, need auth.Role, 
 	if err := s.authz.Check(who, l.Account, role, need); err != nil {
 		return Run{}, nil, nil, err
 	}
-	key := RandomKey()
+	// Only a launch with an idempotency key can be replayed, so only its
+	// run keeps the request's hash, to tell a replay from a misuse of the
+	// key: a run with a random key would store it for nothing.
+	key, hash := RandomKey(), ""
 	if l.IdempotencyKey != "" {
-		key = IdempotentKey(l.Account, l.IdempotencyKey)
+		key, hash = IdempotentKey(l.Account, l.IdempotencyKey), requestHash(kind, l)
 	}
-	hash := requestHash(kind, l)
 	if err := s.refusal(ctx, cfg, l); err != nil {
 		attempt := Run{Account: l.Account, Key: key, IdempotencyKey: l.IdempotencyKey, RequestHash: hash}
 		if earlier, lookupErr := s.earlierLaunch(ctx, attempt); lookupErr == nil && earlier != nil {

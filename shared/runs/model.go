@@ -33,7 +33,7 @@ type Run struct {
 	ParentRunID        string    // for a retry: the run it retries
 	AuditID            int64     // a number for the run, for the ETLWorks-style executions endpoint
 	IdempotencyKey     string
-	RequestHash        string          // hash of the launch request, to tell a replay from a misuse of a key
+	RequestHash        string          // with an idempotency key: hash of the launch request, to tell a replay from a misuse of the key
 	Parameters         json.RawMessage // the launch's parameters: a compact JSON object, or nil
 	CallbackURL        string          // called back when the run finishes; "" for none
 	// PublishedAt and MessageID record a publish of the launch message
