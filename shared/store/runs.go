@@ -117,7 +117,10 @@ func (s *Store) GetRun(ctx context.Context, account, key string) (runs.Run, erro
 // (start_execution_date, document id), newest first, after the cursor,
 // and merges them in that order (mergeLanes). The order is total, so the
 // page is the first q.Limit runs of the account in that order, and the
-// cursor means what it did with one query: paging is unchanged.
+// cursor means what it did with one query: paging is unchanged. Each
+// lane is read at its own instant, not in one snapshot: while runs
+// change, a page may mix states a few milliseconds apart (docs/scale.md
+// §1).
 //
 // Reads stay bounded by the page, not by the history: mergeLanes asks
 // each lane for its share of the page and a margin, and asks again only
