@@ -16,7 +16,7 @@ func TestSlotCandidates(t *testing.T) {
 		}
 		sorted := slices.Clone(got)
 		slices.Sort(sorted)
-		if len(slices.Compact(sorted)) != len(got) || sorted[0] < 1 || sorted[len(sorted)-1] > slots {
+		if sorted[0] < 1 || sorted[len(sorted)-1] > slots || len(slices.Compact(sorted)) != len(got) {
 			t.Errorf("%d slots: candidates %v, want distinct slots from 1 to %d", slots, got, slots)
 		}
 	}
