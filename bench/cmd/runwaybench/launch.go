@@ -244,6 +244,7 @@ type result struct {
 	thirds  [3]sample // lat, by thirds of the run in order (latency figures only)
 	ops     int
 	elapsed time.Duration // throughput windows only
+	windows []float64     // operations per second of each throughput window, in order
 	errs    errorLog
 	fs, ps  counts
 	cpu     cpuTimes
@@ -332,8 +333,10 @@ func runFor(ctx context.Context, s *stack, v variant, d time.Duration, c int, r 
 		}()
 	}
 	wg.Wait()
-	r.elapsed += time.Since(start)
+	elapsed := time.Since(start)
+	r.elapsed += elapsed
 	r.ops += int(done)
+	r.windows = append(r.windows, float64(done)/elapsed.Seconds())
 	r.fs = r.fs.plus(s.fs.snapshot().minus(fsBefore))
 	r.ps = r.ps.plus(s.ps.snapshot().minus(psBefore))
 	r.cpu = r.cpu.plus(s.cpu.read().minus(cpuBefore))

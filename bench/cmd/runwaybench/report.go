@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -466,7 +467,18 @@ func (r *report) throughputSection(b *strings.Builder) {
 	cpuOf := func(r *result) float64 { return perOp(r.cpu.self+r.cpu.firestore+r.cpu.pubsub, r.ops) }
 	cpuRW, cpuFL, cpuHF := cpuOf(rw), cpuOf(fl), cpuOf(hf)
 	fmt.Fprintf(b, "\n**Ratio.** runway ÷ floor: **%s** (goal ≥ %.1f×: %s); http+floor ÷ floor, HTTP alone: %s; runway ÷ http+floor, "+
-		"Runway's own work: %s.\n\n", xAgainst(rt, goalThroughput), goalThroughput, verdict(ok), x(httpRate), x(codeRate))
+		"Runway's own work: %s.", xAgainst(rt, goalThroughput), goalThroughput, verdict(ok), x(httpRate), x(codeRate))
+	if rounds := roundRatios(rw.windows, fl.windows); len(rounds) > 0 {
+		met := 0
+		for _, q := range rounds {
+			if q >= goalThroughput {
+				met++
+			}
+		}
+		fmt.Fprintf(b, " Round by round, runway ÷ floor ranged from %s to %s (median %s), at or above the goal in %d of %d rounds: "+
+			"how much the verdict owes to the machine's state in this run.", x(slices.Min(rounds)), x(slices.Max(rounds)), x(median(rounds)), met, len(rounds))
+	}
+	b.WriteString("\n\n")
 	budget := cpuFL / goalThroughput
 	over := ""
 	if cpuRW > budget {
@@ -807,4 +819,16 @@ func profileUS(p *launchProfile, v float64) string {
 		return "under " + fmtUS(p.resolution())
 	}
 	return fmtUS(v)
+}
+
+// roundRatios returns the ratio of a's rate to b's in each throughput
+// round, from the two variants' windows in order.
+func roundRatios(a, b []float64) []float64 {
+	var ratios []float64
+	for i := range min(len(a), len(b)) {
+		if b[i] > 0 {
+			ratios = append(ratios, a[i]/b[i])
+		}
+	}
+	return ratios
 }
