@@ -444,7 +444,8 @@ func TestFirestoreOutage(t *testing.T) {
 	// A launch meets the outage as a 503 once the store's timeout has
 	// passed: short, so that the probe below answers while Firestore is
 	// down, but not so short that seeding a loaded machine's emulator
-	// times out (1s did, 1 run in 10 under the race detector).
+	// times out (1s did, once in 6 runs under the race detector with
+	// other suites running).
 	s := stacktest.New(t, stacktest.WithFirestoreVia(proxy), stacktest.WithStoreTimeout("3s"))
 	seed(t, s)
 	sub := s.Subscribe(t, "runway-launch")
