@@ -127,7 +127,7 @@ func (s *Service) Start(ctx context.Context, run Run, definition map[string]any)
 		s.Publish(ctx, run, definition)
 		return
 	}
-	if _, err := s.AdmitWaiting(ctx, run.Account, configOf(run), run.MaxActiveRuns, definition); err != nil {
+	if _, err := s.AdmitWaiting(ctx, run.Account, run.ConfigRef(), run.MaxActiveRuns, definition); err != nil {
 		logging.FromContext(ctx).ErrorContext(ctx, "admitting waiting runs failed; the Reaper will", slog.String("run_id", run.RunID), slog.Any("error", err))
 	}
 }
@@ -159,7 +159,7 @@ func (s *Service) AdmitWaiting(ctx context.Context, account string, ref configs.
 // waits. A failure is logged: the Reaper admits what waits with a slot
 // free.
 func (s *Service) admitAfter(ctx context.Context, finished Run) {
-	if err := s.admitWaitingOf(ctx, finished.Account, configOf(finished)); err != nil {
+	if err := s.admitWaitingOf(ctx, finished.Account, finished.ConfigRef()); err != nil {
 		logging.FromContext(ctx).ErrorContext(ctx, "admitting waiting runs failed; the Reaper will",
 			slog.String("after", finished.RunID), slog.Any("error", err))
 	}
@@ -181,11 +181,6 @@ func (s *Service) admitWaitingOf(ctx context.Context, account string, ref config
 	}
 	_, err = s.AdmitWaiting(ctx, account, ref, cfg.Schedule.MaxActiveRuns, cfg.Definition)
 	return err
-}
-
-// configOf names the configuration of run.
-func configOf(run Run) configs.ConfigRef {
-	return configs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
 }
 
 // Waiting returns the runs of a configuration waiting for a slot, oldest

@@ -66,7 +66,7 @@ func (s *Service) SetStatuses(ctx context.Context, who auth.Caller, account stri
 				if released == nil {
 					released = map[configs.ConfigRef]bool{}
 				}
-				released[configOf(*r)] = true
+				released[r.ConfigRef()] = true
 			}
 			return update, err
 		})

@@ -244,14 +244,14 @@ func (s *Service) admitLongWaiting(ctx context.Context, cfg ReaperConfig, now ti
 		if _, dup := seen.LoadOrStore(run.Account+"/"+string(run.Kind)+"/"+run.Environment+"/"+run.ConfigurationID, true); dup {
 			return false, false, nil
 		}
-		cfg, err := s.store.GetConfiguration(ctx, run.Account, configOf(run))
+		cfg, err := s.store.GetConfiguration(ctx, run.Account, run.ConfigRef())
 		if errors.Is(err, failure.ErrNotFound) {
 			return false, false, nil
 		}
 		if err != nil {
 			return false, false, fmt.Errorf("store.GetConfiguration: %w", err)
 		}
-		n, err := s.AdmitWaiting(ctx, run.Account, configOf(run), cfg.Schedule.MaxActiveRuns, cfg.Definition)
+		n, err := s.AdmitWaiting(ctx, run.Account, run.ConfigRef(), cfg.Schedule.MaxActiveRuns, cfg.Definition)
 		admitted.Add(int64(n))
 		return false, n > 0, err
 	})
@@ -259,7 +259,7 @@ func (s *Service) admitLongWaiting(ctx context.Context, cfg ReaperConfig, now ti
 }
 
 func (s *Service) definition(ctx context.Context, run Run) (map[string]any, error) {
-	cfg, err := s.store.GetConfiguration(ctx, run.Account, configs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID})
+	cfg, err := s.store.GetConfiguration(ctx, run.Account, run.ConfigRef())
 	if errors.Is(err, failure.ErrNotFound) {
 		return nil, nil
 	}

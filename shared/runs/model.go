@@ -122,6 +122,11 @@ const (
 	EventUndelivered = "undelivered" // no executor claimed the run after the last publish: Runway stopped publishing it
 )
 
+// ConfigRef names r's configuration.
+func (r Run) ConfigRef() configs.ConfigRef {
+	return configs.ConfigRef{Environment: r.Environment, Kind: r.Kind, ConfigurationID: r.ConfigurationID}
+}
+
 // DeliveryDue returns when the Reaper is to publish r's launch message
 // again, or zero when nothing is awaited: r waits for a slot (it has no
 // message yet), an executor claimed it, or it is finished.

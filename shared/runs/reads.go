@@ -145,7 +145,7 @@ func (s *Service) RunOf(ctx context.Context, cfg configs.Configuration, idempote
 			run = latest[0]
 		}
 	}
-	if errors.Is(err, failure.ErrNotFound) || (err == nil && configOf(run) != cfg.Ref()) {
+	if errors.Is(err, failure.ErrNotFound) || (err == nil && run.ConfigRef() != cfg.Ref()) {
 		return Run{}, failure.NotFound("no such run of configuration %s in account %s", cfg.ConfigurationID, cfg.Account)
 	}
 	if err != nil {

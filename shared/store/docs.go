@@ -159,7 +159,7 @@ func encodeRun(r runs.Run) runDoc {
 		ConfigurationType:  r.ConfigurationType,
 		Kind:               string(r.Kind),
 		ConfigurationID:    r.ConfigurationID,
-		ConfigKey:          ConfigKey(configs.ConfigRef{Environment: r.Environment, Kind: r.Kind, ConfigurationID: r.ConfigurationID}),
+		ConfigKey:          ConfigKey(r.ConfigRef()),
 		JobID:              r.JobID,
 		Status:             string(r.Status),
 		ExecutionDate:      r.ExecutionDate,

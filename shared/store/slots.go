@@ -166,8 +166,7 @@ func (s *Store) createAdmitted(ctx context.Context, run runs.Run) error {
 func (s *Store) createRun(batch *firestore.WriteBatch, run runs.Run) {
 	batch.Create(s.runs(run.Account).Doc(run.Key), s.encodeRun(run))
 	if run.Slot > 0 {
-		ref := configs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
-		batch.Create(s.slotRef(run.Account, ref, run.Slot), slotDoc{RunKey: run.Key, RunID: run.RunID, Since: run.AdmittedAt})
+		batch.Create(s.slotRef(run.Account, run.ConfigRef(), run.Slot), slotDoc{RunKey: run.Key, RunID: run.RunID, Since: run.AdmittedAt})
 	}
 }
 
@@ -175,6 +174,5 @@ func (s *Store) createRun(batch *firestore.WriteBatch, run runs.Run) {
 // is deleted, with no read, so that runs finishing at once do not contend.
 // Who waits is admitted after (runs.Service.AdmitWaiting).
 func (s *Store) releaseSlot(tx *firestore.Transaction, run runs.Run, slot int) error {
-	ref := configs.ConfigRef{Environment: run.Environment, Kind: run.Kind, ConfigurationID: run.ConfigurationID}
-	return tx.Delete(s.slotRef(run.Account, ref, slot))
+	return tx.Delete(s.slotRef(run.Account, run.ConfigRef(), slot))
 }
