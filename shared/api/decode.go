@@ -42,15 +42,17 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Err
 }
 
 // decodeObject parses body, which must be exactly one JSON object, into its
-// top-level members.
+// top-level members. A body that is not an object is first checked for
+// syntax, so that malformed JSON is reported as such whatever its start.
 func decodeObject(body []byte) (map[string]json.RawMessage, *Error) {
-	var fields map[string]json.RawMessage
-	if !json.Valid(body) {
-		return nil, syntaxError(body, json.Unmarshal(body, new(any)))
-	}
 	if first := bytes.TrimSpace(body)[0]; first != '{' {
+		if err := json.Unmarshal(body, new(any)); err != nil {
+			return nil, syntaxError(body, err)
+		}
 		return nil, Errorf(http.StatusBadRequest, "the request body must be a JSON object, not %s", jsonKind(first))
 	}
+	// Unmarshal checks the whole body's syntax before it decodes anything.
+	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
 		return nil, syntaxError(body, err)
 	}
