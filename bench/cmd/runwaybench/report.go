@@ -484,6 +484,11 @@ func (r *report) throughputSection(b *strings.Builder) {
 	if cpuRW > budget {
 		over = ", " + fmtUS(cpuRW-budget) + " too much"
 	}
+	procHTTP := ratio(perOp(fl.cpu.self, fl.ops), perOp(hf.cpu.self, hf.ops))
+	httpClause := ""
+	if procHTTP < goalThroughput {
+		httpClause = fmt.Sprintf(": where the emulators do not share the CPUs, HTTP alone, with none of Runway's code, is below the goal of %.1f×", goalThroughput)
+	}
 	fmt.Fprintf(b, "**What limits it.** The machine's CPUs are the bottleneck (%.0f%% busy during Runway's windows), shared by the callers, "+
 		"Runway and both emulators; so launches/s is close to the inverse of the CPU a launch costs everywhere: %s per launch for Runway "+
 		"(this process %s, emulators %s), %s for the http+floor, %s for the floor, which predicts runway ÷ floor ≈ %s (measured %s). "+
@@ -491,10 +496,14 @@ func (r *report) throughputSection(b *strings.Builder) {
 		"Runway's own work (auth, JSON, validation, document decoding, logging) takes http+floor to %s. %s. "+
 		"To reach %.1f× here, a Runway launch could cost at most %s of CPU in all; it costs %s%s. "+
 		"On Google Cloud the emulators' CPU is not the function's and instances scale out, so there the figure that matters is this "+
-		"process's CPU per launch.\n\n",
+		"process's CPU per launch, which bounds what one instance serves: %s for Runway, %s for the http+floor, %s for the floor "+
+		"(the load generator's requests included in the first two). By it alone Runway would launch at %s of the floor's rate and "+
+		"the http+floor at %s%s.\n\n",
 		pct(rw.cpu.machineBusy, rw.cpu.machineAll), fmtUS(cpuRW), us(rw.cpu.self, rw.ops), us(rw.cpu.firestore+rw.cpu.pubsub, rw.ops),
 		fmtUS(cpuHF), fmtUS(cpuFL), x(cpuFL/cpuRW), x(rt), x(httpRate), x(codeRate), firestoreWork(rw, fl),
-		goalThroughput, fmtUS(budget), fmtUS(cpuRW), over)
+		goalThroughput, fmtUS(budget), fmtUS(cpuRW), over,
+		us(rw.cpu.self, rw.ops), us(hf.cpu.self, hf.ops), us(fl.cpu.self, fl.ops),
+		x(ratio(perOp(fl.cpu.self, fl.ops), perOp(rw.cpu.self, rw.ops))), x(procHTTP), httpClause)
 	if p := f.profile; p != nil {
 		r.profileTable(b, p)
 	}
