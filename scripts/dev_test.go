@@ -141,7 +141,7 @@ func TestDevScript(t *testing.T) {
 	var (
 		alert   *mail.Message
 		data    []byte
-		readErr error // of the last read, as a mail may be read while it is written
+		readErr error // of the last read: another stack of the checkout empties the directory as it starts
 	)
 	for deadline := time.Now().Add(30 * time.Second); alert == nil; time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {

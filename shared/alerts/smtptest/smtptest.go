@@ -113,7 +113,31 @@ func (s *Server) keep(m Message) error {
 	if s.cfg.Dir == "" {
 		return nil
 	}
-	return os.WriteFile(filepath.Join(s.cfg.Dir, fmt.Sprintf("%d.eml", len(s.messages))), m.Data, 0o644)
+	return writeAtomically(filepath.Join(s.cfg.Dir, fmt.Sprintf("%d.eml", len(s.messages))), m.Data)
+}
+
+// writeAtomically writes data to path through a temporary file renamed
+// into place, so that whoever reads the directory (a test waiting for its
+// mail, a person) never finds half a message.
+func writeAtomically(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".partial-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if closeErr := tmp.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+	}
+	return err
 }
 
 // session is one client's session.
