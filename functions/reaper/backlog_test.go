@@ -53,3 +53,48 @@ func TestAPassWorksThroughABacklog(t *testing.T) {
 		t.Errorf("the next pass: %+v, %v: nothing should be left", again, err)
 	}
 }
+
+// TestAPassAdmitsRunsLeftWaiting: runs left waiting for a slot while one
+// is free (their process died after queueing them, or max_active_runs was
+// raised) are admitted by the Reaper, as many as the configuration has
+// free slots, although they sit in different shards; the next pass finds
+// nothing to admit.
+func TestAPassAdmitsRunsLeftWaiting(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := stacktest.New(t)
+	s.Seed(t)
+	ref := configs.ConfigRef{Environment: "DEV", Kind: configs.KindTableToTable, ConfigurationID: job}
+	cfg, err := s.Env.Configs.Get(ctx, "000099", ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const waiting = 3
+	if cfg.Schedule.MaxActiveRuns >= waiting {
+		t.Fatalf("%s has max_active_runs %d: the test needs fewer slots than %d waiting runs", job, cfg.Schedule.MaxActiveRuns, waiting)
+	}
+	long := time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond)
+	shards := map[int]bool{}
+	for len(shards) < waiting {
+		key := runs.RandomKey()
+		if shards[store.RunShard(key)] {
+			continue
+		}
+		shards[store.RunShard(key)] = true
+		if err := s.Env.Store.CreateRun(ctx, runs.NewQueuedRun(cfg, key, long)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reaper := runs.ReaperConfig{PublishAfter: time.Minute, Lease: time.Minute, Batch: 10, Workers: 4}
+	pass, err := s.Env.Runs.Reap(ctx, reaper)
+	if err != nil || pass.Admitted != cfg.Schedule.MaxActiveRuns {
+		t.Fatalf("the pass: %+v, %v; want %d admitted (max_active_runs)", pass, err, cfg.Schedule.MaxActiveRuns)
+	}
+	left, err := s.Env.Runs.Waiting(ctx, "000099", ref, waiting)
+	if err != nil || len(left) != waiting-pass.Admitted {
+		t.Errorf("%d runs still wait (%v), want %d", len(left), err, waiting-pass.Admitted)
+	}
+	if again, err := s.Env.Runs.Reap(ctx, reaper); err != nil || again.Admitted != 0 {
+		t.Errorf("the next pass: %+v, %v: every slot is held, nothing to admit", again, err)
+	}
+}

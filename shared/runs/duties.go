@@ -236,12 +236,12 @@ func wrap(callee string, err error) error {
 func (s *Service) admitLongWaiting(ctx context.Context, cfg ReaperConfig, now time.Time) (int, error) {
 	var (
 		admitted atomic.Int64
-		seen     sync.Map // the configurations looked at: their runs are in every shard
+		seen     sync.Map // the configurations looked at (accountConfig): their runs are in every shard
 	)
 	_, err := sweep(ctx, cfg, s.store.Shards(), func(ctx context.Context, shard, limit int) ([]Run, error) {
 		return s.store.LongWaiting(ctx, shard, now.Add(-cfg.PublishAfter), limit)
 	}, func(ctx context.Context, run Run) (bool, bool, error) {
-		if _, dup := seen.LoadOrStore(run.Account+"/"+string(run.Kind)+"/"+run.Environment+"/"+run.ConfigurationID, true); dup {
+		if _, dup := seen.LoadOrStore(accountConfig{run.Account, run.ConfigRef()}, true); dup {
 			return false, false, nil
 		}
 		cfg, err := s.store.GetConfiguration(ctx, run.Account, run.ConfigRef())
@@ -256,6 +256,12 @@ func (s *Service) admitLongWaiting(ctx context.Context, cfg ReaperConfig, now ti
 		return false, n > 0, err
 	})
 	return int(admitted.Load()), err
+}
+
+// accountConfig names a configuration across accounts.
+type accountConfig struct {
+	account string
+	ref     configs.ConfigRef
 }
 
 func (s *Service) definition(ctx context.Context, run Run) (map[string]any, error) {
