@@ -484,7 +484,10 @@ func (r *report) throughputSection(b *strings.Builder) {
 	if cpuRW > budget {
 		over = ", " + fmtUS(cpuRW-budget) + " too much"
 	}
-	procHTTP := ratio(perOp(fl.cpu.self, fl.ops), perOp(hf.cpu.self, hf.ops))
+	// This process's CPU per launch alone: what bounds one instance where
+	// the emulators do not share its CPUs.
+	procRW, procHF, procFL := perOp(rw.cpu.self, rw.ops), perOp(hf.cpu.self, hf.ops), perOp(fl.cpu.self, fl.ops)
+	procHTTP := ratio(procFL, procHF)
 	httpClause := ""
 	if procHTTP < goalThroughput {
 		httpClause = fmt.Sprintf(": where the emulators do not share the CPUs, HTTP alone, with none of Runway's code, is below the goal of %.1f×", goalThroughput)
@@ -499,11 +502,10 @@ func (r *report) throughputSection(b *strings.Builder) {
 		"process's CPU per launch, which bounds what one instance serves: %s for Runway, %s for the http+floor, %s for the floor "+
 		"(the load generator's requests included in the first two). By it alone Runway would launch at %s of the floor's rate and "+
 		"the http+floor at %s%s.\n\n",
-		pct(rw.cpu.machineBusy, rw.cpu.machineAll), fmtUS(cpuRW), us(rw.cpu.self, rw.ops), us(rw.cpu.firestore+rw.cpu.pubsub, rw.ops),
+		pct(rw.cpu.machineBusy, rw.cpu.machineAll), fmtUS(cpuRW), fmtUS(procRW), us(rw.cpu.firestore+rw.cpu.pubsub, rw.ops),
 		fmtUS(cpuHF), fmtUS(cpuFL), x(cpuFL/cpuRW), x(rt), x(httpRate), x(codeRate), firestoreWork(rw, fl),
 		goalThroughput, fmtUS(budget), fmtUS(cpuRW), over,
-		us(rw.cpu.self, rw.ops), us(hf.cpu.self, hf.ops), us(fl.cpu.self, fl.ops),
-		x(ratio(perOp(fl.cpu.self, fl.ops), perOp(rw.cpu.self, rw.ops))), x(procHTTP), httpClause)
+		fmtUS(procRW), fmtUS(procHF), fmtUS(procFL), x(ratio(procFL, procRW)), x(procHTTP), httpClause)
 	if p := f.profile; p != nil {
 		r.profileTable(b, p)
 	}
